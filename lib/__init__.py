@@ -1,0 +1,1 @@
+"""Student Engagement Dashboard: all logic (store, ingest, engine, access) lives under this package."""
