@@ -1,0 +1,241 @@
+"""Command line of SPEC §8: `python -m lib COMMAND ...` for operators, tests and benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+from lib.sources import INGEST_SOURCES
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init-db", help="create or upgrade the schema (migrations)")
+
+    demo = sub.add_parser("demo-data", help="write realistic synthetic exports in every format")
+    demo.add_argument("--students", type=int, default=500)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--out", type=Path, required=True)
+    demo.add_argument(
+        "--academic-year", type=int, default=None, help="e.g. 2025 = Sept 2025 to Aug 2026"
+    )
+    demo.add_argument("--until", type=_parse_date, default=None, help="no activity after this date")
+    demo.add_argument(
+        "--no-system-exports", action="store_true", help="canonical CSVs only (large benchmarks)"
+    )
+
+    ingest = sub.add_parser("ingest", help="load export files into the store")
+    ingest.add_argument("source", choices=INGEST_SOURCES)
+    ingest.add_argument("files", nargs="+", type=Path)
+    ingest.add_argument(
+        "--year", type=int, default=None, help="academic year for dates without one"
+    )
+    ingest.add_argument("--json", action="store_true", help="one JSON object per file")
+    ingest.add_argument(
+        "--quarantine",
+        action="store_true",
+        help="load the good rows and keep the bad ones in the quarantine report (default: reject the file)",
+    )
+    ingest.add_argument("--by", default="cli", help="who is loading (recorded as provenance)")
+    ingest.add_argument("--no-compute", action="store_true", help="skip bringing flags up to date")
+
+    export = sub.add_parser("export", help="export stored data")
+    export.add_argument("what", choices=["activity"])
+    export.add_argument("--format", choices=["csv"], default="csv")
+    export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+
+    compute = sub.add_parser(
+        "compute", help="bring weekly measures, baselines and flags up to date"
+    )
+    compute.add_argument("--full", action="store_true", help="recompute everything from scratch")
+
+    flags = sub.add_parser("flags", help="print the flags in force")
+    flags.add_argument("--as-of", type=_parse_date, default=None)
+    flags.add_argument("--all", action="store_true", help="every flag raised up to that date")
+    flags.add_argument("--format", choices=["csv", "json"], default="csv")
+
+    sar = sub.add_parser("sar", help="subject access export for one student")
+    sar.add_argument("student_id")
+    sar.add_argument("--out", type=Path, required=True)
+    sar.add_argument("--by", default="cli")
+
+    users = sub.add_parser("users", help="manage staff users")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="add or update a staff user")
+    add.add_argument("username")
+    add.add_argument(
+        "--role", required=True, choices=["tutor", "senior_tutor", "wellbeing", "visa", "admin"]
+    )
+    add.add_argument("--school", default=None)
+    add.add_argument("--years", default=None, help="years of study in scope, e.g. 1,2")
+    add.add_argument("--name", default=None, help="display name")
+    add.add_argument("--email", default=None)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users_sub.add_parser("list", help="list staff users")
+
+    sample = sub.add_parser(
+        "load-sample", help="load a demo-data folder into an empty store and create demo users"
+    )
+    sample.add_argument("folder", type=Path)
+    sample.add_argument("--force", action="store_true", help="load even if the store holds data")
+    return parser
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> int:
+    from lib.demo import generate
+
+    summary = generate(
+        students=args.students,
+        seed=args.seed,
+        out=args.out,
+        academic_year=args.academic_year,
+        until=args.until,
+        system_exports=not args.no_system_exports,
+    )
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from lib.db import session_scope
+    from lib.ingest.pipeline import load_files
+
+    with session_scope() as session:
+        reports = load_files(
+            session,
+            args.source,
+            args.files,
+            year=args.year,
+            loaded_by=args.by,
+            quarantine=args.quarantine,
+        )
+    failed = False
+    for report in reports:
+        failed |= report.status == "rejected"
+        if args.json:
+            print(json.dumps(report.as_json()))
+        else:
+            print(report.as_text(), file=sys.stderr if report.status == "rejected" else sys.stdout)
+    if not args.no_compute and any(r.status != "rejected" for r in reports):
+        _compute(full=False, quiet=args.json)
+    return 1 if failed else 0
+
+
+def _compute(full: bool, quiet: bool = False) -> None:
+    from lib.db import session_scope
+    from lib.service import compute
+
+    with session_scope() as session:
+        summary = compute(session, full=full)
+    if not quiet:
+        print(json.dumps(summary, default=str))
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from lib.db import session_scope
+    from lib.export import activity_frame
+
+    with session_scope() as session:
+        frame = activity_frame(session)
+    if args.out:
+        frame.to_csv(args.out, index=False)
+    else:
+        frame.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _cmd_flags(args: argparse.Namespace) -> int:
+    from lib.db import session_scope
+    from lib.service import flags_frame
+
+    with session_scope() as session:
+        frame = flags_frame(session, as_of=args.as_of, include_ended=args.all)
+    if args.format == "json":
+        frame = frame.astype({"week_start": str})
+        print(json.dumps(frame.to_dict(orient="records"), indent=1))
+    else:
+        frame.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _cmd_sar(args: argparse.Namespace) -> int:
+    from lib.db import session_scope
+    from lib.sar import write_subject_access_export
+
+    with session_scope() as session:
+        path = write_subject_access_export(session, args.student_id, args.out, requested_by=args.by)
+    print(path)
+    return 0
+
+
+def _cmd_users(args: argparse.Namespace) -> int:
+    from lib.auth import add_user, list_users
+    from lib.db import session_scope
+
+    with session_scope() as session:
+        if args.users_command == "list":
+            for user in list_users(session):
+                print(f"{user.username}\t{user.role}\t{user.school or ''}\t{user.years or ''}")
+            return 0
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+        add_user(
+            session,
+            args.username,
+            role=args.role,
+            school=args.school,
+            years=args.years,
+            display_name=args.name,
+            email=args.email,
+            password=password,
+        )
+    print(f"user {args.username} saved ({args.role})")
+    return 0
+
+
+def _cmd_load_sample(args: argparse.Namespace) -> int:
+    from lib.db import session_scope
+    from lib.ingest.sample import load_sample_folder
+
+    with session_scope() as session:
+        summary = load_sample_folder(session, args.folder, force=args.force)
+    print(summary)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "init-db":
+        from lib.db import init_db
+
+        init_db()
+        print("schema is up to date")
+        return 0
+    from lib.ingest.errors import IngestError
+
+    handlers = {
+        "demo-data": _cmd_demo_data,
+        "ingest": _cmd_ingest,
+        "export": _cmd_export,
+        "compute": lambda a: _compute(full=a.full) or 0,
+        "flags": _cmd_flags,
+        "sar": _cmd_sar,
+        "users": _cmd_users,
+        "load-sample": _cmd_load_sample,
+    }
+    try:
+        return handlers[args.command](args)
+    except (IngestError, ValueError, LookupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
