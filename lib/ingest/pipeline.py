@@ -1,0 +1,301 @@
+"""The one load pipeline: hash, parse, validate, check students, write all-or-nothing with provenance."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lib.ingest import store
+from lib.ingest.base import ParseContext, ParsedFile
+from lib.ingest.errors import IngestError, RowProblem
+from lib.ingest.parsers import parser_for
+from lib.ingest.readers import ROW
+from lib.models import Load, QuarantinedRow, Student
+
+LOADED_STATES = ("loaded", "loaded_with_quarantine")
+
+
+@dataclass
+class LoadReport:
+    """What happened to one file."""
+
+    source: str
+    file: str
+    status: str  # loaded | loaded_with_quarantine | unchanged | rejected | preview
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    students: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    message: str = ""
+    load_id: int | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "source": self.source,
+            "file": self.file,
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_rejected": self.rows_rejected,
+            "students": self.students,
+            "status": self.status,
+        }
+
+    def as_text(self) -> str:
+        head = (
+            f"{self.file} [{self.source}]: {self.status} — read {self.rows_read}, "
+            f"loaded {self.rows_loaded}, rejected {self.rows_rejected}, students {self.students}"
+        )
+        lines = [head]
+        if self.message:
+            lines.append("  " + self.message)
+        lines += ["  " + p.describe(self.file) for p in self.problems[:20]]
+        if len(self.problems) > 20:
+            lines.append(f"  ... and {len(self.problems) - 20} more problems")
+        lines += ["  note: " + n for n in self.notes]
+        return "\n".join(lines)
+
+
+def content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def make_context(session: Session, file_name: str, year: int | None) -> ParseContext:
+    """A parse context whose lookups read the store on first use."""
+    cache: dict[str, object] = {}
+
+    def once(name: str, build):
+        def get():
+            if name not in cache:
+                cache[name] = build()
+            return cache[name]
+
+        return get
+
+    return ParseContext(
+        file_name=file_name,
+        year=year,
+        student_ids=once("ids", lambda: store.student_ids(session)),
+        student_emails=once("emails", lambda: store.student_emails(session)),
+        moodle_users=once("moodle_users", lambda: store.moodle_users_frame(session)),
+        timetable_events=once("events", lambda: store.timetable_frame(session)),
+        expected_students=once("expected", lambda: store.expected_students_frame(session)),
+        enrolments=once("enrolments", lambda: store.enrolments_frame(session)),
+    )
+
+
+def _parse(session: Session, source: str, path: Path, year: int | None) -> ParsedFile:
+    ctx = make_context(session, path.name, year)
+    parsed = parser_for(source)(path, ctx)
+    if source != "students":
+        _check_students(parsed, ctx.student_ids())
+    return parsed
+
+
+def _check_students(parsed: ParsedFile, known: set[str]) -> None:
+    """Rows naming a student the store does not hold are problems: ids are never invented."""
+    for frame in parsed.frames.values():
+        if "student_id" not in frame.columns or frame.empty:
+            continue
+        unknown = ~frame["student_id"].isin(known)
+        if not unknown.any():
+            continue
+        rows = frame[ROW].to_numpy()[unknown.to_numpy()] if ROW in frame.columns else None
+        ids = frame["student_id"].to_numpy()[unknown.to_numpy()]
+        for i, student_id in enumerate(ids[:1000]):
+            row = int(rows[i]) if rows is not None else 0
+            parsed.problems.append(
+                RowProblem(
+                    row,
+                    "student_id",
+                    f"unknown student id {student_id!r} (not in the student records; "
+                    "load the students file first — ids are never invented)",
+                    str(student_id),
+                )
+            )
+        if len(ids) > 1000:
+            parsed.problems.append(
+                RowProblem(0, "student_id", f"{len(ids)} rows name unknown students in all")
+            )
+
+
+def _bad_rows(parsed: ParsedFile) -> set[int]:
+    return {p.row for p in parsed.problems if p.row}
+
+
+def _drop_bad_rows(parsed: ParsedFile, bad: set[int]) -> None:
+    for name, frame in parsed.frames.items():
+        if ROW in frame.columns and bad:
+            parsed.frames[name] = frame[~frame[ROW].isin(bad)]
+
+
+def _students_in(parsed: ParsedFile) -> int:
+    ids: set[str] = set()
+    for frame in parsed.frames.values():
+        if "student_id" in frame.columns:
+            ids.update(frame["student_id"].dropna().unique().tolist())
+    return len(ids)
+
+
+def _date_span(parsed: ParsedFile) -> tuple:
+    days = []
+    for frame in parsed.frames.values():
+        for column in ("day", "first_seen", "submitted_at", "start_at", "start", "end"):
+            if column in frame.columns and not frame.empty:
+                values = pd.to_datetime(pd.Series(frame[column]), errors="coerce").dropna()
+                if not values.empty:
+                    days += [values.min().date(), values.max().date()]
+    return (min(days), max(days)) if days else (None, None)
+
+
+def preview_file(session: Session, source: str, path: Path, year: int | None = None) -> LoadReport:
+    """Parse and validate a file against the store without storing anything."""
+    path = Path(path)
+    try:
+        parsed = _parse(session, source, path, year)
+    except IngestError as exc:
+        return LoadReport(source, path.name, "rejected", message=exc.message, problems=exc.problems)
+    bad = _bad_rows(parsed)
+    return LoadReport(
+        source,
+        path.name,
+        "preview",
+        rows_read=parsed.rows_read,
+        rows_loaded=parsed.rows_read - len(bad),
+        rows_rejected=len(bad),
+        students=_students_in(parsed),
+        problems=parsed.problems,
+        notes=parsed.notes,
+    )
+
+
+def load_file(
+    session: Session,
+    source: str,
+    path: Path,
+    *,
+    year: int | None = None,
+    loaded_by: str = "cli",
+    quarantine: bool = False,
+) -> LoadReport:
+    """Load one file all-or-nothing. Returns a report; a rejected file leaves the store unchanged."""
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        return LoadReport(source, name, "rejected", message="no such file")
+    digest = content_hash(path)
+    previous = session.scalar(
+        select(Load.id)
+        .where(Load.source == source, Load.content_hash == digest, Load.status.in_(LOADED_STATES))
+        .limit(1)
+    )
+    if previous is not None:
+        return LoadReport(
+            source,
+            name,
+            "unchanged",
+            message=f"this exact file was already loaded (load #{previous}); nothing changed",
+            load_id=previous,
+        )
+    try:
+        parsed = _parse(session, source, path, year)
+    except IngestError as exc:
+        session.rollback()
+        return LoadReport(source, name, "rejected", message=exc.message, problems=exc.problems)
+
+    bad = _bad_rows(parsed)
+    file_level = [p for p in parsed.problems if not p.row]
+    if parsed.problems and (not quarantine or file_level):
+        return LoadReport(
+            source,
+            name,
+            "rejected",
+            rows_read=parsed.rows_read,
+            rows_rejected=len(bad),
+            problems=parsed.problems,
+            notes=parsed.notes,
+            message=(
+                f"{len(bad)} bad row(s); nothing was loaded. Fix the file, or load it with "
+                "quarantine to keep the bad rows aside."
+                if bad
+                else "nothing was loaded"
+            ),
+        )
+    _drop_bad_rows(parsed, bad)
+    first, last = _date_span(parsed)
+    load = Load(
+        source=source,
+        file_name=name,
+        content_hash=digest,
+        loaded_at=datetime.now().replace(microsecond=0),
+        loaded_by=loaded_by,
+        rows_read=parsed.rows_read,
+        rows_loaded=parsed.rows_read - len(bad),
+        rows_rejected=len(bad),
+        students=_students_in(parsed),
+        status="loaded_with_quarantine" if bad else "loaded",
+        first_date=first,
+        last_date=last,
+        message="\n".join(parsed.notes)[:4000] or None,
+    )
+    try:
+        session.add(load)
+        session.flush()
+        for problem in parsed.problems:
+            session.add(
+                QuarantinedRow(
+                    load_id=load.id,
+                    row_number=problem.row,
+                    column=problem.column,
+                    problem=problem.problem,
+                    raw=problem.raw,
+                )
+            )
+        store.write_parsed(session, parsed.frames, load.id)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return LoadReport(
+        source,
+        name,
+        load.status,
+        rows_read=load.rows_read,
+        rows_loaded=load.rows_loaded,
+        rows_rejected=load.rows_rejected,
+        students=load.students,
+        problems=parsed.problems,
+        notes=parsed.notes,
+        load_id=load.id,
+    )
+
+
+def load_files(
+    session: Session,
+    source: str,
+    paths: list[Path],
+    *,
+    year: int | None = None,
+    loaded_by: str = "cli",
+    quarantine: bool = False,
+) -> list[LoadReport]:
+    """Load several files of one source, each all-or-nothing on its own."""
+    return [
+        load_file(session, source, Path(p), year=year, loaded_by=loaded_by, quarantine=quarantine)
+        for p in paths
+    ]
+
+
+def store_is_empty(session: Session) -> bool:
+    return (session.scalar(select(func.count()).select_from(Student)) or 0) == 0

@@ -1,0 +1,232 @@
+"""Shared reading and validation for parsers: decode a file, check headers, turn columns into typed values."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lib.ingest.errors import IngestError, RowProblem
+
+ROW = "_row"  # frame column holding each row's 1-based line number in the file (header = 1)
+MAX_PROBLEMS = 1000
+
+
+def decode_bytes(data: bytes, file_name: str) -> tuple[str, str]:
+    """Text and encoding name of a file: UTF-8 (with or without BOM) or UTF-16 with BOM."""
+    if not data.strip():
+        raise IngestError(file_name, "the file is empty")
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            return data.decode(encoding), encoding
+    if len(data) > 3 and data[1] == 0 and data[3] == 0:  # UTF-16LE without a BOM
+        return data.decode("utf-16-le"), "utf-16-le"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise IngestError(
+            file_name,
+            f"is not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line} "
+            "(is it a Windows-1252/Latin-1 export? Save it as CSV UTF-8 and load it again)",
+        ) from None
+
+
+def read_text(path: Path, file_name: str | None = None) -> tuple[str, str]:
+    return decode_bytes(Path(path).read_bytes(), file_name or Path(path).name)
+
+
+def normalise_newlines(text: str) -> str:
+    """CR-only and CRLF line endings become LF (old Moodle/Mac exports end lines with CR only)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def first_line(text: str, limit: int = 120) -> str:
+    line = normalise_newlines(text).split("\n", 1)[0]
+    return line[:limit]
+
+
+def sniff_delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", "\t", ";")}
+    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+def read_csv_frame(
+    text: str,
+    file_name: str,
+    required: Iterable[str],
+    *,
+    delimiter: str | None = None,
+    aliases: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """All-string frame of a delimited text with a ROW column; checks the required columns exist.
+
+    Header names are matched case- and space-insensitively; aliases maps other spellings to ours.
+    """
+    text = normalise_newlines(text)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    header = text.split("\n", 1)[0]
+    if not header.strip():
+        raise IngestError(file_name, "the first line is empty: expected a header row")
+    delimiter = delimiter or sniff_delimiter(header)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=True,
+            engine="c",
+        )
+    except pd.errors.ParserError as exc:
+        raise IngestError(file_name, f"cannot be read as CSV: {exc}") from None
+    except pd.errors.EmptyDataError:
+        raise IngestError(file_name, "the file is empty") from None
+    frame = frame.rename(columns=lambda c: canonical_name(c, aliases))
+    required = list(required)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise IngestError(
+            file_name,
+            f"missing column(s) {', '.join(repr(c) for c in missing)}; "
+            f"the header is: {header[:200]!r}; expected columns: {', '.join(required)}",
+        )
+    if frame.empty:
+        raise IngestError(file_name, "has a header but no data rows")
+    frame[ROW] = line_numbers(text, len(frame))
+    return frame
+
+
+def canonical_name(column: str, aliases: dict[str, str] | None = None) -> str:
+    key = " ".join(str(column).replace("\ufeff", "").strip().split()).lower()
+    if aliases and key in aliases:
+        return aliases[key]
+    return key.replace(" ", "_") if aliases is None else key
+
+
+def line_numbers(text: str, rows: int) -> np.ndarray:
+    """Line numbers of data rows, assuming one line per row and blank lines skipped (header = 1)."""
+    if "\n\n" not in text.rstrip("\n") and '"' not in text:
+        return np.arange(2, rows + 2)
+    numbers = []
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    for row in reader:
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        numbers.append(reader.line_num)
+    if len(numbers) != rows:  # quoting we could not follow: fall back to positional numbers
+        return np.arange(2, rows + 2)
+    return np.asarray(numbers)
+
+
+class Validator:
+    """Collects row problems while columns are converted; a file with problems is not loaded as is."""
+
+    def __init__(self, frame: pd.DataFrame, file_name: str):
+        self.frame = frame
+        self.file_name = file_name
+        self.problems: list[RowProblem] = []
+        self.bad = np.zeros(len(frame), dtype=bool)
+
+    def flag(self, mask: np.ndarray | pd.Series, column: str | None, problem: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        self.bad |= mask
+        rows = self.frame[ROW].to_numpy()[mask]
+        values = self.frame[column].to_numpy()[mask] if column in self.frame.columns else None
+        room = MAX_PROBLEMS - len(self.problems)
+        for i in range(min(len(rows), max(room, 0))):
+            value = None if values is None else str(values[i])
+            text = problem if value is None else f"{problem} (value {value!r})"
+            self.problems.append(RowProblem(int(rows[i]), column, text, value))
+
+    def required(self, *columns: str) -> None:
+        for column in columns:
+            self.flag(self.frame[column].str.strip() == "", column, "is empty")
+
+    def text(self, column: str) -> pd.Series:
+        return self.frame[column].str.strip()
+
+    def date(self, column: str, *, optional: bool = False) -> pd.Series:
+        """ISO dates (YYYY-MM-DD); garbage and impossible dates are problems."""
+        raw = self.frame[column].str.strip()
+        parsed = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
+        blank = raw == ""
+        self.flag(
+            parsed.isna() & ~(blank & optional) & ~blank,
+            column,
+            "is not a valid date (YYYY-MM-DD)",
+        )
+        if not optional:
+            self.flag(blank, column, "is empty")
+        return parsed
+
+    def datetime(self, column: str, *, optional: bool = False) -> pd.Series:
+        """ISO date or date-time; garbage and impossible values are problems."""
+        raw = self.frame[column].str.strip()
+        parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+        if parsed.dt.tz is not None:
+            parsed = parsed.dt.tz_convert("Europe/London").dt.tz_localize(None)
+        blank = raw == ""
+        self.flag(parsed.isna() & ~blank, column, "is not a valid ISO date or date-time")
+        if not optional:
+            self.flag(blank, column, "is empty")
+        return parsed
+
+    def number(self, column: str, *, optional: bool = True, minimum: float | None = 0) -> pd.Series:
+        raw = self.frame[column].str.strip()
+        parsed = pd.to_numeric(raw, errors="coerce")
+        blank = raw == ""
+        self.flag(parsed.isna() & ~blank, column, "is not a number")
+        if not optional:
+            self.flag(blank, column, "is empty")
+        if minimum is not None:
+            self.flag(parsed < minimum, column, f"is below {minimum:g}")
+        return parsed.astype(float)
+
+    def choice(self, column: str, allowed: Iterable[str], *, lower: bool = True) -> pd.Series:
+        allowed = list(allowed)
+        raw = self.frame[column].str.strip()
+        values = raw.str.lower() if lower else raw
+        self.flag(~values.isin(allowed), column, f"must be one of {', '.join(allowed)}")
+        return values
+
+    def duplicates(self, columns: list[str], what: str) -> None:
+        keys = self.frame[columns].apply(lambda s: s.str.strip())
+        dup = keys.duplicated(keep="first").to_numpy()
+        if dup.any():
+            first = keys.drop_duplicates(keep="first")
+            first_rows = pd.Series(
+                self.frame.loc[first.index, ROW].to_numpy(),
+                index=pd.MultiIndex.from_frame(first)
+                if len(columns) > 1
+                else first[columns[0]].to_numpy(),
+            )
+            dup_keys = keys[dup]
+            index = (
+                pd.MultiIndex.from_frame(dup_keys)
+                if len(columns) > 1
+                else dup_keys[columns[0]].to_numpy()
+            )
+            original = first_rows.reindex(index).to_numpy()
+            rows = self.frame[ROW].to_numpy()[dup]
+            self.bad |= dup
+            for row, orig in zip(rows[:MAX_PROBLEMS], original[:MAX_PROBLEMS], strict=False):
+                self.problems.append(
+                    RowProblem(int(row), columns[0], f"duplicate {what}: same as row {int(orig)}")
+                )
