@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` (app on sample data) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test install lint format bench clean-store
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) -c "from lib.auth import ensure_secrets_file; ensure_secrets_file()"
+	$(PY) -m lib init-db
+	$(PY) -m lib load-sample sample_data
+	$(VENV)/bin/streamlit run Home.py --server.port $(PORT)
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+clean-store:
+	rm -f var/dashboard.db var/dashboard.db-wal var/dashboard.db-shm
