@@ -1,0 +1,348 @@
+"""Staff users, password hashes, demo users, the login-cookie key and the login-attempt limit."""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import tomllib
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import bcrypt
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lib.access import ROLES
+from lib.db import ROOT
+from lib.models import StaffUser, Student
+
+SECRETS_PATH = ROOT / ".streamlit" / "secrets.toml"
+COOKIE_ENV = "DASHBOARD_COOKIE_KEY"
+MIN_KEY_LENGTH = 32
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_BYTES = 72
+MAX_LOGIN_ATTEMPTS = 5
+LOCKOUT = timedelta(minutes=15)
+COOKIE_NAME = "engagement_dashboard_auth"
+COOKIE_EXPIRY_DAYS = 1.0
+WELL_KNOWN_KEYS = (
+    "some_key",
+    "changeme",
+    "change_me",
+    "change-me",
+    "secret",
+    "password",
+    "abcdef",
+    "123456",
+    "random_signature_key",
+    "your_cookie_key",
+    "cookie_key",
+    "example",
+)
+
+
+class CookieKeyError(RuntimeError):
+    """The login-cookie key is missing or too weak; the message says how to set one."""
+
+
+# --- passwords ------------------------------------------------------------------------------------
+
+
+def check_password_rules(password: str) -> None:
+    """Raise ValueError when a password is too short or too long for bcrypt."""
+    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise ValueError(f"password is longer than {MAX_PASSWORD_BYTES} bytes (bcrypt limit)")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def hash_password(password: str) -> str:
+    """A bcrypt hash of a password that passes the rules."""
+    check_password_rules(password)
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode("ascii")
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Whether the password matches the hash (False for over-long passwords or no hash)."""
+    data = password.encode("utf-8")
+    if not password_hash or len(data) > MAX_PASSWORD_BYTES:
+        return False
+    return bcrypt.checkpw(data, password_hash.encode("ascii"))
+
+
+def new_password() -> str:
+    """A fresh random password that passes the rules."""
+    return secrets.token_urlsafe(15)
+
+
+# --- users ----------------------------------------------------------------------------------------
+
+
+def _normalise_years(years: str | list[int] | tuple[int, ...] | None) -> str | None:
+    if years is None or years == "":
+        return None
+    items = years.split(",") if isinstance(years, str) else list(years)
+    values = sorted({int(str(y).strip()) for y in items if str(y).strip()})
+    if any(v < 1 or v > 10 for v in values):
+        raise ValueError(f"years of study must be between 1 and 10: {years!r}")
+    return ",".join(str(v) for v in values) or None
+
+
+def add_user(
+    session: Session,
+    username: str,
+    *,
+    role: str,
+    school: str | None = None,
+    years: str | list[int] | None = None,
+    display_name: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+) -> StaffUser:
+    """Create or update a staff user; a None password keeps the existing hash (or none: SSO only)."""
+    username = username.strip().lower()
+    if not username:
+        raise ValueError("username is empty")
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if role == "senior_tutor" and not school:
+        raise ValueError("a senior tutor needs a school (--school)")
+    password_hash = hash_password(password) if password is not None else None
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None:
+        user = StaffUser(username=username, created_at=datetime.now(), failed_logins=0)
+        session.add(user)
+    user.role = role
+    user.school = school if role == "senior_tutor" else None
+    user.years = _normalise_years(years) if role == "senior_tutor" else None
+    user.display_name = display_name or user.display_name or username
+    new_email = email or user.email
+    user.email = new_email.strip().lower() if new_email else None
+    user.active = True
+    if password_hash is not None:
+        user.password_hash = password_hash
+        user.failed_logins = 0
+        user.locked_until = None
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> list[StaffUser]:
+    """All staff users by username."""
+    return list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
+
+
+def get_user(session: Session, username: str | None) -> StaffUser | None:
+    """The active staff user with this username, if any."""
+    if not username:
+        return None
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username.lower()))
+    return user if user is not None and user.active else None
+
+
+def user_by_email(session: Session, email: str | None) -> StaffUser | None:
+    """The active staff user with this e-mail (single sign-on mapping), if any."""
+    if not email:
+        return None
+    user = session.scalar(
+        select(StaffUser).where(func.lower(StaffUser.email) == email.strip().lower())
+    )
+    return user if user is not None and user.active else None
+
+
+def set_active(session: Session, username: str, active: bool) -> None:
+    """Enable or disable a staff user's login."""
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None:
+        raise LookupError(f"no staff user {username!r}")
+    user.active = active
+    session.flush()
+
+
+def create_demo_users(session: Session, staff_csv: Path | None = None) -> dict[str, str]:
+    """One demo user per role for the loaded sample data; returns username -> fresh password."""
+    tutor = session.execute(
+        select(Student.tutor_username, func.count())
+        .where(Student.tutor_username.is_not(None), Student.tutor_username != "")
+        .group_by(Student.tutor_username)
+        .order_by(func.count().desc(), Student.tutor_username)
+        .limit(1)
+    ).first()
+    school = session.execute(
+        select(Student.school, func.count())
+        .group_by(Student.school)
+        .order_by(func.count().desc(), Student.school)
+        .limit(1)
+    ).first()
+    names = _staff_names(staff_csv)
+    plan: list[tuple[str, dict]] = []
+    if tutor is not None:
+        plan.append((tutor[0], {"role": "tutor"}))
+    if school is not None:
+        plan.append(("demo_senior_tutor", {"role": "senior_tutor", "school": school[0]}))
+    plan += [
+        ("demo_wellbeing", {"role": "wellbeing"}),
+        ("demo_visa", {"role": "visa"}),
+        ("demo_admin", {"role": "admin"}),
+    ]
+    passwords: dict[str, str] = {}
+    for username, fields in plan:
+        password = new_password()
+        name, email = names.get(username.lower(), (None, None))
+        add_user(
+            session,
+            username,
+            display_name=name or f"Demo {fields['role'].replace('_', ' ')}",
+            email=email,
+            password=password,
+            **fields,
+        )
+        passwords[username.lower()] = password
+    return passwords
+
+
+def _staff_names(staff_csv: Path | None) -> dict[str, tuple[str | None, str | None]]:
+    """username -> (display name, email) from an optional staff CSV of the demo data."""
+    if staff_csv is None or not Path(staff_csv).exists():
+        return {}
+    import csv
+
+    out: dict[str, tuple[str | None, str | None]] = {}
+    with open(staff_csv, newline="", encoding="utf-8-sig") as handle:
+        for row in csv.DictReader(handle):
+            username = (row.get("username") or row.get("staff_username") or "").strip().lower()
+            if not username:
+                continue
+            name = row.get("display_name") or row.get("name")
+            if not name and (row.get("given_name") or row.get("family_name")):
+                name = f"{row.get('given_name', '')} {row.get('family_name', '')}".strip()
+            out[username] = (name or None, (row.get("email") or "").strip() or None)
+    return out
+
+
+# --- login-attempt limit --------------------------------------------------------------------------
+
+
+def is_locked(user: StaffUser, now: datetime | None = None) -> bool:
+    """Whether the user is locked out after too many failed logins."""
+    now = now or datetime.now()
+    return user.locked_until is not None and user.locked_until > now
+
+
+def record_login(session: Session, username: str, success: bool) -> StaffUser | None:
+    """Count a failed login (locking after MAX_LOGIN_ATTEMPTS) or reset the count on success."""
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username.lower()))
+    if user is None:
+        return None
+    if success:
+        user.failed_logins = 0
+        user.locked_until = None
+    else:
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_LOGIN_ATTEMPTS:
+            user.locked_until = datetime.now() + LOCKOUT
+            user.failed_logins = 0
+    session.flush()
+    return user
+
+
+def credentials(session: Session) -> dict:
+    """The streamlit-authenticator credentials dict for the active, unlocked users with a password."""
+    users: dict[str, dict] = {}
+    now = datetime.now()
+    for user in session.scalars(select(StaffUser).where(StaffUser.active.is_(True))):
+        if not user.password_hash or is_locked(user, now):
+            continue
+        users[user.username] = {
+            "name": user.display_name,
+            "email": user.email or "",
+            "password": user.password_hash,
+            "roles": [user.role],
+            "failed_login_attempts": user.failed_logins or 0,
+        }
+    return {"usernames": users}
+
+
+# --- cookie key -----------------------------------------------------------------------------------
+
+
+def _entropy_bits_per_char(text: str) -> float:
+    counts = Counter(text)
+    return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
+
+
+def cookie_key_problem(key: str | None) -> str | None:
+    """Why a cookie key is unacceptable, or None when it is fine."""
+    if not key:
+        return "no login-cookie key is set"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"the login-cookie key has {len(key)} characters; it needs at least {MIN_KEY_LENGTH}"
+    lowered = key.lower()
+    if any(lowered.startswith(w) or lowered.replace(w, "") == "" for w in WELL_KNOWN_KEYS):
+        return "the login-cookie key is a well-known placeholder"
+    for period in range(1, 9):
+        if key == (key[:period] * (len(key) // period + 1))[: len(key)]:
+            return "the login-cookie key is a repeated pattern"
+    if len(set(key)) < 12 or _entropy_bits_per_char(key) < 3.0:
+        return "the login-cookie key has too little randomness"
+    return None
+
+
+def how_to_set_cookie_key() -> str:
+    """Instructions for setting a good cookie key (SPEC §8)."""
+    return (
+        f"Set the environment variable {COOKIE_ENV} to a long random secret, or put\n"
+        f'[dashboard]\ncookie_key = "..."\ninto {SECRETS_PATH.relative_to(ROOT)} '
+        f"(at least {MIN_KEY_LENGTH} random characters). For example run\n"
+        'python -c "from lib.auth import ensure_secrets_file; ensure_secrets_file()"\n'
+        "which writes a random key into the secrets file when none is there."
+    )
+
+
+def _key_from_secrets(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    value = data.get("dashboard", {}).get("cookie_key")
+    return str(value) if value else None
+
+
+def cookie_key(secrets_path: Path | None = None) -> str:
+    """The login-cookie key from the environment or the secrets file; CookieKeyError when unusable."""
+    key = os.environ.get(COOKIE_ENV)
+    if key is None:
+        key = _key_from_secrets(Path(secrets_path) if secrets_path else SECRETS_PATH)
+    problem = cookie_key_problem(key)
+    if problem:
+        raise CookieKeyError(f"{problem}.\n\n{how_to_set_cookie_key()}")
+    return key  # type: ignore[return-value]
+
+
+def ensure_secrets_file(path: Path | None = None) -> bool:
+    """Write a random cookie key into the secrets file when it has none; True when it wrote one."""
+    path = Path(path) if path else SECRETS_PATH
+    if cookie_key_problem(_key_from_secrets(path)) is None:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    key = secrets.token_urlsafe(48)
+    if "[dashboard]" in text:
+        lines = [ln for ln in text.splitlines() if not ln.strip().startswith("cookie_key")]
+        at = next(i for i, ln in enumerate(lines) if ln.strip() == "[dashboard]")
+        lines.insert(at + 1, f'cookie_key = "{key}"')
+        text = "\n".join(lines) + "\n"
+    else:
+        text = (
+            text.rstrip() + "\n\n" if text.strip() else ""
+        ) + f'[dashboard]\ncookie_key = "{key}"\n'
+    path.write_text(text, encoding="utf-8")
+    try:
+        path.chmod(0o600)
+    except OSError:
+        pass
+    return True

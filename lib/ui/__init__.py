@@ -1,0 +1,1 @@
+"""Streamlit-facing helpers: the only package under lib/ that imports streamlit."""

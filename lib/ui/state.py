@@ -1,0 +1,42 @@
+"""Session-state keys and widget keys used across pages (stable, in one place)."""
+
+
+class StateKeys:
+    """Names under st.session_state."""
+
+    USER = "dashboard_user"
+    REQUESTED_PARAMS = "dashboard_requested_params"
+    LOGGED_VIEWS = "dashboard_logged_views"
+    LOGIN_RECORDED = "dashboard_login_recorded"
+    UPLOAD_PREVIEW = "data_upload_preview"
+
+
+class Keys:
+    """Widget keys (stable so that state survives reruns and tests can find widgets)."""
+
+    LOGIN_FORM = "login_form"
+    LOGOUT = "logout_button"
+    SSO_LOGIN = "sso_login_button"
+    HOME_PAGE = "home_page_number"
+    COHORT_PAGE = "cohort_page_number"
+    COHORT_FLAGGED_PAGE = "cohort_flagged_page_number"
+    COHORT_EXPORT = "cohort_export_button"
+    STUDENT_SEARCH = "student_search"
+    STUDENT_PICK = "student_pick"
+    STUDENT_MEDIAN = "student_show_median"
+    EXEMPTION_FORM = "exemption_form"
+    UPLOAD_SOURCE = "upload_source"
+    UPLOAD_FILE = "upload_file"
+    UPLOAD_YEAR = "upload_year"
+    UPLOAD_QUARANTINE = "upload_quarantine"
+    UPLOAD_PREVIEW_BUTTON = "upload_preview_button"
+    UPLOAD_LOAD_BUTTON = "upload_load_button"
+    THRESHOLDS = "thresholds_json"
+    THRESHOLDS_SAVE = "thresholds_save"
+    USER_FORM = "user_form"
+    LOG_USER = "access_log_user"
+    LOG_STUDENT = "access_log_student"
+
+    @staticmethod
+    def filter(name: str) -> str:
+        return f"cohort_filter_{name}"
