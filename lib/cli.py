@@ -145,14 +145,14 @@ def _compute(full: bool, quiet: bool = False) -> None:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from lib.db import session_scope
-    from lib.export import activity_frame
+    from lib.export import activity_csv
 
     with session_scope() as session:
-        frame = activity_frame(session)
+        text = activity_csv(session)
     if args.out:
-        frame.to_csv(args.out, index=False)
+        args.out.write_text(text, encoding="utf-8")
     else:
-        frame.to_csv(sys.stdout, index=False)
+        sys.stdout.write(text)
     return 0
 
 

@@ -27,3 +27,8 @@ def activity_frame(session: Session) -> pd.DataFrame:
     frame = pd.DataFrame(session.execute(statement).fetchall(), columns=ACTIVITY_COLUMNS)
     frame["date"] = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")
     return frame
+
+
+def activity_csv(session: Session) -> str:
+    """The activity export as CSV text: whole numbers without a decimal point, empty minutes blank."""
+    return activity_frame(session).to_csv(index=False, float_format="%.10g", lineterminator="\n")

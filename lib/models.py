@@ -41,7 +41,7 @@ class Load(Base):
     rows_loaded: Mapped[int] = mapped_column(Integer, default=0)
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
     students: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(20))  # loaded | loaded_with_quarantine | unchanged
+    status: Mapped[str] = mapped_column(String(30))  # loaded | loaded_with_quarantine
     first_date: Mapped[date | None] = mapped_column(Date)
     last_date: Mapped[date | None] = mapped_column(Date)
     message: Mapped[str | None] = mapped_column(Text)

@@ -77,7 +77,7 @@ def upgrade() -> None:
         sa.Column("rows_loaded", sa.Integer(), nullable=False),
         sa.Column("rows_rejected", sa.Integer(), nullable=False),
         sa.Column("students", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("status", sa.String(length=30), nullable=False),
         sa.Column("first_date", sa.Date(), nullable=True),
         sa.Column("last_date", sa.Date(), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
