@@ -26,12 +26,16 @@ class PageSpec:
 PAGES: dict[str, PageSpec] = {
     p.key: p
     for p in (
-        PageSpec("home", "Home", "pages/home.py", "home", ":material/home:"),
-        PageSpec("cohort", "Cohort", "pages/cohort.py", "cohort", ":material/groups:"),
-        PageSpec("student", "Student", "pages/student.py", "student", ":material/person:"),
-        PageSpec("data", "Data", "pages/data.py", "data", ":material/database:"),
+        PageSpec("home", "Home", "pages/home_page.py", "home", ":material/home:"),
+        PageSpec("cohort", "Cohort", "pages/cohort_page.py", "cohort", ":material/groups:"),
+        PageSpec("student", "Student", "pages/student_page.py", "student", ":material/person:"),
+        PageSpec("data", "Data", "pages/data_page.py", "data", ":material/database:"),
         PageSpec(
-            "access_log", "Access log", "pages/access_log.py", "access-log", ":material/policy:"
+            "access_log",
+            "Access log",
+            "pages/access_log_page.py",
+            "access-log",
+            ":material/policy:",
         ),
     )
 }

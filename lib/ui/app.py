@@ -1,0 +1,181 @@
+"""The app shell: cookie-key check, login (password or SSO), role navigation and the current user."""
+
+from __future__ import annotations
+
+import streamlit as st
+import streamlit_authenticator as stauth
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from streamlit_authenticator.utilities import LoginError
+
+from lib import auth
+from lib.access import PAGES, User, pages_for, scope_description
+from lib.audit import log_access
+from lib.db import session_scope
+from lib.ui.state import Keys, StateKeys
+
+APP_TITLE = "Student Engagement Dashboard"
+
+
+def _page_objects(user: User | None) -> list[st.Page]:
+    """The role's pages; before login, placeholders on every URL path so deep links survive."""
+    if user is None:
+        return [
+            st.Page(_blank, title=spec.title, url_path=spec.url_path, default=spec.key == "home")
+            for spec in PAGES.values()
+        ]
+    return [
+        st.Page(
+            spec.path,
+            title=spec.title,
+            url_path=spec.url_path,
+            icon=spec.icon,
+            default=spec.key == "home",
+        )
+        for key, spec in PAGES.items()
+        if key in pages_for(user)
+    ]
+
+
+def _blank() -> None:
+    """Placeholder page body while the login form is shown."""
+
+
+def _sso_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def _stop_with_key_error() -> None:
+    try:
+        auth.cookie_key()
+    except auth.CookieKeyError as exc:
+        st.title(APP_TITLE)
+        st.error("The dashboard cannot start: its login-cookie key is not usable.")
+        st.code(str(exc), language="text")
+        st.stop()
+
+
+def _load_user(username: str | None) -> User | None:
+    with session_scope() as session:
+        staff = auth.get_user(session, username)
+        return User.from_staff(staff) if staff is not None else None
+
+
+def _sync_failed_attempts(creds: dict, before: dict[str, int]) -> None:
+    """Persist the library's failed-attempt counts so the limit survives restarts and sessions."""
+    with session_scope() as session:
+        for username, data in creds["usernames"].items():
+            after = data.get("failed_login_attempts", 0)
+            if after > before.get(username, 0):
+                for _ in range(after - before.get(username, 0)):
+                    auth.record_login(session, username, success=False)
+            elif after == 0 and before.get(username, 0) > 0:
+                auth.record_login(session, username, success=True)
+
+
+def _password_login(key: str) -> tuple[stauth.Authenticate, User | None]:
+    with session_scope() as session:
+        creds = auth.credentials(session)
+    before = {u: d.get("failed_login_attempts", 0) for u, d in creds["usernames"].items()}
+    authenticator = stauth.Authenticate(
+        creds,
+        auth.COOKIE_NAME,
+        key,
+        auth.COOKIE_EXPIRY_DAYS,
+        auto_hash=False,
+    )
+    if not st.session_state.get("authentication_status"):
+        placeholder = st.empty()
+        with placeholder.container():
+            st.title(APP_TITLE)
+            st.caption("Staff sign-in. Students never log in here.")
+            try:
+                authenticator.login(
+                    location="main",
+                    max_login_attempts=auth.MAX_LOGIN_ATTEMPTS,
+                    key=Keys.LOGIN_FORM,
+                )
+            except LoginError as exc:
+                st.error(f"{exc}. Try again in {int(auth.LOCKOUT.total_seconds() // 60)} minutes.")
+            _sync_failed_attempts(creds, before)
+            if st.session_state.get("authentication_status") is False:
+                st.error("Username or password is incorrect (or the account is locked).")
+        if st.session_state.get("authentication_status"):
+            placeholder.empty()
+    if not st.session_state.get("authentication_status"):
+        return authenticator, None
+    user = _load_user(st.session_state.get("username"))
+    if user is None:
+        authenticator.logout(location="unrendered")
+        st.error("This account is not active. Ask an administrator.")
+    return authenticator, user
+
+
+def _sso_login() -> User | None:
+    if not st.user.is_logged_in:
+        st.title(APP_TITLE)
+        if st.button("Sign in with single sign-on", key=Keys.SSO_LOGIN, type="primary"):
+            st.login()
+        return None
+    with session_scope() as session:
+        staff = auth.user_by_email(session, st.user.get("email"))
+        user = User.from_staff(staff) if staff is not None else None
+    if user is None:
+        st.error(
+            f"No active staff account has the e-mail {st.user.get('email')}. Ask an administrator."
+        )
+        if st.button("Sign out", key=Keys.LOGOUT):
+            st.logout()
+    return user
+
+
+def _remember_requested_params() -> None:
+    if StateKeys.REQUESTED_PARAMS not in st.session_state:
+        st.session_state[StateKeys.REQUESTED_PARAMS] = st.query_params.to_dict()
+
+
+def _restore_requested_params() -> None:
+    wanted = st.session_state.pop(StateKeys.REQUESTED_PARAMS, None) or {}
+    if wanted and not st.query_params.to_dict():
+        st.query_params.from_dict(wanted)
+
+
+def _sidebar(user: User, authenticator: stauth.Authenticate | None) -> None:
+    with st.sidebar:
+        st.markdown(f"**{user.display_name}**  \n{user.role.replace('_', ' ')}")
+        st.caption(f"You see {scope_description(user)}.")
+        if authenticator is not None:
+            authenticator.logout("Log out", location="sidebar", key=Keys.LOGOUT)
+        elif st.button("Log out", key=Keys.LOGOUT):
+            st.logout()
+
+
+def main() -> None:
+    """Entry point run by Home.py on every rerun."""
+    st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide")
+    _stop_with_key_error()
+    key = auth.cookie_key()
+    _remember_requested_params()
+    try:
+        if _sso_configured():
+            authenticator, user = None, _sso_login()
+        else:
+            authenticator, user = _password_login(key)
+    except (OperationalError, ProgrammingError):
+        st.error("The store is not set up. Run `python -m lib init-db` (and load data) first.")
+        st.stop()
+    if user is None:
+        st.session_state.pop(StateKeys.USER, None)
+        st.navigation(_page_objects(None), position="hidden")
+        st.stop()
+    st.session_state[StateKeys.USER] = user
+    if st.session_state.get(StateKeys.LOGIN_RECORDED) != user.username:
+        with session_scope() as session:
+            log_access(session, user, "login", action="login")
+        st.session_state[StateKeys.LOGIN_RECORDED] = user.username
+        _restore_requested_params()
+    page = st.navigation(_page_objects(user))
+    _sidebar(user, authenticator)
+    page.run()

@@ -1,0 +1,138 @@
+"""Cohort: URL-kept filters, students × weeks heatmap vs own baseline, flag counts, trend, flagged list."""
+
+from datetime import timedelta
+
+import streamlit as st
+
+from lib import charts
+from lib.access import can
+from lib.db import session_scope
+from lib.queries import FLAG_STATES, YES_NO, cohort_csv, describe, from_params, week_list
+from lib.ui import cache
+from lib.ui.state import Keys
+from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pager, require_page
+
+HEATMAP_SIZE = 50
+LIST_SIZE = 25
+ALL = "All"
+
+user = require_page("cohort")
+version = cache.version()
+st.title("Cohort")
+first, last = cache.week_range(version)
+options = cache.filter_options(version, user)
+if not options["course"]:
+    st.info("No students in your scope yet.")
+    empty_store_notice("students")
+    st.stop()
+
+requested = from_params(st.query_params.to_dict())
+default_from, default_to = cache.default_weeks(version)
+
+
+def _init(name: str, value) -> None:
+    if Keys.filter(name) not in st.session_state:
+        st.session_state[Keys.filter(name)] = value
+
+
+for name in ("school", "course", "year", "module", "level", "mode", "residence"):
+    value = getattr(requested, name)
+    _init(name, value if value in options[name] else ALL)
+_init("visa", requested.visa)
+_init("flag", requested.flag)
+week_from = requested.week_from or default_from
+week_to = requested.week_to or default_to
+if week_from and week_to:
+    _init("weeks", (week_from, week_to))
+
+with st.expander("Filters (kept in the address bar, so this view can be shared)", expanded=True):
+    cols = st.columns(4)
+    picked = {}
+    for i, name in enumerate(("school", "course", "year", "module", "level", "mode", "residence")):
+        picked[name] = cols[i % 4].selectbox(
+            name.capitalize(), [ALL, *options[name]], key=Keys.filter(name)
+        )
+    picked["visa"] = cols[3].selectbox("Sponsored visa", YES_NO, key=Keys.filter("visa"))
+    picked["flag"] = cols[0].selectbox("Flag state", FLAG_STATES, key=Keys.filter("flag"))
+    if first and last:
+        weeks = cols[1].date_input(
+            "Weeks", min_value=first, max_value=last + timedelta(days=6), key=Keys.filter("weeks")
+        )
+        if isinstance(weeks, tuple) and len(weeks) == 2:
+            week_from, week_to = (d - timedelta(days=d.weekday()) for d in weeks)
+
+params = {k: str(v) for k, v in picked.items() if v != ALL and v != "any"}
+if week_from and week_to:
+    params.update({"from": week_from.isoformat(), "to": week_to.isoformat()})
+filters = from_params(params)
+if st.query_params.to_dict() != filters.to_params():
+    st.query_params.from_dict(filters.to_params())
+
+summary = cache.cohort_summary(version, user, filters)
+size = summary["size"]
+c1, c2, c3 = st.columns(3)
+c1.metric("Students", f"{size:,}")
+counts = summary["counts"]
+c2.metric("Flags in force", f"{int(counts['students'].sum()) if not counts.empty else 0:,}")
+c3.metric("Weeks", f"{week_from} to {week_to}" if week_from else "no results yet")
+data_quality_banner(cache.dq_events(version, week_from, week_to))
+if size == 0:
+    st.info("No students match these filters.")
+    st.stop()
+if last is None:
+    empty_store_notice()
+
+left, right = st.columns(2)
+if not counts.empty:
+    left.plotly_chart(charts.flag_counts_bar(counts), key="cohort_counts_chart")
+if not summary["trend"].empty:
+    right.plotly_chart(charts.flag_trend(summary["trend"]), key="cohort_trend_chart")
+
+shown: list[str] = []
+if week_from and week_to:
+    st.subheader("Engagement relative to each student's own baseline")
+    page = pager(size, HEATMAP_SIZE, Keys.COHORT_PAGE, "Heatmap page")
+    heat = cache.heatmap_page(version, user, filters, page, HEATMAP_SIZE)
+    st.caption(
+        f"Students {page * HEATMAP_SIZE + 1}–{page * HEATMAP_SIZE + len(heat['ids'])} of {size:,}, "
+        "flagged (most severe) first. 100% = the student's own usual level."
+    )
+    st.plotly_chart(
+        charts.relative_heatmap(heat["rel"], heat["ids"], week_list(week_from, week_to)),
+        key="cohort_heatmap",
+    )
+    shown += heat["ids"]
+
+st.subheader("Flagged students")
+flagged, flagged_total = cache.flagged_page(version, user, filters, 0, LIST_SIZE)
+flag_page = pager(flagged_total, LIST_SIZE, Keys.COHORT_FLAGGED_PAGE, "Flagged list page")
+if flag_page:
+    flagged, flagged_total = cache.flagged_page(version, user, filters, flag_page, LIST_SIZE)
+if flagged.empty:
+    st.success("No flags in force for these students in these weeks.")
+else:
+    st.caption(f"{flagged_total:,} flags in force, most severe first.")
+    st.dataframe(
+        flagged,
+        hide_index=True,
+        width="stretch",
+        column_config={"explanation": st.column_config.TextColumn(width="large")},
+        key="cohort_flagged_table",
+    )
+    shown += flagged["student_id"].tolist()
+log_view(user, f"cohort ({describe(filters)})", shown)
+
+if can(user, "export_csv"):
+
+    def _export() -> bytes:
+        with session_scope() as session:
+            return cohort_csv(session, user, filters)
+
+    st.download_button(
+        "Download these students as CSV (logged)",
+        data=_export,
+        file_name="cohort.csv",
+        mime="text/csv",
+        key=Keys.COHORT_EXPORT,
+        on_click="ignore",
+    )

@@ -1,0 +1,197 @@
+"""Data (admin): upload with preview and validation report, load history, coverage, calendar, thresholds, users."""
+
+import json
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from lib import charts
+from lib.access import ROLES, can
+from lib.auth import add_user, set_active
+from lib.db import session_scope
+from lib.queries import loads_frame, quarantined_rows, users_frame
+from lib.sources import INGEST_SOURCES
+from lib.ui import cache
+from lib.ui.state import Keys, StateKeys
+from lib.ui.widgets import require_page
+
+user = require_page("data")
+version = cache.version()
+st.title("Data")
+upload_tab, history_tab, coverage_tab, calendar_tab, thresholds_tab, users_tab = st.tabs(
+    ["Upload", "Load history", "Coverage", "Calendar", "Thresholds", "Users"]
+)
+
+
+def _saved_upload(uploaded) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="dashboard_upload_"))
+    path = folder / Path(uploaded.name).name
+    path.write_bytes(uploaded.getvalue())
+    return path
+
+
+def _show_report(report) -> None:
+    box = st.error if report.status == "rejected" else st.success
+    box(report.message or report.status)
+    st.code(report.as_text(), language="text")
+    if report.problems:
+        st.dataframe(
+            [{"row": p.row, "column": p.column, "problem": p.problem} for p in report.problems],
+            hide_index=True,
+            key=f"problems_{report.status}",
+        )
+
+
+with upload_tab:
+    if can(user, "upload_data"):
+        source = st.selectbox("Source", INGEST_SOURCES, key=Keys.UPLOAD_SOURCE)
+        uploaded = st.file_uploader("Export file", key=Keys.UPLOAD_FILE)
+        year = st.number_input(
+            "Academic year for dates without one (first calendar year; 0 = none)",
+            min_value=0,
+            max_value=2100,
+            value=0,
+            key=Keys.UPLOAD_YEAR,
+        )
+        quarantine = st.checkbox(
+            "Load the good rows and keep bad rows in the quarantine report (otherwise reject the file)",
+            key=Keys.UPLOAD_QUARANTINE,
+        )
+        if uploaded is not None and st.button(
+            "Preview and validate", key=Keys.UPLOAD_PREVIEW_BUTTON
+        ):
+            from lib.ingest.pipeline import preview_file
+
+            path = _saved_upload(uploaded)
+            with session_scope() as session:
+                report = preview_file(session, source, path, year=year or None)
+            st.session_state[StateKeys.UPLOAD_PREVIEW] = (source, uploaded.name, str(path), report)
+        preview = st.session_state.get(StateKeys.UPLOAD_PREVIEW)
+        if preview and uploaded is not None and preview[:2] == (source, uploaded.name):
+            st.markdown("**Validation report (nothing stored yet)**")
+            _show_report(preview[3])
+            if st.button("Load this file", key=Keys.UPLOAD_LOAD_BUTTON, type="primary"):
+                from lib.ingest.pipeline import load_files
+
+                with session_scope() as session:
+                    reports = load_files(
+                        session,
+                        source,
+                        [Path(preview[2])],
+                        year=year or None,
+                        loaded_by=user.username,
+                        quarantine=quarantine,
+                    )
+                    if any(r.status != "rejected" for r in reports):
+                        try:
+                            from lib.service import compute
+
+                            compute(session)
+                        except ImportError:
+                            st.warning("The engine is not available: flags were not recomputed.")
+                cache.clear()
+                st.session_state.pop(StateKeys.UPLOAD_PREVIEW, None)
+                for report in reports:
+                    _show_report(report)
+
+with history_tab:
+    with session_scope() as session:
+        loads = loads_frame(session)
+    if loads.empty:
+        st.info("Nothing loaded yet. Use the Upload tab or `python -m lib ingest`.")
+    else:
+        st.dataframe(loads, hide_index=True, width="stretch", key="loads_table")
+        quarantined = loads[loads["status"] == "loaded_with_quarantine"]["id"].tolist()
+        if quarantined:
+            load_id = st.selectbox("Quarantine report of load", quarantined, key="quarantine_load")
+            with session_scope() as session:
+                st.dataframe(
+                    quarantined_rows(session, int(load_id)), hide_index=True, key="quarantine_table"
+                )
+
+with coverage_tab:
+    coverage = cache.coverage(version)
+    if coverage.empty:
+        st.info("No activity loaded yet.")
+    else:
+        st.plotly_chart(charts.coverage_heatmap(coverage), key="coverage_chart")
+
+with calendar_tab:
+    calendar = cache.calendar(version)
+    if calendar.empty:
+        st.info("No term calendar loaded yet: upload a `calendar` file (kind,start,end,label).")
+    else:
+        st.plotly_chart(charts.calendar_timeline(calendar), key="calendar_chart")
+        st.dataframe(calendar, hide_index=True, key="calendar_table")
+    st.caption("To change the calendar, upload a new `calendar` file on the Upload tab.")
+
+with thresholds_tab:
+    try:
+        from lib.service import load_engine_config, save_engine_config
+    except ImportError:
+        st.info("The engagement engine is not installed yet; thresholds will be editable here.")
+    else:
+        with session_scope() as session:
+            config = load_engine_config(session)
+        text = st.text_area(
+            "Engine thresholds (JSON)",
+            value=json.dumps(
+                config if isinstance(config, dict) else getattr(config, "__dict__", {}),
+                indent=2,
+                default=str,
+            ),
+            height=300,
+            key=Keys.THRESHOLDS,
+        )
+        if st.button("Save thresholds and recompute", key=Keys.THRESHOLDS_SAVE):
+            try:
+                values = json.loads(text)
+                with session_scope() as session:
+                    save_engine_config(session, values, updated_by=user.username)
+                    from lib.service import compute
+
+                    compute(session)
+            except (ValueError, TypeError) as exc:
+                st.error(f"Not saved: {exc}")
+            else:
+                cache.clear()
+                st.success("Thresholds saved; flags recomputed.")
+
+with users_tab:
+    with session_scope() as session:
+        users = users_frame(session)
+    st.dataframe(users, hide_index=True, width="stretch", key="users_table")
+    with st.form(Keys.USER_FORM, clear_on_submit=True):
+        st.markdown(
+            "**Add or update a user** (leave the password empty to keep it, or for SSO-only users)"
+        )
+        c1, c2, c3 = st.columns(3)
+        username = c1.text_input("Username", key="user_form_username")
+        role = c2.selectbox("Role", ROLES, key="user_form_role")
+        school = c3.text_input("School (senior tutors)", key="user_form_school")
+        years = c1.text_input("Years of study, e.g. 1,2 (senior tutors)", key="user_form_years")
+        email = c2.text_input("E-mail (for SSO)", key="user_form_email")
+        password = c3.text_input(
+            "Password (10–72 bytes)", type="password", key="user_form_password"
+        )
+        active = st.checkbox("Active", value=True, key="user_form_active")
+        if st.form_submit_button("Save user"):
+            try:
+                with session_scope() as session:
+                    add_user(
+                        session,
+                        username,
+                        role=role,
+                        school=school or None,
+                        years=years or None,
+                        email=email or None,
+                        password=password or None,
+                    )
+                    if not active:
+                        set_active(session, username.strip().lower(), False)
+            except (ValueError, LookupError) as exc:
+                st.error(str(exc))
+            else:
+                cache.clear()
+                st.success(f"User {username} saved.")

@@ -1,0 +1,177 @@
+"""Fixtures for the app tests: a small seeded store with staff of every role, and AppTest helpers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from lib.auth import add_user
+from lib.models import (
+    CalendarPeriod,
+    DataQualityEvent,
+    Exemption,
+    Flag,
+    Load,
+    Student,
+    WeeklyMeasure,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery"
+COOKIE_KEY = "k3Y-9fQ2_xZ7mN4pL8wR1tV6bH0cJ5dG-aE3sU"
+FIRST_WEEK = date(2025, 9, 29)
+WEEKS = 10
+STAFF = {
+    "tutor": ("tut_a", {}),
+    "senior_tutor": ("senior_sci", {"school": "Science", "years": "1,2"}),
+    "wellbeing": ("wb", {}),
+    "visa": ("visa_team", {}),
+    "admin": ("admin1", {}),
+}
+# student id -> (tutor, school, year, visa)
+STUDENTS = {
+    "S001": ("tut_a", "Science", 1, False),
+    "S002": ("tut_a", "Science", 2, True),
+    "S003": ("tut_b", "Science", 3, False),
+    "S004": ("tut_b", "Arts", 1, True),
+    "S005": ("tut_c", "Arts", 2, False),
+}
+
+
+def seed(session: Session) -> None:
+    """Students, staff of every role, ten weeks of measures, flags, an exemption and a DQ event."""
+    load = Load(
+        source="students",
+        file_name="students.csv",
+        content_hash="x" * 64,
+        loaded_at=datetime(2025, 9, 1),
+        loaded_by="test",
+        status="loaded",
+    )
+    session.add(load)
+    session.flush()
+    for sid, (tutor, school, year, visa) in STUDENTS.items():
+        session.add(
+            Student(
+                student_id=sid,
+                given_name=f"Given{sid}",
+                family_name=f"Family{sid}",
+                email=f"{sid.lower()}@uni.example",
+                personal_email=f"{sid.lower()}@home.example",
+                phone="07000000000",
+                course_code="SCI101" if school == "Science" else "ART101",
+                course_name=f"{school} course",
+                school=school,
+                level="UG",
+                year_of_study=year,
+                mode="FT",
+                tutor_username=tutor,
+                visa_sponsored=visa,
+                residence="on_campus",
+                status="enrolled",
+                start_date=date(2025, 9, 22),
+                load_id=load.id,
+            )
+        )
+    session.flush()
+    for week in range(WEEKS):
+        start = FIRST_WEEK + timedelta(weeks=week)
+        teaching = week != 5
+        for sid in STUDENTS:
+            drop = sid in ("S001", "S003") and week >= 7
+            for source, base in (("index", 1.0), ("vle", 20.0), ("attendance", 0.9)):
+                value = base * (0.1 if drop else 1.0) if teaching else None
+                session.add(
+                    WeeklyMeasure(
+                        student_id=sid,
+                        week_start=start,
+                        source=source,
+                        value=value,
+                        baseline=base,
+                        baseline_low=base * 0.7,
+                        baseline_high=base * 1.3,
+                        cold_start=week < 3,
+                        teaching=teaching,
+                    )
+                )
+    for sid, kind in (("S001", "index_drop"), ("S003", "no_engagement")):
+        session.add(
+            Flag(
+                student_id=sid,
+                kind=kind,
+                severity="high",
+                week_start=FIRST_WEEK + timedelta(weeks=7),
+                explanation=f"{sid} engagement fell from 100% to 10% of their usual level",
+                computed_at=datetime.now(),
+            )
+        )
+    session.add(
+        Exemption(
+            student_id="S002",
+            reason="illness",
+            start=FIRST_WEEK + timedelta(weeks=2),
+            end=FIRST_WEEK + timedelta(weeks=3),
+            created_by="wb",
+            created_at=datetime.now(),
+        )
+    )
+    session.add(
+        DataQualityEvent(
+            week_start=FIRST_WEEK + timedelta(weeks=8),
+            source="attendance",
+            module_code="SCI101",
+            share_affected=0.9,
+            students_affected=40,
+            explanation="QR scanner outage: 90% of SCI101 students had no scans",
+        )
+    )
+    session.add(
+        CalendarPeriod(
+            kind="reading_week",
+            start=date(2025, 11, 3),
+            end=date(2025, 11, 7),
+            label="Reading week",
+        )
+    )
+    for role, (username, extra) in STAFF.items():
+        add_user(session, username, role=role, password=PASSWORD, display_name=username, **extra)
+    session.commit()
+
+
+@pytest.fixture
+def seeded(session, monkeypatch) -> Session:
+    """A seeded store with a good cookie key in the environment."""
+    monkeypatch.setenv("DASHBOARD_COOKIE_KEY", COOKIE_KEY)
+    seed(session)
+    return session
+
+
+@pytest.fixture
+def empty_store(session, monkeypatch) -> Session:
+    """An empty store with staff of every role (no students, no results)."""
+    monkeypatch.setenv("DASHBOARD_COOKIE_KEY", COOKIE_KEY)
+    for role, (username, extra) in STAFF.items():
+        add_user(session, username, role=role, password=PASSWORD, **extra)
+    session.commit()
+    return session
+
+
+def new_app():
+    """A fresh AppTest of Home.py with caches cleared."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    return AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60)
+
+
+def login(role: str, password: str = PASSWORD):
+    """AppTest of Home.py logged in as the seeded user of this role."""
+    at = new_app().run()
+    at.text_input[0].input(STAFF[role][0])
+    at.text_input[1].input(password)
+    at.button[0].click().run()
+    return at
