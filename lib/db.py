@@ -31,6 +31,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA cache_size=-262144")  # 256 MB: bulk loads insert into large indexes
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

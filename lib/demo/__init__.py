@@ -24,7 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from lib.demo.activity import simulate
-from lib.demo.canonical import event_arrays, write_calendar, write_events, write_json, write_people, write_truth_tables
+from lib.demo.canonical import (
+    event_arrays,
+    write_calendar,
+    write_events,
+    write_json,
+    write_people,
+    write_truth_tables,
+)
 from lib.demo.population import make_population
 from lib.demo.term_calendar import academic_calendar
 from lib.demo.timetable import make_timetable
@@ -76,20 +83,29 @@ def generate(
     files += write_truth_tables(truth, pop, out)
 
     planted = {k: v for k, v in truth.planted.items() if not k.startswith("_")}
-    planted.update({
-        "students": int(students), "seed": int(seed), "academic_year": year, "until": until.isoformat(),
-        "timezone": "Europe/London",
-        "rounding": "online and lecture_capture minutes in events.csv = whole minutes of the exported "
-                    "seconds, rounded half up: (seconds + 30) // 60",
-    })
+    planted.update(
+        {
+            "students": int(students),
+            "seed": int(seed),
+            "academic_year": year,
+            "until": until.isoformat(),
+            "timezone": "Europe/London",
+            "rounding": "online and lecture_capture minutes in events.csv = whole minutes of the exported "
+            "seconds, rounded half up: (seconds + 30) // 60",
+        }
+    )
     if system_exports:
         from lib.demo.exports import write_exports
 
         export_rng = np.random.default_rng([seed, 1])
-        files += write_exports(export_rng, pop, cal, tt, truth, ev, until, out, planted, max_file_bytes)
+        files += write_exports(
+            export_rng, pop, cal, tt, truth, ev, until, out, planted, max_file_bytes
+        )
     files.append(write_json(planted, out / "planted.json"))
-    counts = {name: int((ev["src"] == i).sum()) for i, name in enumerate(["attendance", "online", "vle", "submission",
-                                                                        "lecture_capture"])}
+    counts = {
+        name: int((ev["src"] == i).sum())
+        for i, name in enumerate(["attendance", "online", "vle", "submission", "lecture_capture"])
+    }
     return {
         "students": int(len(pop.students)),
         "academic_year": year,

@@ -15,11 +15,20 @@ ATT, ONL, VLE, SUB, LC = 0, 1, 2, 3, 4
 SOURCE_NAMES = ["attendance", "online", "vle", "submission", "lecture_capture"]
 
 NONE, SUDDEN, FADE, SOURCE_DROP, DIP, FROM_START, EXEMPT = range(7)
-KIND_NAMES = {SUDDEN: "sudden_stop", FADE: "gradual_fade", SOURCE_DROP: "source_drop", DIP: "dip_recovery",
-              FROM_START: "disengaged_from_start"}
+KIND_NAMES = {
+    SUDDEN: "sudden_stop",
+    FADE: "gradual_fade",
+    SOURCE_DROP: "source_drop",
+    DIP: "dip_recovery",
+    FROM_START: "disengaged_from_start",
+}
 EXEMPT_REASONS = ["illness", "approved_leave", "placement", "interruption"]
-EXEMPT_NOTES = {"illness": "GP fit note received", "approved_leave": "Compassionate leave approved by Senior Tutor",
-                "placement": "Short clinical placement off site", "interruption": "Interruption of studies, returning"}
+EXEMPT_NOTES = {
+    "illness": "GP fit note received",
+    "approved_leave": "Compassionate leave approved by Senior Tutor",
+    "placement": "Short clinical placement off site",
+    "interruption": "Interruption of studies, returning",
+}
 BIG = 1 << 30
 
 
@@ -76,7 +85,9 @@ class Truth:
     planted: dict
     att_stu: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # scanned in-person
     att_sess: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    att_offset: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # scan secs after start
+    att_offset: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.int64)
+    )  # scan secs after start
     onl_stu: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     onl_sess: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     onl_secs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -122,13 +133,23 @@ def _teaching_window(cal: AcademicCalendar, until_day: int) -> list[int]:
     return [w for w, m in enumerate(cal.teaching_mondays) if cal.day_index(m) + 4 <= until_day]
 
 
-def plant(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, tt: pd.DataFrame, until_day: int
-          ) -> tuple[Episodes, pd.DataFrame, pd.DataFrame, dict]:
+def plant(
+    rng: np.random.Generator,
+    pop: Population,
+    cal: AcademicCalendar,
+    tt: pd.DataFrame,
+    until_day: int,
+) -> tuple[Episodes, pd.DataFrame, pd.DataFrame, dict]:
     """Choose episodes, exemptions and systemic events; returns (episodes, ground_truth, exemptions, planted)."""
     st = pop.students
     n = len(st)
-    ep = Episodes(np.zeros(n, np.int8), np.full(n, BIG, np.int64), np.full(n, BIG, np.int64),
-                  np.full(n, -1, np.int64), np.full(n, 28, np.int64))
+    ep = Episodes(
+        np.zeros(n, np.int8),
+        np.full(n, BIG, np.int64),
+        np.full(n, BIG, np.int64),
+        np.full(n, -1, np.int64),
+        np.full(n, 28, np.int64),
+    )
     weeks = _teaching_window(cal, until_day)
     mondays = [cal.day_index(cal.teaching_mondays[w]) for w in weeks]
     gt: list[tuple[str, str, str, str]] = []
@@ -157,14 +178,25 @@ def plant(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, tt: 
                 w = int(rng.integers(first_ok, last_ok + 1))
                 onset, end = mondays[w] + int(rng.integers(0, 3)), BIG
             ep.kind[s], ep.onset[s], ep.end[s] = k, onset, end
-            detail = {"student_id": st.at[s, "student_id"], "kind": KIND_NAMES[k], "onset": iso(onset)}
+            detail = {
+                "student_id": st.at[s, "student_id"],
+                "kind": KIND_NAMES[k],
+                "onset": iso(onset),
+            }
             if k == SOURCE_DROP:
                 ep.source[s] = int(rng.choice([ATT, VLE], p=[0.6, 0.4]))
                 detail["source"] = SOURCE_NAMES[ep.source[s]]
             if k == FADE:
                 ep.fade[s] = int(rng.integers(21, 43))
                 detail["fade_days"] = int(ep.fade[s])
-            gt.append((st.at[s, "student_id"], KIND_NAMES[k], iso(onset), iso(end - 1) if end < BIG else ""))
+            gt.append(
+                (
+                    st.at[s, "student_id"],
+                    KIND_NAMES[k],
+                    iso(onset),
+                    iso(end - 1) if end < BIG else "",
+                )
+            )
             planted["episodes"].append(detail)
     ex_rows = []
     if len(weeks) >= 5:
@@ -179,9 +211,16 @@ def plant(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, tt: 
             sid = st.at[s, "student_id"]
             ex_rows.append((sid, reason, iso(ex_start), iso(ex_end), EXEMPT_NOTES[reason]))
             gt.append((sid, "exemption", iso(ex_start), iso(ex_end)))
-            planted["exemptions"].append({"student_id": sid, "reason": reason, "drop_onset": iso(onset),
-                                          "drop_end": iso(end - 1), "exemption_start": iso(ex_start),
-                                          "exemption_end": iso(ex_end)})
+            planted["exemptions"].append(
+                {
+                    "student_id": sid,
+                    "reason": reason,
+                    "drop_onset": iso(onset),
+                    "drop_end": iso(end - 1),
+                    "exemption_start": iso(ex_start),
+                    "exemption_end": iso(ex_end),
+                }
+            )
     exemptions = pd.DataFrame(ex_rows, columns=["student_id", "reason", "start", "end", "note"])
 
     planted["systemic"] = []
@@ -194,16 +233,31 @@ def plant(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, tt: 
         hit = in_person[in_person["building"] == b]
         mods = sorted(pop.modules["module_code"].to_numpy()[hit["module_idx"].unique()].tolist())
         gt.append(("", "systemic_qr_outage", iso(monday), iso(monday + 6)))
-        planted["systemic"].append({"kind": "systemic_qr_outage", "building": b, "week": w, "start": iso(monday),
-                                    "end": iso(monday + 6), "modules": mods, "event_ids": hit["event_id"].tolist()})
+        planted["systemic"].append(
+            {
+                "kind": "systemic_qr_outage",
+                "building": b,
+                "week": w,
+                "start": iso(monday),
+                "end": iso(monday + 6),
+                "modules": mods,
+                "event_ids": hit["event_id"].tolist(),
+            }
+        )
         planted["_qr_outage"] = (w, b)
         others = [x for x in weeks[2:] if x != w]
         if others:
             w2 = others[int(rng.integers(len(others)))]
             tue = cal.day_index(cal.teaching_mondays[w2]) + 1
             gt.append(("", "systemic_vle_outage", iso(tue), iso(tue + 2)))
-            planted["systemic"].append({"kind": "systemic_vle_outage", "start": iso(tue), "end": iso(tue + 2),
-                                        "note": "Moodle unavailable site-wide: no VLE events at all on these days"})
+            planted["systemic"].append(
+                {
+                    "kind": "systemic_vle_outage",
+                    "start": iso(tue),
+                    "end": iso(tue + 2),
+                    "note": "Moodle unavailable site-wide: no VLE events at all on these days",
+                }
+            )
             planted["_vle_outage"] = (tue, tue + 3)
     gt_df = pd.DataFrame(gt, columns=["student_id", "kind", "onset", "end"])
     return ep, gt_df, exemptions, planted
@@ -225,16 +279,25 @@ def _day_factor(cal: AcademicCalendar, vac_student: bool) -> np.ndarray:
     weekend = weekday >= 5
     f = np.select(
         [kind == TEACHING, kind == READING, kind == EXAM, kind == VACATION, kind == PRE_TERM],
-        [np.where(weekend, 0.45, 1.0), np.where(weekend, 0.3, 0.6), np.where(weekend, 0.6, 0.9),
-         np.full(cal.n_days, 0.35 if vac_student else 0.06), np.full(cal.n_days, 0.15 if vac_student else 0.04)],
+        [
+            np.where(weekend, 0.45, 1.0),
+            np.where(weekend, 0.3, 0.6),
+            np.where(weekend, 0.6, 0.9),
+            np.full(cal.n_days, 0.35 if vac_student else 0.06),
+            np.full(cal.n_days, 0.15 if vac_student else 0.04),
+        ],
     )
     first_term = cal.day_index(cal.teaching_mondays[0]) if cal.teaching_mondays else 0
-    f[max(0, first_term - 7) : first_term] = np.where(weekend[max(0, first_term - 7) : first_term], 0.1, 0.3)
+    f[max(0, first_term - 7) : first_term] = np.where(
+        weekend[max(0, first_term - 7) : first_term], 0.1, 0.3
+    )
     f[cal.bank_holiday] *= 0.5
     return f
 
 
-def simulate(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, tt: pd.DataFrame, until: date) -> Truth:
+def simulate(
+    rng: np.random.Generator, pop: Population, cal: AcademicCalendar, tt: pd.DataFrame, until: date
+) -> Truth:
     """Generate the whole truth for days up to and including `until`."""
     st = pop.students
     n = len(st)
@@ -272,7 +335,9 @@ def simulate(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, t
     online = tt["online"].to_numpy()[e_ses]
     etype = tt["event_type"].to_numpy()[e_ses]
     day = tt_day[e_ses]
-    tf = np.select([etype == "lecture", etype == "tutorial", etype == "lab"], [0.92, 1.08, 1.05], 1.0)
+    tf = np.select(
+        [etype == "lecture", etype == "tutorial", etype == "lab"], [0.92, 1.08, 1.05], 1.0
+    )
     base = np.where(online, traits.online[e_stu], traits.att[e_stu])
     week_in_term = tt["week"].to_numpy()[e_ses]
     drift = 1.0 - 0.008 * (week_in_term % 12)
@@ -292,7 +357,9 @@ def simulate(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, t
         in_person &= ~lost
     k = int(in_person.sum())
     late = rng.random(k) < 0.12
-    offset = np.where(late, rng.integers(300, 900, k), np.clip(rng.normal(-90, 150, k), -600, 299)).astype(np.int64)
+    offset = np.where(
+        late, rng.integers(300, 900, k), np.clip(rng.normal(-90, 150, k), -600, 299)
+    ).astype(np.int64)
     truth.att_stu, truth.att_sess, truth.att_offset = e_stu[in_person], e_ses[in_person], offset
     on_att = attended & online
     k = int(on_att.sum())
@@ -304,7 +371,11 @@ def simulate(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, t
     l_stu, l_ses, l_att, l_day = e_stu[lec], e_ses[lec], attended[lec], day[lec]
     delay = rng.geometric(0.3, len(l_stu)) - 1
     vday = l_day + delay
-    pv = traits.echo_rate[l_stu] * np.where(l_att, 0.6, 1.6) * ep.mult(LC, l_stu, np.minimum(vday, cal.n_days - 1))
+    pv = (
+        traits.echo_rate[l_stu]
+        * np.where(l_att, 0.6, 1.6)
+        * ep.mult(LC, l_stu, np.minimum(vday, cal.n_days - 1))
+    )
     view = (rng.random(len(l_stu)) < pv) & (vday <= until_day)
     l_stu, l_ses, vday = l_stu[view], l_ses[view], vday[view]
     k = len(l_stu)
@@ -313,7 +384,9 @@ def simulate(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, t
     hour = np.where(traits.night_owl[l_stu], rng.integers(20, 24, k), rng.integers(10, 22, k))
     start_s = tt["start"].to_numpy().astype("datetime64[s]")[l_ses]
     first = np.datetime64(cal.first_day, "s")
-    last = first + (vday * 86400 + hour * 3600 + rng.integers(0, 60, k) * 60).astype("timedelta64[s]")
+    last = first + (vday * 86400 + hour * 3600 + rng.integers(0, 60, k) * 60).astype(
+        "timedelta64[s]"
+    )
     last = np.maximum(last, start_s + (dur[lec][view] + 600).astype("timedelta64[s]"))
     same_day = (last - first).astype(np.int64) // 86400 == vday
     truth.lc_stu, truth.lc_sess, truth.lc_views = l_stu[same_day], l_ses[same_day], views[same_day]
@@ -334,7 +407,9 @@ def simulate(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, t
         fac = np.where(traits.vac_vle[s, None], f_vac[None, :], f_norm[None, :])
         ss = np.repeat(s, len(days))
         dd = np.tile(days, len(s))
-        pr = (traits.vle_active[s, None] * fac * traits.noise[s][:, days // 7]).ravel() * ep.mult(VLE, ss, dd)
+        pr = (traits.vle_active[s, None] * fac * traits.noise[s][:, days // 7]).ravel() * ep.mult(
+            VLE, ss, dd
+        )
         act = rng.random(len(pr)) < np.clip(pr, 0, 0.99)
         ss, dd = ss[act], dd[act]
         q = 1 + rng.poisson(traits.vle_lam[ss])
@@ -358,9 +433,19 @@ def simulate(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, t
             picks = [tw[-1]] if term == 2 else sorted({tw[max(0, len(tw) // 2 - 1)], tw[-1]})
             for n_a, w in enumerate(picks, start=1):
                 d = cal.teaching_mondays[w] + timedelta(days=dow)
-                asg.append((m, datetime(d.year, d.month, d.day, hh), f"{['Autumn', 'Spring', 'Summer'][term]} coursework {n_a}"))
+                asg.append(
+                    (
+                        m,
+                        datetime(d.year, d.month, d.day, hh),
+                        f"{['Autumn', 'Spring', 'Summer'][term]} coursework {n_a}",
+                    )
+                )
     adf = pd.DataFrame(asg, columns=["module_idx", "due_at", "name"])
-    adf = adf[adf["due_at"].dt.date <= until].sort_values(["due_at", "module_idx"], kind="stable").reset_index(drop=True)
+    adf = (
+        adf[adf["due_at"].dt.date <= until]
+        .sort_values(["due_at", "module_idx"], kind="stable")
+        .reset_index(drop=True)
+    )
     adf.insert(0, "assignment_id", [f"AS{i + 1:05d}" for i in range(len(adf))])
     adf["module_code"] = pop.modules["module_code"].to_numpy()[adf["module_idx"].to_numpy()]
     truth.assignments = adf
@@ -375,7 +460,11 @@ def simulate(rng: np.random.Generator, pop: Population, cal: AcademicCalendar, t
     k = len(s_stu)
     submitted = rng.random(k) < traits.sub_base[s_stu] * ep.mult(SUB, s_stu, due_day)
     is_late = rng.random(k) < traits.late[s_stu]
-    shift = np.where(is_late, rng.integers(5, 4 * 24 * 60, k), -np.minimum(rng.exponential(1200, k).astype(np.int64) + 2, 6 * 24 * 60))
+    shift = np.where(
+        is_late,
+        rng.integers(5, 4 * 24 * 60, k),
+        -np.minimum(rng.exponential(1200, k).astype(np.int64) + 2, 6 * 24 * 60),
+    )
     at = due + (shift * 60).astype("timedelta64[s]")
     at_day = (at - first).astype(np.int64) // 86400
     at[~submitted | (at_day > until_day)] = np.datetime64("NaT")

@@ -13,35 +13,135 @@ EMAIL_DOMAIN = "uni.example.ac.uk"
 
 # code, school name, module prefix, home building, module topics
 SCHOOLS: list[tuple[str, str, str, list[str]]] = [
-    ("Computer Science", "COMP", "CSB", ["Programming", "Algorithms", "Databases", "Software Engineering",
-     "Operating Systems", "Machine Learning", "Computer Networks", "Computer Security", "Human-Computer Interaction", "Compilers"]),
-    ("Engineering", "ENGI", "ENG", ["Mechanics", "Thermodynamics", "Electronics", "Materials", "Control Systems",
-     "Fluid Dynamics", "Structures", "Engineering Mathematics", "Design", "Signals"]),
-    ("Business", "BUSI", "NBS", ["Management", "Accounting", "Marketing", "Finance", "Economics",
-     "Operations", "Strategy", "Organisational Behaviour", "Business Analytics", "Entrepreneurship"]),
-    ("History", "HIST", "TRT", ["Medieval Europe", "Early Modern Britain", "The Atlantic World", "Empire and Decolonisation",
-     "Modern China", "The Cold War", "Historiography", "Social History", "Public History", "Revolutions"]),
-    ("Life Sciences", "LIFE", "LSB", ["Cell Biology", "Genetics", "Biochemistry", "Ecology", "Microbiology",
-     "Physiology", "Immunology", "Evolution", "Molecular Biology", "Neuroscience"]),
-    ("Law", "LAWS", "LAW", ["Contract Law", "Criminal Law", "Public Law", "Tort Law", "Land Law",
-     "Equity and Trusts", "EU Law", "Jurisprudence", "Company Law", "International Law"]),
+    (
+        "Computer Science",
+        "COMP",
+        "CSB",
+        [
+            "Programming",
+            "Algorithms",
+            "Databases",
+            "Software Engineering",
+            "Operating Systems",
+            "Machine Learning",
+            "Computer Networks",
+            "Computer Security",
+            "Human-Computer Interaction",
+            "Compilers",
+        ],
+    ),
+    (
+        "Engineering",
+        "ENGI",
+        "ENG",
+        [
+            "Mechanics",
+            "Thermodynamics",
+            "Electronics",
+            "Materials",
+            "Control Systems",
+            "Fluid Dynamics",
+            "Structures",
+            "Engineering Mathematics",
+            "Design",
+            "Signals",
+        ],
+    ),
+    (
+        "Business",
+        "BUSI",
+        "NBS",
+        [
+            "Management",
+            "Accounting",
+            "Marketing",
+            "Finance",
+            "Economics",
+            "Operations",
+            "Strategy",
+            "Organisational Behaviour",
+            "Business Analytics",
+            "Entrepreneurship",
+        ],
+    ),
+    (
+        "History",
+        "HIST",
+        "TRT",
+        [
+            "Medieval Europe",
+            "Early Modern Britain",
+            "The Atlantic World",
+            "Empire and Decolonisation",
+            "Modern China",
+            "The Cold War",
+            "Historiography",
+            "Social History",
+            "Public History",
+            "Revolutions",
+        ],
+    ),
+    (
+        "Life Sciences",
+        "LIFE",
+        "LSB",
+        [
+            "Cell Biology",
+            "Genetics",
+            "Biochemistry",
+            "Ecology",
+            "Microbiology",
+            "Physiology",
+            "Immunology",
+            "Evolution",
+            "Molecular Biology",
+            "Neuroscience",
+        ],
+    ),
+    (
+        "Law",
+        "LAWS",
+        "LAW",
+        [
+            "Contract Law",
+            "Criminal Law",
+            "Public Law",
+            "Tort Law",
+            "Land Law",
+            "Equity and Trusts",
+            "EU Law",
+            "Jurisprudence",
+            "Company Law",
+            "International Law",
+        ],
+    ),
 ]
 SHARED_BUILDING = "MPB"
 
 # school index, course code, course name, level, years
 COURSES: list[tuple[int, str, str, str, int]] = [
-    (0, "G400", "BSc Computer Science", "UG", 3), (0, "G401", "MSci Computer Science", "UG", 4),
-    (0, "G650", "BSc Software Engineering", "UG", 3), (0, "G4AI", "MSc Artificial Intelligence", "PGT", 1),
+    (0, "G400", "BSc Computer Science", "UG", 3),
+    (0, "G401", "MSci Computer Science", "UG", 4),
+    (0, "G650", "BSc Software Engineering", "UG", 3),
+    (0, "G4AI", "MSc Artificial Intelligence", "PGT", 1),
     (0, "G4DS", "MSc Data Science", "PGT", 1),
-    (1, "H300", "MEng Mechanical Engineering", "UG", 4), (1, "H600", "BEng Electrical and Electronic Engineering", "UG", 3),
-    (1, "H200", "BEng Civil Engineering", "UG", 3), (1, "H3AE", "MSc Advanced Engineering", "PGT", 1),
-    (2, "N100", "BA Management", "UG", 3), (2, "N400", "BSc Finance, Accounting and Management", "UG", 3),
-    (2, "N2BA", "MSc Business Analytics", "PGT", 1), (2, "N2IM", "MSc International Management", "PGT", 1),
-    (3, "V100", "BA History", "UG", 3), (3, "V1T7", "BA History and American Studies", "UG", 3),
+    (1, "H300", "MEng Mechanical Engineering", "UG", 4),
+    (1, "H600", "BEng Electrical and Electronic Engineering", "UG", 3),
+    (1, "H200", "BEng Civil Engineering", "UG", 3),
+    (1, "H3AE", "MSc Advanced Engineering", "PGT", 1),
+    (2, "N100", "BA Management", "UG", 3),
+    (2, "N400", "BSc Finance, Accounting and Management", "UG", 3),
+    (2, "N2BA", "MSc Business Analytics", "PGT", 1),
+    (2, "N2IM", "MSc International Management", "PGT", 1),
+    (3, "V100", "BA History", "UG", 3),
+    (3, "V1T7", "BA History and American Studies", "UG", 3),
     (3, "V1MA", "MA Modern History", "PGT", 1),
-    (4, "C100", "BSc Biology", "UG", 3), (4, "C101", "MSci Biology", "UG", 4),
-    (4, "C700", "BSc Biochemistry", "UG", 3), (4, "C1MM", "MSc Molecular Medicine", "PGT", 1),
-    (5, "M100", "LLB Law", "UG", 3), (5, "M1R1", "LLB Law with French and French Law", "UG", 4),
+    (4, "C100", "BSc Biology", "UG", 3),
+    (4, "C101", "MSci Biology", "UG", 4),
+    (4, "C700", "BSc Biochemistry", "UG", 3),
+    (4, "C1MM", "MSc Molecular Medicine", "PGT", 1),
+    (5, "M100", "LLB Law", "UG", 3),
+    (5, "M1R1", "LLB Law with French and French Law", "UG", 4),
     (5, "M1LM", "LLM International Commercial Law", "PGT", 1),
 ]
 
@@ -72,7 +172,9 @@ STAFF_FAMILY = "Jones Ahmed Brennan Clarke Dawson Eastwood Fairbanks Gordon Harg
 class Population:
     """Everything about people and modules that later stages need, as aligned arrays."""
 
-    students: pd.DataFrame  # canonical students.csv columns plus helper columns (see make_population)
+    students: (
+        pd.DataFrame
+    )  # canonical students.csv columns plus helper columns (see make_population)
     staff: pd.DataFrame  # canonical staff.csv columns
     modules: pd.DataFrame  # module_code, module_name, school_idx, level_key, building, leader
     student_modules: np.ndarray  # (n_students, 6) module index, -1 padded
@@ -80,8 +182,12 @@ class Population:
 
 
 def _slug(s: pd.Series) -> pd.Series:
-    return s.str.lower().str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii").str.replace(
-        r"[^a-z\-]", "", regex=True
+    return (
+        s.str.lower()
+        .str.normalize("NFKD")
+        .str.encode("ascii", "ignore")
+        .str.decode("ascii")
+        .str.replace(r"[^a-z\-]", "", regex=True)
     )
 
 
@@ -93,7 +199,9 @@ def _unique_suffix(keys: pd.Series) -> pd.Series:
 
 def make_population(rng: np.random.Generator, n: int, year: int) -> Population:
     """Draw `n` students of academic year `year`, their staff and their module enrolments."""
-    courses = pd.DataFrame(COURSES, columns=["school_idx", "course_code", "course_name", "level", "years"])
+    courses = pd.DataFrame(
+        COURSES, columns=["school_idx", "course_code", "course_name", "level", "years"]
+    )
     # --- modules: per school, UG years 1-4 and a PGT level -------------------------------------
     mod_rows = []
     for s, (_, prefix, building, topics) in enumerate(SCHOOLS):
@@ -103,10 +211,17 @@ def make_population(rng: np.random.Generator, n: int, year: int) -> Population:
                 digit = "4" if level_key == "P" else level_key
                 number = (100 if level_key == "P" else 0) + j + 1
                 topic = topics[(j + int(digit) * 3) % len(topics)]
-                suffix = {"1": "Foundations of", "2": "Intermediate", "3": "Advanced", "4": "Research Topics in",
-                          "P": "Graduate Studies in"}[level_key]
+                suffix = {
+                    "1": "Foundations of",
+                    "2": "Intermediate",
+                    "3": "Advanced",
+                    "4": "Research Topics in",
+                    "P": "Graduate Studies in",
+                }[level_key]
                 mod_rows.append((f"{prefix}{digit}{number:03d}", f"{suffix} {topic}", s, level_key))
-    modules = pd.DataFrame(mod_rows, columns=["module_code", "module_name", "school_idx", "level_key"])
+    modules = pd.DataFrame(
+        mod_rows, columns=["module_code", "module_name", "school_idx", "level_key"]
+    )
     home = np.array([SCHOOLS[s][2] for s in modules["school_idx"]])
     modules["building"] = np.where(rng.random(len(modules)) < 0.3, SHARED_BUILDING, home)
 
@@ -120,7 +235,11 @@ def make_population(rng: np.random.Generator, n: int, year: int) -> Population:
     c = courses.iloc[course_idx].reset_index(drop=True)
     years = c["years"].to_numpy()
     u = rng.random(n)
-    yos = np.where(years == 1, 1, np.where(years == 3, 1 + (u > 0.36) + (u > 0.69), 1 + (u > 0.3) + (u > 0.55) + (u > 0.78)))
+    yos = np.where(
+        years == 1,
+        1,
+        np.where(years == 3, 1 + (u > 0.36) + (u > 0.69), 1 + (u > 0.3) + (u > 0.55) + (u > 0.78)),
+    )
     yos = yos.astype(int)
     pt = rng.random(n) < np.where(is_pgt, 0.3, 0.07)
     visa = rng.random(n) < np.where(is_pgt, 0.45, 0.13)
@@ -134,7 +253,9 @@ def make_population(rng: np.random.Generator, n: int, year: int) -> Population:
     family = pd.Series(np.array(FAMILY)[pick % len(FAMILY)])
     local = _slug(given) + "." + _slug(family)
     email = local + _unique_suffix(local) + "@" + EMAIL_DOMAIN
-    personal_local = _slug(given) + _slug(family).str[:1] + pd.Series(rng.integers(10, 100, n)).astype(str)
+    personal_local = (
+        _slug(given) + _slug(family).str[:1] + pd.Series(rng.integers(10, 100, n)).astype(str)
+    )
     personal = personal_local + _unique_suffix(personal_local) + "@example.com"
     phone_n = rng.permutation(1000)[np.arange(n) % 1000] if n <= 1000 else rng.integers(0, 1000, n)
     phone = pd.Series(phone_n).map(lambda k: f"07700 900{k:03d}")
@@ -200,8 +321,12 @@ def make_population(rng: np.random.Generator, n: int, year: int) -> Population:
     for role in ("wellbeing", "visa", "admin"):
         new_staff(role, "")
     students["tutor_username"] = tutor
-    staff = pd.DataFrame(staff_rows, columns=["username", "display_name", "email", "role", "school"])
-    modules["leader"] = [school_tutors[s][j % len(school_tutors[s])] for j, s in enumerate(modules["school_idx"])]
+    staff = pd.DataFrame(
+        staff_rows, columns=["username", "display_name", "email", "role", "school"]
+    )
+    modules["leader"] = [
+        school_tutors[s][j % len(school_tutors[s])] for j, s in enumerate(modules["school_idx"])
+    ]
 
     # --- module enrolments: FT 4-6, PT 2-3 modules of own school and level --------------------
     key = modules["school_idx"].astype(str) + ":" + modules["level_key"]

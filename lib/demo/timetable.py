@@ -14,7 +14,9 @@ EVENT_TYPES = ["lecture", "seminar", "lab", "tutorial", "workshop"]
 _LAB_SCHOOLS = {0, 1, 4}
 
 
-def make_timetable(rng: np.random.Generator, pop: Population, cal: AcademicCalendar) -> pd.DataFrame:
+def make_timetable(
+    rng: np.random.Generator, pop: Population, cal: AcademicCalendar
+) -> pd.DataFrame:
     """One row per session: event_id, module_idx, event_type, start, end, room, online, group, week, day."""
     slots = []
     for m, row in enumerate(pop.modules.itertuples(index=False)):
@@ -24,18 +26,27 @@ def make_timetable(rng: np.random.Generator, pop: Population, cal: AcademicCalen
             if j == 0:
                 etype = "lecture"
             else:
-                weights = [0.25, 0.15, 0.3, 0.08, 0.22] if lab_school else [0.25, 0.45, 0.0, 0.08, 0.22]
+                weights = (
+                    [0.25, 0.15, 0.3, 0.08, 0.22] if lab_school else [0.25, 0.45, 0.0, 0.08, 0.22]
+                )
                 etype = EVENT_TYPES[int(rng.choice(5, p=weights))]
             hours = 2 if etype in ("lab", "workshop") else 1
             online = rng.random() < (0.2 if etype == "lecture" else 0.1)
-            room = "Teams" if online else f"{row.building}-{'ABCDE'[int(rng.integers(5))]}{int(rng.integers(1, 40)):02d}"
+            room = (
+                "Teams"
+                if online
+                else f"{row.building}-{'ABCDE'[int(rng.integers(5))]}{int(rng.integers(1, 40)):02d}"
+            )
             weekday = int(rng.integers(0, 5))
             hour = int(rng.integers(9, 18 - hours))
             groups = (1, 2) if etype == "tutorial" else (0,)
             for g in groups:
                 h = hour if g < 2 else min(hour + 1, 17 - hours)
                 slots.append((m, etype, weekday, h, hours, room, online, g))
-    slot_df = pd.DataFrame(slots, columns=["module_idx", "event_type", "weekday", "hour", "hours", "room", "online", "group"])
+    slot_df = pd.DataFrame(
+        slots,
+        columns=["module_idx", "event_type", "weekday", "hour", "hours", "room", "online", "group"],
+    )
     rows = []
     for w, monday in enumerate(cal.teaching_mondays):
         for s in slot_df.itertuples(index=False):
@@ -43,10 +54,36 @@ def make_timetable(rng: np.random.Generator, pop: Population, cal: AcademicCalen
             if cal.bank_holiday[cal.day_index(d)]:
                 continue
             start = datetime(d.year, d.month, d.day, s.hour)
-            rows.append((s.module_idx, s.event_type, start, start + timedelta(hours=s.hours), s.room, s.online, s.group, w,
-                         cal.day_index(d)))
-    tt = pd.DataFrame(rows, columns=["module_idx", "event_type", "start", "end", "room", "online", "group", "week", "day"])
-    tt = tt.sort_values(["start", "module_idx", "group", "event_type"], kind="stable").reset_index(drop=True)
+            rows.append(
+                (
+                    s.module_idx,
+                    s.event_type,
+                    start,
+                    start + timedelta(hours=s.hours),
+                    s.room,
+                    s.online,
+                    s.group,
+                    w,
+                    cal.day_index(d),
+                )
+            )
+    tt = pd.DataFrame(
+        rows,
+        columns=[
+            "module_idx",
+            "event_type",
+            "start",
+            "end",
+            "room",
+            "online",
+            "group",
+            "week",
+            "day",
+        ],
+    )
+    tt = tt.sort_values(["start", "module_idx", "group", "event_type"], kind="stable").reset_index(
+        drop=True
+    )
     tt.insert(0, "event_id", [f"EV{i + 1:06d}" for i in range(len(tt))])
     tt["building"] = tt["room"].str.split("-").str[0]
     return tt

@@ -108,7 +108,8 @@ def _check_students(parsed: ParsedFile, known: set[str]) -> None:
     for frame in parsed.frames.values():
         if "student_id" not in frame.columns or frame.empty:
             continue
-        unknown = ~frame["student_id"].isin(known)
+        # rows without a student id (e.g. Moodle staff accounts) name nobody: not unknown students
+        unknown = ~frame["student_id"].isin(known) & frame["student_id"].notna()
         if not unknown.any():
             continue
         rows = frame[ROW].to_numpy()[unknown.to_numpy()] if ROW in frame.columns else None

@@ -25,7 +25,9 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     """Load the canonical files of a demo-data folder, compute, and print demo users' passwords."""
     folder = Path(folder)
     if not force and not store_is_empty(session):
-        return "the store already holds students: sample data not loaded (use --force to load anyway)"
+        return (
+            "the store already holds students: sample data not loaded (use --force to load anyway)"
+        )
     lines = []
     for source, name in CANONICAL_ORDER:
         path = folder / name

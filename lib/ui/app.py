@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import streamlit as st
 import streamlit_authenticator as stauth
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -75,6 +77,19 @@ def _sync_failed_attempts(creds: dict, before: dict[str, int]) -> None:
                 auth.record_login(session, username, success=True)
 
 
+def _set_login_cookie(authenticator: stauth.Authenticate) -> None:
+    """Set the signed re-login cookie outside the (now cleared) login form."""
+    model = authenticator.cookie_controller.cookie_model
+    model.exp_date = model._set_exp_date()
+    token = model._token_encode()
+    model.cookie_manager.set(
+        model.cookie_name,
+        token,
+        expires_at=datetime.now() + timedelta(days=model.cookie_expiry_days),
+        key="set_after_login",
+    )
+
+
 def _password_login(key: str) -> tuple[stauth.Authenticate, User | None]:
     with session_scope() as session:
         creds = auth.credentials(session)
@@ -104,6 +119,7 @@ def _password_login(key: str) -> tuple[stauth.Authenticate, User | None]:
                 st.error("Username or password is incorrect (or the account is locked).")
         if st.session_state.get("authentication_status"):
             placeholder.empty()
+            _set_login_cookie(authenticator)
     if not st.session_state.get("authentication_status"):
         return authenticator, None
     user = _load_user(st.session_state.get("username"))

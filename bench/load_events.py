@@ -1,0 +1,138 @@
+"""Benchmark: load a 2,000,000-row canonical events file; JSON with rows/s, peak memory, ratio to read_csv."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = np.array(["attendance", "vle", "online", "lecture_capture", "library"])
+
+
+def make_files(folder: Path, rows: int, students: int, seed: int = 1) -> tuple[Path, Path]:
+    """A students file and an events file of `rows` rows spread over an autumn term."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"{20200000 + i}" for i in range(students)])
+    header = (
+        "student_id,given_name,family_name,email,personal_email,phone,course_code,course_name,"
+        "school,level,year_of_study,mode,tutor_username,visa_sponsored,residence,status,start_date"
+    )
+    with open(folder / "students.csv", "w") as handle:
+        handle.write(header + "\n")
+        for sid in ids:
+            handle.write(
+                f"{sid},Given,Family,s{sid}@uni.example.ac.uk,,,G400,CS,Computer Science,UG,1,FT,"
+                "t.tutor,no,off_campus,enrolled,2025-09-22\n"
+            )
+    start = np.datetime64("2025-09-22T08:00")
+    minutes_offset = rng.integers(0, 90 * 24 * 60, rows)
+    source = SOURCES[rng.integers(0, len(SOURCES), rows)]
+    frame = pd.DataFrame(
+        {
+            "student_id": ids[rng.integers(0, students, rows)],
+            "source": source,
+            "occurred_at": (start + minutes_offset.astype("timedelta64[m]")).astype(str),
+            "quantity": rng.integers(1, 6, rows),
+            "minutes": np.where(source == "vle", "", rng.integers(5, 120, rows).astype(str)),
+            "module_code": np.array(["COMP1001", "COMP1002", "MATH1001", ""])[
+                rng.integers(0, 4, rows)
+            ],
+        }
+    )
+    frame = frame.drop_duplicates()
+    events = folder / "events.csv"
+    frame.to_csv(events, index=False)
+    return folder / "students.csv", events
+
+
+def child_load(store: str, students: Path, events: Path) -> dict:
+    import os
+
+    os.environ["DATABASE_URL"] = store
+    from lib.db import init_db, session_factory
+    from lib.ingest.pipeline import load_file
+
+    init_db(store)
+    with session_factory(store)() as session:
+        load_file(session, "students", students)
+        base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        report = load_file(session, "events", events)
+        seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "seconds": seconds,
+        "status": report.status,
+        "rows": report.rows_loaded,
+        "peak_rss_mb": peak / 1024,
+        "rss_before_load_mb": base_rss / 1024,
+    }
+
+
+def child_read_csv(events: Path) -> dict:
+    started = time.perf_counter()
+    frame = pd.read_csv(events)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": len(frame)}
+
+
+def run_child(*args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, *args], check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--students", type=int, default=20_000)
+    parser.add_argument("--store", default=None, help="DATABASE_URL (default: a temp SQLite file)")
+    parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        result = (
+            child_load(rest[0], Path(rest[1]), Path(rest[2]))
+            if kind == "load"
+            else child_read_csv(Path(rest[0]))
+        )
+        print(json.dumps(result))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        students, events = make_files(folder, args.rows, args.students)
+        store = args.store or f"sqlite:///{folder / 'bench.db'}"
+        read = run_child("--child", "read", str(events))
+        load = run_child("--child", "load", store, str(students), str(events))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "load_events",
+                    "store": store.split(":")[0],
+                    "rows": load["rows"],
+                    "file_mb": round(events.stat().st_size / 1e6, 1),
+                    "load_seconds": round(load["seconds"], 2),
+                    "rows_per_second": round(load["rows"] / load["seconds"]),
+                    "peak_memory_mb": round(load["peak_rss_mb"]),
+                    "read_csv_seconds": round(read["seconds"], 2),
+                    "ratio_to_read_csv": round(load["seconds"] / read["seconds"], 2),
+                    "targets": {"ratio_to_read_csv": 4, "peak_memory_mb": 1536},
+                    "status": load["status"],
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

@@ -1,0 +1,195 @@
+"""The access policy: role × page and role × action tables, and student scope per role."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from lib import queries
+from lib.access import (
+    ACTIONS,
+    PAGES,
+    ROLES,
+    User,
+    can,
+    can_open,
+    can_view_student,
+    fields_for,
+    pages_for,
+    scoped_student_ids,
+)
+from lib.models import Student
+from tests.app_fixtures import seeded  # noqa: F401
+
+USERS = {
+    "tutor": User("tut_a", "tutor"),
+    "senior_tutor": User("senior_sci", "senior_tutor", school="Science", years=(1, 2)),
+    "wellbeing": User("wb", "wellbeing"),
+    "visa": User("visa_team", "visa"),
+    "admin": User("admin1", "admin"),
+}
+
+PAGE_TABLE = {
+    "tutor": {"home", "cohort", "student"},
+    "senior_tutor": {"home", "cohort", "student"},
+    "wellbeing": {"home", "cohort", "student"},
+    "visa": {"home", "cohort", "student"},
+    "admin": {"home", "data", "access_log"},
+}
+
+ACTION_TABLE = {
+    "view_student": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "search_students": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "export_csv": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "add_exemption": {"senior_tutor", "wellbeing"},
+    "view_welfare_notes": {"tutor", "senior_tutor", "wellbeing"},
+    "view_contact_details": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "view_data_quality": set(ROLES),
+    "upload_data": {"admin"},
+    "edit_thresholds": {"admin"},
+    "edit_calendar": {"admin"},
+    "manage_users": {"admin"},
+    "view_access_log": {"admin"},
+}
+
+SCOPE = {
+    "tutor": {"S001", "S002"},
+    "senior_tutor": {"S001", "S002"},
+    "wellbeing": {"S001", "S002", "S003", "S004", "S005"},
+    "visa": {"S002", "S004"},
+    "admin": set(),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("page", list(PAGES))
+def test_role_page_table(role, page):
+    assert can_open(USERS[role], page) == (page in PAGE_TABLE[role])
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("action", list(ACTION_TABLE))
+def test_role_action_table(role, action):
+    assert can(USERS[role], action) == (role in ACTION_TABLE[action])
+
+
+def test_tables_cover_every_action_and_unknown_is_denied():
+    assert set(ACTION_TABLE) == set(ACTIONS)
+    assert not can(USERS["admin"], "delete_everything")
+    assert pages_for(None) == ()
+    assert not can(None, "view_student")
+    assert pages_for(User("x", "nobody")) == ()
+
+
+def test_fields():
+    assert fields_for(USERS["admin"]) == ()
+    assert "welfare_notes" not in fields_for(USERS["visa"])
+    assert "welfare_notes" in fields_for(USERS["wellbeing"])
+    for role in ROLES:
+        assert not any("grade" in f for f in fields_for(USERS[role]))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_scope_per_role(seeded, role):  # noqa: F811
+    ids = set(seeded.scalars(scoped_student_ids(USERS[role])))
+    assert ids == SCOPE[role]
+    for sid in ("S001", "S002", "S003", "S004", "S005"):
+        assert can_view_student(seeded, USERS[role], sid) == (sid in SCOPE[role])
+
+
+def test_senior_tutor_without_school_sees_nobody(seeded):  # noqa: F811
+    assert not list(seeded.scalars(scoped_student_ids(User("x", "senior_tutor"))))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_query_route_stays_in_scope(seeded, role):  # noqa: F811
+    user = USERS[role]
+    allowed = SCOPE[role]
+    f = queries.CohortFilters()
+    assert set(queries.search_students(seeded, user, "Given")["student_id"]) <= allowed
+    assert set(queries.search_students(seeded, user, "S003")["student_id"]) <= allowed
+    ids, total = queries.heatmap_students(seeded, user, f)
+    assert set(ids) == allowed and total == len(allowed)
+    flagged, _ = queries.flagged_list(seeded, user, f)
+    assert set(flagged["student_id"]) <= allowed
+    export = queries.cohort_export(seeded, user, f)
+    assert set(export.get("student_id", [])) == allowed
+    home, _ = queries.my_students(seeded, user)
+    assert set(home.get("student_id", [])) <= allowed
+    for sid in {"S001", "S002", "S003", "S004", "S005"} - allowed:
+        assert queries.student_profile(seeded, user, sid) is None
+        assert queries.student_measures(seeded, user, sid).empty
+        assert queries.student_flags(seeded, user, sid).empty
+        assert queries.student_exemptions(seeded, user, sid).empty
+        assert queries.cohort_median(seeded, user, sid).empty
+
+
+def test_filters_cannot_widen_scope(seeded):  # noqa: F811
+    tutor = USERS["tutor"]
+    f = queries.from_params({"school": "Arts"})
+    assert queries.cohort_size(seeded, tutor, f) == 0
+    assert queries.cohort_export(seeded, tutor, f).empty
+
+
+def test_export_is_logged_with_every_student(seeded):  # noqa: F811
+    from lib.models import AccessLogEntry
+
+    data = queries.cohort_csv(seeded, USERS["visa"], queries.CohortFilters())
+    assert b"S002" in data and b"S001" not in data
+    entry = seeded.scalars(select(AccessLogEntry)).one()
+    assert entry.action == "export" and entry.student_ids == ["S002", "S004"]
+    with pytest.raises(PermissionError):
+        queries.cohort_csv(seeded, USERS["admin"], queries.CohortFilters())
+
+
+def test_add_exemption_is_checked(seeded):  # noqa: F811
+    from datetime import date
+
+    with pytest.raises(PermissionError):
+        queries.add_exemption(
+            seeded,
+            USERS["tutor"],
+            "S001",
+            reason="illness",
+            start=date(2025, 10, 1),
+            end=date(2025, 10, 5),
+        )
+    with pytest.raises(PermissionError):  # senior tutor of Science years 1-2; S004 is Arts
+        queries.add_exemption(
+            seeded,
+            USERS["senior_tutor"],
+            "S004",
+            reason="illness",
+            start=date(2025, 10, 1),
+            end=date(2025, 10, 5),
+        )
+    queries.add_exemption(
+        seeded,
+        USERS["senior_tutor"],
+        "S001",
+        reason="illness",
+        start=date(2025, 10, 1),
+        end=date(2025, 10, 5),
+    )
+
+
+def test_query_params_round_trip():
+    f = queries.from_params(
+        {
+            "school": "Science",
+            "year": "2",
+            "visa": "yes",
+            "flag": "index_drop",
+            "from": "2025-09-29",
+            "to": "bad",
+        }
+    )
+    assert f.school == "Science" and f.year == 2 and f.visa == "yes" and f.flag == "index_drop"
+    assert f.week_to is None
+    assert queries.from_params(f.to_params()) == f
+    assert queries.from_params({"visa": "maybe", "flag": "DROP TABLE"}).to_params() == {}
+    assert seeded_students_exist()
+
+
+def seeded_students_exist() -> bool:
+    return Student.__tablename__ == "students"
