@@ -197,7 +197,7 @@ def write_activity(session: Session, frame: pd.DataFrame, load_id: int) -> int:
     keys = ["student_id", "source", "day", "module_code"]
     daily = aggregate_activity(frame).sort_values(keys)  # index order: far fewer page writes
     daily["load_id"] = load_id
-    daily["day"] = daily["day"].dt.date
+    daily["day"] = daily["day"].to_numpy(dtype="datetime64[D]").astype(str)  # ISO dates, vectorised
     return bulk_upsert(
         session, DailyActivity.__table__, daily, ["student_id", "source", "day", "module_code"]
     )
