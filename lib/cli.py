@@ -172,10 +172,16 @@ def _cmd_flags(args: argparse.Namespace) -> int:
 
 def _cmd_sar(args: argparse.Namespace) -> int:
     from lib.db import session_scope
-    from lib.sar import write_subject_access_export
+    from lib.sar import UnknownStudent, write_subject_access_export
 
-    with session_scope() as session:
-        path = write_subject_access_export(session, args.student_id, args.out, requested_by=args.by)
+    try:
+        with session_scope() as session:
+            path = write_subject_access_export(
+                session, args.student_id, args.out, requested_by=args.by
+            )
+    except UnknownStudent as error:
+        print(f"sar: {error}", file=sys.stderr)
+        return 2
     print(path)
     return 0
 
