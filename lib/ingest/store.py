@@ -110,6 +110,8 @@ def expected_students_frame(session: Session) -> pd.DataFrame:
 
 # --- bulk writes -----------------------------------------------------------------------------------
 
+BULK_CHUNK_ROWS = 200_000
+
 
 def _column_values(series: pd.Series, dialect: str) -> list:
     """Python values for one column, in the form the driver stores for SQLAlchemy's types."""
@@ -147,6 +149,11 @@ def bulk_upsert(
     if frame.empty:
         return 0
     frame = frame.drop(columns=[ROW], errors="ignore")
+    if len(frame) > BULK_CHUNK_ROWS:  # bounded memory: Python row tuples cost ~10x the frame
+        return sum(
+            bulk_upsert(session, table, frame.iloc[i : i + BULK_CHUNK_ROWS], keys, replace=replace)
+            for i in range(0, len(frame), BULK_CHUNK_ROWS)
+        )
     columns = list(frame.columns)
     conn = session.connection()
     dialect = conn.dialect.name
