@@ -248,11 +248,16 @@ def record_login(session: Session, username: str, success: bool) -> StaffUser | 
     return user
 
 
-def credentials(session: Session) -> dict:
-    """The streamlit-authenticator credentials dict for the active, unlocked users with a password."""
+def credentials(session: Session, only: str | None = None) -> dict:
+    """The streamlit-authenticator credentials dict for the active, unlocked users with a password.
+
+    With `only`, just that user (the logged-in runs need no other hash)."""
     users: dict[str, dict] = {}
     now = datetime.now()
-    for user in session.scalars(select(StaffUser).where(StaffUser.active.is_(True))):
+    query = select(StaffUser).where(StaffUser.active.is_(True))
+    if only is not None:
+        query = query.where(StaffUser.username == only.lower())
+    for user in session.scalars(query):
         if not user.password_hash or is_locked(user, now):
             continue
         users[user.username] = {

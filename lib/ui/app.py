@@ -59,12 +59,6 @@ def _stop_with_key_error() -> None:
         st.stop()
 
 
-def _load_user(username: str | None) -> User | None:
-    with session_scope() as session:
-        staff = auth.get_user(session, username)
-        return User.from_staff(staff) if staff is not None else None
-
-
 def _sync_failed_attempts(creds: dict, before: dict[str, int]) -> None:
     """Persist the library's failed-attempt counts so the limit survives restarts and sessions."""
     with session_scope() as session:
@@ -78,7 +72,7 @@ def _sync_failed_attempts(creds: dict, before: dict[str, int]) -> None:
 
 
 def _set_login_cookie(authenticator: stauth.Authenticate) -> None:
-    """Set the signed re-login cookie outside the (now cleared) login form."""
+    """Set the signed re-login cookie (in the first run after a password login)."""
     model = authenticator.cookie_controller.cookie_model
     model.exp_date = model._set_exp_date()
     token = model._token_encode()
@@ -90,64 +84,88 @@ def _set_login_cookie(authenticator: stauth.Authenticate) -> None:
     )
 
 
-def _password_login(key: str) -> tuple[stauth.Authenticate, User | None]:
+def _authenticator(creds: dict, key: str) -> stauth.Authenticate:
+    return stauth.Authenticate(
+        creds, auth.COOKIE_NAME, key, auth.COOKIE_EXPIRY_DAYS, auto_hash=False
+    )
+
+
+def _password_login(key: str) -> bool:
+    """The login form (and the re-login cookie check); True when this run logged someone in."""
     with session_scope() as session:
         creds = auth.credentials(session)
     before = {u: d.get("failed_login_attempts", 0) for u, d in creds["usernames"].items()}
-    authenticator = stauth.Authenticate(
-        creds,
-        auth.COOKIE_NAME,
-        key,
-        auth.COOKIE_EXPIRY_DAYS,
-        auto_hash=False,
-    )
-    if not st.session_state.get("authentication_status"):
-        placeholder = st.empty()
-        with placeholder.container():
-            st.title(APP_TITLE)
-            st.caption("Staff sign-in. Students never log in here.")
-            try:
-                authenticator.login(
-                    location="main",
-                    max_login_attempts=auth.MAX_LOGIN_ATTEMPTS,
-                    key=Keys.LOGIN_FORM,
-                )
-            except LoginError as exc:
-                st.error(f"{exc}. Try again in {int(auth.LOCKOUT.total_seconds() // 60)} minutes.")
-            _sync_failed_attempts(creds, before)
-            if st.session_state.get("authentication_status") is False:
-                st.error("Username or password is incorrect (or the account is locked).")
-        if st.session_state.get("authentication_status"):
-            placeholder.empty()
-            _set_login_cookie(authenticator)
-    if not st.session_state.get("authentication_status"):
-        return authenticator, None
-    user = _load_user(st.session_state.get("username"))
-    if user is None:
+    authenticator = _authenticator(creds, key)
+    st.title(APP_TITLE)
+    st.caption("Staff sign-in. Students never log in here.")
+    try:
+        authenticator.login(
+            location="main", max_login_attempts=auth.MAX_LOGIN_ATTEMPTS, key=Keys.LOGIN_FORM
+        )
+    except LoginError as exc:
+        st.session_state["authentication_status"] = None
+        st.error(f"{exc}. Try again in {int(auth.LOCKOUT.total_seconds() // 60)} minutes.")
+    _sync_failed_attempts(creds, before)
+    status = st.session_state.get("authentication_status")
+    if status is False:
+        st.error("Username or password is incorrect (or the account is locked).")
+    if status and st.session_state.get(StateKeys.COOKIE_PENDING) is None:
+        st.session_state[StateKeys.COOKIE_PENDING] = True
+    return bool(status)
+
+
+def _logged_in_password_user(key: str) -> tuple[stauth.Authenticate, User | None]:
+    """The authenticator (for the logout button) and the logged-in user, re-read from the store."""
+    username = st.session_state.get("username")
+    with session_scope() as session:
+        staff = auth.get_user(session, username)
+        user = User.from_staff(staff) if staff is not None else None
+        creds = auth.credentials(session, only=username)
+    authenticator = _authenticator(creds, key)
+    if user is None or not creds["usernames"]:
         authenticator.logout(location="unrendered")
-        st.error("This account is not active. Ask an administrator.")
+        return authenticator, None
+    if st.session_state.pop(StateKeys.COOKIE_PENDING, None):
+        _set_login_cookie(authenticator)
     return authenticator, user
 
 
-def _sso_login() -> User | None:
+def _sso_provider() -> str | None:
+    """The provider name for st.login: None for a flat [auth] section, else the first [auth.X]."""
+    section = st.secrets.get("auth", {})
+    if "client_id" in section:
+        return None
+    named = [name for name, value in section.items() if hasattr(value, "get")]
+    return named[0] if named else None
+
+
+def _sso_user() -> User | None:
+    """The staff user whose e-mail the identity provider vouched for (roles come from the store)."""
     if not st.user.is_logged_in:
-        st.title(APP_TITLE)
-        if st.button("Sign in with single sign-on", key=Keys.SSO_LOGIN, type="primary"):
-            st.login()
         return None
     with session_scope() as session:
         staff = auth.user_by_email(session, st.user.get("email"))
-        user = User.from_staff(staff) if staff is not None else None
-    if user is None:
-        st.error(
-            f"No active staff account has the e-mail {st.user.get('email')}. Ask an administrator."
-        )
-        if st.button("Sign out", key=Keys.LOGOUT):
-            st.logout()
-    return user
+        return User.from_staff(staff) if staff is not None else None
+
+
+def _sso_login_prompt() -> bool:
+    """The single sign-on button (or why a signed-in identity has no account); never logs in here."""
+    st.title(APP_TITLE)
+    if not st.user.is_logged_in:
+        st.caption("Staff sign-in with the university account. Students never log in here.")
+        if st.button("Sign in with single sign-on", key=Keys.SSO_LOGIN, type="primary"):
+            st.login(_sso_provider())
+        return False
+    st.error(
+        f"No active staff account has the e-mail {st.user.get('email')}. Ask an administrator."
+    )
+    if st.button("Sign out", key=Keys.LOGOUT):
+        st.logout()
+    return False
 
 
 def _remember_requested_params() -> None:
+    """Keep the query parameters of the first request (a shared link) across the login."""
     if StateKeys.REQUESTED_PARAMS not in st.session_state:
         st.session_state[StateKeys.REQUESTED_PARAMS] = st.query_params.to_dict()
 
@@ -164,27 +182,44 @@ def _sidebar(user: User, authenticator: stauth.Authenticate | None) -> None:
         st.caption(f"You see {scope_description(user)}.")
         if authenticator is not None:
             authenticator.logout("Log out", location="sidebar", key=Keys.LOGOUT)
+            if not st.session_state.get("authentication_status"):
+                for name in (StateKeys.USER, StateKeys.LOGIN_RECORDED, StateKeys.LOGGED_VIEWS):
+                    st.session_state.pop(name, None)
+                st.rerun()
         elif st.button("Log out", key=Keys.LOGOUT):
             st.logout()
 
 
+def _current_user(key: str) -> tuple[stauth.Authenticate | None, User | None]:
+    """The logged-in user of this session, or None (then the login is shown)."""
+    if _sso_configured():
+        return None, _sso_user()
+    if not st.session_state.get("authentication_status"):
+        return None, None
+    return _logged_in_password_user(key)
+
+
 def main() -> None:
-    """Entry point run by Home.py on every rerun."""
+    """Entry point run by Home.py on every rerun.
+
+    Navigation is registered before anything that can be interrupted (the login form and the
+    cookie component), so a deep link such as /cohort?school=X keeps its page while the browser's
+    cookie answers and while the user logs in; a successful login reruns into the same page."""
     st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide")
     _stop_with_key_error()
     key = auth.cookie_key()
     _remember_requested_params()
     try:
-        if _sso_configured():
-            authenticator, user = None, _sso_login()
-        else:
-            authenticator, user = _password_login(key)
+        authenticator, user = _current_user(key)
+        if user is None:
+            st.session_state.pop(StateKeys.USER, None)
+            st.navigation(_page_objects(None), position="hidden")
+            logged_in = _sso_login_prompt() if _sso_configured() else _password_login(key)
+            if logged_in:
+                st.rerun()
+            st.stop()
     except (OperationalError, ProgrammingError):
         st.error("The store is not set up. Run `python -m lib init-db` (and load data) first.")
-        st.stop()
-    if user is None:
-        st.session_state.pop(StateKeys.USER, None)
-        st.navigation(_page_objects(None), position="hidden")
         st.stop()
     st.session_state[StateKeys.USER] = user
     if st.session_state.get(StateKeys.LOGIN_RECORDED) != user.username:

@@ -8,6 +8,7 @@ class StateKeys:
     REQUESTED_PARAMS = "dashboard_requested_params"
     LOGGED_VIEWS = "dashboard_logged_views"
     LOGIN_RECORDED = "dashboard_login_recorded"
+    COOKIE_PENDING = "dashboard_cookie_pending"
     UPLOAD_PREVIEW = "data_upload_preview"
 
 
