@@ -134,14 +134,26 @@ def event_arrays(truth: Truth, tt: pd.DataFrame, cal: AcademicCalendar) -> dict[
     mins = np.concatenate([p[4] for p in parts]).astype(np.int64)
     mod = np.concatenate([p[5] for p in parts]).astype(np.int64)
     order = np.lexsort((mod, src, when.astype(np.int64), stu))
-    return {
-        "stu": stu[order],
-        "src": src[order],
-        "when": when[order],
-        "qty": qty[order],
-        "mins": mins[order],
-        "mod": mod[order],
-    }
+    ev = {"stu": stu, "src": src, "when": when, "qty": qty, "mins": mins, "mod": mod}
+    return _merge_identical({k: v[order] for k, v in ev.items()})
+
+
+def _merge_identical(ev: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One row per (student, source, time, module): identical keys are summed (no duplicate lines)."""
+    keys = ("stu", "src", "when", "mod")
+    n = len(ev["stu"])
+    new = np.ones(n, dtype=bool)
+    if n > 1:
+        new[1:] = np.any([ev[k][1:] != ev[k][:-1] for k in keys], axis=0)
+    if new.all():
+        return ev
+    group = np.cumsum(new) - 1
+    out = {k: ev[k][new] for k in keys}
+    out["qty"] = np.bincount(group, weights=ev["qty"]).astype(np.int64)
+    has = ev["mins"] >= 0
+    mins = np.bincount(group, weights=np.where(has, ev["mins"], 0)).astype(np.int64)
+    out["mins"] = np.where(np.bincount(group, weights=has) > 0, mins, -1)
+    return out
 
 
 def write_events(ev: dict[str, np.ndarray], pop: Population, out: Path) -> Path:

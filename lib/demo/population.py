@@ -204,7 +204,7 @@ def make_population(rng: np.random.Generator, n: int, year: int) -> Population:
     )
     # --- modules: per school, UG years 1-4 and a PGT level -------------------------------------
     mod_rows = []
-    for s, (_, prefix, building, topics) in enumerate(SCHOOLS):
+    for s, (_, prefix, _building, topics) in enumerate(SCHOOLS):
         for level_key in ("1", "2", "3", "4", "P"):
             count = 6 if level_key == "4" else 8
             for j in range(count):

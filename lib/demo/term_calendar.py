@@ -112,7 +112,6 @@ def academic_calendar(year: int) -> AcademicCalendar:
     easter_vac = easter - 8 * day
     spring_end = easter_vac - day
     summer = easter_vac + 23 * day
-    summer_teach_end = summer + 4 * week - 3 * day
     may_exam = summer + 4 * week
     summer_end = may_exam + 4 * week - 3 * day
 

@@ -14,6 +14,18 @@ EVENT_TYPES = ["lecture", "seminar", "lab", "tutorial", "workshop"]
 _LAB_SCHOOLS = {0, 1, 4}
 
 
+def _free_slot(
+    rng: np.random.Generator, taken: set[tuple[int, int]], hours: int
+) -> tuple[int, int]:
+    """A weekday and start hour whose hours (and the tutorial repeat an hour later) are still free."""
+    while True:
+        weekday, hour = int(rng.integers(0, 5)), int(rng.integers(9, 18 - hours))
+        need = {(weekday, h) for h in range(hour, min(hour + hours + 1, 18))}
+        if not need & taken:
+            taken.update(need)
+            return weekday, hour
+
+
 def make_timetable(
     rng: np.random.Generator, pop: Population, cal: AcademicCalendar
 ) -> pd.DataFrame:
@@ -22,6 +34,7 @@ def make_timetable(
     for m, row in enumerate(pop.modules.itertuples(index=False)):
         n_slots = int(rng.integers(2, 5))
         lab_school = row.school_idx in _LAB_SCHOOLS
+        taken: set[tuple[int, int]] = set()
         for j in range(n_slots):
             if j == 0:
                 etype = "lecture"
@@ -37,8 +50,7 @@ def make_timetable(
                 if online
                 else f"{row.building}-{'ABCDE'[int(rng.integers(5))]}{int(rng.integers(1, 40)):02d}"
             )
-            weekday = int(rng.integers(0, 5))
-            hour = int(rng.integers(9, 18 - hours))
+            weekday, hour = _free_slot(rng, taken, hours)
             groups = (1, 2) if etype == "tutorial" else (0,)
             for g in groups:
                 h = hour if g < 2 else min(hour + 1, 17 - hours)
