@@ -32,6 +32,7 @@ from lib.demo.canonical import (
     write_people,
     write_truth_tables,
 )
+from lib.demo.exports import write_timetable
 from lib.demo.population import make_population
 from lib.demo.term_calendar import academic_calendar
 from lib.demo.timetable import make_timetable
@@ -78,6 +79,7 @@ def generate(
 
     files = write_people(pop, year, out)
     files.append(write_calendar(cal, out))
+    files += write_timetable(pop, tt, year, out)
     ev = event_arrays(truth, tt, cal)
     files.append(write_events(ev, pop, out))
     files += write_truth_tables(truth, pop, out)
