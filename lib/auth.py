@@ -297,9 +297,13 @@ def cookie_key_problem(key: str | None) -> str | None:
 
 def how_to_set_cookie_key() -> str:
     """Instructions for setting a good cookie key (SPEC §8)."""
+    try:
+        where = SECRETS_PATH.relative_to(ROOT)
+    except ValueError:
+        where = SECRETS_PATH
     return (
         f"Set the environment variable {COOKIE_ENV} to a long random secret, or put\n"
-        f'[dashboard]\ncookie_key = "..."\ninto {SECRETS_PATH.relative_to(ROOT)} '
+        f'[dashboard]\ncookie_key = "..."\ninto {where} '
         f"(at least {MIN_KEY_LENGTH} random characters). For example run\n"
         'python -c "from lib.auth import ensure_secrets_file; ensure_secrets_file()"\n'
         "which writes a random key into the secrets file when none is there."

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from lib.access import User, can, can_view_student, fields_for, student_filter
 from lib.models import (
@@ -171,15 +171,15 @@ def week_list(week_from: date, week_to: date) -> list[date]:
     return out
 
 
-def _in_force(week_from: date | None, week_to: date | None):
+def _in_force(week_from: date | None, week_to: date | None, flag=Flag):
     """Flags in force during the weeks (or now, when no range)."""
     if week_from is None and week_to is None:
-        return Flag.ended_week.is_(None)
+        return flag.ended_week.is_(None)
     clauses = []
     if week_to is not None:
-        clauses.append(Flag.week_start <= week_to)
+        clauses.append(flag.week_start <= week_to)
     if week_from is not None:
-        clauses.append(or_(Flag.ended_week.is_(None), Flag.ended_week >= week_from))
+        clauses.append(or_(flag.ended_week.is_(None), flag.ended_week >= week_from))
     return and_(*clauses)
 
 
@@ -205,15 +205,16 @@ def student_clauses(user: User, f: CohortFilters) -> list:
             )
         )
     if f.flag != "any":
-        flagged = exists().where(
-            Flag.student_id == Student.student_id, _in_force(f.week_from, f.week_to)
-        )
+        # An alias, so that the subquery stays correlated on Student only even when the outer
+        # query also selects from flags (flag counts, the flagged list).
+        other = aliased(Flag)
+        conditions = [
+            other.student_id == Student.student_id,
+            _in_force(f.week_from, f.week_to, other),
+        ]
         if f.flag in FLAG_KINDS:
-            flagged = exists().where(
-                Flag.student_id == Student.student_id,
-                Flag.kind == f.flag,
-                _in_force(f.week_from, f.week_to),
-            )
+            conditions.append(other.kind == f.flag)
+        flagged = exists().where(*conditions).correlate(Student)
         clauses.append(~flagged if f.flag == "not_flagged" else flagged)
     return clauses
 

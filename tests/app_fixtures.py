@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from lib.auth import add_user
+from lib.db import get_engine
 from lib.models import (
     CalendarPeriod,
     DataQualityEvent,
@@ -144,6 +145,7 @@ def seed(session: Session) -> None:
 @pytest.fixture
 def seeded(session, monkeypatch) -> Session:
     """A seeded store with a good cookie key in the environment."""
+    get_engine.cache_clear()  # lib.db caches get_engine(None) across tests' DATABASE_URLs
     monkeypatch.setenv("DASHBOARD_COOKIE_KEY", COOKIE_KEY)
     seed(session)
     return session
@@ -152,6 +154,7 @@ def seeded(session, monkeypatch) -> Session:
 @pytest.fixture
 def empty_store(session, monkeypatch) -> Session:
     """An empty store with staff of every role (no students, no results)."""
+    get_engine.cache_clear()  # lib.db caches get_engine(None) across tests' DATABASE_URLs
     monkeypatch.setenv("DASHBOARD_COOKIE_KEY", COOKIE_KEY)
     for role, (username, extra) in STAFF.items():
         add_user(session, username, role=role, password=PASSWORD, **extra)
@@ -175,3 +178,15 @@ def login(role: str, password: str = PASSWORD):
     at.text_input[1].input(password)
     at.button[0].click().run()
     return at
+
+
+def open_page(role: str, page: str, params: dict[str, str] | None = None):
+    """AppTest logged in as the role's seeded user, switched to a page, with URL query parameters."""
+    from lib.access import PAGES
+
+    at = login(role)
+    if page != "home":
+        at.switch_page(PAGES[page].path)
+    for name, value in (params or {}).items():
+        at.query_params[name] = value
+    return at.run()

@@ -1,0 +1,406 @@
+"""AppTest of the whole app: start from Home.py, log in, switch to every page under every role."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from lib.access import PAGES, ROLE_PAGES, ROLES
+from lib.models import AccessLogEntry, Exemption, StaffUser
+from tests import app_fixtures
+from tests.app_fixtures import COOKIE_KEY, ROOT, STAFF, login, new_app, open_page
+
+seeded = app_fixtures.seeded  # fixtures shared with the other app tests
+empty_store = app_fixtures.empty_store
+
+ROLE_PAGE_CASES = [(role, page) for role in ROLES for page in ROLE_PAGES[role]]
+
+
+def texts(at) -> str:
+    """Every title, header, markdown, caption, info, warning, error and success text of a run."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [str(e.value) for e in at.error] + [str(e.value) for e in at.success]
+    return "\n".join(parts)
+
+
+def plotly_array(value) -> np.ndarray:
+    """A Plotly JSON array, plain or typed ({"dtype", "bdata", "shape"}), as numpy."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
+        return flat.reshape(shape)
+    return np.array(value, dtype=float)
+
+
+def no_exception(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# --- login and navigation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_login_lands_on_home_with_the_role_navigation(seeded, role):
+    at = login(role)
+    no_exception(at)
+    assert at.session_state["authentication_status"] is True
+    assert at.session_state["roles"] == [role]
+    assert at.title[0].value == ("My students" if role == "tutor" else "Home")
+    assert STAFF[role][0] in at.sidebar.markdown[0].value
+    entry = seeded.scalar(
+        select(AccessLogEntry).where(
+            AccessLogEntry.username == STAFF[role][0], AccessLogEntry.action == "login"
+        )
+    )
+    assert entry is not None
+
+
+def test_wrong_password_is_refused_and_counted(seeded):
+    at = login("tutor", password="not-the-password")
+    no_exception(at)
+    assert at.session_state["authentication_status"] is False
+    assert "incorrect" in texts(at)
+    assert "dashboard_user" not in at.session_state
+    seeded.expire_all()
+    user = seeded.scalar(select(StaffUser).where(StaffUser.username == "tut_a"))
+    assert user.failed_logins == 1
+
+
+def test_too_many_failed_logins_lock_the_account(seeded):
+    for _ in range(5):
+        at = login("tutor", password="not-the-password")
+    seeded.expire_all()
+    user = seeded.scalar(select(StaffUser).where(StaffUser.username == "tut_a"))
+    assert user.locked_until is not None
+    at = login("tutor")  # the right password no longer works while locked
+    assert at.session_state["authentication_status"] is not True
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_pages_outside_the_role_are_not_registered(seeded, role):
+    at = login(role)
+    for key, spec in PAGES.items():
+        if key in ROLE_PAGES[role]:
+            continue
+        with pytest.raises(ValueError):
+            at.switch_page(spec.path)
+
+
+@pytest.mark.parametrize(
+    "role,page", [(r, p) for r in ROLES for p in PAGES if p not in ROLE_PAGES[r]]
+)
+def test_page_guard_refuses_a_role_without_the_page(seeded, role, page):
+    """Even run directly (bypassing navigation), a page refuses a role that may not open it."""
+    from streamlit.testing.v1 import AppTest
+
+    from lib.access import User
+    from lib.db import session_scope
+    from lib.ui.state import StateKeys
+
+    with session_scope() as session:
+        staff = session.scalar(select(StaffUser).where(StaffUser.username == STAFF[role][0]))
+        user = User.from_staff(staff)
+    at = AppTest.from_file(str(ROOT / PAGES[page].path), default_timeout=60)
+    at.session_state[StateKeys.USER] = user
+    at.run()
+    no_exception(at)
+    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+    assert not at.dataframe and not at.get("plotly_chart")
+
+
+# --- every page under every role ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role,page", ROLE_PAGE_CASES)
+def test_every_page_renders_for_every_role(seeded, role, page):
+    at = open_page(role, page)
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value in {PAGES[page].title, "My students"}
+
+
+@pytest.mark.parametrize("role,page", ROLE_PAGE_CASES)
+def test_every_page_survives_an_empty_store(empty_store, role, page):
+    at = open_page(role, page)
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    if page in ("home", "cohort"):
+        assert "No " in texts(at)
+
+
+# --- home -----------------------------------------------------------------------------------------
+
+
+def test_tutor_home_lists_own_tutees_flagged_first_with_sparklines(seeded):
+    at = open_page("tutor", "home")
+    frame = at.dataframe[0].value
+    assert list(frame["student_id"]) == ["S001", "S002"]
+    assert "index_drop" in frame.loc[0, "flag"]
+    assert "fell from 100% to 10%" in frame.loc[0, "explanation"]
+    assert len(frame.loc[0, "trend"]) == 10
+    assert frame.loc[0, "trend"][-1] == pytest.approx(0.1)
+
+
+def test_admin_home_shows_aggregate_data_quality_only(seeded):
+    at = open_page("admin", "home")
+    assert "S00" not in texts(at)
+    for table in at.dataframe:
+        assert "student_id" not in table.value.columns
+
+
+# --- cohort ---------------------------------------------------------------------------------------
+
+
+def test_cohort_heatmap_counts_trend_flagged_list_and_dq_banner(seeded):
+    at = open_page("wellbeing", "cohort")
+    assert at.metric[0].value == "5"
+    charts = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    heat = next(f for f in charts.values() if f["data"][0]["type"] == "heatmap")
+    assert heat["data"][0]["y"][:2] == ["S001", "S003"]  # flagged first
+    assert len(heat["data"][0]["x"]) == 10
+    reading_week = heat["data"][0]["x"].index("2025-11-03")
+    z = plotly_array(heat["data"][0]["z"])
+    assert z.shape == (5, 10)
+    assert np.isnan(z[:, reading_week]).all()  # non-teaching week greyed
+    assert z[0, -1] == pytest.approx(0.1) and z[2, 0] == pytest.approx(1.0)
+    assert len(charts) == 3  # counts, trend, heatmap
+    flagged = at.dataframe[0].value
+    assert set(flagged["student_id"]) == {"S001", "S003"}
+    assert "QR scanner outage" in at.warning[0].value
+
+
+def test_cohort_filters_come_from_and_go_to_the_url(seeded):
+    at = open_page("wellbeing", "cohort", {"school": "Arts", "visa": "yes"})
+    assert at.selectbox(key="cohort_filter_school").value == "Arts"
+    assert at.metric[0].value == "1"  # S004
+    assert at.query_params["school"] == ["Arts"] or at.query_params["school"] == "Arts"
+    at.selectbox(key="cohort_filter_flag").set_value("flagged").run()
+    assert at.metric[0].value == "0"
+    assert "flag" in at.query_params
+
+
+def test_cohort_view_is_logged_with_the_students_shown(seeded):
+    open_page("tutor", "cohort")
+    seeded.expire_all()
+    entry = seeded.scalar(
+        select(AccessLogEntry)
+        .where(AccessLogEntry.username == "tut_a", AccessLogEntry.what.like("cohort%"))
+        .order_by(AccessLogEntry.id.desc())
+    )
+    assert set(entry.student_ids) == {"S001", "S002"}
+
+
+# --- student --------------------------------------------------------------------------------------
+
+
+def test_student_page_profile_timelines_and_no_grades(seeded):
+    at = open_page("senior_tutor", "student", {"id": "S001"})
+    assert at.header[0].value == "GivenS001 FamilyS001 · S001"
+    page_text = texts(at).lower()
+    assert "grade" not in page_text and "mark" not in page_text
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert {f["layout"]["title"]["text"] for f in figures} == {"index", "vle", "attendance"}
+    shapes = figures[0]["layout"]["shapes"]
+    assert any("214, 39, 40" in s["fillcolor"] for s in shapes)  # flagged weeks
+    assert any("127, 127, 127" in s["fillcolor"] for s in shapes)  # reading week
+
+
+def test_student_median_overlay(seeded):
+    at = open_page("wellbeing", "student", {"id": "S001"})
+    at.toggle(key="student_show_median").set_value(True).run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any(t.get("name") == "course median (context)" for t in figure["data"])
+
+
+def test_exemption_added_by_allowed_role(seeded):
+    at = open_page("wellbeing", "student", {"id": "S001"})
+    at.selectbox(key="exemption_reason").set_value("placement")
+    at.text_area(key="exemption_note").input("work placement")
+    next(b for b in at.button if b.label == "Add exemption").click().run()
+    no_exception(at)
+    seeded.expire_all()
+    rows = seeded.scalars(select(Exemption).where(Exemption.student_id == "S001")).all()
+    assert [(r.reason, r.created_by) for r in rows] == [("placement", "wb")]
+
+
+@pytest.mark.parametrize("role", ["tutor", "visa"])
+def test_no_exemption_form_for_roles_without_the_action(seeded, role):
+    sid = "S002"
+    at = open_page(role, "student", {"id": sid})
+    assert at.header[0].value.endswith(sid)
+    assert not [b for b in at.button if b.label == "Add exemption"]
+
+
+def test_visa_team_sees_no_welfare_or_non_sponsored_student(seeded):
+    at = open_page("visa", "student", {"id": "S001"})
+    assert at.warning[0].value == "No student 'S001' in your scope."
+    assert not at.header
+
+
+def test_student_view_is_logged(seeded):
+    open_page("tutor", "student", {"id": "S002"})
+    seeded.expire_all()
+    entry = seeded.scalar(
+        select(AccessLogEntry).where(AccessLogEntry.what == "student page").limit(1)
+    )
+    assert entry.username == "tut_a" and entry.student_ids == ["S002"]
+
+
+# --- scope: every route to a student outside the user's scope ------------------------------------
+
+
+OUTSIDE = {"tutor": "S003", "senior_tutor": "S004", "visa": "S001"}
+
+
+@pytest.mark.parametrize("role,sid", OUTSIDE.items())
+def test_out_of_scope_student_by_url_parameter(seeded, role, sid):
+    at = open_page(role, "student", {"id": sid})
+    assert at.warning[0].value == f"No student {sid!r} in your scope."
+    assert not at.header and not at.get("plotly_chart") and not at.dataframe
+    assert f"Given{sid}" not in texts(at)
+
+
+@pytest.mark.parametrize("role,sid", OUTSIDE.items())
+def test_out_of_scope_student_by_search_box(seeded, role, sid):
+    at = open_page(role, "student")
+    at.text_input(key="student_search").input(sid).run()
+    assert "No student in your scope matches." in texts(at)
+    at.text_input(key="student_search").input(f"Given{sid}").run()
+    assert "No student in your scope matches." in texts(at)
+
+
+@pytest.mark.parametrize("role,sid", OUTSIDE.items())
+def test_out_of_scope_student_by_cohort_url_filters(seeded, role, sid):
+    from tests.app_fixtures import STUDENTS
+
+    _, school, year, _ = STUDENTS[sid]
+    at = open_page(role, "cohort", {"school": school, "year": str(year)})
+    shown = set()
+    for table in at.dataframe:
+        if "student_id" in table.value.columns:
+            shown |= set(table.value["student_id"])
+    for chart in at.get("plotly_chart"):
+        figure = json.loads(chart.proto.spec)
+        for trace in figure["data"]:
+            if trace["type"] == "heatmap":
+                shown |= set(trace["y"])
+    assert sid not in shown
+
+
+@pytest.mark.parametrize("role,sid", OUTSIDE.items())
+def test_out_of_scope_student_by_export(seeded, role, sid):
+    import io
+
+    import pandas as pd
+
+    from lib.access import User
+    from lib.queries import cohort_csv, from_params
+    from tests.app_fixtures import STUDENTS
+
+    staff = seeded.scalar(select(StaffUser).where(StaffUser.username == STAFF[role][0]))
+    user = User.from_staff(staff)
+    _, school, _, _ = STUDENTS[sid]
+    data = cohort_csv(seeded, user, from_params({"school": school}))
+    frame = pd.read_csv(io.BytesIO(data))
+    assert sid not in set(frame.get("student_id", []))
+    entry = seeded.scalar(
+        select(AccessLogEntry)
+        .where(AccessLogEntry.action == "export")
+        .order_by(AccessLogEntry.id.desc())
+    )
+    assert entry.username == user.username
+    assert set(entry.student_ids) == set(frame.get("student_id", []))
+
+
+def test_cohort_export_button_is_there_for_student_roles(seeded):
+    at = open_page("tutor", "cohort")
+    assert at.get("download_button")
+
+
+# --- data and access log (admin) ------------------------------------------------------------------
+
+
+def test_data_page_tabs_and_users(seeded):
+    at = open_page("admin", "data")
+    no_exception(at)
+    assert [t.label for t in at.tabs] == [
+        "Upload",
+        "Load history",
+        "Coverage",
+        "Calendar",
+        "Thresholds",
+        "Users",
+    ]
+    users = next(t.value for t in at.dataframe if "role" in t.value.columns)
+    assert "password_hash" not in users.columns
+    assert set(users["username"]) >= {"tut_a", "admin1"}
+
+
+def test_admin_adds_a_user_from_the_data_page(seeded):
+    at = open_page("admin", "data")
+    at.text_input(key="user_form_username").input("new_tutor")
+    at.selectbox(key="user_form_role").set_value("tutor")
+    at.text_input(key="user_form_password").input("a-long-enough-password")
+    next(b for b in at.button if b.label == "Save user").click().run()
+    no_exception(at)
+    seeded.expire_all()
+    user = seeded.scalar(select(StaffUser).where(StaffUser.username == "new_tutor"))
+    assert user.role == "tutor" and user.password_hash.startswith("$2")
+
+
+def test_access_log_page_shows_views_to_admin(seeded):
+    open_page("tutor", "student", {"id": "S001"})
+    at = open_page("admin", "access_log")
+    frame = at.dataframe[0].value
+    views = frame[(frame["username"] == "tut_a") & (frame["what"] == "student page")]
+    assert list(views["student_ids"]) == ["S001"]
+    at.text_input(key="access_log_student").input("S001").run()
+    assert set(at.dataframe[0].value["username"]) == {"tut_a"}
+
+
+# --- the cookie key -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key,why",
+    [
+        (None, "no login-cookie key is set"),
+        ("short-key-123", "it needs at least 32"),
+        ("changeme" * 5, "well-known placeholder"),
+        ("ab" * 20, "repeated pattern"),
+    ],
+)
+def test_app_refuses_to_start_without_a_good_cookie_key(seeded, monkeypatch, tmp_path, key, why):
+    import lib.auth
+
+    monkeypatch.setattr(lib.auth, "SECRETS_PATH", tmp_path / "secrets.toml")
+    if key is None:
+        monkeypatch.delenv("DASHBOARD_COOKIE_KEY", raising=False)
+    else:
+        monkeypatch.setenv("DASHBOARD_COOKIE_KEY", key)
+    at = new_app().run()
+    no_exception(at)
+    assert at.error[0].value == "The dashboard cannot start: its login-cookie key is not usable."
+    message = at.code[0].value
+    assert why in message
+    assert "DASHBOARD_COOKIE_KEY" in message and "cookie_key" in message
+    assert not at.text_input  # no login form
+
+
+def test_cookie_key_from_the_secrets_file(seeded, monkeypatch, tmp_path):
+    import lib.auth
+
+    path = tmp_path / "secrets.toml"
+    path.write_text(f'[dashboard]\ncookie_key = "{COOKIE_KEY}"\n')
+    monkeypatch.setattr(lib.auth, "SECRETS_PATH", path)
+    monkeypatch.delenv("DASHBOARD_COOKIE_KEY", raising=False)
+    at = new_app().run()
+    no_exception(at)
+    assert not at.error
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
