@@ -133,6 +133,18 @@ def _teaching_window(cal: AcademicCalendar, until_day: int) -> list[int]:
     return [w for w, m in enumerate(cal.teaching_mondays) if cal.day_index(m) + 4 <= until_day]
 
 
+def _cover_every_kind(kinds: list[int], new: np.ndarray, all_kinds: list[int]) -> None:
+    """Re-label a few episodes so that every shape is planted at least once (when there is room)."""
+    for k in all_kinds:
+        if k in kinds:
+            continue
+        for i in range(len(kinds)):
+            common = max(set(kinds), key=kinds.count)
+            if kinds[i] == common and kinds.count(common) > 1 and (k != FROM_START or new[i]):
+                kinds[i] = k
+                break
+
+
 def plant(
     rng: np.random.Generator,
     pop: Population,
@@ -164,8 +176,9 @@ def plant(
         first_ok, last_ok = 3, len(weeks) - 3
         all_kinds = [SUDDEN, FADE, SOURCE_DROP, DIP, FROM_START]
         p_new, p_old = [0.22, 0.22, 0.18, 0.18, 0.2], [0.28, 0.27, 0.22, 0.23, 0.0]
-        for s in chosen.tolist():
-            k = int(rng.choice(all_kinds, p=p_new if new_student[s] else p_old))
+        kinds = [int(rng.choice(all_kinds, p=p_new if new_student[s] else p_old)) for s in chosen]
+        _cover_every_kind(kinds, new_student[chosen], all_kinds)
+        for s, k in zip(chosen.tolist(), kinds, strict=True):
             if k == FROM_START:
                 onset, end = mondays[0], BIG
             elif k == DIP:
