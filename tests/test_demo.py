@@ -200,3 +200,24 @@ def test_moodle_exports_render_the_same_vle_truth(demo_dir):
         want[got.columns.tolist()].reset_index(drop=True),
         check_dtype=False,
     )
+
+
+def test_moodle_log_downloads_render_the_same_vle_truth(demo_dir):
+    from tests.test_demo_readers import log_download_vle
+
+    planted = json.loads((demo_dir / "planted.json").read_text())
+    entries = planted["system_exports"]["moodle_log"]["files"]
+    assert len(entries) == 3
+    ev = pd.read_csv(demo_dir / "events.csv", dtype={"student_id": str})
+    for entry in entries:
+        mine = ev[(ev["source"] == "vle") & (ev["module_code"] == entry["module"])]
+        mine = mine.assign(date=mine["occurred_at"].str.slice(0, 10))
+        mine = mine[mine["date"] >= entry["covers"]["from"]]
+        want = mine.groupby(["student_id", "date"], sort=True)["quantity"].sum().reset_index()
+        got = log_download_vle(demo_dir, entry, planted["academic_year"])
+        assert len(got) > 20
+        pd.testing.assert_frame_equal(
+            got[["student_id", "date", "quantity"]].reset_index(drop=True),
+            want.reset_index(drop=True),
+            check_dtype=False,
+        )

@@ -199,3 +199,34 @@ READERS = {
     "submission": worksheets,
     "online": teams,
 }
+
+
+NOT_LEARNING = {"Submission graded", "User enrolled in course", "Role assigned"}
+
+
+def log_download_vle(folder: Path, entry: dict, year: int) -> pd.DataFrame:
+    """Daily VLE counts of one course Logs download (entry from planted.json moodle_log files)."""
+    data = (folder / entry["file"]).read_bytes().decode("utf-8-sig")
+    text = data.replace("\r\n", "\n").replace("\r", "\n")
+    rows = list(csv.reader(text.splitlines()))
+    frame = pd.DataFrame(rows[1:], columns=rows[0])
+    users = pd.read_csv(folder / "moodle_users.csv", dtype=str, keep_default_na=False)
+    students = dict(zip(users["id"], users["idnumber"], strict=True))
+    actor = frame["Description"].str.extract(r"user with id '(\d+)'")[0].map(students)
+    keep = actor.fillna("").ne("") & ~frame["Event name"].isin(NOT_LEARNING)
+    stamps = frame.loc[keep, "Time"]
+    if "%Y" not in entry["time_format"] and "%y" not in entry["time_format"]:
+        when = pd.to_datetime(stamps + f" {year}", format=entry["time_format"] + " %Y")
+        when = when.where(when.dt.month >= 9, when + pd.DateOffset(years=1))
+    else:
+        when = pd.to_datetime(stamps, format=entry["time_format"])
+    return _daily(
+        pd.DataFrame(
+            {
+                "student_id": actor[keep],
+                "date": when.dt.strftime("%Y-%m-%d"),
+                "quantity": 1,
+                "minutes": np.nan,
+            }
+        )
+    )
