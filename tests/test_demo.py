@@ -193,6 +193,7 @@ def test_moodle_exports_render_the_same_vle_truth(demo_dir):
     covers = planted["system_exports"]["moodle_logstore"]["covers"]
     want = expected_activity(demo_dir)
     want = want[(want["source"] == "vle") & (want["date"] >= covers["from"])]
+    assert covers["modules"] == "all"
     got = logstore_vle(demo_dir)
     assert len(want) > 100
     pd.testing.assert_frame_equal(

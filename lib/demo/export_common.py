@@ -89,14 +89,16 @@ def hms(secs: np.ndarray) -> np.ndarray:
 
 def teams_duration(secs: np.ndarray, units: tuple[str, str, str] = ("h", "m", "s")) -> np.ndarray:
     """Teams-style durations: `1h 27m 51s`, `45m 3s`, `10s` (German: `1 Std. 27 Min. 51 Sek.`)."""
+    return np.array([duration_text(s, units) for s in np.asarray(secs).tolist()], dtype=object)
+
+
+def duration_text(s: int, units: tuple[str, str, str] = ("h", "m", "s")) -> str:
+    """One Teams-style duration from whole seconds."""
     h_u, m_u, s_u = units
-    out = []
-    for s in np.asarray(secs, dtype=np.int64).tolist():
-        h, m, x = s // 3600, s // 60 % 60, s % 60
-        sep = " " if len(h_u) > 1 else ""
-        parts = ([f"{h}{sep}{h_u}"] if h else []) + ([f"{m}{sep}{m_u}"] if h or m else [])
-        out.append(" ".join(parts + [f"{x}{sep}{s_u}"]))
-    return np.array(out, dtype=object)
+    h, m, x = s // 3600, s // 60 % 60, s % 60
+    sep = " " if len(h_u) > 1 else ""
+    parts = ([f"{h}{sep}{h_u}"] if h else []) + ([f"{m}{sep}{m_u}"] if h or m else [])
+    return " ".join(parts + [f"{x}{sep}{s_u}"])
 
 
 def uk_offset_seconds(days: np.ndarray, first_day: date) -> np.ndarray:

@@ -114,14 +114,19 @@ def write_qr(x: ExportContext) -> list[Path]:
     n_noise = max(3, n_true // 300)
     if len(ok_sess):
         by_mod = _students_by_module(x)
+        mod_of = tt["module_idx"].to_numpy()
         for k in (2, 3):
             ns, nt = [], []
             for e in rng.choice(ok_sess, n_noise).tolist():
-                m = int(tt["module_idx"].iat[e])
-                pool = by_mod[m] if k == 2 else np.setdiff1d(np.arange(len(x.sid)), by_mod[m])
-                if len(pool) == 0:
-                    continue
-                s = int(pool[int(rng.integers(len(pool)))])
+                m = int(mod_of[e])
+                if k == 2:  # an enrolled student who did not attend
+                    if len(by_mod[m]) == 0:
+                        continue
+                    s = int(by_mod[m][int(rng.integers(len(by_mod[m])))])
+                else:  # a student of another module
+                    s = int(rng.integers(len(x.sid)))
+                    if m in x.pop.student_modules[s]:
+                        continue
                 if s * len(tt) + e in attended:
                     continue
                 ns.append(s)

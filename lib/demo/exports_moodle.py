@@ -122,12 +122,17 @@ def _window(x: ExportContext, ev: dict[str, np.ndarray], budget: int | None, kee
 def _logstore(x: ExportContext, ev: dict[str, np.ndarray]) -> list[Path]:
     budget = x.max_file_bytes
     start = _window(x, ev, budget, np.ones(len(ev["day"]), bool))
+    modules = None  # the whole site; a subset of courses when one day alone is too big
     while True:
-        rows = noise_events(x, ev, start, None)
+        rows = noise_events(x, ev, start, modules)
         text = render_logstore(x, rows)
-        if budget is None or len(text) <= budget or start >= x.until_day:
+        if budget is None or len(text) <= budget:
             break
-        start += max(1, (x.until_day - start) // 10)
+        if start < x.until_day:
+            start += max(1, (x.until_day - start) // 10)
+        else:
+            n_mod = len(x.codes) if modules is None else len(modules)
+            modules = np.arange(max(1, int(n_mod * budget / len(text) * 0.95) - 1))
     path = x.path("moodle_logstore", "logstore_standard_log.csv")
     path.write_text(text)
     courses = pd.DataFrame(
@@ -143,8 +148,15 @@ def _logstore(x: ExportContext, ev: dict[str, np.ndarray]) -> list[Path]:
     counted = int(rows["counted"].sum())
     x.notes["moodle_logstore"] = {
         "files": "moodle_logstore/logstore_standard_log.csv (+ courses.csv: id, shortname of mdl_course)",
-        "covers": {"from": x.cal.day(start).isoformat(), "to": x.until.isoformat()},
-        "coverage_reason": "whole days ending at `until`, as many as fit in max_file_bytes"
+        "covers": {
+            "from": x.cal.day(start).isoformat(),
+            "to": x.until.isoformat(),
+            "modules": "all" if modules is None else x.codes[modules].tolist(),
+        },
+        "coverage_reason": (
+            "whole days ending at `until`, as many as fit in max_file_bytes; when one day alone is "
+            "too big, only the courses listed (a courseid-filtered dump, no site-level rows)"
+        )
         if budget
         else "everything",
         "format": (
@@ -181,7 +193,7 @@ def _log_downloads(x: ExportContext, ev: dict[str, np.ndarray]) -> list[Path]:
         keep = ev["mod"] == m
         start = _window(x, ev, x.max_file_bytes, keep)
         while True:
-            rows = noise_events(x, ev, start, m)
+            rows = noise_events(x, ev, start, np.array([m]))
             text = _render_log(x, rows, pattern, strip, columns)
             size = len(text.encode(encoding))
             if x.max_file_bytes is None or size <= x.max_file_bytes or start >= x.until_day:

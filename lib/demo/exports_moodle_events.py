@@ -167,14 +167,16 @@ def _local(x: ExportContext, day: np.ndarray, sec: np.ndarray) -> np.ndarray:
     return x.first + (np.asarray(day) * 86400 + np.asarray(sec)).astype("timedelta64[s]")
 
 
-def noise_events(x: ExportContext, ev: dict[str, np.ndarray], start: int, module: int | None):
-    """All log rows from day `start` to `until` (one module, or the whole site when None), by time."""
+def noise_events(
+    x: ExportContext, ev: dict[str, np.ndarray], start: int, modules: np.ndarray | None
+) -> pd.DataFrame:
+    """All log rows from day `start` to `until` of some modules (None: the whole site), by time."""
     keep = ev["day"] >= start
-    if module is not None:
-        keep &= ev["mod"] == module
+    if modules is not None:
+        keep &= np.isin(ev["mod"], modules)
     parts = [_learning_rows(x, ev, keep)]
     rng = x.rng
-    mods = np.arange(len(x.codes)) if module is None else np.array([module])
+    mods = np.arange(len(x.codes)) if modules is None else np.asarray(modules)
     days = np.arange(start, x.until_day + 1)
     outage = x.truth.planted.get("_vle_outage")
     if outage:
@@ -203,11 +205,10 @@ def noise_events(x: ExportContext, ev: dict[str, np.ndarray], start: int, module
         parts.append(
             _staff_rows(x, rng, pd.DataFrame(staff_rows, columns=["m", "d", "u", "r", "what", "s"]))
         )
-    if module is None and keep.any():
+    if modules is None and keep.any():
         parts.append(_site_rows(x, rng, ev, keep))
     rows = pd.concat(parts, ignore_index=True)
-    rows = rows.sort_values(["local", "tiebreak"], kind="stable").reset_index(drop=True)
-    return rows  # fmt: skip
+    return rows.sort_values(["local", "tiebreak"], kind="stable").reset_index(drop=True)
 
 
 def _cohorts(x: ExportContext) -> list[np.ndarray]:

@@ -72,10 +72,12 @@ def write_submissions(x: ExportContext) -> list[Path]:
         k = len(rows)
         submitted = ~np.isnat(at)
         n_sub += int(submitted.sum())
-        mark_at = due_all[a] + rng.integers(7 * 86400, 15 * 86400, k).astype("m8[s]")
+        due_day = due_all[a].astype("datetime64[D]").astype("datetime64[s]")
+        mark_secs = rng.integers(7, 15, k) * 86400 + rng.integers(9 * 3600, 18 * 3600, k)
+        mark_at = due_day + mark_secs.astype("m8[s]")  # a working-hours marking session
         graded = (mark_at <= until_s) & (rng.random(k) < 0.92)
         graded &= submitted | (rng.random(k) < 0.5)
-        grade = np.where(submitted, np.clip(rng.normal(64, 11, k), 20, 95), 0.0)
+        grade = np.where(submitted, np.round(np.clip(rng.normal(64, 11, k), 20, 95)), 0.0)
         status = np.where(
             submitted,
             np.where(
@@ -90,7 +92,7 @@ def write_submissions(x: ExportContext) -> list[Path]:
         if graded.any():
             grade_txt[graded] = fmt(mark_at[graded], MOODLE_DATE, ("day", "hour"))
         feedback = np.where(graded & submitted, np.array(FEEDBACK)[rng.integers(0, 5, k)], "")
-        ident = rng.choice(np.arange(1_000_000, 9_999_999), k, replace=False)
+        ident = 1_000_000 + rng.choice(9_000_000, k, replace=False)
         lines = [HEADER]
         for i in range(k):
             s = stu[i]

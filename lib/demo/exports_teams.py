@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.demo.export_common import ExportContext, fmt, teams_duration, write_bytes
+from lib.demo.export_common import ExportContext, duration_text, fmt, write_bytes
 
 # variant: (weight, encoding, delimiter, language, date pattern, hour strip)
 VARIANTS = {
@@ -219,7 +219,7 @@ def _modern(people, title, lab, pattern, strip, delim) -> str:
     last = max(p["segs"][-1][1] for p in people)
     totals = [sum(int((b - a).astype(int)) for a, b in p["segs"]) for p in people]
     units = lab["units"]
-    dur = lambda s: str(teams_duration(np.array([s]), units)[0])  # noqa: E731
+    dur = lambda s: duration_text(int(s), units)  # noqa: E731
     stamps = _stamp([first, last], pattern, strip)
     lines = [
         lab["summary"],
