@@ -26,7 +26,7 @@ if not can(user, "view_student"):
         data_quality_banner(events)
         if events.empty:
             st.success("No data-quality events detected.")
-    st.page_link("pages/data_page.py", label="Go to the Data page", icon=":material/database:")
+    st.page_link("app_pages/data_page.py", label="Go to the Data page", icon=":material/database:")
     st.stop()
 
 frame, total = cache.my_students(version, user, 0, PAGE_SIZE)
@@ -52,4 +52,4 @@ st.dataframe(
     key="home_students_table",
 )
 log_view(user, f"home: my students page {page + 1}", frame["student_id"].tolist())
-st.page_link("pages/student_page.py", label="Open a student", icon=":material/person:")
+st.page_link("app_pages/student_page.py", label="Open a student", icon=":material/person:")

@@ -23,17 +23,20 @@ class PageSpec:
     icon: str
 
 
+# The page scripts live in app_pages/, not pages/: a folder named pages/ beside Home.py makes
+# Streamlit run the first session after a server start in the old directory-based multipage mode,
+# which answers a deep link such as /cohort with "Page not found" and drops it.
 PAGES: dict[str, PageSpec] = {
     p.key: p
     for p in (
-        PageSpec("home", "Home", "pages/home_page.py", "home", ":material/home:"),
-        PageSpec("cohort", "Cohort", "pages/cohort_page.py", "cohort", ":material/groups:"),
-        PageSpec("student", "Student", "pages/student_page.py", "student", ":material/person:"),
-        PageSpec("data", "Data", "pages/data_page.py", "data", ":material/database:"),
+        PageSpec("home", "Home", "app_pages/home_page.py", "home", ":material/home:"),
+        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", ":material/groups:"),
+        PageSpec("student", "Student", "app_pages/student_page.py", "student", ":material/person:"),
+        PageSpec("data", "Data", "app_pages/data_page.py", "data", ":material/database:"),
         PageSpec(
             "access_log",
             "Access log",
-            "pages/access_log_page.py",
+            "app_pages/access_log_page.py",
             "access-log",
             ":material/policy:",
         ),

@@ -82,6 +82,12 @@ def test_too_many_failed_logins_lock_the_account(seeded):
     assert at.session_state["authentication_status"] is not True
 
 
+def test_no_pages_folder_beside_home():
+    """A pages/ folder would switch the first session after a restart to directory-based pages."""
+    assert not (ROOT / "pages").exists()
+    assert all((ROOT / spec.path).exists() for spec in PAGES.values())
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_pages_outside_the_role_are_not_registered(seeded, role):
     at = login(role)

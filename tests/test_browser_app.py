@@ -1,0 +1,149 @@
+"""Real-browser tests: the app served by `streamlit run`, driven by Playwright on Debian's chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lib.auth import COOKIE_NAME
+from lib.db import get_engine, init_db, session_factory
+from tests.app_fixtures import COOKIE_KEY, PASSWORD, ROOT, seed
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run Home.py` on a seeded SQLite store; yields the base URL."""
+    folder = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{folder / 'store.db'}"
+    init_db(url)
+    with session_factory(url)() as session:
+        seed(session)
+    get_engine(url).dispose()
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "DASHBOARD_COOKIE_KEY": COOKIE_KEY}
+    log = open(folder / "streamlit.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "Home.py",
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--browser.gatherUsageStats=false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        pytest.fail(f"streamlit did not start: {(folder / 'streamlit.log').read_text()}")
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        tab.set_default_timeout(45_000)
+        yield tab
+        context.close()
+        browser.close()
+
+
+def _log_in(page, username: str) -> None:
+    page.get_by_role("textbox", name="Username").wait_for()
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Login").click()
+
+
+def _wait_for_login_cookie(page) -> None:
+    for _ in range(100):
+        if any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
+            return
+        page.wait_for_timeout(200)
+    pytest.fail("the login cookie was never set")
+
+
+def test_deep_link_survives_the_login_round_trip(server, page):
+    page.goto(f"{server}/cohort?school=Science")
+    _log_in(page, "wb")
+    page.get_by_role("heading", name="Cohort").wait_for()
+    page.get_by_text("Engagement relative to each student's own baseline").wait_for()
+    assert "/cohort?" in page.url and "school=Science" in page.url
+    metric = page.locator('[data-testid="stMetricValue"]').first
+    assert metric.inner_text() == "3"  # S001, S002, S003: the Science students (of 5)
+
+
+def test_heatmap_renders_in_the_browser(server, page, tmp_path):
+    page.goto(f"{server}/cohort")
+    _log_in(page, "wb")
+    heat = page.locator(".js-plotly-plot .heatmaplayer image")
+    heat.first.wait_for(state="attached")
+    assert heat.count() >= 1
+    box = page.locator(".js-plotly-plot").filter(has=page.locator(".heatmaplayer")).first
+    width = box.bounding_box()["width"]
+    assert width > 300
+    ticks = box.locator(".ytick text").evaluate_all("els => els.map(e => e.textContent)")
+    assert sorted(ticks) == ["S001", "S002", "S003", "S004", "S005"]
+    page.screenshot(path=str(tmp_path / "cohort.png"), full_page=True)
+
+
+def test_reload_keeps_the_session_through_the_cookie_and_keeps_scope(server, page):
+    page.goto(f"{server}/student?id=S001")
+    _log_in(page, "tut_a")
+    page.get_by_role("heading", name="GivenS001 FamilyS001 · S001").wait_for()
+    _wait_for_login_cookie(page)
+    page.goto(f"{server}/student?id=S003")  # a fresh page load: login comes from the cookie
+    page.get_by_text("No student 'S003' in your scope.").wait_for()
+    assert "/student?id=S003" in page.url
+    assert page.get_by_text("GivenS003").count() == 0
