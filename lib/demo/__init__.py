@@ -6,11 +6,14 @@ Layout of `out/` (everything renders ONE truth; see planted.json for coverage an
   activity truth), submissions.csv, exemptions.csv, ground_truth.csv (planted episodes, systemic events,
   exemptions) and planted.json (details the CSV cannot hold: source of each source_drop, outage building,
   modules and event ids, format variants, rounding rules, export coverage).
-- system exports (SPEC §3, only with system_exports=True), one folder per adapter:
-  timetable/ (events.csv, student_event.csv), qr/scans.csv, moodle_users.csv, moodle_log/ (course Logs
-  report downloads, a few courses), moodle_logstore/ (logstore_standard_log.csv), submissions/
-  (assignments.csv + one grading worksheet per assignment), teams/ (attendance reports, mixed variants),
-  echo360/views.csv.
+- timetable/ (Jisc UDD-like events.csv and student_event.csv for tutorial groups): always written,
+  as the sample loader needs the expected contact points.
+- system exports (SPEC §3, only with system_exports=True), one folder per adapter: qr/scans.csv,
+  moodle_users.csv, moodle_log/ (course Logs report downloads, three courses), moodle_logstore/
+  (logstore_standard_log.csv + courses.csv), submissions/ (assignments.csv + one grading worksheet per
+  assignment), teams/ (attendance reports, mixed variants), echo360/views.csv. planted.json
+  `system_exports` documents, per adapter, the format, the counting rule that reproduces events.csv
+  and the coverage (the Moodle exports are bounded by max_file_bytes).
 
 Deterministic for (students, seed, academic_year, until): one numpy Generator seeded with `seed`.
 """
