@@ -109,20 +109,34 @@ def _users(x: ExportContext) -> Path:
     return write_csv(frame, x.path("moodle_users.csv"))
 
 
-def _window(x: ExportContext, ev: dict[str, np.ndarray], budget: int | None, keep) -> int:
+def _window(
+    x: ExportContext,
+    ev: dict[str, np.ndarray],
+    budget: int | None,
+    keep: np.ndarray,
+    bytes_per_event: float = BYTES_PER_ROW_GUESS * 1.25,
+) -> int:
     """First day index of the latest whole-day window whose rows fit in `budget` bytes."""
     if budget is None or not len(ev["day"]):
         return 0
-    per_day = np.bincount(ev["day"][keep], minlength=x.until_day + 1).astype(float) * 1.25
-    cum = np.cumsum(per_day[::-1]) * BYTES_PER_ROW_GUESS
-    fit = int(np.searchsorted(cum, budget * 0.9, side="right"))
+    per_day = np.bincount(ev["day"][keep], minlength=x.until_day + 1).astype(float)
+    cum = np.cumsum(per_day[::-1]) * bytes_per_event
+    fit = int(np.searchsorted(cum, budget * 0.92, side="right"))
     return max(0, x.until_day + 1 - max(fit, 1))
 
 
 def _logstore(x: ExportContext, ev: dict[str, np.ndarray]) -> list[Path]:
     budget = x.max_file_bytes
-    start = _window(x, ev, budget, np.ones(len(ev["day"]), bool))
+    every = np.ones(len(ev["day"]), bool)
+    start = _window(x, ev, budget, every)
     modules = None  # the whole site; a subset of courses when one day alone is too big
+    rows = noise_events(x, ev, start, modules)
+    text = render_logstore(x, rows)
+    if budget and len(text) < budget * 0.8 and start > 0:  # measured bytes per event: widen
+        per_event = len(text) / max(1, int(rows["counted"].sum()))
+        wider = _window(x, ev, budget, every, per_event)
+        if wider < start:
+            start = wider
     while True:
         rows = noise_events(x, ev, start, modules)
         text = render_logstore(x, rows)
