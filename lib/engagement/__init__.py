@@ -1,0 +1,1 @@
+"""Engagement engine: weekly measures, robust own baselines, flags and systemic drops (pure arrays)."""

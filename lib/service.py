@@ -1,0 +1,322 @@
+"""Store <-> engagement engine: read loaded data, compute, persist measures/flags/DQ events, read flags."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+
+import pandas as pd
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from lib.engagement.config import DEFAULTS, config_hash, merge_config
+from lib.engagement.engine import run
+from lib.engagement.explain import dq_frame, measures_frame
+from lib.engagement.explain import flags_frame as engine_flags
+from lib.engagement.measures import Inputs, build_inputs
+from lib.ingest.store import bulk_upsert, expected_students_frame, timetable_frame
+from lib.models import (
+    CalendarPeriod,
+    DailyActivity,
+    DataQualityEvent,
+    Exemption,
+    Flag,
+    Load,
+    Setting,
+    Student,
+    Submission,
+    WeeklyMeasure,
+)
+
+CONFIG_KEY = "engine_config"
+STATE_KEY = "engine_state"
+# Loads of these sources change who is expected where and when: recompute everything.
+STRUCTURAL_SOURCES = {"students", "enrolments", "calendar", "timetable"}
+FLAG_COLUMNS = ["student_id", "week_start", "kind", "severity", "explanation"]
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+
+def _setting(session: Session, key: str):
+    row = session.get(Setting, key)
+    return row.value if row is not None else None
+
+
+def _put_setting(session: Session, key: str, value, updated_by: str) -> None:
+    row = session.get(Setting, key)
+    now = datetime.now().replace(microsecond=0)
+    if row is None:
+        session.add(Setting(key=key, value=value, updated_at=now, updated_by=updated_by))
+    else:
+        row.value, row.updated_at, row.updated_by = value, now, updated_by
+    session.flush()
+
+
+def load_engine_config(session: Session) -> dict:
+    """The engine configuration: documented defaults (lib.engagement.config) with stored overrides."""
+    return merge_config(_setting(session, CONFIG_KEY))
+
+
+def save_engine_config(session: Session, values: dict, updated_by: str) -> None:
+    """Store the values that differ from the defaults (validated); the next compute is full."""
+    merged = merge_config(values)
+    overrides = {k: v for k, v in merged.items() if v != DEFAULTS[k]}
+    _put_setting(session, CONFIG_KEY, overrides, updated_by)
+
+
+# --- reading the store -----------------------------------------------------------------------------
+
+
+def _frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(session.execute(statement).all(), columns=columns)
+
+
+def read_inputs(session: Session, config: dict) -> Inputs:
+    """Everything loaded, as engine inputs."""
+    students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
+    activity = _frame(
+        session,
+        select(
+            DailyActivity.student_id,
+            DailyActivity.source,
+            DailyActivity.day,
+            DailyActivity.module_code,
+            DailyActivity.quantity,
+            DailyActivity.minutes,
+        ),
+        ["student_id", "source", "day", "module_code", "quantity", "minutes"],
+    )
+    pairs = expected_students_frame(session)
+    events = timetable_frame(session)[["event_id", "module_code", "start_at", "online"]]
+    expected = pairs.merge(events, on="event_id")
+    expected = expected.assign(day=pd.to_datetime(expected["start_at"]).dt.normalize())[
+        ["student_id", "module_code", "day", "online"]
+    ]
+    submissions = _frame(
+        session,
+        select(Submission.student_id, Submission.due_at, Submission.status),
+        ["student_id", "due_at", "status"],
+    )
+    calendar = _frame(
+        session,
+        select(CalendarPeriod.kind, CalendarPeriod.start, CalendarPeriod.end),
+        ["kind", "start", "end"],
+    )
+    exemptions = _frame(
+        session,
+        select(Exemption.student_id, Exemption.start, Exemption.end),
+        ["student_id", "start", "end"],
+    )
+    return build_inputs(students, activity, expected, submissions, calendar, exemptions, config)
+
+
+def _changes(session: Session, state: dict) -> tuple[bool, set[str], int, int]:
+    """(needs full, students touched, newest load id, newest exemption id) since the last compute."""
+    last_load = session.scalar(select(func.max(Load.id))) or 0
+    last_ex = session.scalar(select(func.max(Exemption.id))) or 0
+    since = int(state.get("load_id", 0))
+    sources = set(session.scalars(select(Load.source).where(Load.id > since)))
+    if sources & STRUCTURAL_SOURCES:
+        return True, set(), last_load, last_ex
+    touched: set[str] = set()
+    for model in (DailyActivity, Submission, Exemption):
+        touched |= set(
+            session.scalars(select(model.student_id).where(model.load_id > since).distinct())
+        )
+    touched |= set(
+        session.scalars(
+            select(Exemption.student_id).where(Exemption.id > int(state.get("exemption_id", 0)))
+        )
+    )
+    return False, touched, last_load, last_ex
+
+
+# --- writing results -------------------------------------------------------------------------------
+
+
+def _write_measures(session: Session, frame: pd.DataFrame) -> int:
+    frame = frame.assign(week_start=frame["week_start"].to_numpy("datetime64[D]").astype(str))
+    return bulk_upsert(
+        session, WeeklyMeasure.__table__, frame, ["student_id", "week_start", "source"]
+    )
+
+
+def _delete_for(session: Session, model, students: list[str] | None) -> None:
+    if students is None:
+        session.execute(delete(model))
+        return
+    for i in range(0, len(students), 500):
+        session.execute(delete(model).where(model.student_id.in_(students[i : i + 500])))
+
+
+def _write_flags(session: Session, flags: pd.DataFrame, students: list[str] | None) -> dict:
+    """Replace flags (of these students), keeping the ids of unchanged flags (cases point at them)."""
+    query = select(Flag.id, Flag.student_id, Flag.kind, Flag.week_start, Flag.explanation)
+    if students is not None:
+        stored = pd.concat(
+            [
+                _frame(
+                    session,
+                    query.where(Flag.student_id.in_(students[i : i + 500])),
+                    ["id", "student_id", "kind", "week_start", "explanation"],
+                )
+                for i in range(0, max(len(students), 1), 500)
+            ],
+            ignore_index=True,
+        )
+    else:
+        stored = _frame(session, query, ["id", "student_id", "kind", "week_start", "explanation"])
+    keys = ["student_id", "kind", "week_start", "explanation"]
+    merged = flags.merge(stored, on=keys, how="outer", indicator=True)
+    gone = merged.loc[merged["_merge"] == "right_only", "id"].astype(int).tolist()
+    for i in range(0, len(gone), 500):
+        session.execute(delete(Flag).where(Flag.id.in_(gone[i : i + 500])))
+    now = datetime.now().replace(microsecond=0)
+    kept = merged[merged["_merge"] == "both"]
+    for row in kept.itertuples(index=False):  # only flags that already existed (few)
+        flag = session.get(Flag, int(row.id))
+        ended = row.ended_week if isinstance(row.ended_week, date) else None
+        recovery = row.recovery_explanation if isinstance(row.recovery_explanation, str) else None
+        if (
+            flag.ended_week != ended
+            or flag.recovery_explanation != recovery
+            or flag.severity != row.severity
+        ):
+            flag.ended_week, flag.recovery_explanation = ended, recovery
+            flag.severity, flag.computed_at = row.severity, now
+    new = merged[merged["_merge"] == "left_only"]
+    session.add_all(
+        Flag(
+            student_id=r.student_id,
+            kind=r.kind,
+            severity=r.severity,
+            week_start=r.week_start,
+            ended_week=r.ended_week if isinstance(r.ended_week, date) else None,
+            explanation=r.explanation,
+            recovery_explanation=r.recovery_explanation
+            if isinstance(r.recovery_explanation, str)
+            else None,
+            computed_at=now,
+        )
+        for r in new.itertuples(index=False)
+    )
+    session.flush()
+    return {"flags_new": len(new), "flags_removed": len(gone)}
+
+
+def _write_dq(session: Session, dq: pd.DataFrame) -> None:
+    session.execute(delete(DataQualityEvent))
+    session.add_all(
+        DataQualityEvent(
+            week_start=r.week_start,
+            source=r.source,
+            module_code=r.module_code,
+            share_affected=float(r.share_affected),
+            students_affected=int(r.students_affected),
+            explanation=r.explanation,
+        )
+        for r in dq.itertuples(index=False)
+    )
+    session.flush()
+
+
+def _stored_dq(session: Session) -> set:
+    rows = session.execute(
+        select(DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code)
+    ).all()
+    return {(w, s, m or None) for w, s, m in rows}
+
+
+# --- the public contract ---------------------------------------------------------------------------
+
+
+def compute(session: Session, full: bool = False) -> dict:
+    """Bring weekly measures, baselines, flags and data-quality events up to date with the store.
+
+    Incremental (full=False): when only activity, submissions or exemptions were loaded since the last
+    compute, results are persisted only for the students those loads touched (the in-memory engine
+    pass is over everyone, so results equal a full recompute); a change of calendar, timetable,
+    enrolments, students, configuration or of the systemic (data-quality) events writes everything."""
+    t0 = time.perf_counter()
+    config = load_engine_config(session)
+    state = _setting(session, STATE_KEY) or {}
+    needs_full, touched, last_load, last_ex = _changes(session, state)
+    full = full or needs_full or state.get("config") != config_hash(config)
+    if not full and not touched:
+        return {"mode": "up_to_date", "seconds": round(time.perf_counter() - t0, 2)}
+    inp = read_inputs(session, config)
+    t_read = time.perf_counter()
+    res = run(inp, config)
+    flags = engine_flags(inp, res, config)
+    dq = dq_frame(inp, res)
+    t_engine = time.perf_counter()
+    new_dq = {
+        (w, s, m or None)
+        for w, s, m in dq[["week_start", "source", "module_code"]].itertuples(index=False)
+    }
+    if not full and new_dq != _stored_dq(session):
+        full = True  # a systemic event appeared or vanished: it concerns everyone
+    if full:
+        students = None
+        sel = None
+    else:
+        students = sorted(touched & set(inp.student_ids))
+        sel = inp.student_ids.get_indexer(students)
+    measures = measures_frame(inp, res, sel)
+    _delete_for(session, WeeklyMeasure, students)
+    rows = _write_measures(session, measures)
+    flag_rows = flags if students is None else flags[flags["student_id"].isin(students)]
+    counts = _write_flags(session, flag_rows, students)
+    _write_dq(session, dq)
+    version = int(state.get("version", 0)) + 1
+    _put_setting(
+        session,
+        STATE_KEY,
+        {
+            "load_id": last_load,
+            "exemption_id": last_ex,
+            "config": config_hash(config),
+            "version": version,
+        },
+        "engine",
+    )
+    return {
+        "mode": "full" if full else "incremental",
+        "students": int(len(inp.student_ids)) if full else len(students),
+        "weeks": int(len(inp.weeks)),
+        "teaching_weeks": int(inp.teaching.sum()),
+        "measures_written": rows,
+        "flags_raised": int(len(flags)),
+        "flags_open": int(flags["ended_week"].isna().sum()),
+        "flags_ended": int(flags["ended_week"].notna().sum()),
+        **counts,
+        "dq_events": int(len(dq)),
+        "seconds_read": round(t_read - t0, 2),
+        "seconds_engine": round(t_engine - t_read, 2),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+def flags_frame(
+    session: Session, as_of: date | None = None, include_ended: bool = False
+) -> pd.DataFrame:
+    """Flags in force at `as_of` (default today), or with include_ended every flag raised by then."""
+    as_of = as_of or date.today()
+    query = select(
+        Flag.student_id, Flag.week_start, Flag.kind, Flag.severity, Flag.explanation
+    ).where(Flag.week_start <= as_of)
+    if not include_ended:
+        query = query.where((Flag.ended_week.is_(None)) | (Flag.ended_week > as_of))
+    query = query.order_by(Flag.week_start, Flag.student_id, Flag.kind)
+    return _frame(session, query, FLAG_COLUMNS)
+
+
+def data_version(session: Session) -> int:
+    """A number that changes whenever engine results are rewritten (for caches)."""
+    return int((_setting(session, STATE_KEY) or {}).get("version", 0))
+
+
+def engine_inputs_for_tests(session: Session) -> Inputs:
+    """The engine inputs as read from the store (used by tests and benches)."""
+    return read_inputs(session, load_engine_config(session))
