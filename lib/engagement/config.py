@@ -20,11 +20,16 @@
 | source_drop_ratio | 0.2 | one source at most this x its baseline ... |
 | others_hold_ratio | 0.75 | ... while the other sources' index stays at least this |
 | source_min_baseline | see DEFAULTS | a source drop needs a baseline at least this high |
+| source_min_sessions | 2.0 | ... and, for attendance/online, usually this many sessions attended a week |
 | recover_ratio | 0.8 | a flag ends in the first teaching week back at this x baseline (recorded) |
-| missed_min / missed_window_weeks | 2 / 6 | missed submissions: this many missing in this many teaching weeks |
+| missed_min / missed_window_weeks | 3 / 6 | missed submissions: this many missing in this many teaching weeks |
 | systemic_drop_ratio | 0.5 | a student "dropped" in a source/module week below this x their baseline |
-| systemic_share | 0.35 | data-quality event when at least this share of the source's/module's students drop |
-| systemic_min_students | 8 | ... and at least this many students are concerned |
+| systemic_share | 0.35 | source-level data-quality event when at least this share of a source's users drop ... |
+| systemic_excess | 0.25 | ... and that share exceeds the source's usual weekly share of drops by this much |
+| systemic_module_share | 0.8 | module-level event: this share of the module's expected students recorded nothing |
+| systemic_min_students | 8 | a source-level event concerns at least this many students ... |
+| systemic_module_min_students | 5 | ... a module-level event this many (source-level needs 3 weeks of history) |
+| rate_full_weight_sessions | 3 | attendance/online weigh fully in the index from this many expected sessions |
 | severity_high / severity_medium | 0.25 / 0.45 | index (or source ratio) at most these: high / medium |
 """
 
@@ -71,14 +76,19 @@ DEFAULTS: dict = {
         "online": 0.4,
         "vle": 1.5,
         "submission": 10.0,
-        "lecture_capture": 60.0,
+        "lecture_capture": 240.0,
         "other": 2.0,
     },
+    "source_min_sessions": 2.0,
     "recover_ratio": 0.8,
-    "missed_min": 2,
+    "missed_min": 3,
     "missed_window_weeks": 6,
     "systemic_drop_ratio": 0.5,
     "systemic_share": 0.35,
+    "systemic_excess": 0.25,
+    "systemic_module_share": 0.8,
+    "systemic_module_min_students": 5,
+    "rate_full_weight_sessions": 3.0,
     "systemic_min_students": 8,
     "severity_high": 0.25,
     "severity_medium": 0.45,

@@ -43,6 +43,7 @@ class State:
     mpos: int
     open_id: np.ndarray  # (S, 3 + K) open flag id per (kind, source) or -1
     next_week: int = 0
+    shares: list = field(default_factory=list)  # (K,) share of users dropping, per teaching week
     starts: list = field(default_factory=list)  # arrays (s, w, kind, k, severity)
     ends: list = field(default_factory=list)  # arrays (flag id, w)
     n_flags: int = 0
@@ -120,6 +121,7 @@ def run(
     weights = np.array([source_setting(config, "index_weights", s) for s in inp.sources])
     min_base = np.array([source_setting(config, "min_baseline", s) for s in inp.sources])
     src_min = np.array([source_setting(config, "source_min_baseline", s) for s in inp.sources])
+    is_rate = np.array([s in ("attendance", "online") for s in inp.sources])
     mh = int(config["min_history"])
     cap = float(config["index_cap"])
     rows = np.arange(S)
@@ -143,9 +145,14 @@ def run(
             concerned = ~np.isnan(ratio)
             dropped = concerned & (ratio < config["systemic_drop_ratio"])
             share = dropped.sum(0) / np.maximum(concerned.sum(0), 1)
-            hit = (share >= config["systemic_share"]) & (
-                concerned.sum(0) >= config["systemic_min_students"]
+            known = len(st.shares) >= 3  # the usual weekly share of drops needs some weeks
+            usual = np.median(np.array(st.shares), axis=0) if known else np.ones(K)
+            hit = (
+                (share >= config["systemic_share"])
+                & (share >= usual + config["systemic_excess"])
+                & (concerned.sum(0) >= config["systemic_min_students"])
             )
+            st.shares.append(share)
             for k in np.flatnonzero(hit):
                 res.source_events.append((t, k, float(share[k]), int(dropped[:, k].sum())))
             res.masked[t] = hit
@@ -154,8 +161,13 @@ def run(
 
         r = np.clip(ratio, 0, cap)
         valid = ~np.isnan(r)
-        num = np.where(valid, r, 0) @ weights if K else np.zeros(S)
-        den = valid @ weights if K else np.zeros(S)
+        # a rate over few sessions is noisy: full weight from `rate_full_weight_sessions` sessions
+        few = np.clip(
+            np.nan_to_num(inp.expected[:, t, :]) / config["rate_full_weight_sessions"], 0, 1
+        )
+        wk = weights * np.where(is_rate, few, 1.0)
+        num = (np.where(valid, r, 0) * wk).sum(1)
+        den = (valid * wk).sum(1)
         index = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
         imed, imad, inn = median_mad(st.ibuf)
         icold = inn < mh
@@ -199,10 +211,10 @@ def run(
         )
 
         # one source drops while the others hold
-        others = (num[:, None] - np.nan_to_num(r) * weights) / np.maximum(
-            den[:, None] - valid * weights, 1e-9
-        )
-        others = np.where(den[:, None] - valid * weights > 0, others, np.nan)
+        rest = den[:, None] - valid * wk
+        others = (num[:, None] - np.nan_to_num(r) * wk) / np.maximum(rest, 1e-9)
+        others = np.where(rest > 1e-9, others, np.nan)
+        exp_all = np.nan_to_num(inp.expected[:, t, :])
         src_low = (
             valid
             & ~cold
@@ -210,6 +222,7 @@ def run(
             & (ratio <= config["source_drop_ratio"])
             & (others >= config["others_hold_ratio"])
             & live[:, None]
+            & (~is_rate | (base * exp_all >= config["source_min_sessions"]))
         )
         st.run_source = np.where(
             valid & live[:, None], np.where(src_low, st.run_source + 1, 0), st.run_source

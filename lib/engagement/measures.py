@@ -75,8 +75,8 @@ def _module_systemic(
     mw["share"] = mw["zero"] / mw["students"]
     hit = (
         (mw["rate"] < config["systemic_drop_ratio"] * usual)
-        & (mw["share"] >= config["systemic_share"])
-        & (mw["students"] >= config["systemic_min_students"])
+        & (mw["share"] >= config["systemic_module_share"])
+        & (mw["students"] >= config["systemic_module_min_students"])
     )
     out = mw[hit].reset_index()[cols]
     out["source"] = source
