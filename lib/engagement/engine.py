@@ -43,6 +43,7 @@ class State:
     mpos: int
     open_id: np.ndarray  # (S, 3 + K) open flag id per (kind, source) or -1
     next_week: int = 0
+    stats: tuple | None = None  # cached robust stats of the buffers (None after a change)
     shares: list = field(default_factory=list)  # (K,) share of users dropping, per teaching week
     starts: list = field(default_factory=list)  # arrays (s, w, kind, k, severity)
     ends: list = field(default_factory=list)  # arrays (flag id, w)
@@ -130,7 +131,9 @@ def run(
         ex = inp.exempt[:, t]
         m = inp.value[:, t, :].copy()
         m[ex] = np.nan
-        med, mad, n = median_mad(st.buf)
+        if st.stats is None:  # buffers change only in teaching weeks: reuse the stats otherwise
+            st.stats = (*median_mad(st.buf), *median_mad(st.ibuf))
+        med, mad, n, imed, imad, inn = st.stats
         prior = nan_median_columns(m) if teach else nan_median_columns(inp.value[:, t, :])
         prior = np.where(np.isnan(prior), 0.0, prior)
         cold = n < mh
@@ -169,7 +172,6 @@ def run(
         num = (np.where(valid, r, 0) * wk).sum(1)
         den = (valid * wk).sum(1)
         index = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-        imed, imad, inn = median_mad(st.ibuf)
         icold = inn < mh
         ibase = np.where(icold, 1.0, imed)
         ispread = np.maximum(1.4826 * np.nan_to_num(imad), np.where(icold, 0.25, 0.1))
@@ -287,6 +289,7 @@ def run(
             icold, index >= config["cold_accept_ratio"], rel >= config["accept_ratio"]
         )
         _push(st.ibuf, st.ipos, iaccept, index)
+        st.stats = None
     st.next_week = W if until_week is None else until_week
     res.state = st
     return res
