@@ -4,10 +4,9 @@ from datetime import timedelta
 
 import streamlit as st
 
-from lib import charts
 from lib.access import can
 from lib.db import session_scope
-from lib.queries import FLAG_STATES, YES_NO, cohort_csv, describe, from_params, week_list
+from lib.queries import FLAG_STATES, YES_NO, cohort_csv, describe, from_params
 from lib.ui import cache
 from lib.ui.state import Keys
 from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pager, require_page
@@ -83,24 +82,22 @@ if last is None:
     empty_store_notice()
 
 left, right = st.columns(2)
-if not counts.empty:
-    left.plotly_chart(charts.flag_counts_bar(counts), key="cohort_counts_chart")
-if not summary["trend"].empty:
-    right.plotly_chart(charts.flag_trend(summary["trend"]), key="cohort_trend_chart")
+figures = cache.cohort_figures(version, user, filters)
+if "counts" in figures:
+    left.plotly_chart(figures["counts"], key="cohort_counts_chart")
+if "trend" in figures:
+    right.plotly_chart(figures["trend"], key="cohort_trend_chart")
 
 shown: list[str] = []
 if week_from and week_to:
     st.subheader("Engagement relative to each student's own baseline")
     page = pager(size, HEATMAP_SIZE, Keys.COHORT_PAGE, "Heatmap page")
-    heat = cache.heatmap_page(version, user, filters, page, HEATMAP_SIZE)
+    heat = cache.heatmap_figure(version, user, filters, page, HEATMAP_SIZE)
     st.caption(
         f"Students {page * HEATMAP_SIZE + 1}–{page * HEATMAP_SIZE + len(heat['ids'])} of {size:,}, "
         "flagged (most severe) first. 100% = the student's own usual level."
     )
-    st.plotly_chart(
-        charts.relative_heatmap(heat["rel"], heat["ids"], week_list(week_from, week_to)),
-        key="cohort_heatmap",
-    )
+    st.plotly_chart(heat["figure"], key="cohort_heatmap")
     shown += heat["ids"]
 
 st.subheader("Flagged students")

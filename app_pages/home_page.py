@@ -39,11 +39,25 @@ if page:
 flagged = int((frame["flag"] != "").sum()) if not frame.empty else 0
 st.metric("Students", f"{total:,}")
 st.write(f"Flagged students on this page: **{flagged}** — flagged and most changed first.")
+frame = frame.assign(open="/student?id=" + frame["student_id"])
 st.dataframe(
     frame,
     hide_index=True,
     width="stretch",
+    column_order=[
+        "open",
+        "student_id",
+        "name",
+        "course",
+        "year",
+        "flag",
+        "latest",
+        "trend",
+        "explanation",
+    ],
     column_config={
+        "open": st.column_config.LinkColumn("", display_text="open", width="small"),
+        "latest": st.column_config.NumberColumn("latest week", format="percent"),
         "trend": st.column_config.LineChartColumn(
             "last 10 weeks vs own baseline", y_min=0, y_max=2, width="medium"
         ),

@@ -4,7 +4,6 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from lib import charts
 from lib.access import can
 from lib.db import session_scope
 from lib.queries import EXEMPTION_REASONS, add_exemption, search_students
@@ -75,20 +74,9 @@ else:
         "Show course median (context only; flags use the student's own pattern)",
         key=Keys.STUDENT_MEDIAN,
     )
-    median = cache.cohort_median(version, user, student_id) if show_median else None
-    sources = sorted(measures["source"].unique(), key=lambda s: (s != "index", s))
-    for source in sources:
-        st.plotly_chart(
-            charts.student_timeline(
-                measures,
-                source,
-                flags=flags,
-                calendar=bundle["calendar"],
-                exemptions=bundle["exemptions"],
-                median=median,
-            ),
-            key=f"student_timeline_{source}",
-        )
+    figures = cache.student_figures(version, user, student_id, show_median)
+    for source, figure in figures.items():
+        st.plotly_chart(figure, key=f"student_timeline_{source}")
     st.caption(
         "Green band: the student's usual range. Red: flagged weeks. Grey: vacations and non-teaching weeks. Blue: exemptions."
     )

@@ -148,7 +148,8 @@ def student_timeline(
             line={"color": "#999", "dash": "dash"},
             name="course median (context)",
         )
-    _shade(fig, calendar, exemptions, flags, source)
+    last_week = part["week_start"].max() if not part.empty else None
+    _shade(fig, calendar, exemptions, flags, last_week)
     fig.update_layout(
         height=260,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
@@ -158,7 +159,7 @@ def student_timeline(
     return fig
 
 
-def _shade(fig, calendar, exemptions, flags, source) -> None:
+def _shade(fig, calendar, exemptions, flags, last_week) -> None:
     if calendar is not None:
         for row in calendar.itertuples():
             if row.kind in NON_TEACHING_KINDS:
@@ -178,7 +179,8 @@ def _shade(fig, calendar, exemptions, flags, source) -> None:
             )
     if flags is not None:
         for row in flags.itertuples():
-            end = row.ended_week or row.week_start
+            # a flag still in force is shaded up to the latest week with results
+            end = row.ended_week or max(row.week_start, last_week or row.week_start)
             fig.add_vrect(
                 x0=row.week_start,
                 x1=end + timedelta(days=7),

@@ -461,8 +461,37 @@ EXPORT_FIELDS = (
 def my_students(
     session: Session, user: User, *, limit: int = 25, offset: int = 0, weeks: int = 10
 ) -> tuple[pd.DataFrame, int]:
-    """The user's students, flagged (most severe) and most changed first, with a sparkline series."""
-    ids, total = heatmap_students(session, user, CohortFilters(), limit=limit, offset=offset)
+    """The user's students, flagged (most severe) and most changed first, with a sparkline series.
+
+    "Most changed" is the latest week's combined index relative to the student's own baseline
+    (lowest first); students without a result that week come last."""
+    _, last = week_range(session)
+    clauses = student_clauses(user, CohortFilters())
+    total = session.scalar(select(func.count()).select_from(Student).where(*clauses)) or 0
+    worst = (
+        select(func.min(_SEVERITY_ORDER))
+        .where(Flag.student_id == Student.student_id, Flag.ended_week.is_(None))
+        .scalar_subquery()
+    )
+    latest = aliased(WeeklyMeasure)
+    ratio = case(
+        (latest.baseline > 0, latest.value / latest.baseline),
+        else_=None,
+    )
+    query = select(Student.student_id).where(*clauses)
+    if last is not None:
+        query = query.outerjoin(
+            latest,
+            and_(
+                latest.student_id == Student.student_id,
+                latest.week_start == last,
+                latest.source == "index",
+            ),
+        )
+        order = (func.coalesce(worst, 9), func.coalesce(ratio, 99.0), Student.student_id)
+    else:
+        order = (func.coalesce(worst, 9), Student.student_id)
+    ids = list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
     if not ids:
         return pd.DataFrame(), total
     profile = pd.DataFrame(
@@ -492,13 +521,14 @@ def my_students(
     profile["explanation"] = profile["student_id"].map(
         lambda s: " ".join(e for _, _, e in by_student.get(s, []))
     )
-    _, last = week_range(session)
     spark: dict[str, list[float]] = {s: [] for s in ids}
     if last is not None:
         rel = relative_engagement(session, ids, last - timedelta(weeks=weeks - 1), last)
         for sid, group in rel.sort_values("week_start").groupby("student_id"):
-            spark[sid] = [round(float(v), 2) if pd.notna(v) else 0.0 for v in group["ratio"]]
+            # non-teaching weeks (no ratio) are left out rather than drawn as a drop to zero
+            spark[sid] = [round(float(v), 2) for v in group["ratio"] if pd.notna(v)]
     profile["trend"] = profile["student_id"].map(lambda s: spark.get(s, []))
+    profile["latest"] = profile["trend"].map(lambda t: t[-1] if t else None)
     order = {sid: i for i, sid in enumerate(ids)}
     profile = profile.sort_values("student_id", key=lambda c: c.map(order)).reset_index(drop=True)
     return profile, total

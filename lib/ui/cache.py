@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import queries
+from lib import charts, queries
 from lib.access import User
 from lib.db import session_scope
 from lib.queries import CohortFilters
@@ -109,3 +109,47 @@ def coverage(data_version: str) -> pd.DataFrame:
 def calendar(data_version: str) -> pd.DataFrame:
     with session_scope() as session:
         return queries.calendar_periods(session)
+
+
+# --- figures: built once per data version and view, returned as Plotly dicts (cheap to copy) -----
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def cohort_figures(data_version: str, user: User, f: CohortFilters) -> dict:
+    summary = cohort_summary(data_version, user, f)
+    out = {}
+    if not summary["counts"].empty:
+        out["counts"] = charts.flag_counts_bar(summary["counts"]).to_plotly_json()
+    if not summary["trend"].empty:
+        out["trend"] = charts.flag_trend(summary["trend"]).to_plotly_json()
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def heatmap_figure(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> dict:
+    heat = heatmap_page(data_version, user, f, page, size)
+    weeks = queries.week_list(f.week_from, f.week_to)
+    figure = charts.relative_heatmap(heat["rel"], heat["ids"], weeks).to_plotly_json()
+    return {"ids": heat["ids"], "total": heat["total"], "figure": figure}
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def student_figures(data_version: str, user: User, student_id: str, median: bool) -> dict:
+    """source -> timeline figure (index first) for one student in the user's scope."""
+    bundle = student_bundle(data_version, user, student_id)
+    if bundle is None or bundle["measures"].empty:
+        return {}
+    measures = bundle["measures"]
+    overlay = cohort_median(data_version, user, student_id) if median else None
+    sources = sorted(measures["source"].unique(), key=lambda s: (s != "index", s))
+    return {
+        source: charts.student_timeline(
+            measures,
+            source,
+            flags=bundle["flags"],
+            calendar=bundle["calendar"],
+            exemptions=bundle["exemptions"],
+            median=overlay,
+        ).to_plotly_json()
+        for source in sources
+    }

@@ -1,0 +1,262 @@
+"""Benchmark of the app pages at university scale, printed as JSON.
+
+Builds a store with N students (default 40,000) of engine output directly in bulk (students,
+enrolments, weekly measures per source plus the index, flags, a data-quality event, the calendar)
+without running the engine, then times in AppTest, logged in through Home.py as a wellbeing user
+(whose scope is every student): the Cohort page, the Student page and an empty page registered in
+the same navigation, each on its first run and warm (median of reruns).
+
+    python bench/app.py [--students 40000] [--weeks 20] [--db /tmp/bench_app.db] [--reuse]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+COOKIE_KEY = "bench-9fQ2_xZ7mN4pL8wR1tV6bH0cJ5dG-aE3sU-k3Y"
+PASSWORD = "bench-password-123"
+FIRST_WEEK = date(2025, 9, 22)
+SOURCES = ("attendance", "vle", "submission", "lecture_capture")
+SCHOOLS = ("Science", "Engineering", "Business", "Arts", "Law", "Medicine", "Education", "Music")
+
+
+def build_store(url: str, students: int, weeks: int, seed: int = 1) -> dict:
+    """Fill an empty migrated store with synthetic engine output; returns counts and seconds."""
+    from lib.auth import add_user
+    from lib.db import get_engine, init_db, session_factory
+
+    started = time.perf_counter()
+    init_db(url)
+    rng = np.random.default_rng(seed)
+    engine = get_engine(url)
+    ids = [f"B{i:06d}" for i in range(students)]
+    school = rng.integers(0, len(SCHOOLS), students)
+    course = school * 10 + rng.integers(0, 10, students)
+    year = rng.integers(1, 5, students)
+    visa = rng.random(students) < 0.15
+    tutors = students // 30 + 1
+    tutor = rng.integers(0, tutors, students)
+    now = datetime.now()
+    student_rows = [
+        (
+            ids[i],
+            f"Given{i}",
+            f"Family{i}",
+            f"{ids[i].lower()}@uni.example",
+            None,
+            None,
+            f"C{course[i]:03d}",
+            f"Course {course[i]}",
+            SCHOOLS[school[i]],
+            "UG" if year[i] < 4 else "PGT",
+            int(year[i]),
+            "FT",
+            f"tutor{tutor[i]:04d}",
+            bool(visa[i]),
+            "on_campus" if i % 3 == 0 else "off_campus",
+            "enrolled",
+            FIRST_WEEK,
+        )
+        for i in range(students)
+    ]
+    enrolment_rows = [
+        (ids[i], f"M{course[i]:03d}{k}", 2025) for i in range(students) for k in range(4)
+    ]
+    week_starts = [FIRST_WEEK + timedelta(weeks=w) for w in range(weeks)]
+    teaching = np.array([w not in (6, 12, 13) for w in range(weeks)])
+    drop_from = np.where(rng.random(students) < 0.08, rng.integers(8, weeks, students), weeks)
+    base = {s: rng.lognormal(1.0, 0.5, students) for s in ("index", *SOURCES)}
+
+    def measure_rows(w: int, week: date):
+        dropped = w >= drop_from
+        factor = np.where(dropped, 0.15, 1.0) * rng.normal(1.0, 0.15, students).clip(0.2)
+        for source, baseline in base.items():
+            value = (baseline * factor).tolist() if teaching[w] else [None] * students
+            low, high, mid = (baseline * 0.7).tolist(), (baseline * 1.3).tolist(), baseline.tolist()
+            cold, is_teaching = w < 3, bool(teaching[w])
+            for i in range(students):
+                yield (
+                    ids[i],
+                    week,
+                    source,
+                    value[i],
+                    None,
+                    mid[i],
+                    low[i],
+                    high[i],
+                    cold,
+                    is_teaching,
+                )
+
+    flagged = np.nonzero(drop_from < weeks)[0]
+    flag_rows = [
+        (
+            ids[i],
+            "index_drop" if i % 2 else "no_engagement",
+            ("high", "medium", "low")[i % 3],
+            week_starts[int(drop_from[i])],
+            None,
+            f"Combined engagement fell from 100% to 15% of the usual level in week {drop_from[i]}",
+            None,
+            now,
+        )
+        for i in flagged
+    ]
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.executemany(
+            "INSERT INTO students (student_id, given_name, family_name, email, personal_email,"
+            " phone, course_code, course_name, school, level, year_of_study, mode,"
+            " tutor_username, visa_sponsored, residence, status, start_date)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            student_rows,
+        )
+        cur.executemany(
+            "INSERT INTO enrolments (student_id, module_code, academic_year) VALUES (?,?,?)",
+            enrolment_rows,
+        )
+        for w, week in enumerate(week_starts):
+            cur.executemany(
+                "INSERT INTO weekly_measures (student_id, week_start, source, value, expected,"
+                " baseline, baseline_low, baseline_high, cold_start, teaching)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                measure_rows(w, week),
+            )
+        cur.executemany(
+            "INSERT INTO flags (student_id, kind, severity, week_start, ended_week, explanation,"
+            " recovery_explanation, computed_at) VALUES (?,?,?,?,?,?,?,?)",
+            flag_rows,
+        )
+        cur.execute(
+            "INSERT INTO data_quality_events (week_start, source, module_code, share_affected,"
+            " students_affected, explanation) VALUES (?,?,?,?,?,?)",
+            (week_starts[9], "attendance", "M0100", 0.9, 120, "QR scanner outage in M0100"),
+        )
+        for kind, start, end, label in (
+            ("term", week_starts[0], week_starts[11] + timedelta(days=4), "Autumn"),
+            ("reading_week", week_starts[6], week_starts[6] + timedelta(days=4), "Reading week"),
+            ("vacation", week_starts[12], week_starts[13] + timedelta(days=6), "Winter"),
+        ):
+            cur.execute(
+                'INSERT INTO calendar_periods (kind, start, "end", label) VALUES (?,?,?,?)',
+                (kind, start, end, label),
+            )
+        raw.commit()
+    finally:
+        raw.close()
+    with session_factory(url)() as session:
+        add_user(session, "bench_wb", role="wellbeing", password=PASSWORD)
+        session.commit()
+    return {
+        "students": students,
+        "weeks": weeks,
+        "weekly_measures": students * weeks * len(base),
+        "flags": len(flag_rows),
+        "build_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _timed_run(at) -> float:
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # the login library prints on stdout
+        at.run()
+    elapsed = time.perf_counter() - started
+    if at.exception:
+        raise RuntimeError(at.exception[0].value)
+    return elapsed
+
+
+def time_pages(student_id: str, warm_runs: int = 5) -> dict:
+    """First and warm AppTest run times of the Cohort, Student and an empty page."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from lib import access
+
+    empty = Path(tempfile.mkdtemp(prefix="bench_app_")) / "empty_page.py"
+    empty.write_text(
+        "import streamlit as st\n"
+        "from lib.ui.widgets import require_page\n"
+        "require_page('bench_empty')\n"
+        "st.title('Empty')\n"
+    )
+    access.PAGES["bench_empty"] = access.PageSpec(
+        "bench_empty", "Empty", str(empty), "bench-empty", ":material/circle:"
+    )
+    access.ROLE_PAGES["wellbeing"] = (*access.ROLE_PAGES["wellbeing"], "bench_empty")
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=600)
+    _timed_run(at)
+    at.text_input[0].input("bench_wb")
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click()
+    login_seconds = _timed_run(at)
+    if not at.session_state["authentication_status"]:
+        raise RuntimeError("bench login failed")
+    out: dict = {"login_s": round(login_seconds, 3)}
+    for name, path, params in (
+        ("empty", str(empty), {}),
+        ("cohort", access.PAGES["cohort"].path, {}),
+        ("student", access.PAGES["student"].path, {"id": student_id}),
+    ):
+        at.switch_page(path)
+        at.query_params.clear()
+        for key, value in params.items():
+            at.query_params[key] = value
+        first = _timed_run(at)
+        warm = statistics.median(_timed_run(at) for _ in range(warm_runs))
+        out[name] = {"first_s": round(first, 3), "warm_s": round(warm, 3)}
+        out[name]["title"] = at.title[0].value if at.title else None
+        if name == "cohort":
+            out[name]["students_metric"] = at.metric[0].value
+            out[name]["plotly_charts"] = len(at.get("plotly_chart"))
+        if name == "student":
+            out[name]["header"] = at.header[0].value if at.header else None
+            out[name]["plotly_charts"] = len(at.get("plotly_chart"))
+    for name in ("cohort", "student"):
+        out[name]["warm_ratio_to_empty"] = round(out[name]["warm_s"] / out["empty"]["warm_s"], 2)
+    out["target_met"] = bool(
+        out["cohort"]["warm_s"] <= 2.0 and out["cohort"]["warm_ratio_to_empty"] <= 10
+    )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=40_000)
+    parser.add_argument("--weeks", type=int, default=20)
+    parser.add_argument("--db", default="/tmp/bench_app.db", help="SQLite file for the store")
+    parser.add_argument("--reuse", action="store_true", help="reuse an existing --db store")
+    args = parser.parse_args(argv)
+    url = f"sqlite:///{args.db}"
+    os.environ["DATABASE_URL"] = url
+    os.environ["DASHBOARD_COOKIE_KEY"] = COOKIE_KEY
+    result: dict = {"benchmark": "app", "store": "sqlite"}
+    if args.reuse and Path(args.db).exists():
+        result["data"] = {"reused": args.db}
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(args.db + suffix).unlink(missing_ok=True)
+        result["data"] = build_store(url, args.students, args.weeks)
+    result["pages"] = time_pages(student_id="B000001")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
