@@ -180,7 +180,7 @@ def build_inputs(
 
     events = pd.concat(module_events, ignore_index=True) if module_events else pd.DataFrame()
     if len(events):
-        events["week_start"] = weeks[events["w"].to_numpy()]
+        events["week_start"] = weeks[events["w"].to_numpy(np.int64)]
     return Inputs(
         students,
         weeks,
