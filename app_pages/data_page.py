@@ -10,7 +10,7 @@ from lib import charts
 from lib.access import ROLES, can
 from lib.auth import add_user, set_active
 from lib.db import session_scope
-from lib.queries import loads_frame, quarantined_rows, users_frame
+from lib.queries import file_head, loads_frame, quarantined_rows, users_frame
 from lib.sources import INGEST_SOURCES
 from lib.ui import cache
 from lib.ui.state import Keys, StateKeys
@@ -69,6 +69,8 @@ with upload_tab:
             st.session_state[StateKeys.UPLOAD_PREVIEW] = (source, uploaded.name, str(path), report)
         preview = st.session_state.get(StateKeys.UPLOAD_PREVIEW)
         if preview and uploaded is not None and preview[:2] == (source, uploaded.name):
+            st.markdown("**First lines of the file**")
+            st.code(file_head(preview[2]), language="text")
             st.markdown("**Validation report (nothing stored yet)**")
             _show_report(preview[3])
             if st.button("Load this file", key=Keys.UPLOAD_LOAD_BUTTON, type="primary"):

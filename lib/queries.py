@@ -749,6 +749,24 @@ def coverage_frame(session: Session) -> pd.DataFrame:
     return frame.groupby(["week_start", "source"], as_index=False)["rows"].sum()
 
 
+def file_head(path, lines: int = 8, width: int = 300) -> str:
+    """The first lines of an uploaded file as text (any of the encodings the loaders accept)."""
+    from pathlib import Path
+
+    from lib.ingest.errors import IngestError
+    from lib.ingest.readers import decode_bytes, normalise_newlines
+
+    path = Path(path)
+    try:
+        text, encoding = decode_bytes(path.read_bytes()[:200_000], path.name)
+    except IngestError as exc:
+        return str(exc)
+    except UnicodeDecodeError:  # a multi-byte character cut at the sample's end
+        text, encoding = decode_bytes(path.read_bytes(), path.name)
+    head = normalise_newlines(text).split("\n")[:lines]
+    return f"({encoding})\n" + "\n".join(line[:width] for line in head)
+
+
 def users_frame(session: Session) -> pd.DataFrame:
     """Staff users with role and scope (never password hashes)."""
     columns = [
