@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lib.db import init_db, session_scope  # noqa: E402
 from lib.engagement.calendar import monday  # noqa: E402
 from lib.models import Flag, WeeklyMeasure  # noqa: E402
-from lib.service import compute, save_engine_config  # noqa: E402
+from lib.service import compute, load_engine_config, save_engine_config  # noqa: E402
 
 EPISODES = ("sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start")
 
@@ -95,12 +95,43 @@ def evaluate(
             100 * len(clean) / max(clean_students * len(t_weeks), 1), 3
         ),
         "false_flags_by_kind": clean["kind"].value_counts().to_dict(),
-        "flags_from_systemic_event": int(clean["week_start"].isin(sys_weeks).sum()),
+        "flags_in_systemic_weeks_any_cause": int(
+            clean.loc[clean["kind"] != "missed_submissions", "week_start"].isin(sys_weeks).sum()
+        ),
         "flags_in_non_teaching_weeks": int(len(non_teaching)),
         "flags_in_exemptions": int(in_exemption),
         "flags_total": int(len(flags)),
         "dq_events": int(len(dq)),
     }
+
+
+def systemic_caused(session, config: dict, planted: dict, enrolments: pd.DataFrame) -> int:
+    """Flags that exist only because of the planted systemic events: flags of a run on the loaded
+    data minus flags of a counterfactual run where the outage cells are simply missing."""
+    from lib.engagement.engine import run
+    from lib.engagement.explain import flags_frame
+    from lib.service import read_inputs
+
+    inp = read_inputs(session, config)
+    actual = flags_frame(inp, run(inp, config), config)
+    weeks = pd.to_datetime(inp.weeks)
+    for event in planted.get("systemic", []):
+        w = int(np.searchsorted(weeks, pd.Timestamp(monday(date.fromisoformat(event["start"])))))
+        if event["kind"] == "systemic_qr_outage":
+            k = inp.sources.index("attendance")
+            ids = enrolments.loc[enrolments["module_code"].isin(event["modules"]), "student_id"]
+            rows = inp.student_ids.get_indexer(ids.unique())
+            rows = rows[rows >= 0]
+        else:
+            k = inp.sources.index("vle")
+            rows = np.arange(len(inp.student_ids))
+        inp.value[rows, w, k] = np.nan
+        inp.count[rows, w, k] = 0.0
+        inp.expected[rows, w, k] = np.nan
+    counterfactual = flags_frame(inp, run(inp, config), config)
+    keys = ["student_id", "kind", "week_start"]
+    merged = actual[keys].merge(counterfactual[keys], on=keys, how="left", indicator=True)
+    return int((merged["_merge"] == "left_only").sum())
 
 
 def main() -> None:
@@ -135,6 +166,8 @@ def main() -> None:
     t_load = time.perf_counter()
     truth = pd.read_csv(data / "ground_truth.csv", dtype=str, keep_default_na=False)
     exemptions = pd.read_csv(data / "exemptions.csv", dtype=str)
+    enrolments = pd.read_csv(data / "enrolments.csv", dtype=str)
+    planted = json.loads((data / "planted.json").read_text())
     out: dict = {
         "students": args.students,
         "seed": args.seed,
@@ -157,6 +190,14 @@ def main() -> None:
                 ).all()
             )
             result = evaluate(_flags(session), truth, args.students, teaching, dq, exemptions)
+            config = load_engine_config(session)
+            result["flags_caused_by_systemic_events"] = systemic_caused(
+                session, config, planted, enrolments
+            )
+            blind = {**config, "systemic_share": 2.0, "systemic_module_share": 2.0}
+            result["flags_caused_by_systemic_events_if_undetected"] = systemic_caused(
+                session, blind, planted, enrolments
+            )
         result["compute_seconds"] = summary["seconds"]
         result["compute_engine_seconds"] = summary["seconds_engine"]
         out[detector] = result

@@ -20,7 +20,7 @@
 | source_drop_ratio | 0.2 | one source at most this x its baseline ... |
 | others_hold_ratio | 0.75 | ... while the other sources' index stays at least this |
 | source_min_baseline | see DEFAULTS | a source drop needs a baseline at least this high |
-| source_min_sessions | 2.0 | ... and, for attendance/online, usually this many sessions attended a week |
+| source_min_sessions | 3.0 | ... and, for attendance/online, usually this many sessions attended a week |
 | recover_ratio | 0.8 | a flag ends in the first teaching week back at this x baseline (recorded) |
 | missed_min / missed_window_weeks | 3 / 6 | missed submissions: this many missing in this many teaching weeks |
 | systemic_drop_ratio | 0.5 | a student "dropped" in a source/module week below this x their baseline |
@@ -79,7 +79,7 @@ DEFAULTS: dict = {
         "lecture_capture": 240.0,
         "other": 2.0,
     },
-    "source_min_sessions": 2.0,
+    "source_min_sessions": 3.0,
     "recover_ratio": 0.8,
     "missed_min": 3,
     "missed_window_weeks": 6,
