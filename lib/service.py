@@ -211,7 +211,7 @@ def _write_dq(session: Session, dq: pd.DataFrame) -> None:
         DataQualityEvent(
             week_start=r.week_start,
             source=r.source,
-            module_code=r.module_code,
+            module_code=r.module_code if isinstance(r.module_code, str) else None,
             share_affected=float(r.share_affected),
             students_affected=int(r.students_affected),
             explanation=r.explanation,
@@ -225,7 +225,7 @@ def _stored_dq(session: Session) -> set:
     rows = session.execute(
         select(DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code)
     ).all()
-    return {(w, s, m or None) for w, s, m in rows}
+    return {(w, s, m if isinstance(m, str) and m else None) for w, s, m in rows}
 
 
 # --- the public contract ---------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def compute(session: Session, full: bool = False) -> dict:
     dq = dq_frame(inp, res)
     t_engine = time.perf_counter()
     new_dq = {
-        (w, s, m or None)
+        (w, s, m if isinstance(m, str) and m else None)
         for w, s, m in dq[["week_start", "source", "module_code"]].itertuples(index=False)
     }
     if not full and new_dq != _stored_dq(session):

@@ -21,7 +21,9 @@ CALENDAR = pd.DataFrame(
     ],
     columns=["kind", "start", "end"],
 )
-WEEKS = [TERM_START + timedelta(weeks=i) for i in range(15)]  # 12 term weeks (one reading) + 3 vacation
+WEEKS = [
+    TERM_START + timedelta(weeks=i) for i in range(15)
+]  # 12 term weeks (one reading) + 3 vacation
 TEACHING = [w for w in WEEKS if date(2025, 10, 27) != w and w <= date(2025, 12, 8)]
 READING = date(2025, 10, 27)
 
@@ -55,6 +57,8 @@ def scenario(
                 activity.append((sid, "attendance", week + timedelta(days=d), "M1", 1.0, None))
             for d in range(vle(s, week) if teach else 0):
                 activity.append((sid, "vle", week + timedelta(days=d), "M1", 3.0, None))
+            if not teach and s == 1:  # a little vacation activity: the data runs to the end
+                activity.append((sid, "vle", week + timedelta(days=4), "M1", 1.0, None))
             if teach and WEEKS.index(week) % 2 == 0:
                 status = "missing" if week in (missing or {}).get(s, []) else "on_time"
                 subs.append((sid, pd.Timestamp(week + timedelta(days=4, hours=12)), status))

@@ -78,7 +78,11 @@ def test_module_outage_is_a_data_quality_event_not_flags():
     assert flags.empty
     assert len(dq) == 1
     event = dq.iloc[0]
-    assert (event["module_code"], event["source"], event["week_start"]) == ("M1", "attendance", outage)
+    assert (event["module_code"], event["source"], event["week_start"]) == (
+        "M1",
+        "attendance",
+        outage,
+    )
     assert event["share_affected"] == 1.0 and event["students_affected"] == 12
     assert "no attendance in the week of" in event["explanation"]
 
@@ -126,7 +130,9 @@ def test_cold_start_is_labelled_and_uses_the_cohort_prior():
     index = measures[(measures["source"] == "index") & measures["teaching"]]
     first = index[index["week_start"] == pd.Timestamp(TEACHING[0])]
     assert first["cold_start"].all()
-    later = index[(index["week_start"] == pd.Timestamp(TEACHING[6])) & (index["student_id"] != "S00")]
+    later = index[
+        (index["week_start"] == pd.Timestamp(TEACHING[6])) & (index["student_id"] != "S00")
+    ]
     assert not later["cold_start"].any()
     assert set(flags["student_id"]) == {"S00"}
     row = flags.iloc[0]

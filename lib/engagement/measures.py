@@ -6,6 +6,7 @@ Measures (value; `count`/`expected` keep the raw numbers the explanations quote)
 - vle: active days in the week (events kept as `vle_events`, last active day as `vle_last_day`).
 - submission: submissions on time / submissions due that week (NaN when nothing is due).
 - lecture_capture: minutes viewed; any other (generic `events`) source: quantity.
+Weeks end at the data horizon (the last complete week with activity).
 Module-level systemic drops (a module's sessions unattended by most of its students in one week) are
 found here, recorded as data-quality events and removed from those students' attendance that week.
 """
@@ -106,7 +107,16 @@ def build_inputs(
     if not days:
         days = [pd.Series([pd.Timestamp.today()])]
     everything = pd.concat(days)
-    weeks = week_range(everything.min().date(), everything.max().date())
+    # The data horizon: weeks run up to the last week with activity that is complete (its Friday
+    # reached); later expected sessions and submissions due are not yet missed.
+    horizon = pd.to_datetime(activity["day"]).max() if len(activity) else everything.max()
+    if horizon.weekday() < 4:
+        horizon = horizon - pd.Timedelta(days=horizon.weekday() + 1)
+    weeks = week_range(everything.min().date(), horizon.date())
+    end = pd.Timestamp(weeks[-1]) + pd.Timedelta(days=7)
+    activity = activity[pd.to_datetime(activity["day"]) < end]
+    expected = expected[pd.to_datetime(expected["day"]) < end]
+    submissions = submissions[pd.to_datetime(submissions["due_at"]) < end]
     S, W = len(students), len(weeks)
     shape = (S, W)
     teaching = teaching_weeks(weeks, calendar)

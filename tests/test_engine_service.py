@@ -1,0 +1,175 @@
+"""The engine through the store: demo episodes found, non-teaching weeks clean, `python -m lib flags`,
+incremental compute equal to a full recompute, configuration changes recomputed."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stdout
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from lib.cli import main
+from lib.ingest.pipeline import load_files
+from lib.ingest.sample import load_sample_folder
+from lib.models import DataQualityEvent, Flag, WeeklyMeasure
+from lib.service import compute, data_version, flags_frame, load_engine_config, save_engine_config
+
+EPISODES = ("sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start")
+
+
+def _monday(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def _snapshot(session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    measures = pd.DataFrame(
+        session.execute(
+            select(
+                WeeklyMeasure.student_id,
+                WeeklyMeasure.week_start,
+                WeeklyMeasure.source,
+                WeeklyMeasure.value,
+                WeeklyMeasure.expected,
+                WeeklyMeasure.baseline,
+                WeeklyMeasure.baseline_low,
+                WeeklyMeasure.baseline_high,
+                WeeklyMeasure.cold_start,
+                WeeklyMeasure.teaching,
+            ).order_by(WeeklyMeasure.student_id, WeeklyMeasure.week_start, WeeklyMeasure.source)
+        ).all()
+    )
+    flags = pd.DataFrame(
+        session.execute(
+            select(
+                Flag.student_id,
+                Flag.kind,
+                Flag.week_start,
+                Flag.severity,
+                Flag.ended_week,
+                Flag.explanation,
+                Flag.recovery_explanation,
+            ).order_by(Flag.student_id, Flag.kind, Flag.week_start, Flag.explanation)
+        ).all()
+    )
+    dq = pd.DataFrame(
+        session.execute(
+            select(
+                DataQualityEvent.week_start,
+                DataQualityEvent.source,
+                DataQualityEvent.module_code,
+                DataQualityEvent.share_affected,
+            ).order_by(
+                DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code
+            )
+        ).all()
+    )
+    return measures, flags, dq
+
+
+def test_demo_episodes_found_and_non_teaching_weeks_clean(session, demo_dir):
+    load_sample_folder(session, demo_dir, force=True)
+    session.commit()
+    flags = pd.DataFrame(session.execute(select(Flag.student_id, Flag.kind, Flag.week_start)).all())
+    truth = pd.read_csv(demo_dir / "ground_truth.csv", dtype=str, keep_default_na=False)
+    episodes = truth[truth["kind"].isin(EPISODES) & (truth["onset"] <= "2025-12-01")]
+    assert len(episodes) >= 5
+    found = sum(
+        (
+            (flags["student_id"] == e.student_id)
+            & (flags["week_start"] >= _monday(date.fromisoformat(e.onset)))
+        ).any()
+        for e in episodes.itertuples()
+    )
+    assert found / len(episodes) >= 0.8
+    weeks = pd.DataFrame(
+        session.execute(
+            select(WeeklyMeasure.week_start, WeeklyMeasure.teaching)
+            .where(WeeklyMeasure.source == "index")
+            .distinct()
+        ).all()
+    )
+    non_teaching = set(weeks.loc[~weeks["teaching"].astype(bool), "week_start"])
+    assert date(2025, 10, 27) in non_teaching  # the autumn reading week
+    assert not set(flags["week_start"]) & non_teaching
+    exemptions = pd.read_csv(demo_dir / "exemptions.csv")
+    for ex in exemptions.itertuples():
+        mine = flags[flags["student_id"].astype(str) == str(ex.student_id)]
+        start, end = _monday(date.fromisoformat(ex.start)), date.fromisoformat(ex.end)
+        assert not ((mine["week_start"] >= start) & (mine["week_start"] <= end)).any()
+    # every student has an index row for every week, teaching or not
+    n_index = session.query(WeeklyMeasure).filter(WeeklyMeasure.source == "index").count()
+    assert n_index == 200 * len(weeks)
+
+
+def test_python_m_lib_flags_prints_the_stored_flags(sqlite_url, session, demo_dir):
+    load_sample_folder(session, demo_dir, force=True)
+    session.commit()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["flags", "--all", "--as-of", "2025-12-19"]) == 0
+    frame = pd.read_csv(io.StringIO(out.getvalue()), dtype=str)
+    assert list(frame.columns) == ["student_id", "week_start", "kind", "severity", "explanation"]
+    assert len(frame) == session.query(Flag).count() > 0
+    assert set(frame["kind"]) <= {
+        "no_engagement",
+        "index_drop",
+        "source_drop",
+        "missed_submissions",
+    }
+    assert frame["explanation"].str.contains(r"\(usually ").any()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["flags", "--as-of", "2025-12-19", "--format", "json"]) == 0
+    in_force = json.loads(out.getvalue())
+    open_flags = session.query(Flag).filter(Flag.ended_week.is_(None)).count()
+    ended_later = session.query(Flag).filter(Flag.ended_week > date(2025, 12, 19)).count()
+    assert len(in_force) == open_flags + ended_later
+    early = flags_frame(session, as_of=date(2025, 10, 15), include_ended=True)
+    assert (pd.to_datetime(early["week_start"]) <= pd.Timestamp("2025-10-15")).all()
+    assert len(early) < len(frame)
+
+
+def test_incremental_compute_equals_full(any_session, demo_dir, tmp_path):
+    session = any_session
+    load_sample_folder(session, demo_dir, force=True)
+    session.commit()
+    ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].head(3).tolist()
+    extra = tmp_path / "library.csv"
+    rows = [f"{sid},library,2025-11-{day:02d},2,,\n" for sid in ids for day in (3, 4, 11, 18)]
+    rows += [f"{ids[0]},vle,2025-12-0{day},4,,\n" for day in (1, 2, 3)]
+    extra.write_text("student_id,source,occurred_at,quantity,minutes,module_code\n" + "".join(rows))
+    before_version = data_version(session)
+    (report,) = load_files(session, "events", [extra], loaded_by="test")
+    assert report.status != "rejected"
+    summary = compute(session)
+    assert summary["mode"] == "incremental" and summary["students"] == 3
+    assert data_version(session) != before_version
+    incremental = _snapshot(session)
+    ids_before = sorted(session.scalars(select(Flag.id)))
+    assert compute(session, full=True)["mode"] == "full"
+    full = _snapshot(session)
+    for a, b in zip(incremental, full, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    assert sorted(session.scalars(select(Flag.id))) == ids_before  # unchanged flags keep their ids
+    assert compute(session)["mode"] == "up_to_date"
+
+
+def test_config_change_and_full_recompute(session, demo_dir):
+    load_sample_folder(session, demo_dir, force=True)
+    assert load_engine_config(session)["zero_weeks"] == 2
+    zero_before = session.query(Flag).filter(Flag.kind == "no_engagement").count()
+    save_engine_config(session, {"zero_weeks": 4, "min_baseline": {"vle": 1.0}}, updated_by="admin")
+    config = load_engine_config(session)
+    assert config["zero_weeks"] == 4 and config["min_baseline"]["vle"] == 1.0
+    assert config["min_baseline"]["attendance"] == 0.1  # other entries keep their defaults
+    assert compute(session)["mode"] == "full"  # a changed configuration recomputes everything
+    zero_after = session.query(Flag).filter(Flag.kind == "no_engagement").count()
+    assert zero_after <= zero_before
+    with pytest.raises(ValueError):
+        save_engine_config(session, {"no_such_threshold": 1}, updated_by="admin")
+    with pytest.raises(ValueError):
+        save_engine_config(session, {"detector": "magic"}, updated_by="admin")
