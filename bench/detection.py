@@ -105,30 +105,40 @@ def evaluate(
     }
 
 
-def systemic_caused(session, config: dict, planted: dict, enrolments: pd.DataFrame) -> int:
-    """Flags that exist only because of the planted systemic events: flags of a run on the loaded
-    data minus flags of a counterfactual run where the outage cells are simply missing."""
+def systemic_caused(session, config: dict, planted: dict) -> int:
+    """Flags that exist only because of the planted systemic events: the flags computed from the
+    loaded data minus the flags of a counterfactual where the outage never happened (the outage
+    building's sessions that week not timetabled; the Moodle outage week simply missing)."""
     from lib.engagement.engine import run
     from lib.engagement.explain import flags_frame
-    from lib.service import read_inputs
+    from lib.engagement.measures import build_inputs
+    from lib.service import read_frames
 
-    inp = read_inputs(session, config)
+    frames = read_frames(session)
+    inp = build_inputs(**frames, config=config)
     actual = flags_frame(inp, run(inp, config), config)
-    weeks = pd.to_datetime(inp.weeks)
     for event in planted.get("systemic", []):
-        w = int(np.searchsorted(weeks, pd.Timestamp(monday(date.fromisoformat(event["start"])))))
         if event["kind"] == "systemic_qr_outage":
-            k = inp.sources.index("attendance")
-            ids = enrolments.loc[enrolments["module_code"].isin(event["modules"]), "student_id"]
-            rows = inp.student_ids.get_indexer(ids.unique())
-            rows = rows[rows >= 0]
-        else:
-            k = inp.sources.index("vle")
-            rows = np.arange(len(inp.student_ids))
-        inp.value[rows, w, k] = np.nan
-        inp.count[rows, w, k] = 0.0
-        inp.expected[rows, w, k] = np.nan
-    counterfactual = flags_frame(inp, run(inp, config), config)
+            exp = frames["expected"]
+            day = pd.to_datetime(exp["day"])
+            hit = (
+                exp["module_code"].isin(event["modules"])
+                & ~exp["online"].astype(bool)
+                & (day >= pd.Timestamp(event["start"]))
+                & (day <= pd.Timestamp(event["end"]))
+            )
+            frames["expected"] = exp[~hit]
+    cf = build_inputs(**frames, config=config)
+    weeks = pd.to_datetime(cf.weeks)
+    for event in planted.get("systemic", []):
+        if event["kind"] == "systemic_vle_outage":
+            w = int(
+                np.searchsorted(weeks, pd.Timestamp(monday(date.fromisoformat(event["start"]))))
+            )
+            k = cf.sources.index("vle")
+            cf.value[:, w, k] = np.nan
+            cf.count[:, w, k] = 0.0
+    counterfactual = flags_frame(cf, run(cf, config), config)
     keys = ["student_id", "kind", "week_start"]
     merged = actual[keys].merge(counterfactual[keys], on=keys, how="left", indicator=True)
     return int((merged["_merge"] == "left_only").sum())
@@ -166,7 +176,6 @@ def main() -> None:
     t_load = time.perf_counter()
     truth = pd.read_csv(data / "ground_truth.csv", dtype=str, keep_default_na=False)
     exemptions = pd.read_csv(data / "exemptions.csv", dtype=str)
-    enrolments = pd.read_csv(data / "enrolments.csv", dtype=str)
     planted = json.loads((data / "planted.json").read_text())
     out: dict = {
         "students": args.students,
@@ -191,12 +200,10 @@ def main() -> None:
             )
             result = evaluate(_flags(session), truth, args.students, teaching, dq, exemptions)
             config = load_engine_config(session)
-            result["flags_caused_by_systemic_events"] = systemic_caused(
-                session, config, planted, enrolments
-            )
+            result["flags_caused_by_systemic_events"] = systemic_caused(session, config, planted)
             blind = {**config, "systemic_share": 2.0, "systemic_module_share": 2.0}
             result["flags_caused_by_systemic_events_if_undetected"] = systemic_caused(
-                session, blind, planted, enrolments
+                session, blind, planted
             )
         result["compute_seconds"] = summary["seconds"]
         result["compute_engine_seconds"] = summary["seconds_engine"]

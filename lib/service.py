@@ -72,8 +72,8 @@ def _frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(session.execute(statement).all(), columns=columns)
 
 
-def read_inputs(session: Session, config: dict) -> Inputs:
-    """Everything loaded, as engine inputs."""
+def read_frames(session: Session) -> dict[str, pd.DataFrame | pd.Index]:
+    """Everything loaded, as the long frames `build_inputs` takes (keyword names match)."""
     students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
     activity = _frame(
         session,
@@ -108,7 +108,19 @@ def read_inputs(session: Session, config: dict) -> Inputs:
         select(Exemption.student_id, Exemption.start, Exemption.end),
         ["student_id", "start", "end"],
     )
-    return build_inputs(students, activity, expected, submissions, calendar, exemptions, config)
+    return {
+        "students": students,
+        "activity": activity,
+        "expected": expected,
+        "submissions": submissions,
+        "calendar": calendar,
+        "exemptions": exemptions,
+    }
+
+
+def read_inputs(session: Session, config: dict) -> Inputs:
+    """Everything loaded, as engine inputs."""
+    return build_inputs(**read_frames(session), config=config)
 
 
 def _changes(session: Session, state: dict) -> tuple[bool, set[str], int, int]:
@@ -315,8 +327,3 @@ def flags_frame(
 def data_version(session: Session) -> int:
     """A number that changes whenever engine results are rewritten (for caches)."""
     return int((_setting(session, STATE_KEY) or {}).get("version", 0))
-
-
-def engine_inputs_for_tests(session: Session) -> Inputs:
-    """The engine inputs as read from the store (used by tests and benches)."""
-    return read_inputs(session, load_engine_config(session))
