@@ -267,6 +267,9 @@ def compute(session: Session, full: bool = False) -> dict:
         (w, s, m if isinstance(m, str) and m else None)
         for w, s, m in dq[["week_start", "source", "module_code"]].itertuples(index=False)
     }
+    span = [str(inp.weeks[0]), str(inp.weeks[-1])] if len(inp.weeks) else []
+    if not full and span != state.get("weeks"):
+        full = True  # the data horizon moved: every student gains (or loses) weeks
     if not full and new_dq != _stored_dq(session):
         full = True  # a systemic event appeared or vanished: it concerns everyone
     if full:
@@ -290,6 +293,7 @@ def compute(session: Session, full: bool = False) -> dict:
             "exemption_id": last_ex,
             "config": config_hash(config),
             "version": version,
+            "weeks": span,
         },
         "engine",
     )

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lib.cli import main
 from lib.ingest.pipeline import load_files
@@ -173,3 +173,23 @@ def test_config_change_and_full_recompute(session, demo_dir):
         save_engine_config(session, {"no_such_threshold": 1}, updated_by="admin")
     with pytest.raises(ValueError):
         save_engine_config(session, {"detector": "magic"}, updated_by="admin")
+
+
+def test_a_load_that_moves_the_data_horizon_recomputes_everyone(session, demo_dir, tmp_path):
+    load_sample_folder(session, demo_dir, force=True)
+    session.commit()
+    last_week = session.query(func.max(WeeklyMeasure.week_start)).scalar()
+    sid = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].iloc[0]
+    extra = tmp_path / "next_week.csv"
+    friday = last_week + timedelta(days=11)
+    extra.write_text(
+        "student_id,source,occurred_at,quantity,minutes,module_code\n"
+        f"{sid},vle,{friday.isoformat()},3,,\n"
+    )
+    load_files(session, "events", [extra], loaded_by="test")
+    assert compute(session)["mode"] == "full"
+    new_week = last_week + timedelta(days=7)
+    rows = session.query(WeeklyMeasure).filter(
+        WeeklyMeasure.week_start == new_week, WeeklyMeasure.source == "index"
+    )
+    assert rows.count() == 200  # every student has the new week, not only the one loaded

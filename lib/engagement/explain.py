@@ -36,7 +36,7 @@ def describe_source(inp: Inputs, res: Results, s: int, t: int, k: int) -> str | 
             return f"{verb} {_num(count)} {noun} (usually {_num(base)})"
         if exp <= 0:
             return None
-        return f"{verb} {_num(count)} of {_num(exp)} {noun} (usually {_num(base * exp)} of {_num(exp)})"
+        return f"{verb} {_num(count)} of {_num(exp)} {noun} (usually {int(np.floor(base * exp + 0.5))} of {_num(exp)})"
     if source == VLE:
         if count <= 0:
             last = int(inp.vle_last_day[s, t])
