@@ -72,7 +72,7 @@ size = summary["size"]
 c1, c2, c3 = st.columns(3)
 c1.metric("Students", f"{size:,}")
 counts = summary["counts"]
-c2.metric("Flags in force", f"{int(counts['students'].sum()) if not counts.empty else 0:,}")
+c2.metric("Students flagged", f"{summary['flagged']:,}")
 c3.metric("Weeks", f"{week_from} to {week_to}" if week_from else "no results yet")
 data_quality_banner(cache.dq_events(version, week_from, week_to))
 if size == 0:

@@ -154,10 +154,23 @@ def week_range(session: Session) -> tuple[date | None, date | None]:
 
 
 def default_weeks(session: Session, weeks: int = 16) -> tuple[date | None, date | None]:
-    """The default date range: the last `weeks` weeks with results."""
+    """The default date range: `weeks` weeks up to the latest teaching week with results
+    (so that a summer vacation at the end of the data does not hide the term)."""
     first, last = week_range(session)
     if last is None:
         return None, None
+    last_teaching = session.scalar(
+        select(func.max(WeeklyMeasure.week_start)).where(
+            WeeklyMeasure.source == "index",
+            WeeklyMeasure.teaching.is_(True),
+            WeeklyMeasure.value.is_not(None),
+        )
+    )
+    last = last_teaching or last
+    last_activity = session.scalar(select(func.max(DailyActivity.day)))
+    if last_activity is not None:  # weeks after the newest loaded activity hold no evidence yet
+        activity_week = last_activity - timedelta(days=last_activity.weekday())
+        last = min(last, activity_week)
     start = max(first, last - timedelta(weeks=weeks - 1)) if first else last
     return start, last
 
@@ -265,6 +278,18 @@ def flag_counts(session: Session, user: User, f: CohortFilters) -> pd.DataFrame:
     )
     rows = session.execute(query).all()
     return pd.DataFrame(rows, columns=["kind", "severity", "students"])
+
+
+def flagged_students(session: Session, user: User, f: CohortFilters) -> int:
+    """How many of the filtered students have at least one flag in force in the selected weeks."""
+    return (
+        session.scalar(
+            select(func.count(func.distinct(Flag.student_id)))
+            .join(Student, Student.student_id == Flag.student_id)
+            .where(*student_clauses(user, f), _in_force(f.week_from, f.week_to))
+        )
+        or 0
+    )
 
 
 def flag_trend(session: Session, user: User, f: CohortFilters) -> pd.DataFrame:
@@ -465,12 +490,12 @@ def my_students(
 
     "Most changed" is the latest week's combined index relative to the student's own baseline
     (lowest first); students without a result that week come last."""
-    _, last = week_range(session)
+    _, last = default_weeks(session)  # "now": the latest teaching week with loaded activity
     clauses = student_clauses(user, CohortFilters())
     total = session.scalar(select(func.count()).select_from(Student).where(*clauses)) or 0
     worst = (
         select(func.min(_SEVERITY_ORDER))
-        .where(Flag.student_id == Student.student_id, Flag.ended_week.is_(None))
+        .where(Flag.student_id == Student.student_id, _in_force(last, last))
         .scalar_subquery()
     )
     latest = aliased(WeeklyMeasure)
@@ -509,7 +534,7 @@ def my_students(
     profile.insert(1, "name", profile.pop("given_name") + " " + profile.pop("family_name"))
     flags = session.execute(
         select(Flag.student_id, Flag.kind, Flag.severity, Flag.explanation)
-        .where(Flag.student_id.in_(ids), Flag.ended_week.is_(None))
+        .where(Flag.student_id.in_(ids), _in_force(last, last))
         .order_by(_SEVERITY_ORDER)
     ).all()
     by_student: dict[str, list] = {}

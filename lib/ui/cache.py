@@ -46,6 +46,7 @@ def cohort_summary(data_version: str, user: User, f: CohortFilters) -> dict:
         return {
             "size": queries.cohort_size(session, user, f),
             "counts": queries.flag_counts(session, user, f),
+            "flagged": queries.flagged_students(session, user, f),
             "trend": queries.flag_trend(session, user, f),
         }
 
