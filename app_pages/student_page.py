@@ -84,7 +84,8 @@ else:
         "Green band: the student's usual range. Red: flagged weeks. Grey: vacations and non-teaching weeks. Blue: exemptions."
     )
     with st.expander("Weekly table"):
-        table = measures.pivot_table(
+        shown = measures if as_of is None else measures[measures["week_start"] <= as_of]
+        table = shown.pivot_table(
             index="week_start", columns="source", values="value", aggfunc="first"
         )
         st.dataframe(table.sort_index(ascending=False), width="stretch", key="student_weekly_table")

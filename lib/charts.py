@@ -150,6 +150,8 @@ def student_timeline(
         )
     last_week = part["week_start"].max() if not part.empty else None
     _shade(fig, calendar, exemptions, flags, last_week)
+    if not part.empty:  # the weeks with results, not the whole calendar
+        fig.update_xaxes(range=[x.min() - pd.Timedelta(days=3), x.max() + pd.Timedelta(days=7)])
     fig.update_layout(
         height=260,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},

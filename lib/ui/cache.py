@@ -141,13 +141,19 @@ def student_figures(data_version: str, user: User, student_id: str, median: bool
     if bundle is None or bundle["measures"].empty:
         return {}
     measures = bundle["measures"]
+    _, as_of = default_weeks(data_version)
+    if as_of is not None:  # no timeline beyond the newest week with loaded activity
+        measures = measures[measures["week_start"] <= as_of]
+    flags = bundle["flags"]
+    if as_of is not None and not flags.empty:
+        flags = flags[flags["week_start"] <= as_of]
     overlay = cohort_median(data_version, user, student_id) if median else None
     sources = sorted(measures["source"].unique(), key=lambda s: (s != "index", s))
     return {
         source: charts.student_timeline(
             measures,
             source,
-            flags=bundle["flags"],
+            flags=flags,
             calendar=bundle["calendar"],
             exemptions=bundle["exemptions"],
             median=overlay,
