@@ -410,3 +410,56 @@ def test_cookie_key_from_the_secrets_file(seeded, monkeypatch, tmp_path):
     no_exception(at)
     assert not at.error
     assert [t.label for t in at.text_input] == ["Username", "Password"]
+
+
+# --- single sign-on -------------------------------------------------------------------------------
+
+SSO_SECRETS = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "sso-cookie-secret-0123456789abcdefghijkl",
+    "client_id": "client",
+    "client_secret": "secret",
+    "server_metadata_url": "https://login.microsoftonline.com/tenant/v2.0/.well-known/openid-configuration",
+}
+
+
+class _FakeUser(dict):
+    """Stands in for st.user after the identity provider vouched for an e-mail."""
+
+    is_logged_in = True
+
+    def __init__(self, **values):
+        super().__init__(is_logged_in=True, **values)
+
+
+def test_sso_configured_shows_the_sign_on_button_not_the_password_form(seeded):
+    at = new_app()
+    at.secrets["auth"] = SSO_SECRETS
+    at.run()
+    no_exception(at)
+    assert [b.label for b in at.button] == ["Sign in with single sign-on"]
+    assert not at.text_input
+
+
+@pytest.mark.parametrize(
+    "email,role", [("WB@uni.example", "wellbeing"), ("nobody@x.example", None)]
+)
+def test_sso_maps_the_email_to_a_staff_user_with_roles_from_the_store(
+    seeded, monkeypatch, email, role
+):
+    import streamlit
+
+    staff = seeded.scalar(select(StaffUser).where(StaffUser.username == "wb"))
+    staff.email = "wb@uni.example"
+    seeded.commit()
+    monkeypatch.setattr(streamlit, "user", _FakeUser(email=email))
+    at = new_app()
+    at.secrets["auth"] = SSO_SECRETS
+    at.run()
+    no_exception(at)
+    if role is None:
+        assert "No active staff account has the e-mail nobody@x.example" in at.error[0].value
+        assert "dashboard_user" not in at.session_state
+    else:
+        assert at.session_state["dashboard_user"].role == role
+        assert at.title[0].value == "Home"

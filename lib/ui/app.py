@@ -141,7 +141,7 @@ def _sso_provider() -> str | None:
 
 def _sso_user() -> User | None:
     """The staff user whose e-mail the identity provider vouched for (roles come from the store)."""
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         return None
     with session_scope() as session:
         staff = auth.user_by_email(session, st.user.get("email"))
@@ -151,7 +151,7 @@ def _sso_user() -> User | None:
 def _sso_login_prompt() -> bool:
     """The single sign-on button (or why a signed-in identity has no account); never logs in here."""
     st.title(APP_TITLE)
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         st.caption("Staff sign-in with the university account. Students never log in here.")
         if st.button("Sign in with single sign-on", key=Keys.SSO_LOGIN, type="primary"):
             st.login(_sso_provider())
