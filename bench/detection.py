@@ -207,6 +207,8 @@ def main() -> None:
             )
         result["compute_seconds"] = summary["seconds"]
         result["compute_engine_seconds"] = summary["seconds_engine"]
+        result["compute_read_seconds"] = summary["seconds_read"]
+        result["measure_rows_written"] = summary["measures_written"]
         out[detector] = result
     keys = ("recall", "false_flags_per_100_student_teaching_weeks")
     ok = {

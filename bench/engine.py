@@ -137,10 +137,34 @@ def numpy_floor(inp: Inputs, window: int) -> float:
     return time.perf_counter() - start
 
 
+def persist_sample(inp: Inputs, res, students: int) -> dict:
+    """Write the measure rows of the first `students` students into a fresh SQLite store (the
+    service's bulk path) and extrapolate to everyone: persistence cost, reported separately."""
+    import tempfile
+
+    from lib.db import init_db, session_scope
+    from lib.service import _write_measures
+
+    folder = Path(tempfile.mkdtemp(prefix="engine_persist_"))
+    url = f"sqlite:///{folder / 'store.db'}"
+    init_db(url)
+    rows = measures_frame(inp, res, np.arange(min(students, len(inp.student_ids))))
+    start = time.perf_counter()
+    with session_scope(url) as session:
+        _write_measures(session, rows)
+    seconds = time.perf_counter() - start
+    return {
+        "rows": len(rows),
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(len(rows) / seconds),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--students", type=int, default=40_000)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--persist-sample", type=int, default=2000)
     args = parser.parse_args()
     config = merge_config({})
     inp = synthetic(args.students, args.seed)
@@ -165,10 +189,13 @@ def main() -> None:
         and (part.state.open_id == run(inp, config, until_week=last + 1).state.open_id).all()
     )
     t2 = time.perf_counter()
-    rows = measures_frame(inp, full)
+    n_rows = 0
+    for i in range(0, args.students, 2000):  # as lib.service persists them: per 2,000 students
+        n_rows += len(measures_frame(inp, full, np.arange(i, min(i + 2000, args.students))))
     t_rows = time.perf_counter() - t2
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+    persist = persist_sample(inp, full, args.persist_sample)
     window = int(config["baseline_weeks"])
     t_pandas_median, t_pandas = pandas_baseline(inp, window)
     t_numpy = numpy_floor(inp, window)
@@ -184,11 +211,15 @@ def main() -> None:
                 "flags": int(len(flags)),
                 "incremental_one_week_seconds": round(t_incremental, 3),
                 "incremental_equals_full": same,
-                "measure_rows": int(len(rows)),
+                "measure_rows": int(n_rows),
                 "measure_rows_build_seconds": round(t_rows, 2),
                 "peak_rss_mb_after_inputs": round(rss_inputs),
                 "peak_rss_mb_after_full_recompute": round(rss_full),
-                "peak_rss_mb_incl_measure_rows": round(rss_peak),
+                "peak_rss_mb_incl_measure_rows_in_chunks": round(rss_peak),
+                "sqlite_persist_sample": persist,
+                "sqlite_persist_all_rows_estimated_seconds": round(
+                    n_rows / persist["rows_per_second"]
+                ),
                 "pandas_groupby_rolling_median_seconds": round(t_pandas_median, 2),
                 "pandas_groupby_rolling_median_and_mad_seconds": round(t_pandas, 2),
                 "numpy_sliding_window_median_seconds": round(t_numpy, 2),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ CONFIG_KEY = "engine_config"
 STATE_KEY = "engine_state"
 # Loads of these sources change who is expected where and when: recompute everything.
 STRUCTURAL_SOURCES = {"students", "enrolments", "calendar", "timetable"}
+MEASURE_CHUNK_STUDENTS = 2000
 FLAG_COLUMNS = ["student_id", "week_start", "kind", "severity", "explanation"]
 
 
@@ -278,9 +280,13 @@ def compute(session: Session, full: bool = False) -> dict:
     else:
         students = sorted(touched & set(inp.student_ids))
         sel = inp.student_ids.get_indexer(students)
-    measures = measures_frame(inp, res, sel)
     _delete_for(session, WeeklyMeasure, students)
-    rows = _write_measures(session, measures)
+    rows = 0
+    sel = np.arange(len(inp.student_ids)) if sel is None else sel
+    for i in range(0, len(sel), MEASURE_CHUNK_STUDENTS):  # bounded memory: rows built per chunk
+        rows += _write_measures(
+            session, measures_frame(inp, res, sel[i : i + MEASURE_CHUNK_STUDENTS])
+        )
     flag_rows = flags if students is None else flags[flags["student_id"].isin(students)]
     counts = _write_flags(session, flag_rows, students)
     _write_dq(session, dq)
