@@ -165,9 +165,9 @@ def run(
         r = np.clip(ratio, 0, cap)
         valid = ~np.isnan(r)
         # a rate over few sessions is noisy: full weight from `rate_full_weight_sessions` sessions
-        few = np.clip(
-            np.nan_to_num(inp.expected[:, t, :]) / config["rate_full_weight_sessions"], 0, 1
-        )
+        # (a student measured by sessions attended, without a timetable, counts in full)
+        sessions = np.nan_to_num(inp.expected[:, t, :], nan=config["rate_full_weight_sessions"])
+        few = np.clip(sessions / config["rate_full_weight_sessions"], 0, 1)
         wk = weights * np.where(is_rate, few, 1.0)
         num = (np.where(valid, r, 0) * wk).sum(1)
         den = (valid * wk).sum(1)
@@ -216,7 +216,7 @@ def run(
         rest = den[:, None] - valid * wk
         others = (num[:, None] - np.nan_to_num(r) * wk) / np.maximum(rest, 1e-9)
         others = np.where(rest > 1e-9, others, np.nan)
-        exp_all = np.nan_to_num(inp.expected[:, t, :])
+        exp_all = np.nan_to_num(inp.expected[:, t, :], nan=1.0)  # count-measured: base = sessions
         src_low = (
             valid
             & ~cold
