@@ -18,7 +18,7 @@
 | sustain_weeks | 2 | consecutive low teaching weeks before an index or source drop flag |
 | zero_weeks | 2 | consecutive teaching weeks with zero engagement across all sources |
 | source_drop_ratio | 0.2 | one source at most this x its baseline ... |
-| others_hold_ratio | 0.75 | ... while the other sources' index stays at least this |
+| others_hold_ratio | 0.75 | ... while the other sources' index is at least this in the week it is raised |
 | source_min_baseline | see DEFAULTS | a source drop needs a baseline at least this high |
 | source_min_sessions | 3.0 | ... and, for attendance/online, usually this many sessions attended a week |
 | recover_ratio | 0.8 | a flag ends in the first teaching week back at this x baseline (recorded) |

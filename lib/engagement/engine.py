@@ -222,7 +222,6 @@ def run(
             & ~cold
             & (base >= src_min)
             & (ratio <= config["source_drop_ratio"])
-            & (others >= config["others_hold_ratio"])
             & live[:, None]
             & (~is_rate | (base * exp_all >= config["source_min_sessions"]))
         )
@@ -274,7 +273,11 @@ def run(
             (MISSED, new_missed, sev_missed),
         ):
             _start(st, rows[mask], t, col, -1, sev[mask], COLUMN[col])
-        new_src = (st.run_source >= config["sustain_weeks"]) & (st.open_id[:, 3:] < 0)
+        new_src = (
+            (st.run_source >= config["sustain_weeks"])
+            & (st.open_id[:, 3:] < 0)
+            & (others >= config["others_hold_ratio"])  # the others hold in the week it is raised
+        )
         s_idx, k_idx = np.nonzero(new_src)
         sev = np.where(np.nan_to_num(ratio[s_idx, k_idx]) <= 0, 1, 0)
         _start(st, s_idx, t, SOURCE_DROP, k_idx, sev, 3 + k_idx)
