@@ -111,3 +111,31 @@ def test_detectors_both_find_a_sustained_drop():
         assert list(flags["student_id"]) == ["S00"], detector
         assert flags.iloc[0]["kind"] == "index_drop"
         assert flags.iloc[0]["week_start"] <= date(2025, 11, 24)
+
+
+def test_source_drop_raised_once_the_others_hold_again():
+    wobble = TEACHING[7]
+
+    def att(s, w):
+        return 0 if s == 0 and w >= STOP else usual_attendance(s, w)
+
+    def vle(s, w):
+        return 1 if s == 0 and w == wobble else usual_vle(s, w)  # others dip in week 2 only
+
+    _, _, flags, _, _ = scenario(attendance=att, vle=vle)
+    mine = flags[flags["student_id"] == "S00"].set_index("kind")
+    assert mine.loc["index_drop", "week_start"] == TEACHING[7]  # both low that week
+    assert mine.loc["source_drop", "week_start"] == TEACHING[8]  # the run kept counting
+
+
+def test_without_a_timetable_attendance_is_measured_by_sessions_attended():
+    def att(s, w):
+        return 0 if s == 0 and w >= STOP else usual_attendance(s, w)
+
+    _, _, flags, _, measures = scenario(attendance=att, timetable=False)
+    rows = measures[(measures["student_id"] == "S01") & (measures["source"] == "attendance")]
+    assert rows["expected"].isna().all()
+    assert rows.loc[rows["teaching"], "value"].between(3, 4).all()
+    mine = flags[flags["student_id"] == "S00"]
+    assert list(mine["kind"]) == ["source_drop"]
+    assert "attended 0 sessions (usually 4)" in mine.iloc[0]["explanation"]
