@@ -26,6 +26,7 @@ if query:
             r.student_id: f"{r.student_id} — {r.name} ({r.course}, year {r.year})"
             for r in hits.itertuples()
         }
+        log_view(user, "student search results", list(labels))
         choice = st.selectbox(
             "Matches", list(labels), format_func=labels.get, key=Keys.STUDENT_PICK
         )

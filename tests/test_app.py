@@ -249,6 +249,17 @@ def test_visa_team_sees_no_welfare_or_non_sponsored_student(seeded):
     assert not at.header
 
 
+def test_search_results_are_logged(seeded):
+    at = open_page("wellbeing", "student")
+    at.text_input(key="student_search").input("GivenS00").run()
+    assert len(at.selectbox(key="student_pick").options) == 5
+    seeded.expire_all()
+    entry = seeded.scalar(
+        select(AccessLogEntry).where(AccessLogEntry.what == "student search results")
+    )
+    assert entry.username == "wb" and len(entry.student_ids) == 5
+
+
 def test_student_view_is_logged(seeded):
     open_page("tutor", "student", {"id": "S002"})
     seeded.expire_all()
