@@ -10,7 +10,14 @@ from lib import charts
 from lib.access import ROLES, can
 from lib.auth import add_user, set_active
 from lib.db import session_scope
-from lib.queries import file_head, loads_frame, quarantined_rows, users_frame
+from lib.queries import (
+    CALENDAR_KINDS,
+    add_calendar_period,
+    file_head,
+    loads_frame,
+    quarantined_rows,
+    users_frame,
+)
 from lib.sources import INGEST_SOURCES
 from lib.ui import cache
 from lib.ui.state import Keys, StateKeys
@@ -29,6 +36,16 @@ def _saved_upload(uploaded) -> Path:
     path = folder / Path(uploaded.name).name
     path.write_bytes(uploaded.getvalue())
     return path
+
+
+def _recompute(session) -> None:
+    """Bring flags up to date after a change (when the engine is installed)."""
+    try:
+        from lib.service import compute
+    except ImportError:
+        st.warning("The engine is not available: flags were not recomputed.")
+        return
+    compute(session)
 
 
 def _show_report(report) -> None:
@@ -126,7 +143,30 @@ with calendar_tab:
     else:
         st.plotly_chart(charts.calendar_timeline(calendar), key="calendar_chart")
         st.dataframe(calendar, hide_index=True, key="calendar_table")
-    st.caption("To change the calendar, upload a new `calendar` file on the Upload tab.")
+    st.caption("A whole calendar can also be loaded as a `calendar` file on the Upload tab.")
+    with st.form(Keys.CALENDAR_FORM, clear_on_submit=True):
+        st.markdown(
+            "**Add a period** (non-teaching weeks never raise flags and stay out of baselines)"
+        )
+        c1, c2, c3 = st.columns(3)
+        kind = c1.selectbox("Kind", CALENDAR_KINDS, key="calendar_form_kind")
+        period = c2.date_input("From – to", value=(), key="calendar_form_period")
+        label = c3.text_input("Label", key="calendar_form_label")
+        if st.form_submit_button("Add period and recompute"):
+            if not isinstance(period, tuple) or len(period) != 2:
+                st.error("Pick the first and the last day of the period.")
+            else:
+                try:
+                    with session_scope() as session:
+                        add_calendar_period(
+                            session, user, kind=kind, start=period[0], end=period[1], label=label
+                        )
+                        _recompute(session)
+                except (ValueError, PermissionError) as exc:
+                    st.error(str(exc))
+                else:
+                    cache.clear()
+                    st.success(f"{kind.replace('_', ' ')} {period[0]} to {period[1]} added.")
 
 with thresholds_tab:
     try:
@@ -136,29 +176,41 @@ with thresholds_tab:
     else:
         with session_scope() as session:
             config = load_engine_config(session)
-        text = st.text_area(
-            "Engine thresholds (JSON)",
-            value=json.dumps(
-                config if isinstance(config, dict) else getattr(config, "__dict__", {}),
-                indent=2,
-                default=str,
-            ),
-            height=300,
-            key=Keys.THRESHOLDS,
+        st.caption(
+            "Engine thresholds (defaults with any stored changes). Saving stores what differs "
+            "from the defaults and recomputes every flag."
         )
-        if st.button("Save thresholds and recompute", key=Keys.THRESHOLDS_SAVE):
-            try:
-                values = json.loads(text)
-                with session_scope() as session:
-                    save_engine_config(session, values, updated_by=user.username)
-                    from lib.service import compute
-
-                    compute(session)
-            except (ValueError, TypeError) as exc:
-                st.error(f"Not saved: {exc}")
-            else:
-                cache.clear()
-                st.success("Thresholds saved; flags recomputed.")
+        with st.form(Keys.THRESHOLDS_FORM):
+            cols = st.columns(3)
+            entered = {}
+            for i, (name, value) in enumerate(config.items()):
+                col, key = cols[i % 3], f"{Keys.THRESHOLDS}_{name}"
+                if isinstance(value, bool):
+                    entered[name] = col.checkbox(name, value=value, key=key)
+                elif isinstance(value, int):
+                    entered[name] = col.number_input(name, value=value, step=1, key=key)
+                elif isinstance(value, float):
+                    entered[name] = col.number_input(name, value=value, format="%.4g", key=key)
+                elif isinstance(value, str):
+                    entered[name] = col.text_input(name, value=value, key=key)
+                else:  # lists and mappings, e.g. the index weights
+                    entered[name] = col.text_area(
+                        f"{name} (JSON)", value=json.dumps(value, default=str), key=key
+                    )
+            if st.form_submit_button("Save thresholds and recompute"):
+                try:
+                    values = {
+                        k: json.loads(v) if not isinstance(config[k], str | int | float) else v
+                        for k, v in entered.items()
+                    }
+                    with session_scope() as session:
+                        save_engine_config(session, values, updated_by=user.username)
+                        _recompute(session)
+                except (ValueError, TypeError, KeyError) as exc:
+                    st.error(f"Not saved: {exc}")
+                else:
+                    cache.clear()
+                    st.success("Thresholds saved; flags recomputed.")
 
 with users_tab:
     with session_scope() as session:

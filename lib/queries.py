@@ -792,6 +792,32 @@ def file_head(path, lines: int = 8, width: int = 300) -> str:
     return f"({encoding})\n" + "\n".join(line[:width] for line in head)
 
 
+CALENDAR_KINDS = ("term", "vacation", "reading_week", "exam", "bank_holiday")
+
+
+def add_calendar_period(
+    session: Session, user: User, *, kind: str, start: date, end: date, label: str | None = None
+) -> CalendarPeriod:
+    """Add one period to the term calendar (admins); an identical period is not added twice."""
+    if not can(user, "edit_calendar"):
+        raise PermissionError("you may not change the term calendar")
+    if kind not in CALENDAR_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(CALENDAR_KINDS)}")
+    if end < start:
+        raise ValueError("the period ends before it starts")
+    period = session.scalar(
+        select(CalendarPeriod).where(
+            CalendarPeriod.kind == kind, CalendarPeriod.start == start, CalendarPeriod.end == end
+        )
+    )
+    if period is None:
+        period = CalendarPeriod(kind=kind, start=start, end=end)
+        session.add(period)
+    period.label = (label or "").strip() or None
+    session.commit()
+    return period
+
+
 def users_frame(session: Session) -> pd.DataFrame:
     """Staff users with role and scope (never password hashes)."""
     columns = [

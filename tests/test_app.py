@@ -474,3 +474,35 @@ def test_sso_maps_the_email_to_a_staff_user_with_roles_from_the_store(
     else:
         assert at.session_state["dashboard_user"].role == role
         assert at.title[0].value == "Home"
+
+
+def test_admin_adds_a_calendar_period(seeded):
+    from datetime import date
+
+    from lib.models import CalendarPeriod
+
+    at = open_page("admin", "data")
+    at.selectbox(key="calendar_form_kind").set_value("vacation")
+    at.date_input(key="calendar_form_period").set_value((date(2025, 12, 20), date(2026, 1, 4)))
+    at.text_input(key="calendar_form_label").input("Winter")
+    next(b for b in at.button if b.label == "Add period and recompute").click().run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    seeded.expire_all()
+    row = seeded.scalar(select(CalendarPeriod).where(CalendarPeriod.kind == "vacation"))
+    assert (row.start, row.end, row.label) == (date(2025, 12, 20), date(2026, 1, 4), "Winter")
+
+
+def test_admin_changes_a_threshold(seeded):
+    pytest.importorskip("lib.service")
+    from lib.service import load_engine_config
+
+    at = open_page("admin", "data")
+    widget = at.number_input(key="thresholds_json_baseline_weeks")
+    widget.set_value(widget.value + 1)
+    expected = widget.value
+    next(b for b in at.button if b.label == "Save thresholds and recompute").click().run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    seeded.expire_all()
+    assert load_engine_config(seeded)["baseline_weeks"] == expected

@@ -34,7 +34,9 @@ class Keys:
     UPLOAD_LOAD_BUTTON = "upload_load_button"
     THRESHOLDS = "thresholds_json"
     THRESHOLDS_SAVE = "thresholds_save"
+    THRESHOLDS_FORM = "thresholds_form"
     USER_FORM = "user_form"
+    CALENDAR_FORM = "calendar_form"
     LOG_USER = "access_log_user"
     LOG_STUDENT = "access_log_student"
 
