@@ -92,6 +92,10 @@ class ParseContext:
     student_ids: Callable[[], set[str]] = lambda: set()
     # university email (lower-case) -> student_id
     student_emails: Callable[[], dict[str, str]] = lambda: {}
+    # frame (student_id, full_name) of every student: given and family name
+    student_names: Callable[[], pd.DataFrame] = lambda: pd.DataFrame(
+        columns=["student_id", "full_name"]
+    )
     # frame of moodle_users rows (FRAME_COLUMNS["moodle_users"])
     moodle_users: Callable[[], pd.DataFrame] = lambda: pd.DataFrame(
         columns=FRAME_COLUMNS["moodle_users"]
@@ -104,12 +108,32 @@ class ParseContext:
     expected_students: Callable[[], pd.DataFrame] = lambda: pd.DataFrame(
         columns=["event_id", "student_id"]
     )
+    # timetable_events and expected_students of one module only (cheaper for one-event files)
+    module_timetable: Callable[[str], pd.DataFrame] | None = None
+    module_expected: Callable[[str], pd.DataFrame] | None = None
     # frame of enrolments rows
     enrolments: Callable[[], pd.DataFrame] = lambda: pd.DataFrame(
         columns=FRAME_COLUMNS["enrolments"]
     )
     # assignments side file for submissions worksheets: assignment_id -> (module_code, due_at) or None
     extra: dict = field(default_factory=dict)
+
+
+def module_timetable(ctx: ParseContext, module_code: str) -> pd.DataFrame:
+    """The timetabled events of one module, through the cheap lookup when the context has one."""
+    if ctx.module_timetable is not None:
+        return ctx.module_timetable(module_code)
+    events = ctx.timetable_events()
+    return events[events["module_code"].astype(str) == module_code]
+
+
+def module_expected(ctx: ParseContext, module_code: str) -> pd.DataFrame:
+    """(event_id, student_id) expected at the events of one module."""
+    if ctx.module_expected is not None:
+        return ctx.module_expected(module_code)
+    events = module_timetable(ctx, module_code)
+    expected = ctx.expected_students()
+    return expected[expected["event_id"].isin(set(events["event_id"]))]
 
 
 # A parser: reads the file at path and returns a ParsedFile, or raises IngestError.

@@ -88,10 +88,13 @@ def make_context(session: Session, file_name: str, year: int | None) -> ParseCon
         year=year,
         student_ids=once("ids", lambda: store.student_ids(session)),
         student_emails=once("emails", lambda: store.student_emails(session)),
+        student_names=once("names", lambda: store.student_names_frame(session)),
         moodle_users=once("moodle_users", lambda: store.moodle_users_frame(session)),
         timetable_events=once("events", lambda: store.timetable_frame(session)),
         expected_students=once("expected", lambda: store.expected_students_frame(session)),
         enrolments=once("enrolments", lambda: store.enrolments_frame(session)),
+        module_timetable=lambda code: store.timetable_frame(session, code),
+        module_expected=lambda code: store.expected_students_frame(session, code),
     )
 
 

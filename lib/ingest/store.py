@@ -49,6 +49,13 @@ def _frame(session: Session, statement) -> pd.DataFrame:
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
+def student_names_frame(session: Session) -> pd.DataFrame:
+    """(student_id, full_name) of every student, full name = given and family name."""
+    frame = _frame(session, select(Student.student_id, Student.given_name, Student.family_name))
+    full = frame["given_name"].fillna("") + " " + frame["family_name"].fillna("")
+    return pd.DataFrame({"student_id": frame["student_id"], "full_name": full.str.strip()})
+
+
 def moodle_users_frame(session: Session) -> pd.DataFrame:
     return _frame(
         session,
@@ -62,21 +69,22 @@ def moodle_users_frame(session: Session) -> pd.DataFrame:
     )
 
 
-def timetable_frame(session: Session) -> pd.DataFrame:
-    frame = _frame(
-        session,
-        select(
-            TimetableEvent.event_id,
-            TimetableEvent.module_code,
-            TimetableEvent.event_type,
-            TimetableEvent.title,
-            TimetableEvent.start_at,
-            TimetableEvent.end_at,
-            TimetableEvent.location,
-            TimetableEvent.online,
-            TimetableEvent.explicit_list,
-        ),
+def timetable_frame(session: Session, module_code: str | None = None) -> pd.DataFrame:
+    """Timetabled events, all or those of one module."""
+    statement = select(
+        TimetableEvent.event_id,
+        TimetableEvent.module_code,
+        TimetableEvent.event_type,
+        TimetableEvent.title,
+        TimetableEvent.start_at,
+        TimetableEvent.end_at,
+        TimetableEvent.location,
+        TimetableEvent.online,
+        TimetableEvent.explicit_list,
     )
+    if module_code is not None:
+        statement = statement.where(TimetableEvent.module_code == module_code)
+    frame = _frame(session, statement)
     for column in ("start_at", "end_at"):
         frame[column] = pd.to_datetime(frame[column])
     return frame
@@ -94,12 +102,16 @@ def academic_year_of(moment: pd.Series) -> pd.Series:
     return moment.dt.year - (moment.dt.month < 9).astype(int)
 
 
-def expected_students_frame(session: Session) -> pd.DataFrame:
-    """(event_id, student_id) for every timetabled event: its explicit list, else its module's cohort."""
-    events = timetable_frame(session)
-    explicit = _frame(
-        session, select(EventExpectedStudent.event_id, EventExpectedStudent.student_id)
-    )
+def expected_students_frame(session: Session, module_code: str | None = None) -> pd.DataFrame:
+    """(event_id, student_id) for every timetabled event (or one module's): its explicit list, else
+    its module's cohort."""
+    events = timetable_frame(session, module_code)
+    statement = select(EventExpectedStudent.event_id, EventExpectedStudent.student_id)
+    if module_code is not None:
+        statement = statement.join(
+            TimetableEvent, TimetableEvent.event_id == EventExpectedStudent.event_id
+        ).where(TimetableEvent.module_code == module_code)
+    explicit = _frame(session, statement)
     by_module = events[~events["explicit_list"].astype(bool)][
         ["event_id", "module_code", "start_at"]
     ]

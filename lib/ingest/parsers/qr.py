@@ -72,7 +72,10 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
     else:
         event_id = _match_by_room(frame, check, scans, events)
     scans["event_id"] = event_id
-    good = scans[~check.bad].sort_values(["scan", ROW])
+    if "outside" not in scans.columns:
+        scans["outside"] = False
+    outside = scans[~check.bad & scans["outside"].to_numpy()]
+    good = scans[~check.bad & ~scans["outside"].to_numpy()].sort_values(["scan", ROW])
     dup = good.duplicated(["student_id", "event_id"], keep="first")
     first = good[~dup]
     expected = ctx.expected_students()
@@ -94,7 +97,18 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
             ROW: first[ROW].to_numpy(),
         }
     )
-    notes = []
+    notes = [f"{len(out)} attendance(s) from {len(frame)} scan(s)"]
+    if len(outside):
+        examples = ", ".join(
+            f"row {r}: {e} at {t:%Y-%m-%d %H:%M}"
+            for r, e, t in zip(
+                outside[ROW][:5], outside["event_id"][:5], outside["scan"][:5], strict=True
+            )
+        )
+        notes.append(
+            f"{len(outside)} scan(s) outside their event's window ({before.seconds // 60} min before the start to "
+            f"{after.seconds // 60} min after the end): not counted as attendance ({examples})"
+        )
     if dup.any():
         notes.append(
             f"{int(dup.sum())} repeated scan(s) of the same student and event collapsed into one"
@@ -125,17 +139,7 @@ def _match_by_id(
     outside = (
         known & scans["scan"].notna() & ((scans["scan"] < open_at) | (scans["scan"] > close_at))
     )
-    if outside.any():
-        rows = np.flatnonzero(outside.to_numpy())
-        for i in rows:
-            mask = np.zeros(len(frame), dtype=bool)
-            mask[i] = True
-            check.flag(
-                mask,
-                "scan_time",
-                f"is outside the window of event {event_id.iloc[i]} "
-                f"({open_at.iloc[i]:%Y-%m-%d %H:%M} to {close_at.iloc[i]:%H:%M}, tolerance included)",
-            )
+    scans["outside"] = outside.to_numpy()
     return event_id
 
 
