@@ -147,3 +147,21 @@ def test_reload_keeps_the_session_through_the_cookie_and_keeps_scope(server, pag
     page.get_by_text("No student 'S003' in your scope.").wait_for()
     assert "/student?id=S003" in page.url
     assert page.get_by_text("GivenS003").count() == 0
+
+
+def test_logout_deletes_the_login_cookie(server, page):
+    page.goto(f"{server}/")
+    _log_in(page, "wb")
+    page.get_by_role("heading", name="Home").wait_for()
+    _wait_for_login_cookie(page)
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("textbox", name="Username").wait_for()
+    for _ in range(100):
+        if not any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
+            break
+        page.wait_for_timeout(200)
+    else:
+        pytest.fail("the login cookie survived the logout")
+    page.goto(f"{server}/cohort")  # a fresh load: no cookie, so the login form again
+    page.get_by_role("textbox", name="Username").wait_for()
+    assert page.get_by_role("heading", name="Cohort").count() == 0

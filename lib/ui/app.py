@@ -96,6 +96,10 @@ def _password_login(key: str) -> bool:
         creds = auth.credentials(session)
     before = {u: d.get("failed_login_attempts", 0) for u, d in creds["usernames"].items()}
     authenticator = _authenticator(creds, key)
+    if st.session_state.get("logout"):
+        # Logged out in this session: delete the browser's re-login cookie. It is done here, on
+        # the login page that stays on screen, because the logout run itself reruns at once.
+        authenticator.cookie_controller.cookie_model.delete_cookie()
     st.title(APP_TITLE)
     st.caption("Staff sign-in. Students never log in here.")
     try:
