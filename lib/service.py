@@ -71,7 +71,11 @@ def save_engine_config(session: Session, values: dict, updated_by: str) -> None:
 
 
 def _frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(session.execute(statement).all(), columns=columns)
+    """Rows of a Core select as a frame, built column by column (much faster than from Row objects)."""
+    rows = session.connection().execute(statement).fetchall()
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame({c: list(v) for c, v in zip(columns, zip(*rows, strict=True), strict=True)})
 
 
 def read_frames(session: Session) -> dict[str, pd.DataFrame | pd.Index]:
