@@ -73,7 +73,11 @@ c1, c2, c3 = st.columns(3)
 c1.metric("Students", f"{size:,}")
 counts = summary["counts"]
 c2.metric("Students flagged", f"{summary['flagged']:,}")
-c3.metric("Weeks", f"{week_from} to {week_to}" if week_from else "no results yet")
+c3.metric(
+    "Weeks",
+    f"{(week_to - week_from).days // 7 + 1}" if week_from and week_to else "—",
+    help=f"{week_from} to {week_to}" if week_from else "no results yet",
+)
 data_quality_banner(cache.dq_events(version, week_from, week_to))
 if size == 0:
     st.info("No students match these filters.")
