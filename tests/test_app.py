@@ -506,3 +506,36 @@ def test_admin_changes_a_threshold(seeded):
     assert not at.error, [e.value for e in at.error]
     seeded.expire_all()
     assert load_engine_config(seeded)["baseline_weeks"] == expected
+
+
+# --- both stores ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seeded_any(any_session, monkeypatch):
+    """The seeded store on SQLite and on PostgreSQL (when TEST_DATABASE_URL is set)."""
+    from lib.db import get_engine
+
+    get_engine.cache_clear()
+    monkeypatch.setenv("DASHBOARD_COOKIE_KEY", COOKIE_KEY)
+    app_fixtures.seed(any_session)
+    return any_session
+
+
+@pytest.mark.parametrize("role", ["tutor", "wellbeing"])
+def test_pages_on_both_stores(seeded_any, role):
+    at = open_page(role, "cohort", {"flag": "flagged"})
+    no_exception(at)
+    assert at.metric[1].value == ("1" if role == "tutor" else "2")
+    at.switch_page(PAGES["student"].path)
+    at.query_params["id"] = "S001"
+    at.run()
+    no_exception(at)
+    assert at.header[0].value.endswith("S001")
+    at.text_input(key="student_search").input("family").run()
+    no_exception(at)
+    expected = {"tutor": 2, "wellbeing": 5}[role]
+    assert len(at.selectbox(key="student_pick").options) == expected
+    at.switch_page(PAGES["home"].path).run()
+    no_exception(at)
+    assert at.dataframe[0].value["student_id"].iloc[0] == "S001"
