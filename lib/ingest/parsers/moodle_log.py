@@ -163,7 +163,7 @@ def _modules(frame: pd.DataFrame, ctx: ParseContext) -> pd.Series:
     if not file_code:
         seen = codes.dropna().unique()
         file_code = seen[0] if len(seen) == 1 else ""
-    return codes.fillna(file_code).astype(str)
+    return codes.astype(object).fillna(file_code).astype(str)
 
 
 def _notes(

@@ -45,11 +45,6 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
     with open(path, "rb") as handle:
         head_bytes = handle.read(1 << 16)
     head, encoding = decode_bytes(head_bytes, ctx.file_name)
-    if encoding.startswith("utf-16"):
-        raise IngestError(
-            ctx.file_name,
-            "is UTF-16: export the logstore table as UTF-8 CSV (it is read in streams)",
-        )
     header = re.split(r"\r\n|\r|\n", head.lstrip("\ufeff"), maxsplit=1)[0]
     delimiter = sniff_delimiter(header)
     names = [header_key(c) for c in header.split(delimiter)]
@@ -63,6 +58,11 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
             ],
             head,
             encoding,
+        )
+    if encoding.startswith("utf-16"):
+        raise IngestError(
+            ctx.file_name,
+            "is UTF-16: export the logstore table as UTF-8 CSV (it is read in streams)",
         )
     shortname = next((n for n in names if n in SHORTNAME), None)
     students = _student_index(ctx)

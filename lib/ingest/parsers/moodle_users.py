@@ -8,8 +8,8 @@ import pandas as pd
 
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError
-from lib.ingest.parsers.formats import aliases, read_export
-from lib.ingest.readers import ROW, Validator, read_csv_frame
+from lib.ingest.parsers.formats import aliases, header_key, read_export, unrecognised
+from lib.ingest.readers import ROW, Validator, read_csv_frame, sniff_delimiter
 
 COLUMNS = ["id", "username", "idnumber", "email", "firstname", "lastname"]
 ALIASES = aliases(
@@ -25,7 +25,12 @@ ALIASES = aliases(
 
 
 def parse(path: Path, ctx: ParseContext) -> ParsedFile:
-    text, _ = read_export(path, ctx)
+    text, encoding = read_export(path, ctx)
+    header = text.split("\n", 1)[0]
+    names = {ALIASES.get(header_key(c), "") for c in header.split(sniff_delimiter(header))}
+    if not {"id", "idnumber"} <= names:
+        tried = [f"Moodle user export ({', '.join(COLUMNS)})"]
+        raise unrecognised(ctx.file_name, "Moodle user", tried, text, encoding)
     frame = read_csv_frame(text, ctx.file_name, COLUMNS, aliases=ALIASES)
     check = Validator(frame, ctx.file_name)
     check.required("id")

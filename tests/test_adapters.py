@@ -1,0 +1,378 @@
+"""System-format adapters on real-shape fixtures: what each stores, and what it does with awkward files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from lib.export import activity_frame
+from lib.ingest.pipeline import load_file
+from lib.models import Attendance, Submission, TimetableEvent
+
+FIX = Path(__file__).parent / "fixtures" / "adapters"
+AMIRA, BEN, CHEN, DANA = "26000001", "26000002", "26000003", "26000004"
+
+
+def load(session: Session, source: str, path: Path, **kwargs):
+    report = load_file(session, source, path, **kwargs)
+    session.expire_all()
+    return report
+
+
+def ok(session: Session, source: str, path: Path, **kwargs):
+    report = load(session, source, path, **kwargs)
+    assert report.status == "loaded", report.as_text()
+    return report
+
+
+@pytest.fixture
+def base(any_session: Session) -> Session:
+    """Students, enrolments, the timetable with its tutorial list, and the Moodle user export."""
+    ok(any_session, "students", FIX / "students.csv")
+    ok(any_session, "enrolments", FIX / "enrolments.csv")
+    ok(any_session, "timetable", FIX / "timetable" / "events.csv")
+    ok(any_session, "timetable", FIX / "timetable" / "student_event.csv")
+    ok(any_session, "moodle-users", FIX / "moodle_users.csv")
+    return any_session
+
+
+def activity(session: Session, source: str) -> dict[tuple[str, str], tuple[float, float | None]]:
+    frame = activity_frame(session)
+    frame = frame[frame["source"] == source]
+    return {
+        (r.student_id, r.date): (r.quantity, None if pd.isna(r.minutes) else r.minutes)
+        for r in frame.itertuples()
+    }
+
+
+def snapshot(session: Session) -> dict[str, int]:
+    from lib.models import Base
+
+    session.expire_all()
+    return {
+        t.name: session.execute(text(f'SELECT COUNT(*) FROM "{t.name}"')).scalar_one()
+        for t in Base.metadata.sorted_tables
+    }
+
+
+# --- timetable -------------------------------------------------------------------------------------
+
+
+def test_timetable_events_and_explicit_lists(base: Session):
+    ev1 = base.get(TimetableEvent, "EV1")
+    assert ev1.module_code == "COMP1001" and ev1.event_type == "lecture" and not ev1.online
+    assert str(ev1.start_at) == "2024-12-16 10:00:00"
+    assert base.get(TimetableEvent, "EV2").online is True
+    assert base.get(TimetableEvent, "EV3").explicit_list is True
+    assert base.get(TimetableEvent, "EV1").explicit_list is False
+
+
+# --- QR --------------------------------------------------------------------------------------------
+
+
+def test_qr_scans_matched_collapsed_and_unexpected_kept(base: Session):
+    report = ok(base, "qr", FIX / "qr" / "scans.csv")
+    rows = {
+        (a.student_id, a.event_id): a.expected
+        for a in base.scalars(select(Attendance).where(Attendance.source == "attendance"))
+    }
+    assert rows == {
+        (AMIRA, "EV1"): True,
+        (BEN, "EV1"): True,
+        (DANA, "EV1"): False,  # not enrolled on COMP1001: kept and reported
+        (AMIRA, "EV3"): True,
+        (CHEN, "EV3"): False,  # not on the tutorial group's list
+    }
+    notes = " ".join(report.notes)
+    assert "1 repeated scan" in notes and "2 scan(s) by students not expected" in notes
+    assert "1 scan(s) outside their event's window" in notes and "row 6" in notes
+    assert activity(base, "attendance") == {
+        (AMIRA, "2024-12-16"): (1.0, None),
+        (AMIRA, "2024-12-17"): (1.0, None),
+        (BEN, "2024-12-16"): (1.0, None),
+    }
+
+
+def test_qr_by_module_and_room(base: Session):
+    ok(base, "qr", FIX / "qr" / "scans_by_room.csv")
+    rows = {(a.student_id, a.event_id, a.expected) for a in base.scalars(select(Attendance))}
+    assert rows == {(CHEN, "EV1", True), (CHEN, "EV3", False)}
+
+
+# --- Moodle logs -----------------------------------------------------------------------------------
+
+LOG_TRUTH = {
+    (AMIRA, "2024-12-20"): (1.0, None),
+    (AMIRA, "2025-01-13"): (1.0, None),
+    (BEN, "2024-12-19"): (1.0, None),
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "logs_COMP1001-2425_yearless.csv",  # '13 January, 09:44' across New Year, LF
+        "logs_COMP1001-2425_cr_only.csv",  # CR-only, BOM, reordered columns, 12-hour clock
+        "logs_COMP1001-2425_de.csv",  # German headers, ';', '13.01.25, 09:44'
+    ],
+)
+def test_moodle_log_variants_count_student_learning_events(base: Session, name: str):
+    report = ok(base, "moodle-log", FIX / "moodle_log" / name, year=2024)
+    assert activity(base, "vle") == LOG_TRUTH
+    modules = {m for (m,) in base.execute(text("SELECT DISTINCT module_code FROM daily_activity"))}
+    assert modules == {"COMP1001"}
+    if "_de" not in name:
+        assert any("staff or other non-student" in n for n in report.notes)
+
+
+def test_moodle_log_yearless_needs_year(base: Session):
+    before = snapshot(base)
+    report = load(base, "moodle-log", FIX / "moodle_log" / "logs_COMP1001-2425_yearless.csv")
+    assert report.status == "rejected"
+    assert "no year" in report.message and "--year" in report.message
+    assert snapshot(base) == before
+
+
+def test_moodle_log_needs_user_mapping(any_session: Session):
+    ok(any_session, "students", FIX / "students.csv")
+    before = snapshot(any_session)
+    path = FIX / "moodle_log" / "logs_COMP1001-2425_cr_only.csv"
+    report = load(any_session, "moodle-log", path)
+    assert report.status == "rejected" and "moodle-users" in report.message
+    assert snapshot(any_session) == before
+
+
+# --- logstore --------------------------------------------------------------------------------------
+
+
+def test_logstore_counts_participating_student_events_only(base: Session):
+    report = ok(base, "moodle-logstore", FIX / "moodle_logstore" / "logstore_standard_log.csv")
+    assert activity(base, "vle") == {
+        (AMIRA, "2024-12-20"): (2.0, None),
+        (BEN, "2024-12-19"): (1.0, None),  # the post; log-in and 'logged in as' not counted
+        (CHEN, "2024-12-31"): (1.0, None),
+        (CHEN, "2025-06-02"): (2.0, None),  # 23:30 UTC in summer time is the next London day
+    }
+    modules = {m for (m,) in base.execute(text("SELECT DISTINCT module_code FROM daily_activity"))}
+    assert modules == {"COMP1001"}  # from courses.csv beside the export
+    assert report.rows_read == 11
+    notes = report.notes[0]
+    assert "6 participating student event(s) counted of 11" in notes
+    assert "1 done to another user" not in notes  # grading is edulevel 1: not participating
+    assert "1 logged in as" in notes and "1 anonymous" in notes and "1 not a student" in notes
+
+
+def test_logstore_bad_numbers_and_missing_columns_change_nothing(base: Session, tmp_path: Path):
+    source = (FIX / "moodle_logstore" / "logstore_standard_log.csv").read_text()
+    bad = tmp_path / "logstore_standard_log.csv"
+    bad.write_text(source.replace(",1734692400,", ",yesterday,"))
+    before = snapshot(base)
+    report = load(base, "moodle-logstore", bad)
+    assert report.status == "rejected"
+    assert "timecreated" in report.message and "yesterday" in report.message
+    cut = tmp_path / "cut.csv"
+    cut.write_text(source.replace("timecreated", "created_at"))
+    report = load(base, "moodle-logstore", cut)
+    assert report.status == "rejected" and "formats tried" in report.message
+    assert "timecreated" in report.message
+    assert snapshot(base) == before
+
+
+# --- submissions -----------------------------------------------------------------------------------
+
+
+def test_grading_worksheet_statuses_and_no_grades_stored(base: Session):
+    path = FIX / "submissions" / "Grades-COMP1001-Coursework 1-502.csv"
+    report = ok(base, "submissions", path)
+    rows = {s.student_id: s for s in base.scalars(select(Submission))}
+    assert {k: v.status for k, v in rows.items()} == {
+        AMIRA: "on_time",
+        BEN: "late",
+        CHEN: "missing",
+    }
+    assert str(rows[AMIRA].due_at) == "2024-10-14 12:00:00"
+    assert str(rows[AMIRA].submitted_at) == "2024-10-14 10:05:00"
+    assert rows[CHEN].submitted_at is None
+    assert {r.assignment_id for r in rows.values()} == {"AS1"}
+    assert activity(base, "submission") == {
+        (AMIRA, "2024-10-14"): (1.0, None),
+        (BEN, "2024-10-15"): (1.0, None),
+    }
+    assert "grades and feedback dropped" in report.notes[0]
+    dump = " ".join(
+        str(v)
+        for table in ("submissions", "loads", "quarantined_rows", "daily_activity")
+        for row in base.execute(text(f'SELECT * FROM "{table}"'))
+        for v in row
+    )
+    assert "71.00" not in dump and "recursion" not in dump and "No work received" not in dump
+
+
+def test_worksheet_without_due_date_is_rejected(base: Session, tmp_path: Path):
+    lonely = tmp_path / "Grades-COMP1001-Coursework 1-502.csv"
+    shutil.copy(FIX / "submissions" / lonely.name, lonely)
+    before = snapshot(base)
+    report = load(base, "submissions", lonely)
+    assert report.status == "rejected" and "due date is unknown" in report.message
+    assert "assignments.csv" in report.message
+    assert snapshot(base) == before
+
+
+def test_worksheet_bad_submission_time_rejects_whole_file(base: Session, tmp_path: Path):
+    shutil.copy(FIX / "submissions" / "assignments.csv", tmp_path / "assignments.csv")
+    name = "Grades-COMP1001-Coursework 1-502.csv"
+    data = (FIX / "submissions" / name).read_bytes()
+    (tmp_path / name).write_bytes(data.replace(b"Tuesday, 15 October 2024", b"sometime soon"))
+    before = snapshot(base)
+    report = load(base, "submissions", tmp_path / name)
+    assert report.status == "rejected"
+    assert any(p.row == 3 and p.column == "submitted" for p in report.problems)
+    assert snapshot(base) == before
+
+
+# --- Teams -----------------------------------------------------------------------------------------
+
+
+def test_teams_variants_match_online_events_with_minutes(base: Session):
+    reports = {
+        p.name: ok(base, "teams", p) for p in sorted((FIX / "teams").glob("*.csv"))
+    }  # UTF-16 tab, ';' lower case without sections, German, legacy Joined/Left, upper case ','
+    rows = {
+        (a.event_id, a.student_id): (a.minutes, a.expected)
+        for a in base.scalars(select(Attendance).where(Attendance.source == "online"))
+    }
+    assert rows == {
+        ("EV2", AMIRA): (55.0, True),  # 55m 29s
+        ("EV2", BEN): (20.0, True),  # two join/leave rows: 20m 10s + 10s
+        ("EV2", DANA): (10.0, False),  # not on the module: kept, not counted as activity
+        ("EV5", CHEN): (46.0, True),  # 45m 30s rounds half up
+        ("EV6", AMIRA): (40.0, True),  # '40 Min. 5 Sek.'
+        ("EV7", BEN): (40.0, True),  # legacy: 30 min + 10 min
+        ("EV7", CHEN): (0.0, True),  # legacy: 10 s
+        ("EV8", AMIRA): (58.0, True),
+    }
+    assert activity(base, "online") == {
+        (AMIRA, "2025-01-13"): (1.0, 55.0),
+        (BEN, "2025-01-13"): (1.0, 20.0),
+        (CHEN, "2025-01-20"): (1.0, 46.0),
+        (AMIRA, "2025-01-27"): (1.0, 40.0),
+        (BEN, "2025-02-03"): (1.0, 40.0),
+        (CHEN, "2025-02-03"): (1.0, 0.0),
+        (AMIRA, "2025-02-10"): (1.0, 58.0),
+    }
+    first = reports["COMP1001 Lecture - Programming - Attendance report 1-13-25.csv"]
+    assert "matched to timetabled event EV2" in first.notes[0]
+    assert any("External Guest" in n for n in first.notes)
+
+
+def test_teams_report_without_timetabled_event_is_stored_as_online_activity(
+    base: Session, tmp_path: Path
+):
+    source = FIX / "teams" / "COMP1001 Lecture - Programming - Attendance report 1-13-25.csv"
+    moved = tmp_path / "moved.csv"
+    moved.write_bytes(source.read_text(encoding="utf-16").replace("1/13/25", "3/13/25").encode(
+        "utf-16"))  # fmt: skip
+    report = ok(base, "teams", moved)
+    assert any("no timetabled online event" in n for n in report.notes)
+    assert activity(base, "online")[(AMIRA, "2025-03-13")] == (1.0, 55.0)
+
+
+# --- Echo360 ---------------------------------------------------------------------------------------
+
+
+def test_echo360_views_and_minutes_per_day(base: Session):
+    ok(base, "echo360", FIX / "echo360" / "views.csv")
+    assert activity(base, "lecture_capture") == {
+        (AMIRA, "2024-12-16"): (3.0, 38.0),  # 27:46 -> 28 and 10:20 -> 10
+        (BEN, "2024-12-17"): (1.0, 62.0),  # 1:02:29
+    }
+
+
+def test_echo360_unknown_email_and_bad_time_reject_file(base: Session, tmp_path: Path):
+    data = (FIX / "echo360" / "views.csv").read_text()
+    bad = tmp_path / "views.csv"
+    bad.write_text(data.replace("ben.ortiz@", "b.ortiz@").replace("00:27:46", "about half"))
+    before = snapshot(base)
+    report = load(base, "echo360", bad)
+    assert report.status == "rejected"
+    problems = {(p.row, p.column) for p in report.problems}
+    assert problems == {(2, "view_time"), (4, "email")}
+    assert snapshot(base) == before
+    quarantined = load(base, "echo360", bad, quarantine=True)
+    assert quarantined.status == "loaded_with_quarantine" and quarantined.rows_rejected == 2
+    assert activity(base, "lecture_capture") == {(AMIRA, "2024-12-16"): (1.0, 10.0)}
+
+
+# --- unrecognised files, bad rows, unchanged store -------------------------------------------------
+
+GARBAGE = "Report generated 2025-01-01\nnothing,to,see\n"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "timetable",
+        "qr",
+        "moodle-users",
+        "moodle-log",
+        "moodle-logstore",
+        "submissions",
+        "teams",
+        "echo360",
+    ],
+)
+def test_unrecognised_file_names_formats_tried_and_stores_nothing(
+    base: Session, tmp_path: Path, source: str
+):
+    path = tmp_path / "mystery.csv"
+    path.write_bytes(GARBAGE.encode("utf-16"))
+    before = snapshot(base)
+    report = load(base, source, path)
+    assert report.status == "rejected"
+    assert "formats tried" in report.message
+    assert "Report generated 2025-01-01" in report.message and "utf-16" in report.message
+    assert snapshot(base) == before
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "old", "new", "column"),
+    [
+        ("timetable", "timetable/events.csv", "2024-12-16T11:00:00", "2024-12-16T09:00:00", "end_at"),
+        ("qr", "qr/scans.csv", ",EV3,", ",EV99,", "event_id"),
+        ("qr", "qr/scans.csv", "17/12/2024 09:01:00", "31/02/2024 09:01", "scan_time"),
+        ("moodle-users", "moodle_users.csv", "103,chen.wei", "10x,chen.wei", "id"),
+        ("moodle-log", "moodle_log/logs_COMP1001-2425_yearless.csv", '"19 December, 11:00"',
+         '"19 Decembre, 11:00"', "time"),
+    ],
+)  # fmt: skip
+def test_bad_rows_reject_file_with_row_and_column(
+    base: Session, tmp_path: Path, source: str, name: str, old: str, new: str, column: str
+):
+    data = (FIX / name).read_text(encoding="utf-8-sig")
+    assert old in data
+    path = tmp_path / Path(name).name
+    path.write_text(data.replace(old, new, 1))
+    before = snapshot(base)
+    report = load(base, source, path, year=2024)
+    assert report.status == "rejected", report.as_text()
+    assert report.problems and all(p.row >= 2 for p in report.problems)
+    assert column in {p.column for p in report.problems}
+    assert "bad row" in report.message
+    assert snapshot(base) == before
+
+
+def test_reloading_the_same_exports_changes_nothing(base: Session):
+    for source, path in [
+        ("qr", FIX / "qr" / "scans.csv"),
+        ("teams", FIX / "teams" / "COMP1001 Lecture - Programming - Attendance report 1-13-25.csv"),
+        ("echo360", FIX / "echo360" / "views.csv"),
+    ]:
+        ok(base, source, path)
+        before = snapshot(base)
+        assert load(base, source, path).status == "unchanged"
+        assert snapshot(base) == before
