@@ -34,6 +34,9 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
     report = split_report(text)
     if report is None:
         raise unrecognised(ctx.file_name, "Teams attendance report", TRIED, text, encoding)
+    texts = report.texts()
+    parsed = parse_datetimes(pd.Series(texts, dtype=object), year=ctx.year, file_name=ctx.file_name)
+    report.times = dict(zip(texts, parsed, strict=True))
     people, problems = _legacy(report, ctx) if report.legacy else _sectioned(report, ctx)
     if people.empty and not problems:
         return ParsedFile(0, {}, [], ["no participants in the report"])
@@ -42,10 +45,8 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
     return _attendance(people, problems, title, start, ctx)
 
 
-def _when(values: list[str], ctx: ParseContext, column: str) -> pd.Series:
-    return parse_datetimes(
-        pd.Series(values, dtype=object), year=ctx.year, file_name=ctx.file_name, column=column
-    )
+def _when(values: list[str], report: Report) -> pd.Series:
+    return pd.Series([report.times.get(v, pd.NaT) for v in values], dtype="datetime64[ns]")
 
 
 def _sectioned(report: Report, ctx: ParseContext) -> tuple[pd.DataFrame, list[RowProblem]]:
@@ -55,8 +56,8 @@ def _sectioned(report: Report, ctx: ParseContext) -> tuple[pd.DataFrame, list[Ro
     for column in ("name", "email", "upn", "role", "join", "leave", "duration"):
         if column not in frame.columns:
             frame[column] = ""
-    frame["join_at"] = _when(frame["join"].tolist(), ctx, "First Join")
-    frame["leave_at"] = _when(frame["leave"].tolist(), ctx, "Last Leave")
+    frame["join_at"] = _when(frame["join"].tolist(), report)
+    frame["leave_at"] = _when(frame["leave"].tolist(), report)
     seconds = (parse_minutes(frame["duration"]) * 60).round()
     span = (frame["leave_at"] - frame["join_at"]).dt.total_seconds()
     frame["seconds"] = seconds.fillna(span)
@@ -68,7 +69,7 @@ def _sectioned(report: Report, ctx: ParseContext) -> tuple[pd.DataFrame, list[Ro
         )
     ]
     if report.participants and report.activities:
-        frame = _with_activity_totals(frame, report.activities, ctx)
+        frame = _with_activity_totals(frame, report)
     frame["key"] = np.where(frame["email"] != "", frame["email"], frame["upn"]).astype(str)
     frame["key"] = frame["key"].str.lower()
     grouped = (
@@ -87,19 +88,17 @@ def _sectioned(report: Report, ctx: ParseContext) -> tuple[pd.DataFrame, list[Ro
     return grouped, problems
 
 
-def _with_activity_totals(
-    frame: pd.DataFrame, activities: list[dict[str, str]], ctx: ParseContext
-) -> pd.DataFrame:
+def _with_activity_totals(frame: pd.DataFrame, report: Report) -> pd.DataFrame:
     """Participants whose duration is blank take the sum of their join/leave rows."""
     if frame["seconds"].notna().all():
         return frame
-    act = pd.DataFrame(activities).fillna("")
+    act = pd.DataFrame(report.activities).fillna("")
     for column in ("email", "name", "duration", "join", "leave"):
         if column not in act.columns:
             act[column] = ""
     seconds = (parse_minutes(act["duration"]) * 60).round()
     span = (
-        _when(act["leave"].tolist(), ctx, "Leave Time") - _when(act["join"].tolist(), ctx, "Join")
+        _when(act["leave"].tolist(), report) - _when(act["join"].tolist(), report)
     ).dt.total_seconds()
     act["seconds"] = seconds.fillna(span)
     act["key"] = np.where(act["email"] != "", act["email"].str.lower(), act["name"].str.lower())
@@ -112,7 +111,7 @@ def _with_activity_totals(
 def _legacy(report: Report, ctx: ParseContext) -> tuple[pd.DataFrame, list[RowProblem]]:
     """Full Name / User Action / Timestamp rows: pair each Joined with the next Left of that person."""
     frame = pd.DataFrame(report.legacy).fillna("")
-    frame["at"] = _when(frame["timestamp"].tolist(), ctx, "Timestamp")
+    frame["at"] = _when(frame["timestamp"].tolist(), report)
     action = frame["action"].str.lower()
     joined = action.str.startswith(("join", "beigetreten", "rejoint")) | action.str.contains(
         "beitreten"
@@ -151,7 +150,7 @@ def _legacy(report: Report, ctx: ParseContext) -> tuple[pd.DataFrame, list[RowPr
 def _report_start(report: Report, people: pd.DataFrame, ctx: ParseContext) -> pd.Timestamp:
     start = report.summary.get("start")
     if start:
-        parsed = _when([start], ctx, "Start time").iloc[0]
+        parsed = _when([start], report).iloc[0]
         if pd.notna(parsed):
             return parsed
     return people["join_at"].min()

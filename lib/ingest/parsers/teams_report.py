@@ -50,6 +50,15 @@ class Report:
     activities: list[dict[str, str]] = field(default_factory=list)
     legacy: list[dict[str, str]] = field(default_factory=list)
     first_line: str = ""
+    times: dict[str, object] = field(default_factory=dict)  # every date-time text -> Timestamp
+
+    def texts(self) -> list[str]:
+        """Every date-time text of the report, to be parsed in one go (one day/month order)."""
+        out = [self.summary.get("start", "")]
+        for table in (self.participants, self.activities, self.legacy):
+            for row in table:
+                out += [row.get("join", ""), row.get("leave", ""), row.get("timestamp", "")]
+        return sorted({t for t in out if t})
 
 
 def _delimiter(lines: list[str]) -> str:
