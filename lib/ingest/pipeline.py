@@ -19,6 +19,9 @@ from lib.ingest.readers import ROW
 from lib.models import Load, QuarantinedRow, Student
 
 LOADED_STATES = ("loaded", "loaded_with_quarantine")
+# Sources whose file name carries meaning (a worksheet's assignment, a legacy Teams list's meeting):
+# two files with the same bytes but different names are different files.
+NAME_MATTERS = ("submissions", "teams")
 
 
 @dataclass
@@ -199,6 +202,8 @@ def load_file(
     if not path.is_file():
         return LoadReport(source, name, "rejected", message="no such file")
     digest = content_hash(path)
+    if source in NAME_MATTERS:
+        digest = hashlib.sha256(f"{digest}:{name}".encode()).hexdigest()
     previous = session.scalar(
         select(Load.id)
         .where(Load.source == source, Load.content_hash == digest, Load.status.in_(LOADED_STATES))
