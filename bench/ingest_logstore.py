@@ -81,17 +81,23 @@ def make_files(folder: Path, rows: int, students: int, staff: int, seed: int = 1
 
 
 def _chunk(rng, first, n, students, staff, courses, start, names, share) -> pa.Table:
+    """n log rows in study sessions (one student, one of their six courses, ~8 events an hour)."""
     kind = rng.choice(len(EVENTS), n, p=share / share.sum())
+    sessions = max(n // 8, 1)
+    session = np.sort(rng.integers(0, sessions, n))
+    s_student = rng.integers(0, students, sessions)
+    s_course = 10 + (s_student * 7 + rng.integers(0, 6, sessions)) % courses
+    s_start = start + rng.integers(0, 30 * 86400, sessions)
     is_staff = rng.random(n) < 0.12
     user = np.where(
-        is_staff, 1000 + students + rng.integers(0, staff, n), 1000 + rng.integers(0, students, n)
+        is_staff, 1000 + students + rng.integers(0, staff, n), 1000 + s_student[session]
     )
     level = np.array([e[6] for e in EVENTS])[kind]
     graded = level == 1
-    related = np.where(graded, (1000 + rng.integers(0, students, n)).astype(str), "NULL")
+    related = np.where(graded, (1000 + s_student[session]).astype(str), "NULL")
     user = np.where(graded, 1000 + students + rng.integers(0, staff, n), user)
-    course = np.where(np.isin(kind, [5, 7]), 1, 10 + rng.integers(0, courses, n))
-    when = start + np.sort(rng.integers(0, 30 * 86400, n))
+    course = np.where(np.isin(kind, [5, 7]), 1, s_course[session])
+    when = s_start[session] + rng.integers(0, 3600, n)
     login_as = rng.random(n) < 0.001
     other = np.where(
         kind == 5,
