@@ -376,3 +376,41 @@ def test_reloading_the_same_exports_changes_nothing(base: Session):
         before = snapshot(base)
         assert load(base, source, path).status == "unchanged"
         assert snapshot(base) == before
+
+
+def test_timetable_without_enrolments_strips_instance_suffix(any_session: Session):
+    ok(any_session, "timetable", FIX / "timetable" / "events.csv")
+    codes = set(any_session.scalars(select(TimetableEvent.module_code)))
+    assert codes == {"COMP1001", "MATH1002"}
+
+
+def test_student_event_list_before_its_events_is_rejected(any_session: Session):
+    ok(any_session, "students", FIX / "students.csv")
+    before = snapshot(any_session)
+    report = load(any_session, "timetable", FIX / "timetable" / "student_event.csv")
+    assert report.status == "rejected"
+    assert {(p.row, p.column) for p in report.problems} == {(2, "event_id"), (3, "event_id")}
+    assert "load the timetable events file first" in report.problems[0].problem
+    assert snapshot(any_session) == before
+
+
+def test_teams_meeting_summary_variant_with_unsectioned_table(base: Session, tmp_path: Path):
+    """The 2021 download: 'Meeting Summary' block, then one table with Join/Leave Time columns."""
+    path = tmp_path / "meetingAttendanceReport(COMP1001 Lecture - Programming).csv"
+    lines = [
+        "Meeting Summary",
+        "Total Number of Participants\t2",
+        "Meeting Title\tCOMP1001 Lecture - Programming",
+        "Meeting Start Time\t1/20/2025, 1:58:00 PM",
+        "Meeting End Time\t1/20/2025, 3:00:00 PM",
+        "",
+        "Full Name\tJoin Time\tLeave Time\tDuration\tEmail\tRole\tParticipant ID (UPN)",
+        "Tom Lecturer\t1/20/2025, 1:58:00 PM\t1/20/2025, 3:00:00 PM\t1h 2m\tt.lecturer@uni.example.ac.uk"
+        "\tOrganizer\tt.lecturer@uni.example.ac.uk",
+        "Ben Ortiz\t1/20/2025, 2:00:00 PM\t1/20/2025, 2:30:00 PM\t30m\tben.ortiz@uni.example.ac.uk"
+        "\tAttendee\tben.ortiz@uni.example.ac.uk",
+    ]
+    path.write_bytes("\r\n".join(lines).encode("utf-16"))
+    ok(base, "teams", path)
+    rows = {(a.event_id, a.student_id, a.minutes) for a in base.scalars(select(Attendance))}
+    assert rows == {("EV5", BEN, 30.0)}

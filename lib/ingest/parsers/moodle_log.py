@@ -49,7 +49,8 @@ TRIED = [
 # Events done TO a user, or administration rather than learning: never a student's own engagement.
 NOT_LEARNING = re.compile(
     r"graded|grade (?:deleted|updated|overridden|created)|role (?:un)?assigned|enrol|"
-    r"logged in as|logged (?:in|out)|user (?:created|deleted|updated)|group member|password",
+    r"logged in as|logged (?:in|out)|user (?:created|deleted|updated)|group member|password|"
+    r"bewertet|bewertung|rolle (?:zugewiesen|entfernt)|eingeschrieben|angemeldet|abgemeldet",
     re.I,
 )
 ACTOR_ID = re.compile(r"user with id '?(\d+)'?")

@@ -10,6 +10,7 @@ from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.parsers.formats import (
     aliases,
     header_key,
+    module_code_in,
     parse_datetimes,
     read_export,
     unrecognised,
@@ -63,12 +64,13 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
 
 
 def _module_codes(raw: pd.Series, ctx: ParseContext) -> pd.Series:
-    """MOD_INSTANCE_ID may carry a suffix (COMP1001-2024-S1): use the known module code it starts with."""
+    """MOD_INSTANCE_ID may carry a suffix (COMP1001-2024-S1): use the module code it starts with."""
     known = set(ctx.enrolments()["module_code"].astype(str))
-    if not known:
-        return raw
     prefix = raw.str.split(r"[-_/ ]", n=1, regex=True).str[0]
-    return raw.where(raw.isin(known) | ~prefix.isin(known), prefix)
+    if known:
+        return raw.where(raw.isin(known) | ~prefix.isin(known), prefix)
+    code = raw.map(lambda r: module_code_in(r) or r)
+    return code.where(code.str.len() > 0, raw)
 
 
 def _events(text: str, ctx: ParseContext) -> ParsedFile:
@@ -79,8 +81,10 @@ def _events(text: str, ctx: ParseContext) -> ParsedFile:
     check = Validator(frame, ctx.file_name)
     check.required("event_id", "module_code", "event_type")
     check.duplicates(["event_id"], "event id")
-    start = parse_datetimes(frame["start_at"], file_name=ctx.file_name, column="start_at")
-    end = parse_datetimes(frame["end_at"], file_name=ctx.file_name, column="end_at")
+    start = parse_datetimes(
+        frame["start_at"], year=ctx.year, file_name=ctx.file_name, column="start_at"
+    )
+    end = parse_datetimes(frame["end_at"], year=ctx.year, file_name=ctx.file_name, column="end_at")
     check.flag(start.isna(), "start_at", "is not a readable date-time")
     check.flag(end.isna(), "end_at", "is not a readable date-time")
     check.flag((end <= start).fillna(False), "end_at", "is not after the start")
