@@ -414,3 +414,30 @@ def test_teams_meeting_summary_variant_with_unsectioned_table(base: Session, tmp
     ok(base, "teams", path)
     rows = {(a.event_id, a.student_id, a.minutes) for a in base.scalars(select(Attendance))}
     assert rows == {("EV5", BEN, 30.0)}
+
+
+def test_logstore_null_time_rejects_file_or_is_quarantined(base: Session, tmp_path: Path):
+    source = (FIX / "moodle_logstore" / "logstore_standard_log.csv").read_text()
+    path = tmp_path / "logstore_standard_log.csv"
+    path.write_text(source.replace(",1734696000,", ",NULL,"))  # the 2nd data row (line 3)
+    shutil.copy(FIX / "moodle_logstore" / "courses.csv", tmp_path / "courses.csv")
+    before = snapshot(base)
+    report = load(base, "moodle-logstore", path)
+    assert report.status == "rejected"
+    assert [(p.row, p.column) for p in report.problems] == [(3, "timecreated")]
+    assert snapshot(base) == before
+    report = load(base, "moodle-logstore", path, quarantine=True)
+    assert report.status == "loaded_with_quarantine" and report.rows_rejected == 1
+    assert activity(base, "vle")[(AMIRA, "2024-12-20")] == (1.0, None)
+
+
+def test_teams_unreadable_join_time_rejects_report(base: Session, tmp_path: Path):
+    source = FIX / "teams" / "COMP1001 Lecture - Programming - Attendance report 1-13-25.csv"
+    text_ = source.read_text(encoding="utf-16").replace("1/13/25, 1:59:40 PM", "soon", 1)
+    path = tmp_path / source.name
+    path.write_bytes(text_.encode("utf-16"))
+    before = snapshot(base)
+    report = load(base, "teams", path)
+    assert report.status == "rejected"
+    assert "Amira Khan" in report.problems[0].problem and "soon" in report.problems[0].problem
+    assert snapshot(base) == before
