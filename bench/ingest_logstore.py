@@ -41,7 +41,9 @@ EVENTS = [
 CHUNK = 500_000
 
 
-def make_files(folder: Path, rows: int, students: int, staff: int, seed: int = 1) -> dict:
+def make_files(
+    folder: Path, rows: int, students: int, staff: int, seed: int = 1, spread: bool = False
+) -> dict:
     """students.csv, moodle_users.csv, courses.csv and logstore_standard_log.csv of `rows` rows."""
     rng = np.random.default_rng(seed)
     sid = np.array([f"{26000000 + i}" for i in range(students)])
@@ -72,21 +74,25 @@ def make_files(folder: Path, rows: int, students: int, staff: int, seed: int = 1
     start = int(np.datetime64("2026-10-01T00:00:00", "s").astype(np.int64))
     path = folder / "logstore_standard_log.csv"
     options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
-    with pacsv.CSVWriter(path, _chunk(rng, 0, 1, students, staff, courses, start, names, share)
+    with pacsv.CSVWriter(path, _chunk(rng, 0, 1, students, staff, courses, start, names, share, spread)
                          .schema, write_options=options) as writer:  # fmt: skip
         for first in range(0, rows, CHUNK):
             n = min(CHUNK, rows - first)
-            writer.write_table(_chunk(rng, first, n, students, staff, courses, start, names, share))
+            writer.write_table(
+                _chunk(rng, first, n, students, staff, courses, start, names, share, spread)
+            )
     return {"rows": rows, "file": path}
 
 
-def _chunk(rng, first, n, students, staff, courses, start, names, share) -> pa.Table:
-    """n log rows in study sessions (one student, one of their six courses, ~8 events an hour)."""
+def _chunk(rng, first, n, students, staff, courses, start, names, share, spread) -> pa.Table:
+    """n log rows in study sessions (one student, one of their six courses, ~8 events an hour);
+    spread: every row its own session in any course (the worst case for the daily aggregate)."""
     kind = rng.choice(len(EVENTS), n, p=share / share.sum())
-    sessions = max(n // 8, 1)
+    sessions = n if spread else max(n // 8, 1)
     session = np.sort(rng.integers(0, sessions, n))
     s_student = rng.integers(0, students, sessions)
-    s_course = 10 + (s_student * 7 + rng.integers(0, 6, sessions)) % courses
+    own = rng.integers(0, courses if spread else 6, sessions)
+    s_course = 10 + (s_student * 7 + own) % courses
     s_start = start + rng.integers(0, 30 * 86400, sessions)
     is_staff = rng.random(n) < 0.12
     user = np.where(
@@ -176,6 +182,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--students", type=int, default=20_000)
     parser.add_argument("--staff", type=int, default=800)
+    parser.add_argument(
+        "--spread", action="store_true", help="no study sessions: worst case for the aggregate"
+    )
     parser.add_argument("--store", default=None, help="DATABASE_URL (default: a temp SQLite file)")
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -189,7 +198,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
-        made = make_files(folder, args.rows, args.students, args.staff)
+        made = make_files(folder, args.rows, args.students, args.staff, spread=args.spread)
         generate_seconds = time.perf_counter() - started
         store = args.store or f"sqlite:///{folder / 'bench.db'}"
         read = run_child("--child", "read", str(made["file"]))
@@ -200,6 +209,7 @@ def main() -> None:
                     "benchmark": "ingest_logstore",
                     "store": store.split(":")[0],
                     "rows": load["rows"],
+                    "shape": "spread" if args.spread else "study sessions",
                     "file_mb": round(made["file"].stat().st_size / 1e6, 1),
                     "generate_seconds": round(generate_seconds, 1),
                     "load_seconds": round(load["seconds"], 2),

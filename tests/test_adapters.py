@@ -441,3 +441,30 @@ def test_teams_unreadable_join_time_rejects_report(base: Session, tmp_path: Path
     assert report.status == "rejected"
     assert "Amira Khan" in report.problems[0].problem and "soon" in report.problems[0].problem
     assert snapshot(base) == before
+
+
+def test_logstore_courses_sharing_a_module_code_are_summed(any_session: Session, tmp_path: Path):
+    """Two Moodle courses (this year's and a merged old one) of one module; site rows have none."""
+    for source, name in [("students", "students.csv"), ("moodle-users", "moodle_users.csv")]:
+        ok(any_session, source, FIX / name)
+    header = (FIX / "moodle_logstore" / "logstore_standard_log.csv").read_text().split("\n")[0]
+    rows = [
+        "1,\\core\\event\\course_viewed,core,viewed,course,NULL,NULL,r,2,1,50,12,101,12,NULL,0,N;,"
+        "1734692400,web,10.1.2.3,NULL",
+        "2,\\core\\event\\course_viewed,core,viewed,course,NULL,NULL,r,2,1,50,13,101,13,NULL,0,N;,"
+        "1734692500,web,10.1.2.3,NULL",
+        "3,\\core\\event\\dashboard_viewed,core,viewed,dashboard,NULL,NULL,r,2,1,10,0,101,1,NULL,0,"
+        "N;,1734692600,web,10.1.2.3,NULL",
+        "4,\\core\\event\\dashboard_viewed,core,viewed,dashboard,NULL,NULL,r,2,1,10,0,101,0,NULL,0,"
+        "N;,1734692700,web,10.1.2.3,NULL",
+    ]
+    (tmp_path / "logstore_standard_log.csv").write_text("\n".join([header, *rows]) + "\n")
+    (tmp_path / "courses.csv").write_text(
+        "id,shortname\n12,COMP1001-2425\n13,COMP1001-2324 (merged)\n"
+    )
+    ok(any_session, "moodle-logstore", tmp_path / "logstore_standard_log.csv")
+    stored = {
+        (m, q)
+        for m, q in any_session.execute(text("SELECT module_code, quantity FROM daily_activity"))
+    }
+    assert stored == {("COMP1001", 2.0), ("", 2.0)}

@@ -213,8 +213,10 @@ def aggregate_activity(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_activity(session: Session, frame: pd.DataFrame, load_id: int) -> int:
+    """Upsert daily activity; a frame marked attrs["daily"] is already one row per key (no regroup)."""
     keys = ["student_id", "source", "day", "module_code"]
-    daily = aggregate_activity(frame).sort_values(keys)  # index order: far fewer page writes
+    daily = frame.copy() if frame.attrs.get("daily") else aggregate_activity(frame)
+    daily = daily.sort_values(keys)  # index order: far fewer page writes
     daily["load_id"] = load_id
     daily["day"] = daily["day"].to_numpy(dtype="datetime64[D]").astype(str)  # ISO dates, vectorised
     return bulk_upsert(

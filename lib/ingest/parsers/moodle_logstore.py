@@ -81,6 +81,12 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
         raise IngestError(ctx.file_name, "has a header but no data rows")
     modules, module_note = _course_modules(path, counter.course_names, counter.course_ids())
     out = counter.frame(modules)
+    if len(set(modules.values())) < len(modules):  # courses sharing a module code: sum them
+        keys = ["student_id", "source", "day", "module_code"]
+        out = out.groupby(keys, sort=False, as_index=False).agg(
+            quantity=("quantity", "sum"), minutes=("minutes", "first")
+        )
+    out.attrs["daily"] = True  # one row per student, day and module already
     notes = counter.notes() + ([module_note] if module_note else [])
     return ParsedFile(counter.rows, {"activity": out}, counter.problems, notes)
 
