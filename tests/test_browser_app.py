@@ -117,7 +117,7 @@ def _wait_for_login_cookie(page) -> None:
 def test_deep_link_survives_the_login_round_trip(server, page):
     page.goto(f"{server}/cohort?school=Science")
     _log_in(page, "wb")
-    page.get_by_role("heading", name="Cohort").wait_for()
+    page.get_by_role("heading", name="Cohort").first.wait_for()
     page.get_by_text("Engagement relative to each student's own baseline").wait_for()
     assert "/cohort?" in page.url and "school=Science" in page.url
     metric = page.locator('[data-testid="stMetricValue"]').first
@@ -141,7 +141,7 @@ def test_heatmap_renders_in_the_browser(server, page, tmp_path):
 def test_reload_keeps_the_session_through_the_cookie_and_keeps_scope(server, page):
     page.goto(f"{server}/student?id=S001")
     _log_in(page, "tut_a")
-    page.get_by_role("heading", name="GivenS001 FamilyS001 · S001").wait_for()
+    page.get_by_role("heading", name="GivenS001 FamilyS001 · S001").first.wait_for()
     _wait_for_login_cookie(page)
     page.goto(f"{server}/student?id=S003")  # a fresh page load: login comes from the cookie
     page.get_by_text("No student 'S003' in your scope.").wait_for()
@@ -152,7 +152,7 @@ def test_reload_keeps_the_session_through_the_cookie_and_keeps_scope(server, pag
 def test_logout_deletes_the_login_cookie(server, page):
     page.goto(f"{server}/")
     _log_in(page, "wb")
-    page.get_by_role("heading", name="Home").wait_for()
+    page.get_by_role("heading", name="Home").first.wait_for()
     _wait_for_login_cookie(page)
     page.get_by_role("button", name="Log out").click()
     page.get_by_role("textbox", name="Username").wait_for()
