@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import Integer, case, cast, delete, distinct, extract, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from lib.engagement.config import DEFAULTS, config_hash, merge_config
@@ -15,17 +15,27 @@ from lib.engagement.engine import run
 from lib.engagement.explain import dq_frame, measures_frame
 from lib.engagement.explain import flags_frame as engine_flags
 from lib.engagement.measures import Inputs, build_inputs
+from lib.engagement.weekly import (
+    COUNT_COLUMNS,
+    EXPECTED_COLUMNS,
+    RATE_COLUMNS,
+    RATE_SOURCES,
+    SUBMISSION_COLUMNS,
+)
 from lib.ingest.store import bulk_upsert, expected_students_frame, timetable_frame
 from lib.models import (
     CalendarPeriod,
     DailyActivity,
     DataQualityEvent,
+    Enrolment,
+    EventExpectedStudent,
     Exemption,
     Flag,
     Load,
     Setting,
     Student,
     Submission,
+    TimetableEvent,
     WeeklyMeasure,
 )
 
@@ -78,10 +88,151 @@ def _frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: list(v) for c, v in zip(columns, zip(*rows, strict=True), strict=True)})
 
 
-def read_frames(session: Session) -> dict[str, pd.DataFrame | pd.Index]:
-    """Everything loaded, as the long frames `build_inputs` takes (keyword names match)."""
+def _raw_frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
+    """Rows of a Core select as a frame, fetched through the driver's cursor (parameters bound by
+    the driver) and built from plain tuples: several times faster than Row objects for big reads."""
+    conn = session.connection()
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
+
+
+def _epoch_day_sql(column: str, dialect: str) -> str:
+    """SQL for the days since 1970-01-01 of a date or date-time column (static text, no values)."""
+    if dialect == "sqlite":
+        return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+    return f"(CAST({column} AS DATE) - DATE '1970-01-01')"
+
+
+def _week_sql(column: str, dialect: str):
+    """The Monday-start week number of a column (lib.engagement.weekly.week_number) in SQL."""
+    return literal_column(f"(({_epoch_day_sql(column, dialect)} + 3) / 7)", Integer)
+
+
+def _weekly_activity(session: Session, dialect: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Daily activity summed per (student, source, module, week) for attendance/online and per
+    (student, source, week) with active days and last active day for every other source."""
+    a = DailyActivity
+    week = _week_sql("daily_activity.day", dialect).label("week")
+    positive = a.quantity > 0
+    pday = case((positive, literal_column(_epoch_day_sql("daily_activity.day", dialect))))
+    rate = _raw_frame(
+        session,
+        select(a.student_id, a.source, a.module_code, week, func.sum(a.quantity))
+        .where(a.source.in_(RATE_SOURCES))
+        .group_by(a.student_id, a.source, a.module_code, week),
+        RATE_COLUMNS,
+    )
+    count = _raw_frame(
+        session,
+        select(
+            a.student_id,
+            a.source,
+            week,
+            func.sum(a.quantity),
+            func.sum(case((positive, a.quantity), else_=0.0)),
+            func.count(distinct(pday)),
+            func.sum(a.minutes),
+            func.max(pday),
+        )
+        .where(a.source.not_in(RATE_SOURCES))
+        .group_by(a.student_id, a.source, week),
+        COUNT_COLUMNS,
+    )
+    return rate, count
+
+
+def _weekly_expected(session: Session, dialect: str) -> pd.DataFrame:
+    """Expected sessions per (student, module, week, online): an event's explicit list, else the
+    cohort enrolled on its module in the event's academic year (as expected_students_frame). The
+    cohort side is counted per module week in SQL and spread over the enrolments in pandas (a join
+    in SQL would carry one row per student and session)."""
+    te, ees, en = TimetableEvent, EventExpectedStudent, Enrolment
+    week = _week_sql("timetable_events.start_at", dialect).label("week")
+    explicit = _raw_frame(
+        session,
+        select(ees.student_id, te.module_code, week, te.online, func.count())
+        .join(te, te.event_id == ees.event_id)
+        .group_by(ees.student_id, te.module_code, week, te.online),
+        EXPECTED_COLUMNS,
+    )
+    year = extract("year", te.start_at) - case((extract("month", te.start_at) < 9, 1), else_=0)
+    year = cast(year, Integer).label("academic_year")
+    sessions = _raw_frame(
+        session,
+        select(te.module_code, year, week, te.online, func.count())
+        .where(te.explicit_list.is_not(True))
+        .group_by(te.module_code, year, week, te.online),
+        ["module_code", "academic_year", "week", "online", "sessions"],
+    )
+    enrolled = _raw_frame(
+        session,
+        select(en.student_id, en.module_code, en.academic_year),
+        ["student_id", "module_code", "academic_year"],
+    )
+    sessions["academic_year"] = sessions["academic_year"].astype(np.int64)
+    enrolled["academic_year"] = enrolled["academic_year"].astype(np.int64)
+    cohort = enrolled.merge(sessions, on=["module_code", "academic_year"])[EXPECTED_COLUMNS]
+    return pd.concat([explicit, cohort], ignore_index=True)
+
+
+def _weekly_submissions(session: Session, dialect: str) -> pd.DataFrame:
+    """Submissions due, on time and missing per (student, week due)."""
+    sub = Submission
+    week = _week_sql("submissions.due_at", dialect).label("week")
+    return _raw_frame(
+        session,
+        select(
+            sub.student_id,
+            week,
+            func.count(),
+            func.sum(case((sub.status == "on_time", 1), else_=0)),
+            func.sum(case((sub.status == "missing", 1), else_=0)),
+        ).group_by(sub.student_id, week),
+        SUBMISSION_COLUMNS,
+    )
+
+
+def read_frames(session: Session) -> dict:
+    """Everything loaded, as the weekly frames `build_inputs` takes (keyword names match): the store
+    aggregates days to weeks (GROUP BY), so only weekly rows cross into Python."""
+    dialect = session.get_bind().dialect.name
     students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
-    activity = _frame(
+    calendar = _frame(
+        session,
+        select(CalendarPeriod.kind, CalendarPeriod.start, CalendarPeriod.end),
+        ["kind", "start", "end"],
+    )
+    exemptions = _frame(
+        session,
+        select(Exemption.student_id, Exemption.start, Exemption.end),
+        ["student_id", "start", "end"],
+    )
+    return {
+        "students": students,
+        "activity": _weekly_activity(session, dialect),
+        "expected": _weekly_expected(session, dialect),
+        "submissions": _weekly_submissions(session, dialect),
+        "calendar": calendar,
+        "exemptions": exemptions,
+        "horizon": session.scalar(select(func.max(DailyActivity.day))),
+    }
+
+
+def read_daily_frames(session: Session) -> dict:
+    """Everything loaded as daily long frames (one row per day / expected session / submission):
+    the slow reference form, for benchmarks and the equivalence test of `read_frames`."""
+    frames = read_frames(session)
+    frames.pop("horizon")
+    frames["activity"] = _frame(
         session,
         select(
             DailyActivity.student_id,
@@ -96,32 +247,15 @@ def read_frames(session: Session) -> dict[str, pd.DataFrame | pd.Index]:
     pairs = expected_students_frame(session)
     events = timetable_frame(session)[["event_id", "module_code", "start_at", "online"]]
     expected = pairs.merge(events, on="event_id")
-    expected = expected.assign(day=pd.to_datetime(expected["start_at"]).dt.normalize())[
+    frames["expected"] = expected.assign(day=pd.to_datetime(expected["start_at"]).dt.normalize())[
         ["student_id", "module_code", "day", "online"]
     ]
-    submissions = _frame(
+    frames["submissions"] = _frame(
         session,
         select(Submission.student_id, Submission.due_at, Submission.status),
         ["student_id", "due_at", "status"],
     )
-    calendar = _frame(
-        session,
-        select(CalendarPeriod.kind, CalendarPeriod.start, CalendarPeriod.end),
-        ["kind", "start", "end"],
-    )
-    exemptions = _frame(
-        session,
-        select(Exemption.student_id, Exemption.start, Exemption.end),
-        ["student_id", "start", "end"],
-    )
-    return {
-        "students": students,
-        "activity": activity,
-        "expected": expected,
-        "submissions": submissions,
-        "calendar": calendar,
-        "exemptions": exemptions,
-    }
+    return frames
 
 
 def read_inputs(session: Session, config: dict) -> Inputs:

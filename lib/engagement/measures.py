@@ -19,9 +19,17 @@ import numpy as np
 import pandas as pd
 
 from lib.engagement.calendar import exempt_matrix, teaching_weeks, week_range
-from lib.sources import ATTENDANCE, CORE_ACTIVITY_SOURCES, LECTURE_CAPTURE, ONLINE, SUBMISSION, VLE
-
-RATE_SOURCES = (ATTENDANCE, ONLINE)
+from lib.engagement.weekly import (
+    EPOCH,
+    RATE_SOURCES,
+    epoch_days,
+    week_monday,
+    week_number,
+    weekly_activity,
+    weekly_expected,
+    weekly_submissions,
+)
+from lib.sources import CORE_ACTIVITY_SOURCES, LECTURE_CAPTURE, ONLINE, SUBMISSION, VLE
 
 
 @dataclass
@@ -42,11 +50,6 @@ class Inputs:
     module_events: pd.DataFrame = field(default_factory=pd.DataFrame)  # module-level DQ events
 
 
-def _week_of(days: pd.Series, weeks: np.ndarray) -> np.ndarray:
-    d = pd.to_datetime(days).to_numpy("datetime64[D]")
-    return ((d - weeks[0]).astype(np.int64)) // 7
-
-
 def _bincount(rows, cols, weights, shape) -> np.ndarray:
     flat = np.asarray(rows, np.int64) * shape[1] + np.asarray(cols, np.int64)
     return np.bincount(flat, weights=weights, minlength=shape[0] * shape[1]).reshape(shape)
@@ -59,7 +62,7 @@ def _module_systemic(
     cols = ["module_code", "w", "students", "share"]
     if exp.empty:
         return pd.DataFrame(columns=cols)
-    e = exp.groupby(["module_code", "w", "s"], sort=False).size().rename("expected")
+    e = exp.groupby(["module_code", "w", "s"], sort=False)["sessions"].sum().rename("expected")
     a = att.groupby(["module_code", "w", "s"], sort=False)["quantity"].sum().rename("attended")
     sm = pd.concat([e, a], axis=1).fillna(0.0)
     sm = sm[sm["expected"] > 0].reset_index()
@@ -84,106 +87,140 @@ def _module_systemic(
     return out
 
 
+def _weekly_forms(activity, expected, submissions, horizon):
+    """Daily frames aggregated to the weekly forms of lib.engagement.weekly (weekly ones kept)."""
+    if isinstance(activity, pd.DataFrame):
+        if horizon is None and len(activity):
+            horizon = pd.to_datetime(activity["day"]).max()
+        activity = weekly_activity(activity)
+    if "day" in expected.columns:
+        expected = weekly_expected(expected)
+    if "due_at" in submissions.columns:
+        submissions = weekly_submissions(submissions)
+    return activity, expected, submissions, horizon
+
+
+def _week_span(
+    rate: pd.DataFrame,
+    count: pd.DataFrame,
+    expected: pd.DataFrame,
+    submissions: pd.DataFrame,
+    calendar: pd.DataFrame,
+    horizon,
+) -> np.ndarray:
+    """Mondays from the first week with any data to the data horizon: the last week with activity
+    that is complete (its Friday reached); later expected sessions and submissions due are not yet
+    missed. Without activity the span ends with the last week of any data."""
+    numbers = [f["week"].to_numpy(np.int64) for f in (rate, count, expected, submissions) if len(f)]
+    days = []
+    if not calendar.empty:
+        days = [
+            week_number(epoch_days(calendar["start"])),
+            week_number(epoch_days(calendar["end"])),
+        ]
+    every = np.concatenate(numbers + days) if numbers or days else np.array([], np.int64)
+    if horizon is None or pd.isna(horizon):
+        if not len(every):
+            today = pd.Timestamp.today().normalize()
+            return week_range(today.date(), today.date())
+        horizon = pd.Timestamp(week_monday(every.max())) + pd.Timedelta(days=6)
+    horizon = pd.Timestamp(horizon)
+    if horizon.weekday() < 4:
+        horizon = horizon - pd.Timedelta(days=horizon.weekday() + 1)
+    first = pd.Timestamp(week_monday(every.min())) if len(every) else horizon
+    return week_range(min(first, horizon).date(), horizon.date())
+
+
+def _locate(frame: pd.DataFrame, students: pd.Index, week0: int, W: int) -> pd.DataFrame:
+    """Rows of known students inside the week span, with student (s) and week (w) positions."""
+    s = students.get_indexer(frame["student_id"].astype(str))
+    w = frame["week"].to_numpy(np.int64) - week0
+    keep = (s >= 0) & (w >= 0) & (w < W)
+    return frame[keep].assign(s=s[keep], w=w[keep])
+
+
+def _rate_measure(a, e, teaching, config, source, shape):
+    """(attended, expected, value, expected-or-NaN, module events) of attendance or online."""
+    dq = _module_systemic(a, e, teaching, config, source)
+    if len(dq):  # remove the systemic module weeks from both sides
+        drop = pd.MultiIndex.from_frame(dq[["module_code", "w"]])
+        a = a[~pd.MultiIndex.from_frame(a[["module_code", "w"]]).isin(drop)]
+        e = e[~pd.MultiIndex.from_frame(e[["module_code", "w"]]).isin(drop)]
+    n_exp = _bincount(e["s"], e["w"], e["sessions"].to_numpy(float), shape)
+    n_att = _bincount(a["s"], a["w"], a["quantity"].to_numpy(float), shape)
+    has_timetable = n_exp.sum(axis=1) > 0
+    rate = np.minimum(n_att, n_exp) / np.where(n_exp > 0, n_exp, 1)
+    value = np.where(has_timetable[:, None], np.where(n_exp > 0, rate, np.nan), n_att)
+    return n_att, value, np.where(has_timetable[:, None], n_exp, np.nan), dq
+
+
 def build_inputs(
     students: pd.Index,
-    activity: pd.DataFrame,
+    activity: pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame],
     expected: pd.DataFrame,
     submissions: pd.DataFrame,
     calendar: pd.DataFrame,
     exemptions: pd.DataFrame,
     config: dict,
+    horizon=None,
 ) -> Inputs:
-    """Arrays for the engine from long frames (see module docstring for the frames' columns).
+    """Arrays for the engine from long frames, daily or already weekly (lib.engagement.weekly).
 
-    activity: student_id, source, day, module_code, quantity, minutes
-    expected: student_id, module_code, day, online (one row per expected session)
-    submissions: student_id, due_at, status (on_time | late | missing)
-    """
+    Daily forms: activity (student_id, source, day, module_code, quantity, minutes), expected
+    (student_id, module_code, day, online: one row per expected session), submissions (student_id,
+    due_at, status: on_time | late | missing). Weekly forms: activity as (rate, count) frames.
+    horizon: the last day with any activity (taken from daily activity when not given)."""
     students = pd.Index(students.astype(str), name="student_id")
-    days = [pd.to_datetime(f[c]) for f, c in ((activity, "day"), (expected, "day")) if len(f)]
-    days += [pd.to_datetime(submissions["due_at"])] if len(submissions) else []
-    if not calendar.empty:
-        days += [pd.to_datetime(calendar["start"]), pd.to_datetime(calendar["end"])]
-    if not days:
-        days = [pd.Series([pd.Timestamp.today()])]
-    everything = pd.concat(days)
-    # The data horizon: weeks run up to the last week with activity that is complete (its Friday
-    # reached); later expected sessions and submissions due are not yet missed.
-    horizon = pd.to_datetime(activity["day"]).max() if len(activity) else everything.max()
-    if horizon.weekday() < 4:
-        horizon = horizon - pd.Timedelta(days=horizon.weekday() + 1)
-    weeks = week_range(everything.min().date(), horizon.date())
-    end = pd.Timestamp(weeks[-1]) + pd.Timedelta(days=7)
-    activity = activity[pd.to_datetime(activity["day"]) < end]
-    expected = expected[pd.to_datetime(expected["day"]) < end]
-    submissions = submissions[pd.to_datetime(submissions["due_at"]) < end]
+    activity, expected, submissions, horizon = _weekly_forms(
+        activity, expected, submissions, horizon
+    )
+    rate, counted = activity
+    weeks = _week_span(rate, counted, expected, submissions, calendar, horizon)
     S, W = len(students), len(weeks)
     shape = (S, W)
+    week0 = int(week_number((weeks[0] - EPOCH).astype(np.int64)))
     teaching = teaching_weeks(weeks, calendar)
     exempt = exempt_matrix(students, weeks, exemptions)
-
-    activity = activity.assign(s=students.get_indexer(activity["student_id"].astype(str)))
-    activity = activity[activity["s"] >= 0]
-    activity = activity.assign(w=_week_of(activity["day"], weeks))
-    extra = sorted(set(activity["source"].unique()) - set(CORE_ACTIVITY_SOURCES))
-    sources = list(CORE_ACTIVITY_SOURCES) + extra
+    rate = _locate(rate, students, week0, W)
+    counted = _locate(counted, students, week0, W)
+    expected = _locate(expected, students, week0, W)
+    subs = _locate(submissions, students, week0, W)
+    present = set(rate["source"].unique()) | set(counted["source"].unique())
+    sources = list(CORE_ACTIVITY_SOURCES) + sorted(present - set(CORE_ACTIVITY_SOURCES))
     K = len(sources)
     value = np.full((S, W, K), np.nan, np.float64)
     count = np.zeros((S, W, K), np.float64)
     expect = np.full((S, W, K), np.nan, np.float64)
-
-    expected = expected.assign(s=students.get_indexer(expected["student_id"].astype(str)))
-    expected = expected[expected["s"] >= 0]
-    expected = expected.assign(w=_week_of(expected["day"], weeks))
     online = expected["online"].astype(bool).to_numpy()
     module_events = []
     for k, source in enumerate(sources):
-        a = activity[activity["source"] == source]
         if source in RATE_SOURCES:
+            a = rate[rate["source"] == source]
             e = expected[online == (source == ONLINE)]
-            dq = _module_systemic(a, e, teaching, config, source)
-            module_events.append(dq)
-            if len(dq):  # remove the systemic module weeks from both sides
-                drop = pd.MultiIndex.from_frame(dq[["module_code", "w"]])
-                a = a[~pd.MultiIndex.from_frame(a[["module_code", "w"]]).isin(drop)]
-                e = e[~pd.MultiIndex.from_frame(e[["module_code", "w"]]).isin(drop)]
-            n_exp = _bincount(e["s"], e["w"], None, shape)
-            n_att = _bincount(a["s"], a["w"], a["quantity"].to_numpy(float), shape)
-            count[:, :, k] = n_att
-            has_timetable = n_exp.sum(axis=1) > 0
-            rate = np.minimum(n_att, n_exp) / np.where(n_exp > 0, n_exp, 1)
-            value[:, :, k] = np.where(
-                has_timetable[:, None], np.where(n_exp > 0, rate, np.nan), n_att
+            count[:, :, k], value[:, :, k], expect[:, :, k], dq = _rate_measure(
+                a, e, teaching, config, source, shape
             )
-            expect[:, :, k] = np.where(has_timetable[:, None], n_exp, np.nan)
-        elif source == VLE:
-            active = a[a["quantity"] > 0].drop_duplicates(["s", "day"])
-            count[:, :, k] = _bincount(active["s"], active["w"], None, shape)
-            value[:, :, k] = count[:, :, k]
-        elif source == SUBMISSION:
-            count[:, :, k] = _bincount(a["s"], a["w"], a["quantity"].to_numpy(float), shape)
-        elif source == LECTURE_CAPTURE:
-            minutes = a["minutes"].astype(float).fillna(0.0).to_numpy()
-            count[:, :, k] = _bincount(a["s"], a["w"], minutes, shape)
-            value[:, :, k] = count[:, :, k]
-        else:
-            count[:, :, k] = _bincount(a["s"], a["w"], a["quantity"].to_numpy(float), shape)
+            module_events.append(dq)
+            continue
+        a = counted[counted["source"] == source]
+        column = {VLE: "active_days", LECTURE_CAPTURE: "minutes"}.get(source, "quantity")
+        weights = a[column].astype(float).fillna(0.0).to_numpy()
+        count[:, :, k] = _bincount(a["s"], a["w"], weights, shape)
+        if source != SUBMISSION:
             value[:, :, k] = count[:, :, k]
 
-    vle = activity[(activity["source"] == VLE) & (activity["quantity"] > 0)]
-    vle_events = _bincount(vle["s"], vle["w"], vle["quantity"].to_numpy(float), shape)
-    vday = (pd.to_datetime(vle["day"]).to_numpy("datetime64[D]") - weeks[0]).astype(np.int64)
+    vle = counted[(counted["source"] == VLE) & (counted["positive"] > 0)]
+    vle_events = _bincount(vle["s"], vle["w"], vle["positive"].to_numpy(float), shape)
+    first_day = int((weeks[0] - EPOCH).astype(np.int64))
     last = np.full(S * W, -1, np.int64)
+    vday = vle["last_day"].to_numpy(float).astype(np.int64) - first_day
     np.maximum.at(last, vle["s"].to_numpy(np.int64) * W + vle["w"].to_numpy(np.int64), vday)
     vle_last_day = np.maximum.accumulate(last.reshape(shape), axis=1)
 
-    subs = submissions.assign(s=students.get_indexer(submissions["student_id"].astype(str)))
-    subs = subs[subs["s"] >= 0]
-    subs = subs.assign(w=_week_of(pd.to_datetime(subs["due_at"]).dt.normalize(), weeks))
     k = sources.index(SUBMISSION)
-    due = _bincount(subs["s"], subs["w"], None, shape)
-    on_time = _bincount(subs["s"], subs["w"], (subs["status"] == "on_time").to_numpy(float), shape)
-    missed = _bincount(subs["s"], subs["w"], (subs["status"] == "missing").to_numpy(float), shape)
+    due = _bincount(subs["s"], subs["w"], subs["due"].to_numpy(float), shape)
+    on_time = _bincount(subs["s"], subs["w"], subs["on_time"].to_numpy(float), shape)
+    missed = _bincount(subs["s"], subs["w"], subs["missing"].to_numpy(float), shape)
     value[:, :, k] = np.where(due > 0, on_time / np.where(due > 0, due, 1), np.nan)
     expect[:, :, k] = np.where(due > 0, due, np.nan)
     count[:, :, k] = np.where(due > 0, on_time, count[:, :, k])
