@@ -126,6 +126,26 @@ def test_source_drop_raised_once_the_others_hold_again():
     mine = flags[flags["student_id"] == "S00"].set_index("kind")
     assert mine.loc["index_drop", "week_start"] == TEACHING[7]  # both low that week
     assert mine.loc["source_drop", "week_start"] == TEACHING[8]  # the run kept counting
+    # the explanation counts the weeks the drop really ran (3), not the configured minimum (2)
+    text = mine.loc["source_drop", "explanation"]
+    assert text.startswith("attendance dropped for 3 teaching weeks while other sources held")
+    assert "attended 0 of 4 sessions" in text
+
+
+def test_source_drop_weeks_counted_when_the_others_hold_late():
+    late = TEACHING[10]  # the others stay low until the fifth week of the attendance drop
+
+    def att(s, w):
+        return 0 if s == 0 and w >= STOP else usual_attendance(s, w)
+
+    def vle(s, w):
+        return 1 if s == 0 and STOP <= w < late else usual_vle(s, w)
+
+    _, _, flags, _, _ = scenario(attendance=att, vle=vle)
+    mine = flags[(flags["student_id"] == "S00") & (flags["kind"] == "source_drop")]
+    assert list(mine["week_start"]) == [late]
+    weeks = TEACHING.index(late) - TEACHING.index(STOP) + 1
+    assert mine.iloc[0]["explanation"].startswith(f"attendance dropped for {weeks} teaching weeks")
 
 
 def test_without_a_timetable_attendance_is_measured_by_sessions_attended():

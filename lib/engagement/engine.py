@@ -45,7 +45,7 @@ class State:
     next_week: int = 0
     stats: tuple | None = None  # cached robust stats of the buffers (None after a change)
     shares: list = field(default_factory=list)  # (K,) share of users dropping, per teaching week
-    starts: list = field(default_factory=list)  # arrays (s, w, kind, k, severity)
+    starts: list = field(default_factory=list)  # arrays (s, w, kind, k, severity, run)
     ends: list = field(default_factory=list)  # arrays (flag id, w)
     n_flags: int = 0
 
@@ -267,12 +267,12 @@ def run(
         new_missed = (window >= config["missed_min"]) & (st.open_id[:, COLUMN[MISSED]] < 0) & live
         new_missed &= inp.missed[:, t] > 0
         sev_missed = np.where(window >= config["missed_min"] + 1, 2, 1)
-        for col, mask, sev in (
-            (NO_ENGAGEMENT, new_zero, np.full(S, 2)),
-            (INDEX_DROP, new_index, sev_rel),
-            (MISSED, new_missed, sev_missed),
+        for col, mask, sev, run_length in (
+            (NO_ENGAGEMENT, new_zero, np.full(S, 2), st.run_zero),
+            (INDEX_DROP, new_index, sev_rel, st.run_index),
+            (MISSED, new_missed, sev_missed, window),
         ):
-            _start(st, rows[mask], t, col, -1, sev[mask], COLUMN[col])
+            _start(st, rows[mask], t, col, -1, sev[mask], COLUMN[col], run_length[mask])
         new_src = (
             (st.run_source >= config["sustain_weeks"])
             & (st.open_id[:, 3:] < 0)
@@ -280,7 +280,7 @@ def run(
         )
         s_idx, k_idx = np.nonzero(new_src)
         sev = np.where(np.nan_to_num(ratio[s_idx, k_idx]) <= 0, 1, 0)
-        _start(st, s_idx, t, SOURCE_DROP, k_idx, sev, 3 + k_idx)
+        _start(st, s_idx, t, SOURCE_DROP, k_idx, sev, 3 + k_idx, st.run_source[s_idx, k_idx])
 
         # baselines learn only from weeks that are not drops
         ok = live[:, None] & ~np.isnan(m)
@@ -298,8 +298,9 @@ def run(
     return res
 
 
-def _start(st: State, s_idx, t: int, kind: int, k, severity, column) -> None:
-    """Open flags for these students (one id each) and remember which column holds them."""
+def _start(st: State, s_idx, t: int, kind: int, k, severity, column, run) -> None:
+    """Open flags for these students (one id each) and remember which column holds them; `run` is
+    how many consecutive teaching weeks the condition has held (quoted by the explanation)."""
     n = len(s_idx)
     if not n:
         return
@@ -307,14 +308,22 @@ def _start(st: State, s_idx, t: int, kind: int, k, severity, column) -> None:
     st.n_flags += n
     k = np.broadcast_to(np.asarray(k), (n,))
     st.starts.append(
-        (np.asarray(s_idx), np.full(n, t), np.full(n, kind), k.copy(), np.asarray(severity))
+        (
+            np.asarray(s_idx),
+            np.full(n, t),
+            np.full(n, kind),
+            k.copy(),
+            np.asarray(severity),
+            np.asarray(run, np.int64),
+        )
     )
     st.open_id[np.asarray(s_idx), np.broadcast_to(np.asarray(column), (n,))] = ids
 
 
 def flag_records(st: State) -> pd.DataFrame:
-    """One row per flag raised: s, w, kind, k, severity, ended_w (-1 while open)."""
-    cols = ["s", "w", "kind", "k", "severity"]
+    """One row per flag raised: s, w, kind, k, severity, run (consecutive teaching weeks the
+    condition had held when raised), ended_w (-1 while open)."""
+    cols = ["s", "w", "kind", "k", "severity", "run"]
     if not st.starts:
         return pd.DataFrame(columns=[*cols, "ended_w"], dtype=np.int64)
     frame = pd.DataFrame(

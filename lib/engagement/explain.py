@@ -71,16 +71,16 @@ def _week(inp: Inputs, t: int) -> str:
 
 
 def explain_start(
-    inp: Inputs, res: Results, s: int, t: int, kind: int, k: int, config: dict
+    inp: Inputs, res: Results, s: int, t: int, kind: int, k: int, config: dict, run: int = 0
 ) -> str:
-    """Why this flag was raised in week t."""
+    """Why this flag was raised in week t; `run` = consecutive teaching weeks the condition held."""
     cold = (
         " Early weeks: compared with the cohort's usual pattern (cold start)."
         if res.index_cold[s, t]
         else ""
     )
     if kind == NO_ENGAGEMENT:
-        n = int(config["zero_weeks"])
+        n = max(int(run), int(config["zero_weeks"]))
         return (
             f"No engagement in any source for {n} consecutive teaching weeks: "
             f"{_sources_text(inp, res, s, t)}.{cold}"
@@ -92,8 +92,9 @@ def explain_start(
             for k2 in range(len(inp.sources))
             if not np.isnan(res.ratio[s, t, k2]) and res.ratio[s, t, k2] < config["recover_ratio"]
         ]
+        weeks = max(int(run), int(config["sustain_weeks"]))
         return (
-            f"Engagement index at {rel:.0%} of usual for {int(config['sustain_weeks'])} teaching weeks: "
+            f"Engagement index at {rel:.0%} of usual for {weeks} teaching weeks: "
             f"{_sources_text(inp, res, s, t, dropped or None)}.{cold}"
         )
     if kind == MISSED:
@@ -106,8 +107,9 @@ def explain_start(
     source = inp.sources[k]
     others = [k2 for k2 in range(len(inp.sources)) if k2 != k and not np.isnan(res.ratio[s, t, k2])]
     held = _sources_text(inp, res, s, t, others) if others else "no other source measured"
+    weeks = max(int(run), int(config["sustain_weeks"]))
     return (
-        f"{source} dropped for {int(config['sustain_weeks'])} teaching weeks while other sources held: "
+        f"{source} dropped for {weeks} teaching weeks while other sources held: "
         f"{describe_source(inp, res, s, t, k)}; others: {held}."
     )
 
@@ -136,10 +138,9 @@ def flags_frame(inp: Inputs, res: Results, config: dict) -> pd.DataFrame:
     if rec.empty:
         return pd.DataFrame(columns=columns)
     texts, ends = [], []
-    for s, t, kind, k, e in rec[["s", "w", "kind", "k", "ended_w"]].itertuples(index=False):
-        texts.append(
-            explain_start(inp, res, s, t, kind, k, config)
-        )  # one per flag, not per student
+    columns_in = ["s", "w", "kind", "k", "run", "ended_w"]
+    for s, t, kind, k, run, e in rec[columns_in].itertuples(index=False):
+        texts.append(explain_start(inp, res, s, t, kind, k, config, run))  # one per flag
         ends.append(explain_end(inp, res, s, e, kind, k) if e >= 0 else None)
     ended = rec["ended_w"].to_numpy()
     return pd.DataFrame(
