@@ -111,6 +111,10 @@ class ParseContext:
     # timetable_events and expected_students of one module only (cheaper for one-event files)
     module_timetable: Callable[[str], pd.DataFrame] | None = None
     module_expected: Callable[[str], pd.DataFrame] | None = None
+    # frame (event_id, student_id) of the explicit student-event lists only
+    explicit_students: Callable[[], pd.DataFrame] = lambda: pd.DataFrame(
+        columns=["event_id", "student_id"]
+    )
     # frame of enrolments rows
     enrolments: Callable[[], pd.DataFrame] = lambda: pd.DataFrame(
         columns=FRAME_COLUMNS["enrolments"]

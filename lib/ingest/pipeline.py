@@ -96,6 +96,7 @@ def make_context(session: Session, file_name: str, year: int | None) -> ParseCon
         timetable_events=once("events", lambda: store.timetable_frame(session)),
         expected_students=once("expected", lambda: store.expected_students_frame(session)),
         enrolments=once("enrolments", lambda: store.enrolments_frame(session)),
+        explicit_students=once("explicit", lambda: store.explicit_frame(session)),
         module_timetable=lambda code: store.timetable_frame(session, code),
         module_expected=lambda code: store.expected_students_frame(session, code),
     )

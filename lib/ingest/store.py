@@ -90,6 +90,11 @@ def timetable_frame(session: Session, module_code: str | None = None) -> pd.Data
     return frame
 
 
+def explicit_frame(session: Session) -> pd.DataFrame:
+    """(event_id, student_id) of the explicit student-event lists."""
+    return _frame(session, select(EventExpectedStudent.event_id, EventExpectedStudent.student_id))
+
+
 def enrolments_frame(session: Session) -> pd.DataFrame:
     return _frame(
         session, select(Enrolment.student_id, Enrolment.module_code, Enrolment.academic_year)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError
+from lib.ingest.parsers.expected import expected_mask
 from lib.ingest.parsers.formats import (
     aliases,
     header_key,
@@ -78,14 +79,7 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
     good = scans[~check.bad & ~scans["outside"].to_numpy()].sort_values(["scan", ROW])
     dup = good.duplicated(["student_id", "event_id"], keep="first")
     first = good[~dup]
-    expected = ctx.expected_students()
-    pairs = set(
-        zip(expected["event_id"].astype(str), expected["student_id"].astype(str), strict=True)
-    )
-    is_expected = np.array(
-        [(e, s) in pairs for e, s in zip(first["event_id"], first["student_id"], strict=True)],
-        dtype=bool,
-    )
+    is_expected = expected_mask(first["event_id"], first["student_id"], ctx)
     out = pd.DataFrame(
         {
             "student_id": first["student_id"].to_numpy(),
