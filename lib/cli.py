@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_sub.add_parser("list", help="list staff users")
 
+    config = sub.add_parser("config", help="show or change the engine thresholds and windows")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    show = config_sub.add_parser("show", help="effective settings with defaults and descriptions")
+    show.add_argument("--json", action="store_true", help="one JSON object per setting")
+    change = config_sub.add_parser("set", help="validate, store and recompute everything")
+    change.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. zero_weeks=3")
+    change.add_argument("--by", default="cli", help="who changes it (recorded with the setting)")
+
     sample = sub.add_parser(
         "load-sample", help="load a demo-data folder into an empty store and create demo users"
     )
@@ -210,6 +218,26 @@ def _cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    from lib.db import session_scope
+    from lib.engagement.config import describe
+    from lib.service import load_engine_config, set_engine_config
+
+    with session_scope() as session:
+        if args.config_command == "set":
+            result = set_engine_config(session, args.assignments, updated_by=args.by)
+            print(json.dumps(result, default=str))
+            return 0
+        rows = describe(load_engine_config(session))
+    for key, value, default, text in rows:
+        if args.json:
+            print(json.dumps({"key": key, "value": value, "default": default, "description": text}))
+        else:
+            mark = "" if value == default else f"  (default {default})"
+            print(f"{key} = {value}{mark}  # {text}")
+    return 0
+
+
 def _cmd_load_sample(args: argparse.Namespace) -> int:
     from lib.db import session_scope
     from lib.ingest.sample import load_sample_folder
@@ -239,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "sar": _cmd_sar,
         "users": _cmd_users,
         "load-sample": _cmd_load_sample,
+        "config": _cmd_config,
     }
     try:
         return handlers[args.command](args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from datetime import date, datetime
 
@@ -10,7 +11,7 @@ import pandas as pd
 from sqlalchemy import Integer, case, cast, delete, distinct, extract, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from lib.engagement.config import DEFAULTS, config_hash, merge_config
+from lib.engagement.config import DEFAULTS, config_hash, merge_config, parse_assignments
 from lib.engagement.engine import run
 from lib.engagement.explain import dq_frame, measures_frame
 from lib.engagement.explain import flags_frame as engine_flags
@@ -75,6 +76,22 @@ def save_engine_config(session: Session, values: dict, updated_by: str) -> None:
     merged = merge_config(values)
     overrides = {k: v for k, v in merged.items() if v != DEFAULTS[k]}
     _put_setting(session, CONFIG_KEY, overrides, updated_by)
+
+
+def set_engine_config(session: Session, assignments: list[str], updated_by: str) -> dict:
+    """Apply KEY=VALUE words over the stored overrides (validated, nothing stored when one is
+    refused), save them and recompute everything; returns the changed settings and the summary."""
+    before = load_engine_config(session)
+    stored = copy.deepcopy(_setting(session, CONFIG_KEY) or {})
+    for key, value in parse_assignments(assignments).items():
+        if isinstance(value, dict):
+            stored[key] = {**stored.get(key, {}), **value}
+        else:
+            stored[key] = value
+    save_engine_config(session, stored, updated_by)
+    after = load_engine_config(session)
+    changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    return {"changed": changed, "compute": compute(session, full=True)}
 
 
 # --- reading the store -----------------------------------------------------------------------------

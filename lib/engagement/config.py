@@ -1,36 +1,7 @@
-"""Engine thresholds and windows with documented defaults (stored overrides merge over these).
-
-| key | default | meaning |
-|---|---|---|
-| detector | "robust_z" | index-drop detector: "robust_z" (rolling median/MAD z-score) or "ewma" |
-| baseline_weeks | 8 | rolling window: how many prior accepted teaching weeks make a baseline |
-| min_history | 3 | cold start: fewer accepted weeks than this blend the own median with the cohort prior |
-| accept_ratio | 0.5 | a week enters the baseline only if value >= this x baseline (drops never drag it down) |
-| cold_accept_ratio | 0.25 | the same during cold start, against the cohort prior |
-| index_cap | 2.0 | a source's value/baseline ratio is capped here inside the index |
-| index_weights | see DEFAULTS | weight of each source in the combined index (others: "other") |
-| min_baseline | see DEFAULTS | a source counts for a student only when their baseline reaches this (so a student
-  who never uses Echo360 is not penalised for it) |
-| drop_ratio | 0.55 | index drop: index at most this (1.0 = usual) ... |
-| z_threshold | 2.0 | ... and robust z-score at most -this (robust_z detector) |
-| cold_drop_ratio | 0.3 | index drop during cold start (against the prior): index at most this |
-| ewma_alpha / ewma_threshold | 0.6 / 0.5 | EWMA detector: smoothed index at most the threshold |
-| sustain_weeks | 2 | consecutive low teaching weeks before an index or source drop flag |
-| zero_weeks | 2 | consecutive teaching weeks with zero engagement across all sources |
-| source_drop_ratio | 0.2 | one source at most this x its baseline ... |
-| others_hold_ratio | 0.75 | ... while the other sources' index is at least this in the week it is raised |
-| source_min_baseline | see DEFAULTS | a source drop needs a baseline at least this high |
-| source_min_sessions | 3.0 | ... and, for attendance/online, usually this many sessions attended a week |
-| recover_ratio | 0.8 | a flag ends in the first teaching week back at this x baseline (recorded) |
-| missed_min / missed_window_weeks | 3 / 6 | missed submissions: this many missing in this many teaching weeks |
-| systemic_drop_ratio | 0.5 | a student "dropped" in a source/module week below this x their baseline |
-| systemic_share | 0.35 | source-level data-quality event when at least this share of a source's users drop ... |
-| systemic_excess | 0.25 | ... and that share exceeds the source's usual weekly share of drops by this much |
-| systemic_module_share | 0.8 | module-level event: this share of the module's expected students recorded nothing |
-| systemic_min_students | 8 | a source-level event concerns at least this many students ... |
-| systemic_module_min_students | 5 | ... a module-level event this many (source-level needs 3 weeks of history) |
-| rate_full_weight_sessions | 3 | attendance/online weigh fully in the index from this many expected sessions |
-| severity_high / severity_medium | 0.25 / 0.45 | index (or source ratio) at most these: high / medium |
+"""Engine thresholds and windows: documented defaults (DEFAULTS, described in DESCRIPTIONS) with
+stored overrides merged over them. `python -m lib config show` prints the effective values, defaults
+and descriptions; `python -m lib config set KEY=VALUE ...` validates, stores and recomputes.
+Per-source tables (index_weights, min_baseline, source_min_baseline) fall back on their "other" entry.
 """
 
 from __future__ import annotations
@@ -38,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 
 DEFAULTS: dict = {
     "detector": "robust_z",
@@ -95,25 +67,126 @@ DEFAULTS: dict = {
 }
 
 
+DESCRIPTIONS: dict[str, str] = {
+    "detector": 'index-drop detector: "robust_z" (rolling median/MAD z-score) or "ewma"',
+    "baseline_weeks": "rolling window: how many prior accepted teaching weeks make a baseline",
+    "min_history": "cold start: fewer accepted weeks than this blend the own median with the "
+    "cohort prior",
+    "accept_ratio": "a week enters the baseline only if value >= this x baseline (drops never "
+    "drag it down)",
+    "cold_accept_ratio": "the same during cold start, against the cohort prior",
+    "index_cap": "a source's value/baseline ratio is capped here inside the index",
+    "index_weights": 'weight of each source in the combined index (others: "other")',
+    "min_baseline": "a source counts for a student only when their baseline reaches this",
+    "drop_ratio": "index drop: index at most this (1.0 = usual) ...",
+    "z_threshold": "... and robust z-score at most -this (robust_z detector)",
+    "cold_drop_ratio": "index drop during cold start (against the prior): index at most this",
+    "ewma_alpha": "EWMA detector: smoothing weight of the newest week",
+    "ewma_threshold": "EWMA detector: smoothed index at most this is low",
+    "sustain_weeks": "consecutive low teaching weeks before an index or source drop flag",
+    "zero_weeks": "consecutive teaching weeks with zero engagement across all sources",
+    "source_drop_ratio": "one source at most this x its baseline ...",
+    "others_hold_ratio": "... while the other sources' index is at least this in the week it "
+    "is raised",
+    "source_min_baseline": "a source drop needs a baseline at least this high",
+    "source_min_sessions": "... and, for attendance/online, usually this many sessions attended "
+    "a week",
+    "recover_ratio": "a flag ends in the first teaching week back at this x baseline",
+    "missed_min": "missed submissions: this many missing ...",
+    "missed_window_weeks": "... within this many teaching weeks",
+    "systemic_drop_ratio": 'a student "dropped" in a source/module week below this x their '
+    "baseline",
+    "systemic_share": "source-level data-quality event when at least this share of a source's "
+    "users drop ...",
+    "systemic_excess": "... and that share exceeds the source's usual weekly share of drops by "
+    "this much",
+    "systemic_module_share": "module-level event: this share of the module's expected students "
+    "recorded nothing",
+    "systemic_module_min_students": "a module-level event concerns at least this many students",
+    "rate_full_weight_sessions": "attendance/online weigh fully in the index from this many "
+    "expected sessions",
+    "systemic_min_students": "a source-level event concerns at least this many students (and "
+    "needs 3 weeks of history)",
+    "severity_high": "index (or source ratio) at most this: high severity",
+    "severity_medium": "index (or source ratio) at most this: medium severity",
+}
+DETECTORS = ("robust_z", "ewma")
+
+
+def _number(key: str, value, whole: bool) -> float | int:
+    """A setting's number, refused (ValueError naming the key) unless finite, >= 0 (whole >= 1)."""
+    kind = "a whole number >= 1" if whole else "a number >= 0"
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise TypeError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"engine setting {key!r} must be {kind}, not {value!r}") from None
+    if not math.isfinite(number) or number < 0 or (whole and (number < 1 or number % 1)):
+        raise ValueError(f"engine setting {key!r} must be {kind}, not {value!r}")
+    return int(number) if whole else number
+
+
 def merge_config(stored: dict | None) -> dict:
-    """Defaults with stored overrides applied (nested dicts merged key by key); unknown keys refused."""
+    """Defaults with stored overrides applied (nested dicts merged key by key); unknown keys and
+    bad values refused with a ValueError naming the setting."""
     config = copy.deepcopy(DEFAULTS)
     for key, value in (stored or {}).items():
         if key not in DEFAULTS:
-            raise ValueError(f"unknown engine setting {key!r}")
-        if isinstance(DEFAULTS[key], dict):
+            raise ValueError(
+                f"unknown engine setting {key!r} (python -m lib config show lists them)"
+            )
+        default = DEFAULTS[key]
+        if isinstance(default, dict):
             if not isinstance(value, dict):
-                raise ValueError(f"engine setting {key!r} must be an object")
-            config[key].update({k: float(v) for k, v in value.items()})
-        elif isinstance(DEFAULTS[key], str):
-            if key == "detector" and value not in ("robust_z", "ewma"):
-                raise ValueError("detector must be 'robust_z' or 'ewma'")
+                raise ValueError(
+                    f"engine setting {key!r} is a table per source: set {key}.SOURCE=NUMBER"
+                )
+            config[key].update({str(k): _number(f"{key}.{k}", v, False) for k, v in value.items()})
+        elif isinstance(default, str):
+            if key == "detector" and value not in DETECTORS:
+                raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, not {value!r}")
             config[key] = str(value)
-        elif isinstance(DEFAULTS[key], int) and not isinstance(DEFAULTS[key], bool):
-            config[key] = int(value)
         else:
-            config[key] = float(value)
+            config[key] = _number(key, value, isinstance(default, int))
     return config
+
+
+def parse_assignments(pairs: list[str]) -> dict:
+    """KEY=VALUE words (KEY may be TABLE.SOURCE) as overrides; values are JSON when they parse
+    (numbers), else text. Refuses a word without "=" or with an empty key."""
+    out: dict = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"expected KEY=VALUE, not {pair!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text.strip()
+        table, dot, entry = key.partition(".")
+        if dot:
+            if table not in DEFAULTS or not isinstance(DEFAULTS[table], dict):
+                raise ValueError(f"unknown engine setting table {table!r} in {pair!r}")
+            out.setdefault(table, {})[entry] = value
+        else:
+            out[key] = value
+    return out
+
+
+def describe(config: dict) -> list[tuple[str, object, object, str]]:
+    """(key, effective value, default, description) of every setting; tables one row per entry."""
+    rows = []
+    for key, default in DEFAULTS.items():
+        value = config[key]
+        if isinstance(default, dict):
+            for entry in sorted(set(default) | set(value)):
+                row = (f"{key}.{entry}", value.get(entry), default.get(entry), DESCRIPTIONS[key])
+                rows.append(row)
+        else:
+            rows.append((key, value, default, DESCRIPTIONS[key]))
+    return rows
 
 
 def source_setting(config: dict, key: str, source: str) -> float:
