@@ -468,3 +468,46 @@ def test_logstore_courses_sharing_a_module_code_are_summed(any_session: Session,
         for m, q in any_session.execute(text("SELECT module_code, quantity FROM daily_activity"))
     }
     assert stored == {("COMP1001", 2.0), ("", 2.0)}
+
+
+def test_worksheet_due_date_given_for_the_file(base: Session, tmp_path: Path):
+    name = "Grades-COMP1001-Coursework 1-502.csv"
+    shutil.copy(FIX / "submissions" / name, tmp_path / name)
+    facts = {"due_at": "2024-10-15 09:30", "assignment_id": "CW1-resit"}
+    ok(base, "submissions", tmp_path / name, extra=facts)
+    rows = {s.student_id: (s.assignment_id, s.module_code, s.status) for s in base.scalars(
+        select(Submission))}  # fmt: skip
+    assert rows == {
+        AMIRA: ("CW1-resit", "COMP1001", "on_time"),
+        BEN: ("CW1-resit", "COMP1001", "on_time"),  # 09:00 before the 09:30 given
+        CHEN: ("CW1-resit", "COMP1001", "missing"),
+    }
+
+
+def test_moodle_log_identity_column_resolves_same_full_names(base: Session, tmp_path: Path):
+    """Two accounts named Amira Khan: the Email address identity column tells them apart."""
+    users = (
+        FIX / "moodle_users.csv"
+    ).read_text() + "105,amira.k2,,a.khan@uni.example.ac.uk,Amira,Khan\n"
+    (tmp_path / "users.csv").write_text(users)
+    ok(base, "moodle-users", tmp_path / "users.csv")
+    header = "Time,User full name,Email address,Affected user,Event context,Component,Event name,"
+    log = [
+        header + "Description,Origin,IP address",
+        '"13/01/25, 09:44",Amira Khan,amira.khan@uni.example.ac.uk,-,Course: COMP1001,System,'
+        "Course viewed,Viewed the course.,web,10.1.2.3",
+        '"13/01/25, 09:45",Amira Khan,a.khan@uni.example.ac.uk,-,Course: COMP1001,System,'
+        "Course viewed,Viewed the course.,web,10.1.2.9",
+    ]
+    path = tmp_path / "logs_COMP1001-2425.csv"
+    path.write_text("\n".join(log) + "\n")
+    ok(base, "moodle-log", path)
+    assert activity(base, "vle") == {(AMIRA, "2025-01-13"): (1.0, None)}
+    no_identity = tmp_path / "logs_COMP1001-2425_names.csv"
+    no_identity.write_text(
+        "\n".join(line.replace(",amira.khan@uni.example.ac.uk", "").replace(
+            ",a.khan@uni.example.ac.uk", "").replace(",Email address", "") for line in log) + "\n"
+    )  # fmt: skip
+    report = load(base, "moodle-log", no_identity)
+    assert report.status == "rejected"
+    assert "more than one Moodle user by full name" in report.problems[0].problem
