@@ -511,3 +511,14 @@ def test_moodle_log_identity_column_resolves_same_full_names(base: Session, tmp_
     report = load(base, "moodle-log", no_identity)
     assert report.status == "rejected"
     assert "more than one Moodle user by full name" in report.problems[0].problem
+
+
+def test_logstore_quoted_value_spanning_lines(base: Session, tmp_path: Path):
+    source = (FIX / "moodle_logstore" / "logstore_standard_log.csv").read_text()
+    assert '""Hi, all ""x""""' in source
+    path = tmp_path / "logstore_standard_log.csv"
+    path.write_text(source.replace('""Hi, all ""x""""', '""Hi,\nall""'))
+    shutil.copy(FIX / "moodle_logstore" / "courses.csv", tmp_path / "courses.csv")
+    report = ok(base, "moodle-logstore", path)
+    assert report.rows_read == 11
+    assert activity(base, "vle")[(BEN, "2024-12-19")] == (1.0, None)

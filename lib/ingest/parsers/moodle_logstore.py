@@ -66,13 +66,15 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
         )
     shortname = next((n for n in names if n in SHORTNAME), None)
     students = _student_index(ctx)
-    counter = _Counter(students)
+    counter = _Counter(students, ctx.file_name)
     try:
         _stream(path, header, delimiter, shortname, counter, newlines=False)
     except pa.ArrowInvalid as exc:
         if "conversion error" in str(exc):
             raise IngestError(ctx.file_name, _conversion_message(str(exc))) from None
-        counter = _Counter(students)  # a quoted value spans lines: read again, slower but exact
+        counter = _Counter(
+            students, ctx.file_name
+        )  # a quoted value spans lines: read again, slower but exact
         try:
             _stream(path, header, delimiter, shortname, counter, newlines=True)
         except pa.ArrowInvalid as exc2:
@@ -116,8 +118,9 @@ def _student_index(ctx: ParseContext) -> tuple[pd.Index, np.ndarray, int]:
 class _Counter:
     """Accumulates daily counts per (student, course, day) across streamed record batches."""
 
-    def __init__(self, students: tuple[pd.Index, np.ndarray, int]):
+    def __init__(self, students: tuple[pd.Index, np.ndarray, int], file_name: str = ""):
         self.index, self.student_ids, self.all_users = students
+        self.file_name = file_name
         self.rows = 0
         self.parts: list[pd.Series] = []
         self.problems: list[RowProblem] = []
@@ -164,7 +167,9 @@ class _Counter:
         day = _london_days(when[student])
         course = course[student]
         if course.size and (course.max() >= 1 << COURSE_BITS or course.min() < 0):
-            raise IngestError("", f"course id {int(course.max())} is out of the supported range")
+            raise IngestError(
+                self.file_name, f"course id {int(course.max())} is out of the supported range"
+            )
         key = (
             (who[student].astype(np.int64) << (COURSE_BITS + DAY_BITS)) | (course << DAY_BITS) | day
         )
