@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from lib.engagement.config import DEFAULTS, config_hash, merge_config, parse_assignments
 from lib.engagement.engine import run
-from lib.engagement.explain import dq_frame, measures_frame
+from lib.engagement.explain import dq_frame, measures_frame, sources_used
 from lib.engagement.explain import flags_frame as engine_flags
 from lib.engagement.measures import Inputs, build_inputs
 from lib.engagement.weekly import (
@@ -400,13 +400,84 @@ def _stored_dq(session: Session) -> set:
 # --- the public contract ---------------------------------------------------------------------------
 
 
+def _timetable_flips(inp: Inputs, old_weeks: int) -> bool:
+    """Whether any student's attendance/online is measured differently over the old weeks alone
+    (by rate with a timetable, by sessions attended without one) than over all weeks."""
+    for k, source in enumerate(inp.sources):
+        if source in RATE_SOURCES and len(inp.weeks):
+            now = ~np.isnan(inp.expected[:, 0, k])
+            before = (np.nan_to_num(inp.expected[:, :old_weeks, k]) > 0).any(1)
+            if (now != before).any():
+                return True
+    return False
+
+
+def _plan(
+    inp: Inputs, state: dict, full: bool, touched: set[str], dq_changed: bool
+) -> tuple[str, list[str] | None, int]:
+    """(mode, students whose every week is rewritten (None: everyone), first week rewritten for
+    everyone else (len(weeks): none)).
+
+    full: everything. incremental: the touched students only. new_weeks: the data horizon moved
+    forward (a weekly load): the touched students and those using a source for the first time in
+    full, everyone else only the new weeks; the engine is causal week by week, so earlier weeks of
+    untouched students are unchanged unless a systemic event or a student's timetable status
+    changed with the new weeks (then everything is rewritten)."""
+    W = len(inp.weeks)
+    span = [str(inp.weeks[0]), str(inp.weeks[-1])] if W else []
+    old = state.get("weeks") or []
+    if full or dq_changed or not span or len(old) != 2:
+        return "full", None, W
+    students = sorted(touched & set(inp.student_ids))
+    if span == old:
+        return "incremental", students, W
+    if span[0] != old[0] or span[1] < old[1]:
+        return "full", None, W
+    old_weeks = int(np.searchsorted(inp.weeks, np.datetime64(old[1]), side="right"))
+    if _timetable_flips(inp, old_weeks):
+        return "full", None, W
+    everyone = np.arange(len(inp.student_ids))
+    first_use = (sources_used(inp, everyone) != sources_used(inp, everyone, old_weeks)).any(1)
+    students = sorted(set(students) | set(inp.student_ids[first_use]))
+    return "new_weeks", students, old_weeks
+
+
+def _persist_measures(
+    session: Session, inp: Inputs, res, students: list[str] | None, first_week: int
+) -> int:
+    """Replace the weekly measures of these students (None: everyone) and, for everyone else, of
+    the weeks from first_week on; rows built per chunk of students (bounded memory)."""
+    W = len(inp.weeks)
+    if students is None:
+        session.execute(delete(WeeklyMeasure))
+        groups = [(np.arange(len(inp.student_ids)), 0)]
+    else:
+        _delete_for(session, WeeklyMeasure, students)
+        groups = [(inp.student_ids.get_indexer(students), 0)]
+        if first_week < W:
+            session.execute(
+                delete(WeeklyMeasure).where(
+                    WeeklyMeasure.week_start >= inp.weeks[first_week].item()
+                )
+            )
+            rest = np.setdiff1d(np.arange(len(inp.student_ids)), groups[0][0])
+            groups.append((rest, first_week))
+    rows = 0
+    for sel, first in groups:
+        for i in range(0, len(sel), MEASURE_CHUNK_STUDENTS):
+            chunk = sel[i : i + MEASURE_CHUNK_STUDENTS]
+            rows += _write_measures(session, measures_frame(inp, res, chunk, first))
+    return rows
+
+
 def compute(session: Session, full: bool = False) -> dict:
     """Bring weekly measures, baselines, flags and data-quality events up to date with the store.
 
-    Incremental (full=False): when only activity, submissions or exemptions were loaded since the last
-    compute, results are persisted only for the students those loads touched (the in-memory engine
-    pass is over everyone, so results equal a full recompute); a change of calendar, timetable,
-    enrolments, students, configuration or of the systemic (data-quality) events writes everything."""
+    The engine pass is always over everyone in memory (so results equal a full recompute); what is
+    written depends on what changed since the last compute (see `_plan`): a change of calendar,
+    timetable, enrolments, students, configuration or of the systemic (data-quality) events
+    rewrites everything; loads of activity, submissions or exemptions rewrite the students they
+    touched, plus the new weeks of everyone when the data horizon moved forward."""
     t0 = time.perf_counter()
     config = load_engine_config(session)
     state = _setting(session, STATE_KEY) or {}
@@ -424,27 +495,15 @@ def compute(session: Session, full: bool = False) -> dict:
         (w, s, m if isinstance(m, str) and m else None)
         for w, s, m in dq[["week_start", "source", "module_code"]].itertuples(index=False)
     }
-    span = [str(inp.weeks[0]), str(inp.weeks[-1])] if len(inp.weeks) else []
-    if not full and span != state.get("weeks"):
-        full = True  # the data horizon moved: every student gains (or loses) weeks
-    if not full and new_dq != _stored_dq(session):
-        full = True  # a systemic event appeared or vanished: it concerns everyone
-    if full:
-        students = None
-        sel = None
-    else:
-        students = sorted(touched & set(inp.student_ids))
-        sel = inp.student_ids.get_indexer(students)
-    _delete_for(session, WeeklyMeasure, students)
-    rows = 0
-    sel = np.arange(len(inp.student_ids)) if sel is None else sel
-    for i in range(0, len(sel), MEASURE_CHUNK_STUDENTS):  # bounded memory: rows built per chunk
-        rows += _write_measures(
-            session, measures_frame(inp, res, sel[i : i + MEASURE_CHUNK_STUDENTS])
-        )
-    flag_rows = flags if students is None else flags[flags["student_id"].isin(students)]
-    counts = _write_flags(session, flag_rows, students)
+    dq_changed = not full and new_dq != _stored_dq(session)
+    mode, students, first_week = _plan(inp, state, full, touched, dq_changed)
+    rows = _persist_measures(session, inp, res, students, first_week)
+    t_measures = time.perf_counter()
+    flag_scope = students if mode == "incremental" else None  # new weeks can end anyone's flag
+    flag_rows = flags if flag_scope is None else flags[flags["student_id"].isin(flag_scope)]
+    counts = _write_flags(session, flag_rows, flag_scope)
     _write_dq(session, dq)
+    span = [str(inp.weeks[0]), str(inp.weeks[-1])] if len(inp.weeks) else []
     version = int(state.get("version", 0)) + 1
     _put_setting(
         session,
@@ -459,9 +518,12 @@ def compute(session: Session, full: bool = False) -> dict:
         "engine",
     )
     return {
-        "mode": "full" if full else "incremental",
-        "students": int(len(inp.student_ids)) if full else len(students),
+        "mode": mode,
+        "students": int(len(inp.student_ids)) if students is None else len(students),
         "weeks": int(len(inp.weeks)),
+        "weeks_rewritten_for_everyone": int(len(inp.weeks) - first_week)
+        if students is not None
+        else int(len(inp.weeks)),
         "teaching_weeks": int(inp.teaching.sum()),
         "measures_written": rows,
         "flags_raised": int(len(flags)),
@@ -471,6 +533,7 @@ def compute(session: Session, full: bool = False) -> dict:
         "dq_events": int(len(dq)),
         "seconds_read": round(t_read - t0, 2),
         "seconds_engine": round(t_engine - t_read, 2),
+        "seconds_measures": round(t_measures - t_engine, 2),
         "seconds": round(time.perf_counter() - t0, 2),
     }
 

@@ -175,21 +175,28 @@ def test_config_change_and_full_recompute(session, demo_dir):
         save_engine_config(session, {"detector": "magic"}, updated_by="admin")
 
 
-def test_a_load_that_moves_the_data_horizon_recomputes_everyone(session, demo_dir, tmp_path):
+def test_a_weekly_load_writes_the_new_week_for_everyone_and_equals_full(
+    any_session, demo_dir, tmp_path
+):
+    session = any_session
     load_sample_folder(session, demo_dir, force=True)
     session.commit()
     last_week = session.query(func.max(WeeklyMeasure.week_start)).scalar()
-    sid = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].iloc[0]
+    ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].tolist()
     extra = tmp_path / "next_week.csv"
-    friday = last_week + timedelta(days=11)
-    extra.write_text(
-        "student_id,source,occurred_at,quantity,minutes,module_code\n"
-        f"{sid},vle,{friday.isoformat()},3,,\n"
-    )
+    monday = last_week + timedelta(days=7)
+    rows = [f"{sid},vle,{monday + timedelta(days=d)},3,,\n" for sid in ids[:150] for d in (0, 4)]
+    rows += [f"{ids[0]},library,{last_week},2,,\n"]  # a touched student: an earlier week too
+    extra.write_text("student_id,source,occurred_at,quantity,minutes,module_code\n" + "".join(rows))
     load_files(session, "events", [extra], loaded_by="test")
-    assert compute(session)["mode"] == "full"
-    new_week = last_week + timedelta(days=7)
+    summary = compute(session)
+    assert summary["mode"] == "new_weeks", summary
+    assert summary["weeks_rewritten_for_everyone"] == 1
     rows = session.query(WeeklyMeasure).filter(
-        WeeklyMeasure.week_start == new_week, WeeklyMeasure.source == "index"
+        WeeklyMeasure.week_start == monday, WeeklyMeasure.source == "index"
     )
-    assert rows.count() == 200  # every student has the new week, not only the one loaded
+    assert rows.count() == 200  # every student has the new week, not only the ones loaded
+    incremental = _snapshot(session)
+    assert compute(session, full=True)["mode"] == "full"
+    for a, b in zip(incremental, _snapshot(session), strict=True):
+        pd.testing.assert_frame_equal(a, b)

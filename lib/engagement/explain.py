@@ -197,12 +197,24 @@ def dq_frame(inp: Inputs, res: Results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def measures_frame(inp: Inputs, res: Results, students: np.ndarray | None = None) -> pd.DataFrame:
-    """Long weekly measures (every week, each source the student has, plus "index"), for the store."""
+def sources_used(inp: Inputs, students: np.ndarray, weeks: int | None = None) -> np.ndarray:
+    """(n, K) whether each student has any activity or expected count per source (in the first
+    `weeks` weeks when given): the sources their weekly measure rows cover."""
+    count = inp.count[students, :weeks]
+    expected = np.nan_to_num(inp.expected[students, :weeks])
+    return (count > 0).any(1) | (expected > 0).any(1)
+
+
+def measures_frame(
+    inp: Inputs, res: Results, students: np.ndarray | None = None, first_week: int = 0
+) -> pd.DataFrame:
+    """Long weekly measures (each source the student has, plus "index"), for the store: every week,
+    or the weeks from `first_week` on."""
     S, W, K = inp.value.shape
     sel = np.arange(S) if students is None else np.asarray(students)
-    has = (inp.count[sel] > 0).any(1) | (np.nan_to_num(inp.expected[sel]) > 0).any(1)  # (n, K)
-    cell = np.broadcast_to(has[:, None, :], (len(sel), W, K))
+    has = sources_used(inp, sel)  # (n, K)
+    cell = np.broadcast_to(has[:, None, :], (len(sel), W, K)).copy()
+    cell[:, :first_week] = False
     s_i, w_i, k_i = np.nonzero(cell)
     s_glob = sel[s_i]
     base = res.baseline[s_glob, w_i, k_i].astype(float)
@@ -220,8 +232,8 @@ def measures_frame(inp: Inputs, res: Results, students: np.ndarray | None = None
             "cold_start": res.cold[s_glob, w_i, k_i],
         }
     )
-    s2 = np.repeat(sel, W)
-    w2 = np.tile(np.arange(W), len(sel))
+    s2 = np.repeat(sel, W - first_week)
+    w2 = np.tile(np.arange(first_week, W), len(sel))
     ib = res.index_base[s2, w2].astype(float)
     isp = res.index_spread[s2, w2].astype(float)
     idx = pd.DataFrame(
