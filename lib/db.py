@@ -36,16 +36,24 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL for the process."""
-    url = url or database_url()
+    """One engine per URL for the process (DATABASE_URL is read on every call, not cached)."""
+    return _engine_for(url or database_url())
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     return engine
+
+
+def forget_engines() -> None:
+    """Drop the cached engines (tests that create and drop stores)."""
+    _engine_for.cache_clear()
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 from lib.auth import add_user
-from lib.db import get_engine
 from lib.models import (
     CalendarPeriod,
     DataQualityEvent,
@@ -145,7 +144,6 @@ def seed(session: Session) -> None:
 @pytest.fixture
 def seeded(session, monkeypatch) -> Session:
     """A seeded store with a good cookie key in the environment."""
-    get_engine.cache_clear()  # lib.db caches get_engine(None) across tests' DATABASE_URLs
     monkeypatch.setenv("DASHBOARD_COOKIE_KEY", COOKIE_KEY)
     seed(session)
     return session
@@ -154,7 +152,6 @@ def seeded(session, monkeypatch) -> Session:
 @pytest.fixture
 def empty_store(session, monkeypatch) -> Session:
     """An empty store with staff of every role (no students, no results)."""
-    get_engine.cache_clear()  # lib.db caches get_engine(None) across tests' DATABASE_URLs
     monkeypatch.setenv("DASHBOARD_COOKIE_KEY", COOKIE_KEY)
     for role, (username, extra) in STAFF.items():
         add_user(session, username, role=role, password=PASSWORD, **extra)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from lib.db import get_engine, init_db, session_factory
+from lib.db import forget_engines, get_engine, init_db, session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -30,7 +30,7 @@ def _fresh_postgres_url() -> Iterator[str]:
         yield url
     finally:
         get_engine(url).dispose()
-        get_engine.cache_clear()
+        forget_engines()
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

@@ -514,9 +514,6 @@ def test_admin_changes_a_threshold(seeded):
 @pytest.fixture
 def seeded_any(any_session, monkeypatch):
     """The seeded store on SQLite and on PostgreSQL (when TEST_DATABASE_URL is set)."""
-    from lib.db import get_engine
-
-    get_engine.cache_clear()
     monkeypatch.setenv("DASHBOARD_COOKIE_KEY", COOKIE_KEY)
     app_fixtures.seed(any_session)
     return any_session
