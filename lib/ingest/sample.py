@@ -47,6 +47,8 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     passwords = create_demo_users(session, staff if staff.exists() else None)
     session.commit()
     lines.append("")
-    lines.append("Demo users for this sample data (shown once; run `make run` again to reset):")
+    lines.append(
+        "Demo users for this sample data (shown once; `make clean-store run` starts afresh with new ones):"
+    )
     lines += [f"  {user:<24} {password}" for user, password in passwords.items()]
     return "\n".join(lines)
