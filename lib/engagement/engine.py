@@ -108,6 +108,238 @@ def _push(buf: np.ndarray, pos: np.ndarray, accept: np.ndarray, values: np.ndarr
     pos[idx] = (slot + 1) % buf.shape[-1]
 
 
+@dataclass
+class Week:
+    """The arrays of one week shared by the steps of `run` (t: week position)."""
+
+    t: int
+    live: np.ndarray  # (S,) not exempt
+    m: np.ndarray  # (S, K) this week's values (NaN when exempt, masked or not applicable)
+    base: np.ndarray  # (S, K) baseline
+    cold: np.ndarray  # (S, K) cold start
+    used: np.ndarray  # (S, K) the student uses the source (baseline reaches min_baseline)
+    ratio: np.ndarray  # (S, K) value / baseline where used
+    spread: np.ndarray | None = None  # (S, K) robust spread of the baseline
+    r: np.ndarray | None = None  # (S, K) capped ratio
+    valid: np.ndarray | None = None  # (S, K) ratio known
+    wk: np.ndarray | None = None  # (S, K) index weights this week
+    num: np.ndarray | None = None  # (S,) weighted ratio sum
+    den: np.ndarray | None = None  # (S,) weight sum
+    index: np.ndarray | None = None  # (S,) combined index
+    icold: np.ndarray | None = None  # (S,) index cold start
+    ibase: np.ndarray | None = None  # (S,) usual index
+    ispread: np.ndarray | None = None  # (S,) spread of the usual index
+    rel: np.ndarray | None = None  # (S,) index / usual index
+
+
+def _source_setting_arrays(inp: Inputs, config: dict) -> dict:
+    """Per-source settings as arrays aligned with inp.sources."""
+    return {
+        "weights": np.array([source_setting(config, "index_weights", s) for s in inp.sources]),
+        "min_base": np.array([source_setting(config, "min_baseline", s) for s in inp.sources]),
+        "src_min": np.array(
+            [source_setting(config, "source_min_baseline", s) for s in inp.sources]
+        ),
+        "is_rate": np.array([s in ("attendance", "online") for s in inp.sources]),
+    }
+
+
+def _baselines(inp: Inputs, st: State, t: int, config: dict, p: dict) -> Week:
+    """Each student's own baseline and spread per source (blended with the cohort prior during cold
+    start) and this week's ratio to it."""
+    teach = bool(inp.teaching[t])
+    ex = inp.exempt[:, t]
+    m = inp.value[:, t, :].copy()
+    m[ex] = np.nan
+    if st.stats is None:  # buffers change only in teaching weeks: reuse the stats otherwise
+        st.stats = (*median_mad(st.buf), *median_mad(st.ibuf))
+    med, mad, n = st.stats[:3]
+    mh = int(config["min_history"])
+    prior = nan_median_columns(m) if teach else nan_median_columns(inp.value[:, t, :])
+    prior = np.where(np.isnan(prior), 0.0, prior)
+    cold = n < mh
+    wgt = np.minimum(n, mh) / mh
+    base = np.where(cold, wgt * np.nan_to_num(med) + (1 - wgt) * prior, med)
+    spread = np.maximum(1.4826 * np.nan_to_num(mad), 0.1 * base)
+    spread = np.where(cold, np.maximum(spread, 0.25 * base), spread)
+    used = base >= p["min_base"]
+    ratio = np.where(used, m / np.where(used, base, 1.0), np.nan)
+    return Week(t, ~ex, m, base, cold, used, ratio, spread)
+
+
+def _systemic_sources(st: State, res: Results, wk: Week, config: dict) -> None:
+    """Mask the sources most of whose users drop at once this teaching week (a data-quality
+    event, not student problems)."""
+    K = wk.ratio.shape[1]
+    concerned = ~np.isnan(wk.ratio)
+    dropped = concerned & (wk.ratio < config["systemic_drop_ratio"])
+    share = dropped.sum(0) / np.maximum(concerned.sum(0), 1)
+    known = len(st.shares) >= 3  # the usual weekly share of drops needs some weeks
+    usual = np.median(np.array(st.shares), axis=0) if known else np.ones(K)
+    hit = (
+        (share >= config["systemic_share"])
+        & (share >= usual + config["systemic_excess"])
+        & (concerned.sum(0) >= config["systemic_min_students"])
+    )
+    st.shares.append(share)
+    for k in np.flatnonzero(hit):
+        res.source_events.append((wk.t, k, float(share[k]), int(dropped[:, k].sum())))
+    res.masked[wk.t] = hit
+    wk.m[:, hit] = np.nan
+    wk.ratio[:, hit] = np.nan
+
+
+def _combined_index(inp: Inputs, st: State, wk: Week, config: dict, p: dict) -> None:
+    """The weighted mean of capped source ratios, and its own usual level (cold start: 1.0)."""
+    mh = int(config["min_history"])
+    _, _, _, imed, imad, inn = st.stats
+    wk.r = np.clip(wk.ratio, 0, float(config["index_cap"]))
+    wk.valid = ~np.isnan(wk.r)
+    # a rate over few sessions is noisy: full weight from `rate_full_weight_sessions` sessions
+    # (a student measured by sessions attended, without a timetable, counts in full)
+    full = config["rate_full_weight_sessions"]
+    sessions = np.nan_to_num(inp.expected[:, wk.t, :], nan=full)
+    few = np.clip(sessions / full, 0, 1)
+    wk.wk = p["weights"] * np.where(p["is_rate"], few, 1.0)
+    wk.num = (np.where(wk.valid, wk.r, 0) * wk.wk).sum(1)
+    wk.den = (wk.valid * wk.wk).sum(1)
+    wk.index = np.where(wk.den > 0, wk.num / np.where(wk.den > 0, wk.den, 1), np.nan)
+    wk.icold = inn < mh
+    wk.ibase = np.where(wk.icold, 1.0, imed)
+    wk.ispread = np.maximum(1.4826 * np.nan_to_num(imad), np.where(wk.icold, 0.25, 0.1))
+    wk.rel = wk.index / wk.ibase
+
+
+def _record(res: Results, wk: Week) -> None:
+    """Store this week's baselines, ratios and index in the results."""
+    t = wk.t
+    res.baseline[:, t], res.spread[:, t], res.cold[:, t] = wk.base, wk.spread, wk.cold
+    res.ratio[:, t] = wk.ratio
+    res.index[:, t], res.index_base[:, t] = wk.index, wk.ibase
+    res.index_spread[:, t], res.index_cold[:, t] = wk.ispread, wk.icold
+
+
+def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict) -> np.ndarray:
+    """Advance the consecutive-week counters (zero engagement, low index, low source, missed
+    submissions window); returns the missed submissions in the window."""
+    t, live, ex = wk.t, wk.live, ~wk.live
+    st.run_zero[ex] = 0
+    st.run_index[ex] = 0
+    st.run_source[ex] = 0
+    masked = res.masked[t][None, :]
+    # zero engagement across every (unmasked) source, when something was expected or usual
+    raw = np.where(masked, 0.0, inp.count[:, t, :])
+    exp_t = np.where(masked, 0.0, np.nan_to_num(inp.expected[:, t, :]))
+    something = (exp_t > 0).any(1) | (wk.used & ~masked).any(1)
+    zero = live & something & (raw.sum(1) <= 0)
+    st.run_zero = np.where(live, np.where(zero, st.run_zero + 1, 0), st.run_zero)
+
+    # combined index drop (robust z-score or EWMA detector), stricter during cold start
+    has = live & ~np.isnan(wk.index)
+    alpha = config["ewma_alpha"]
+    st.ewma = np.where(has, alpha * np.nan_to_num(wk.rel) + (1 - alpha) * st.ewma, st.ewma)
+    if config["detector"] == "ewma":
+        warm_low = st.ewma <= config["ewma_threshold"]
+    else:
+        z = (wk.index - wk.ibase) / wk.ispread
+        warm_low = (wk.rel <= config["drop_ratio"]) & (z <= -config["z_threshold"])
+    low = has & np.where(wk.icold, wk.index <= config["cold_drop_ratio"], warm_low)
+    st.run_index = np.where(
+        live & ~np.isnan(wk.index), np.where(low, st.run_index + 1, 0), st.run_index
+    )
+
+    # one source drops while the others hold
+    exp_all = np.nan_to_num(inp.expected[:, t, :], nan=1.0)  # count-measured: base = sessions
+    src_low = (
+        wk.valid
+        & ~wk.cold
+        & (wk.base >= p["src_min"])
+        & (wk.ratio <= config["source_drop_ratio"])
+        & live[:, None]
+        & (~p["is_rate"] | (wk.base * exp_all >= config["source_min_sessions"]))
+    )
+    st.run_source = np.where(
+        wk.valid & live[:, None], np.where(src_low, st.run_source + 1, 0), st.run_source
+    )
+
+    # missed submissions within a window of teaching weeks
+    st.missed_ring[:, st.mpos] = np.where(live, inp.missed[:, t], 0)
+    st.mpos = (st.mpos + 1) % st.missed_ring.shape[1]
+    return st.missed_ring.sum(1)
+
+
+def _end_flags(st: State, wk: Week, window: np.ndarray, config: dict) -> None:
+    """End open flags whose engagement is back to the usual level (recorded with the week)."""
+    t, live = wk.t, wk.live
+    back = live & (wk.rel >= config["recover_ratio"])
+    self_end = [
+        (NO_ENGAGEMENT, (st.open_id[:, NO_ENGAGEMENT] >= 0) & back),
+        (INDEX_DROP, (st.open_id[:, INDEX_DROP] >= 0) & back),
+        (COLUMN[MISSED], (st.open_id[:, COLUMN[MISSED]] >= 0) & live & (window <= 0)),
+    ]
+    for col, mask in self_end:
+        ids = st.open_id[mask, col]
+        st.ends.append((ids, np.full(len(ids), t)))
+        st.open_id[mask, col] = -1
+    src_back = (st.open_id[:, 3:] >= 0) & live[:, None] & (wk.ratio >= config["recover_ratio"])
+    ids = st.open_id[:, 3:][src_back]
+    st.ends.append((ids, np.full(len(ids), t)))
+    st.open_id[:, 3:][src_back] = -1
+
+
+def _start_flags(inp: Inputs, st: State, wk: Week, window: np.ndarray, config: dict) -> None:
+    """Raise the flags whose conditions now hold (one open flag per kind and source at a time)."""
+    t, live = wk.t, wk.live
+    rows = np.arange(len(live))
+    sev_rel = np.where(
+        wk.rel <= config["severity_high"], 2, np.where(wk.rel <= config["severity_medium"], 1, 0)
+    )
+    new_zero = (st.run_zero >= config["zero_weeks"]) & (st.open_id[:, NO_ENGAGEMENT] < 0)
+    new_index = (
+        (st.run_index >= config["sustain_weeks"])
+        & (st.open_id[:, INDEX_DROP] < 0)
+        & (st.open_id[:, NO_ENGAGEMENT] < 0)
+        & ~new_zero
+    )
+    new_missed = (window >= config["missed_min"]) & (st.open_id[:, COLUMN[MISSED]] < 0) & live
+    new_missed &= inp.missed[:, t] > 0
+    sev_missed = np.where(window >= config["missed_min"] + 1, 2, 1)
+    for col, mask, sev, run_length in (
+        (NO_ENGAGEMENT, new_zero, np.full(len(live), 2), st.run_zero),
+        (INDEX_DROP, new_index, sev_rel, st.run_index),
+        (MISSED, new_missed, sev_missed, window),
+    ):
+        _start(st, rows[mask], t, col, -1, sev[mask], COLUMN[col], run_length[mask])
+    rest = wk.den[:, None] - wk.valid * wk.wk
+    others = (wk.num[:, None] - np.nan_to_num(wk.r) * wk.wk) / np.maximum(rest, 1e-9)
+    others = np.where(rest > 1e-9, others, np.nan)
+    new_src = (
+        (st.run_source >= config["sustain_weeks"])
+        & (st.open_id[:, 3:] < 0)
+        & (others >= config["others_hold_ratio"])  # the others hold in the week it is raised
+    )
+    s_idx, k_idx = np.nonzero(new_src)
+    sev = np.where(np.nan_to_num(wk.ratio[s_idx, k_idx]) <= 0, 1, 0)
+    _start(st, s_idx, t, SOURCE_DROP, k_idx, sev, 3 + k_idx, st.run_source[s_idx, k_idx])
+
+
+def _learn(st: State, wk: Week, config: dict) -> None:
+    """Baselines learn only from weeks that are not drops."""
+    ok = wk.live[:, None] & ~np.isnan(wk.m)
+    accept = ok & np.where(
+        wk.cold,
+        wk.m >= config["cold_accept_ratio"] * wk.base,
+        ~wk.used | (wk.ratio >= config["accept_ratio"]),
+    )
+    _push(st.buf, st.pos, accept, wk.m)
+    has = wk.live & ~np.isnan(wk.index)
+    iaccept = has & np.where(
+        wk.icold, wk.index >= config["cold_accept_ratio"], wk.rel >= config["accept_ratio"]
+    )
+    _push(st.ibuf, st.ipos, iaccept, wk.index)
+    st.stats = None
+
+
 def run(
     inp: Inputs,
     config: dict,
@@ -119,180 +351,20 @@ def run(
     S, W, K = inp.value.shape
     res = results if results is not None else allocate(S, W, K)
     st = state if state is not None else State.empty(S, K, config)
-    weights = np.array([source_setting(config, "index_weights", s) for s in inp.sources])
-    min_base = np.array([source_setting(config, "min_baseline", s) for s in inp.sources])
-    src_min = np.array([source_setting(config, "source_min_baseline", s) for s in inp.sources])
-    is_rate = np.array([s in ("attendance", "online") for s in inp.sources])
-    mh = int(config["min_history"])
-    cap = float(config["index_cap"])
-    rows = np.arange(S)
+    p = _source_setting_arrays(inp, config)
     for t in range(st.next_week, W if until_week is None else until_week):
         teach = bool(inp.teaching[t])
-        ex = inp.exempt[:, t]
-        m = inp.value[:, t, :].copy()
-        m[ex] = np.nan
-        if st.stats is None:  # buffers change only in teaching weeks: reuse the stats otherwise
-            st.stats = (*median_mad(st.buf), *median_mad(st.ibuf))
-        med, mad, n, imed, imad, inn = st.stats
-        prior = nan_median_columns(m) if teach else nan_median_columns(inp.value[:, t, :])
-        prior = np.where(np.isnan(prior), 0.0, prior)
-        cold = n < mh
-        wgt = np.minimum(n, mh) / mh
-        base = np.where(cold, wgt * np.nan_to_num(med) + (1 - wgt) * prior, med)
-        spread = np.maximum(1.4826 * np.nan_to_num(mad), 0.1 * base)
-        spread = np.where(cold, np.maximum(spread, 0.25 * base), spread)
-        used = base >= min_base
-        ratio = np.where(used, m / np.where(used, base, 1.0), np.nan)
-
-        if teach:  # systemic source weeks: most users of a source drop at once
-            concerned = ~np.isnan(ratio)
-            dropped = concerned & (ratio < config["systemic_drop_ratio"])
-            share = dropped.sum(0) / np.maximum(concerned.sum(0), 1)
-            known = len(st.shares) >= 3  # the usual weekly share of drops needs some weeks
-            usual = np.median(np.array(st.shares), axis=0) if known else np.ones(K)
-            hit = (
-                (share >= config["systemic_share"])
-                & (share >= usual + config["systemic_excess"])
-                & (concerned.sum(0) >= config["systemic_min_students"])
-            )
-            st.shares.append(share)
-            for k in np.flatnonzero(hit):
-                res.source_events.append((t, k, float(share[k]), int(dropped[:, k].sum())))
-            res.masked[t] = hit
-            m[:, hit] = np.nan
-            ratio[:, hit] = np.nan
-
-        r = np.clip(ratio, 0, cap)
-        valid = ~np.isnan(r)
-        # a rate over few sessions is noisy: full weight from `rate_full_weight_sessions` sessions
-        # (a student measured by sessions attended, without a timetable, counts in full)
-        sessions = np.nan_to_num(inp.expected[:, t, :], nan=config["rate_full_weight_sessions"])
-        few = np.clip(sessions / config["rate_full_weight_sessions"], 0, 1)
-        wk = weights * np.where(is_rate, few, 1.0)
-        num = (np.where(valid, r, 0) * wk).sum(1)
-        den = (valid * wk).sum(1)
-        index = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-        icold = inn < mh
-        ibase = np.where(icold, 1.0, imed)
-        ispread = np.maximum(1.4826 * np.nan_to_num(imad), np.where(icold, 0.25, 0.1))
-        rel = index / ibase
-
-        res.baseline[:, t], res.spread[:, t], res.cold[:, t] = base, spread, cold
-        res.ratio[:, t] = ratio
-        res.index[:, t], res.index_base[:, t] = index, ibase
-        res.index_spread[:, t], res.index_cold[:, t] = ispread, icold
-        if not teach:
+        wk = _baselines(inp, st, t, config, p)
+        if teach:
+            _systemic_sources(st, res, wk, config)
+        _combined_index(inp, st, wk, config, p)
+        _record(res, wk)
+        if not teach:  # non-teaching weeks never flag and never enter baselines
             continue
-        live = ~ex
-        st.run_zero[ex] = 0
-        st.run_index[ex] = 0
-        st.run_source[ex] = 0
-
-        # zero engagement across every (unmasked) source, when something was expected or usual
-        raw = np.where(res.masked[t][None, :], 0.0, inp.count[:, t, :])
-        exp_t = np.where(res.masked[t][None, :], 0.0, np.nan_to_num(inp.expected[:, t, :]))
-        something = (exp_t > 0).any(1) | (used & ~res.masked[t][None, :]).any(1)
-        zero = live & something & (raw.sum(1) <= 0)
-        st.run_zero = np.where(live, np.where(zero, st.run_zero + 1, 0), st.run_zero)
-
-        # combined index drop (robust z-score or EWMA detector), stricter during cold start
-        has = live & ~np.isnan(index)
-        st.ewma = np.where(
-            has,
-            config["ewma_alpha"] * np.nan_to_num(rel) + (1 - config["ewma_alpha"]) * st.ewma,
-            st.ewma,
-        )
-        if config["detector"] == "ewma":
-            warm_low = st.ewma <= config["ewma_threshold"]
-        else:
-            z = (index - ibase) / ispread
-            warm_low = (rel <= config["drop_ratio"]) & (z <= -config["z_threshold"])
-        low = has & np.where(icold, index <= config["cold_drop_ratio"], warm_low)
-        st.run_index = np.where(
-            live & ~np.isnan(index), np.where(low, st.run_index + 1, 0), st.run_index
-        )
-
-        # one source drops while the others hold
-        rest = den[:, None] - valid * wk
-        others = (num[:, None] - np.nan_to_num(r) * wk) / np.maximum(rest, 1e-9)
-        others = np.where(rest > 1e-9, others, np.nan)
-        exp_all = np.nan_to_num(inp.expected[:, t, :], nan=1.0)  # count-measured: base = sessions
-        src_low = (
-            valid
-            & ~cold
-            & (base >= src_min)
-            & (ratio <= config["source_drop_ratio"])
-            & live[:, None]
-            & (~is_rate | (base * exp_all >= config["source_min_sessions"]))
-        )
-        st.run_source = np.where(
-            valid & live[:, None], np.where(src_low, st.run_source + 1, 0), st.run_source
-        )
-
-        # missed submissions within a window of teaching weeks
-        st.missed_ring[:, st.mpos] = np.where(live, inp.missed[:, t], 0)
-        st.mpos = (st.mpos + 1) % st.missed_ring.shape[1]
-        window = st.missed_ring.sum(1)
-
-        open_zero = st.open_id[:, NO_ENGAGEMENT] >= 0
-        open_index = st.open_id[:, INDEX_DROP] >= 0
-        open_missed = st.open_id[:, COLUMN[MISSED]] >= 0
-        open_src = st.open_id[:, 3:] >= 0
-        # ends first (a return to usual), then starts
-        back = live & (rel >= config["recover_ratio"])
-        self_end = [
-            (NO_ENGAGEMENT, open_zero & back),
-            (INDEX_DROP, open_index & back),
-            (COLUMN[MISSED], open_missed & live & (window <= 0)),
-        ]
-        for col, mask in self_end:
-            ids = st.open_id[mask, col]
-            st.ends.append((ids, np.full(len(ids), t)))
-            st.open_id[mask, col] = -1
-        src_back = open_src & live[:, None] & (ratio >= config["recover_ratio"])
-        ids = st.open_id[:, 3:][src_back]
-        st.ends.append((ids, np.full(len(ids), t)))
-        st.open_id[:, 3:][src_back] = -1
-
-        sev_rel = np.where(
-            rel <= config["severity_high"], 2, np.where(rel <= config["severity_medium"], 1, 0)
-        )
-        new_zero = (st.run_zero >= config["zero_weeks"]) & (st.open_id[:, NO_ENGAGEMENT] < 0)
-        new_index = (
-            (st.run_index >= config["sustain_weeks"])
-            & (st.open_id[:, INDEX_DROP] < 0)
-            & (st.open_id[:, NO_ENGAGEMENT] < 0)
-            & ~new_zero
-        )
-        new_missed = (window >= config["missed_min"]) & (st.open_id[:, COLUMN[MISSED]] < 0) & live
-        new_missed &= inp.missed[:, t] > 0
-        sev_missed = np.where(window >= config["missed_min"] + 1, 2, 1)
-        for col, mask, sev, run_length in (
-            (NO_ENGAGEMENT, new_zero, np.full(S, 2), st.run_zero),
-            (INDEX_DROP, new_index, sev_rel, st.run_index),
-            (MISSED, new_missed, sev_missed, window),
-        ):
-            _start(st, rows[mask], t, col, -1, sev[mask], COLUMN[col], run_length[mask])
-        new_src = (
-            (st.run_source >= config["sustain_weeks"])
-            & (st.open_id[:, 3:] < 0)
-            & (others >= config["others_hold_ratio"])  # the others hold in the week it is raised
-        )
-        s_idx, k_idx = np.nonzero(new_src)
-        sev = np.where(np.nan_to_num(ratio[s_idx, k_idx]) <= 0, 1, 0)
-        _start(st, s_idx, t, SOURCE_DROP, k_idx, sev, 3 + k_idx, st.run_source[s_idx, k_idx])
-
-        # baselines learn only from weeks that are not drops
-        ok = live[:, None] & ~np.isnan(m)
-        accept = ok & np.where(
-            cold, m >= config["cold_accept_ratio"] * base, ~used | (ratio >= config["accept_ratio"])
-        )
-        _push(st.buf, st.pos, accept, m)
-        iaccept = has & np.where(
-            icold, index >= config["cold_accept_ratio"], rel >= config["accept_ratio"]
-        )
-        _push(st.ibuf, st.ipos, iaccept, index)
-        st.stats = None
+        window = _runs(inp, st, res, wk, config, p)
+        _end_flags(st, wk, window, config)  # ends first (a return to usual), then starts
+        _start_flags(inp, st, wk, window, config)
+        _learn(st, wk, config)
     st.next_week = W if until_week is None else until_week
     res.state = st
     return res
