@@ -280,23 +280,31 @@ def read_inputs(session: Session, config: dict) -> Inputs:
     return build_inputs(**read_frames(session), config=config)
 
 
-def _changes(session: Session, state: dict) -> tuple[bool, set[str], int, int]:
-    """(needs full, students touched, newest load id, newest exemption id) since the last compute."""
+def _touch(touched: dict, rows) -> None:
+    """Merge (student, earliest day) rows into touched (None: every week of that student)."""
+    for student, day in rows:
+        day = day.date() if isinstance(day, datetime) else day
+        known = touched.get(student, date.max)
+        if student not in touched or (known is not None and (day is None or day < known)):
+            touched[student] = day
+
+
+def _changes(session: Session, state: dict) -> tuple[bool, dict, int, int]:
+    """(needs full, {student touched: earliest day touched, None for every week}, newest load id,
+    newest exemption id) since the last compute."""
     last_load = session.scalar(select(func.max(Load.id))) or 0
     last_ex = session.scalar(select(func.max(Exemption.id))) or 0
     since = int(state.get("load_id", 0))
     sources = set(session.scalars(select(Load.source).where(Load.id > since)))
     if sources & STRUCTURAL_SOURCES:
-        return True, set(), last_load, last_ex
-    touched: set[str] = set()
-    for model in (DailyActivity, Submission, Exemption):
-        touched |= set(
-            session.scalars(select(model.student_id).where(model.load_id > since).distinct())
-        )
-    touched |= set(
-        session.scalars(
-            select(Exemption.student_id).where(Exemption.id > int(state.get("exemption_id", 0)))
-        )
+        return True, {}, last_load, last_ex
+    touched: dict = {}
+    for model, day in ((DailyActivity, DailyActivity.day), (Submission, Submission.due_at)):
+        query = select(model.student_id, func.min(day)).where(model.load_id > since)
+        _touch(touched, session.execute(query.group_by(model.student_id)).all())
+    exempted = (Exemption.load_id > since) | (Exemption.id > int(state.get("exemption_id", 0)))
+    _touch(
+        touched, ((s, None) for s in session.scalars(select(Exemption.student_id).where(exempted)))
     )
     return False, touched, last_load, last_ex
 
@@ -413,32 +421,34 @@ def _timetable_flips(inp: Inputs, old_weeks: int) -> bool:
 
 
 def _plan(
-    inp: Inputs, state: dict, full: bool, touched: set[str], dq_changed: bool
+    inp: Inputs, state: dict, full: bool, touched: dict, dq_changed: bool
 ) -> tuple[str, list[str] | None, int]:
     """(mode, students whose every week is rewritten (None: everyone), first week rewritten for
     everyone else (len(weeks): none)).
 
     full: everything. incremental: the touched students only. new_weeks: the data horizon moved
-    forward (a weekly load): the touched students and those using a source for the first time in
-    full, everyone else only the new weeks; the engine is causal week by week, so earlier weeks of
-    untouched students are unchanged unless a systemic event or a student's timetable status
-    changed with the new weeks (then everything is rewritten)."""
+    forward (a weekly load): in full the students touched before the new weeks and those using a
+    source for the first time, everyone else only the new weeks; the engine is causal week by week,
+    so earlier weeks are unchanged unless a systemic event or a student's timetable status changed
+    with the new weeks (then everything is rewritten)."""
     W = len(inp.weeks)
     span = [str(inp.weeks[0]), str(inp.weeks[-1])] if W else []
     old = state.get("weeks") or []
     if full or dq_changed or not span or len(old) != 2:
         return "full", None, W
-    students = sorted(touched & set(inp.student_ids))
+    known = set(inp.student_ids)
     if span == old:
-        return "incremental", students, W
+        return "incremental", sorted(set(touched) & known), W
     if span[0] != old[0] or span[1] < old[1]:
         return "full", None, W
     old_weeks = int(np.searchsorted(inp.weeks, np.datetime64(old[1]), side="right"))
     if _timetable_flips(inp, old_weeks):
         return "full", None, W
+    new_from = inp.weeks[old_weeks].item()
+    earlier = {s for s, day in touched.items() if day is None or day < new_from} & known
     everyone = np.arange(len(inp.student_ids))
     first_use = (sources_used(inp, everyone) != sources_used(inp, everyone, old_weeks)).any(1)
-    students = sorted(set(students) | set(inp.student_ids[first_use]))
+    students = sorted(earlier | set(inp.student_ids[first_use]))
     return "new_weeks", students, old_weeks
 
 
