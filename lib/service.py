@@ -420,36 +420,71 @@ def _timetable_flips(inp: Inputs, old_weeks: int) -> bool:
     return False
 
 
+def _priors(inp: Inputs, res) -> dict:
+    """The cohort prior of every week per source, as stored with the engine state."""
+    return {"sources": list(inp.sources), "weeks": np.round(res.prior, 12).tolist()}
+
+
+def _priors_moved(inp: Inputs, res, stored: dict | None) -> bool:
+    """Whether the cohort prior (the cold-start baseline of everyone) of a week computed before
+    changed (a touched student's earlier weeks can move it); unknown counts as moved."""
+    if not stored or not stored.get("weeks"):
+        return True
+    old = np.array(stored["weeks"], float)
+    now = np.round(res.prior[: len(old)], 12)
+    if len(old) > len(now):
+        return True
+    for k_old, source in enumerate(stored["sources"]):
+        if source not in inp.sources:
+            return True
+        if not np.array_equal(now[:, inp.sources.index(source)], old[:, k_old], equal_nan=True):
+            return True
+    return False
+
+
+def _full_reason(inp: Inputs, res, state: dict, full: bool, dq_changed: bool) -> str | None:
+    """Why everything must be rewritten (None when a partial write is exact)."""
+    span = [str(inp.weeks[0]), str(inp.weeks[-1])] if len(inp.weeks) else []
+    old = state.get("weeks") or []
+    if full:
+        return "requested, first compute, configuration or structural load"
+    if dq_changed:
+        return "a systemic (data-quality) event appeared or vanished"
+    if not span or len(old) != 2 or span[0] != old[0] or span[1] < old[1]:
+        return "the weeks computed changed other than by new weeks at the end"
+    if _priors_moved(inp, res, state.get("priors")):
+        return "a week's cohort prior (cold-start baseline) moved"
+    old_weeks = int(np.searchsorted(inp.weeks, np.datetime64(old[1]), side="right"))
+    if _timetable_flips(inp, old_weeks):
+        return "a student's timetable status changed with the new weeks"
+    return None
+
+
 def _plan(
-    inp: Inputs, state: dict, full: bool, touched: dict, dq_changed: bool
-) -> tuple[str, list[str] | None, int]:
-    """(mode, students whose every week is rewritten (None: everyone), first week rewritten for
-    everyone else (len(weeks): none)).
+    inp: Inputs, res, state: dict, full: bool, touched: dict, dq_changed: bool
+) -> tuple[str, str, list[str] | None, int]:
+    """(mode, reason, students whose every week is rewritten (None: everyone), first week
+    rewritten for everyone else (len(weeks): none)).
 
     full: everything. incremental: the touched students only. new_weeks: the data horizon moved
     forward (a weekly load): in full the students touched before the new weeks and those using a
     source for the first time, everyone else only the new weeks; the engine is causal week by week,
-    so earlier weeks are unchanged unless a systemic event or a student's timetable status changed
-    with the new weeks (then everything is rewritten)."""
+    so earlier weeks are unchanged unless a systemic event, a week's cohort prior or a student's
+    timetable status changed (then everything is rewritten)."""
     W = len(inp.weeks)
-    span = [str(inp.weeks[0]), str(inp.weeks[-1])] if W else []
-    old = state.get("weeks") or []
-    if full or dq_changed or not span or len(old) != 2:
-        return "full", None, W
+    reason = _full_reason(inp, res, state, full, dq_changed)
+    if reason is not None:
+        return "full", reason, None, W
     known = set(inp.student_ids)
-    if span == old:
-        return "incremental", sorted(set(touched) & known), W
-    if span[0] != old[0] or span[1] < old[1]:
-        return "full", None, W
-    old_weeks = int(np.searchsorted(inp.weeks, np.datetime64(old[1]), side="right"))
-    if _timetable_flips(inp, old_weeks):
-        return "full", None, W
+    if str(inp.weeks[-1]) == state["weeks"][1]:
+        return "incremental", "loads touched these students", sorted(set(touched) & known), W
+    old_weeks = int(np.searchsorted(inp.weeks, np.datetime64(state["weeks"][1]), side="right"))
     new_from = inp.weeks[old_weeks].item()
     earlier = {s for s, day in touched.items() if day is None or day < new_from} & known
     everyone = np.arange(len(inp.student_ids))
     first_use = (sources_used(inp, everyone) != sources_used(inp, everyone, old_weeks)).any(1)
     students = sorted(earlier | set(inp.student_ids[first_use]))
-    return "new_weeks", students, old_weeks
+    return "new_weeks", "the data horizon moved forward", students, old_weeks
 
 
 def _persist_measures(
@@ -506,7 +541,7 @@ def compute(session: Session, full: bool = False) -> dict:
         for w, s, m in dq[["week_start", "source", "module_code"]].itertuples(index=False)
     }
     dq_changed = not full and new_dq != _stored_dq(session)
-    mode, students, first_week = _plan(inp, state, full, touched, dq_changed)
+    mode, reason, students, first_week = _plan(inp, res, state, full, touched, dq_changed)
     rows = _persist_measures(session, inp, res, students, first_week)
     t_measures = time.perf_counter()
     flag_scope = students if mode == "incremental" else None  # new weeks can end anyone's flag
@@ -524,11 +559,13 @@ def compute(session: Session, full: bool = False) -> dict:
             "config": config_hash(config),
             "version": version,
             "weeks": span,
+            "priors": _priors(inp, res),
         },
         "engine",
     )
     return {
         "mode": mode,
+        "reason": reason,
         "students": int(len(inp.student_ids)) if students is None else len(students),
         "weeks": int(len(inp.weeks)),
         "weeks_rewritten_for_everyone": int(len(inp.weeks) - first_week)

@@ -203,3 +203,21 @@ def test_a_weekly_load_writes_the_new_week_for_everyone_and_equals_full(
     assert compute(session, full=True)["mode"] == "full"
     for a, b in zip(incremental, _snapshot(session), strict=True):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_load_moving_a_weeks_cohort_prior_rewrites_everyone(session, demo_dir, tmp_path):
+    load_sample_folder(session, demo_dir, force=True)
+    session.commit()
+    ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].tolist()
+    extra = tmp_path / "late_moodle.csv"
+    days = [date(2025, 10, 6) + timedelta(days=d) for d in range(5)]  # an early teaching week
+    rows = [f"{sid},vle,{day},5,,\n" for sid in ids[:150] for day in days]
+    extra.write_text("student_id,source,occurred_at,quantity,minutes,module_code\n" + "".join(rows))
+    load_files(session, "events", [extra], loaded_by="test")
+    # most students' Moodle days of that week change: the week's cohort median (the prior of
+    # every student in cold start) moves, so untouched students' baselines may move too
+    summary = compute(session)
+    assert (summary["mode"], summary["reason"]) == (
+        "full",
+        "a week's cohort prior (cold-start baseline) moved",
+    )

@@ -80,6 +80,7 @@ class Results:
     index_spread: np.ndarray  # (S, W)
     index_cold: np.ndarray  # (S, W)
     masked: np.ndarray  # (W, K) systemic source weeks
+    prior: np.ndarray | None = None  # (W, K) cohort median of each week (the cold-start prior)
     source_events: list = field(default_factory=list)  # (w, k, share, students)
     state: State | None = None
 
@@ -97,6 +98,7 @@ def allocate(S: int, W: int, K: int) -> Results:
         f(S, W),
         np.zeros((S, W), bool),
         np.zeros((W, K), bool),
+        np.full((W, K), np.nan),
     )
 
 
@@ -120,6 +122,7 @@ class Week:
     used: np.ndarray  # (S, K) the student uses the source (baseline reaches min_baseline)
     ratio: np.ndarray  # (S, K) value / baseline where used
     spread: np.ndarray | None = None  # (S, K) robust spread of the baseline
+    prior: np.ndarray | None = None  # (K,) the cohort median this week
     r: np.ndarray | None = None  # (S, K) capped ratio
     valid: np.ndarray | None = None  # (S, K) ratio known
     wk: np.ndarray | None = None  # (S, K) index weights this week
@@ -164,7 +167,7 @@ def _baselines(inp: Inputs, st: State, t: int, config: dict, p: dict) -> Week:
     spread = np.where(cold, np.maximum(spread, 0.25 * base), spread)
     used = base >= p["min_base"]
     ratio = np.where(used, m / np.where(used, base, 1.0), np.nan)
-    return Week(t, ~ex, m, base, cold, used, ratio, spread)
+    return Week(t, ~ex, m, base, cold, used, ratio, spread, prior)
 
 
 def _systemic_sources(st: State, res: Results, wk: Week, config: dict) -> None:
@@ -215,6 +218,7 @@ def _record(res: Results, wk: Week) -> None:
     t = wk.t
     res.baseline[:, t], res.spread[:, t], res.cold[:, t] = wk.base, wk.spread, wk.cold
     res.ratio[:, t] = wk.ratio
+    res.prior[t] = wk.prior
     res.index[:, t], res.index_base[:, t] = wk.index, wk.ibase
     res.index_spread[:, t], res.index_cold[:, t] = wk.ispread, wk.icold
 
