@@ -114,6 +114,18 @@ def _wait_for_login_cookie(page) -> None:
     pytest.fail("the login cookie was never set")
 
 
+def _wait_until_idle(page) -> None:
+    """Wait until no script run is in progress (a click during a rerun can be dropped)."""
+    status = page.locator('[data-testid="stStatusWidget"]')
+    quiet = 0
+    for _ in range(300):
+        quiet = 0 if status.count() and status.first.is_visible() else quiet + 1
+        if quiet >= 5:
+            return
+        page.wait_for_timeout(200)
+    pytest.fail("the app never finished running")
+
+
 def test_deep_link_survives_the_login_round_trip(server, page):
     page.goto(f"{server}/cohort?school=Science")
     _log_in(page, "wb")
@@ -154,6 +166,7 @@ def test_logout_deletes_the_login_cookie(server, page):
     _log_in(page, "wb")
     page.get_by_role("heading", name="Home").first.wait_for()
     _wait_for_login_cookie(page)
+    _wait_until_idle(page)
     page.get_by_role("button", name="Log out").click()
     page.get_by_role("textbox", name="Username").wait_for()
     for _ in range(100):
