@@ -59,7 +59,7 @@ DEFAULTS: dict = {
     "systemic_share": 0.35,
     "systemic_excess": 0.25,
     "systemic_module_share": 0.8,
-    "systemic_module_min_students": 5,
+    "systemic_module_min_students": 12,
     "rate_full_weight_sessions": 3.0,
     "systemic_min_students": 8,
     "severity_high": 0.25,

@@ -190,11 +190,18 @@ def dq_frame(inp: Inputs, res: Results) -> pd.DataFrame:
                 float(r.share),
                 int(r.students),
                 f"{r.share:.0%} of the {r.students} students expected at {r.module_code} recorded "
-                f"no {r.source} in the week of {pd.Timestamp(r.week_start).date()}: systemic (scanner outage or "
-                f"cancelled session?), no individual flags",
+                f"no {r.source} in the week of {pd.Timestamp(r.week_start).date()}: systemic "
+                f"({LIKELY_CAUSE.get(r.source, 'missing export or cancelled session?')}), "
+                "no individual flags",
             )
         )
     return pd.DataFrame(rows, columns=columns)
+
+
+LIKELY_CAUSE = {
+    "attendance": "scanner outage or cancelled session?",
+    "online": "meeting not held, or its attendance report not loaded?",
+}
 
 
 def sources_used(inp: Inputs, students: np.ndarray, weeks: int | None = None) -> np.ndarray:

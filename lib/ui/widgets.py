@@ -60,7 +60,7 @@ def data_quality_banner(events: pd.DataFrame) -> None:
         return
     lines = [
         f"- week of {row.week_start}: **{row.source}**"
-        + (f" ({row.module_code})" if row.module_code else "")
+        + (f" ({row.module_code})" if isinstance(row.module_code, str) and row.module_code else "")
         + f": {row.explanation}"
         for row in events.head(8).itertuples()
     ]
