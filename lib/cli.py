@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load the good rows and keep the bad ones in the quarantine report (default: reject the file)",
     )
+    ingest.add_argument(
+        "--due",
+        default=None,
+        help="submissions: the due date-time of a grading worksheet without an assignments.csv",
+    )
+    ingest.add_argument(
+        "--module", default=None, help="submissions: the worksheet's module code (with --due)"
+    )
     ingest.add_argument("--by", default="cli", help="who is loading (recorded as provenance)")
     ingest.add_argument("--no-compute", action="store_true", help="skip bringing flags up to date")
 
@@ -116,6 +124,13 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ingest_extra(args: argparse.Namespace) -> dict | None:
+    """Per-file facts given on the command line (a worksheet's due date and module)."""
+    extra = {"due_at": args.due, "module_code": args.module}
+    extra = {k: v for k, v in extra.items() if v}
+    return extra or None
+
+
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from lib.db import session_scope
     from lib.ingest.pipeline import load_files
@@ -128,6 +143,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             year=args.year,
             loaded_by=args.by,
             quarantine=args.quarantine,
+            extra=_ingest_extra(args),
         )
     failed = False
     for report in reports:

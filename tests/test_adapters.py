@@ -522,3 +522,30 @@ def test_logstore_quoted_value_spanning_lines(base: Session, tmp_path: Path):
     report = ok(base, "moodle-logstore", path)
     assert report.rows_read == 11
     assert activity(base, "vle")[(BEN, "2024-12-19")] == (1.0, None)
+
+
+def test_cli_due_date_for_a_worksheet(sqlite_url: str, tmp_path: Path, capsys):
+    """`ingest submissions FILE --due ... --module ...`: a worksheet without assignments.csv."""
+    import json
+
+    from lib.cli import main
+
+    for source, path in (
+        ("students", FIX / "students.csv"),
+        ("enrolments", FIX / "enrolments.csv"),
+    ):
+        assert main(["ingest", source, str(path), "--json", "--no-compute"]) == 0
+    name = "Grades-COMP1001-Coursework 1-502.csv"
+    shutil.copy(FIX / "submissions" / name, tmp_path / name)
+    worksheet = str(tmp_path / name)
+    assert main(["ingest", "submissions", worksheet, "--json", "--no-compute"]) == 1  # no due date
+    capsys.readouterr()
+    args = ["ingest", "submissions", worksheet, "--due", "2024-10-15 09:30", "--module", "COMP1001"]
+    assert main([*args, "--json", "--no-compute"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["status"] == "loaded" and report["rows_loaded"] == 3
+    from lib.db import session_scope
+
+    with session_scope() as session:
+        statuses = sorted(s.status for s in session.scalars(select(Submission)))
+    assert statuses == ["missing", "on_time", "on_time"]

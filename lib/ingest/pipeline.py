@@ -310,10 +310,19 @@ def load_files(
     year: int | None = None,
     loaded_by: str = "cli",
     quarantine: bool = False,
+    extra: dict | None = None,
 ) -> list[LoadReport]:
     """Load several files of one source, each all-or-nothing on its own."""
     return [
-        load_file(session, source, Path(p), year=year, loaded_by=loaded_by, quarantine=quarantine)
+        load_file(
+            session,
+            source,
+            Path(p),
+            year=year,
+            loaded_by=loaded_by,
+            quarantine=quarantine,
+            extra=extra,
+        )
         for p in paths
     ]
 
