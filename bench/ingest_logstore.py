@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,13 +12,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from harness import run_child, timed, timed_load
 
-ROOT = Path(__file__).resolve().parent.parent
-COLUMNS = [
-    "id", "eventname", "component", "action", "target", "objecttable", "objectid", "crud",
-    "edulevel", "contextid", "contextlevel", "contextinstanceid", "userid", "courseid",
-    "relateduserid", "anonymous", "other", "timecreated", "origin", "ip", "realuserid",
-]  # fmt: skip
+from lib.ingest.parsers.moodle_logstore import COLUMNS
+
 # (eventname, component, action, target, objecttable, crud, edulevel, share)
 EVENTS = [
     ("\\core\\event\\course_viewed", "core", "viewed", "course", "NULL", "r", 2, 0.30),
@@ -137,46 +131,6 @@ def _chunk(rng, first, n, students, staff, courses, start, names, share, spread)
     return pa.table({c: pa.array(table[c]) for c in COLUMNS})
 
 
-def child_load(store: str, folder: Path) -> dict:
-    import os
-
-    os.environ["DATABASE_URL"] = store
-    from lib.db import init_db, session_factory
-    from lib.ingest.pipeline import load_file
-
-    init_db(store)
-    with session_factory(store)() as session:
-        load_file(session, "students", folder / "students.csv")
-        load_file(session, "moodle-users", folder / "moodle_users.csv")
-        base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        report = load_file(session, "moodle-logstore", folder / "logstore_standard_log.csv")
-        seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "seconds": seconds,
-        "status": report.status,
-        "rows": report.rows_read,
-        "notes": report.notes,
-        "peak_rss_mb": peak / 1024,
-        "rss_before_load_mb": base_rss / 1024,
-    }
-
-
-def child_read_csv(path: Path) -> dict:
-    started = time.perf_counter()
-    table = pacsv.read_csv(path)
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": table.num_rows}
-
-
-def run_child(*args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, *args], check=True, capture_output=True, text=True, cwd=ROOT
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5_000_000)
@@ -190,9 +144,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        result = (
-            child_load(rest[0], Path(rest[1])) if kind == "load" else child_read_csv(Path(rest[0]))
-        )
+        if kind == "load":
+            folder = Path(rest[1])
+            preloads = [
+                ("students", folder / "students.csv"),
+                ("moodle-users", folder / "moodle_users.csv"),
+            ]
+            result = timed_load(
+                rest[0], preloads, "moodle-logstore", folder / "logstore_standard_log.csv"
+            )
+        else:
+            result = timed(lambda: pacsv.read_csv(rest[0]).num_rows)
         print(json.dumps(result))
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,19 +163,19 @@ def main() -> None:
         made = make_files(folder, args.rows, args.students, args.staff, spread=args.spread)
         generate_seconds = time.perf_counter() - started
         store = args.store or f"sqlite:///{folder / 'bench.db'}"
-        read = run_child("--child", "read", str(made["file"]))
-        load = run_child("--child", "load", store, str(folder))
+        read = run_child(__file__, "--child", "read", str(made["file"]))
+        load = run_child(__file__, "--child", "load", store, str(folder))
         print(
             json.dumps(
                 {
                     "benchmark": "ingest_logstore",
                     "store": store.split(":")[0],
-                    "rows": load["rows"],
+                    "rows": load["rows_read"],
                     "shape": "spread" if args.spread else "study sessions",
                     "file_mb": round(made["file"].stat().st_size / 1e6, 1),
                     "generate_seconds": round(generate_seconds, 1),
                     "load_seconds": round(load["seconds"], 2),
-                    "rows_per_second": round(load["rows"] / load["seconds"]),
+                    "rows_per_second": round(load["rows_read"] / load["seconds"]),
                     "peak_memory_mb": round(load["peak_rss_mb"]),
                     "rss_before_load_mb": round(load["rss_before_load_mb"]),
                     "read_csv_seconds": round(read["seconds"], 2),
@@ -227,5 +189,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

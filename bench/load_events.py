@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from harness import run_child, timed, timed_load
 
-ROOT = Path(__file__).resolve().parent.parent
 SOURCES = np.array(["attendance", "vle", "online", "lecture_capture", "library"])
 
 
@@ -54,44 +50,6 @@ def make_files(folder: Path, rows: int, students: int, seed: int = 1) -> tuple[P
     return folder / "students.csv", events
 
 
-def child_load(store: str, students: Path, events: Path) -> dict:
-    import os
-
-    os.environ["DATABASE_URL"] = store
-    from lib.db import init_db, session_factory
-    from lib.ingest.pipeline import load_file
-
-    init_db(store)
-    with session_factory(store)() as session:
-        load_file(session, "students", students)
-        base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        report = load_file(session, "events", events)
-        seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "seconds": seconds,
-        "status": report.status,
-        "rows": report.rows_loaded,
-        "peak_rss_mb": peak / 1024,
-        "rss_before_load_mb": base_rss / 1024,
-    }
-
-
-def child_read_csv(events: Path) -> dict:
-    started = time.perf_counter()
-    frame = pd.read_csv(events)
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": len(frame)}
-
-
-def run_child(*args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, *args], check=True, capture_output=True, text=True, cwd=ROOT
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -101,28 +59,27 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        result = (
-            child_load(rest[0], Path(rest[1]), Path(rest[2]))
-            if kind == "load"
-            else child_read_csv(Path(rest[0]))
-        )
+        if kind == "load":
+            result = timed_load(rest[0], [("students", Path(rest[1]))], "events", Path(rest[2]))
+        else:
+            result = timed(lambda: len(pd.read_csv(rest[0])))
         print(json.dumps(result))
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         students, events = make_files(folder, args.rows, args.students)
         store = args.store or f"sqlite:///{folder / 'bench.db'}"
-        read = run_child("--child", "read", str(events))
-        load = run_child("--child", "load", store, str(students), str(events))
+        read = run_child(__file__, "--child", "read", str(events))
+        load = run_child(__file__, "--child", "load", store, str(students), str(events))
         print(
             json.dumps(
                 {
                     "benchmark": "load_events",
                     "store": store.split(":")[0],
-                    "rows": load["rows"],
+                    "rows": load["rows_loaded"],
                     "file_mb": round(events.stat().st_size / 1e6, 1),
                     "load_seconds": round(load["seconds"], 2),
-                    "rows_per_second": round(load["rows"] / load["seconds"]),
+                    "rows_per_second": round(load["rows_loaded"] / load["seconds"]),
                     "peak_memory_mb": round(load["peak_rss_mb"]),
                     "read_csv_seconds": round(read["seconds"], 2),
                     "ratio_to_read_csv": round(load["seconds"] / read["seconds"], 2),
@@ -134,5 +91,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

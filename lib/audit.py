@@ -73,6 +73,17 @@ def log_frame(
     return pd.DataFrame(rows, columns=columns)
 
 
+def entries_about(session: Session, student_id: str) -> pd.DataFrame:
+    """Every entry naming this student, oldest first (for a subject access export: complete, no cap)."""
+    query = select(AccessLogEntry).order_by(AccessLogEntry.id)
+    rows = [
+        (e.at, e.username, e.role, e.action, e.what)
+        for e in session.scalars(query.execution_options(yield_per=2000))
+        if student_id in (e.student_ids or [])
+    ]
+    return pd.DataFrame(rows, columns=["at", "username", "role", "action", "what"])
+
+
 def entry_count(session: Session) -> int:
     """How many entries the log holds."""
     return session.scalar(select(func.count()).select_from(AccessLogEntry)) or 0

@@ -12,9 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lib.access import User
-from lib.audit import log_access
+from lib.audit import entries_about, log_access
 from lib.models import (
-    AccessLogEntry,
     Attendance,
     Case,
     CaseEntry,
@@ -44,24 +43,6 @@ def _rows(session: Session, model: type, *where) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _viewers(session: Session, student_id: str) -> pd.DataFrame:
-    """Who viewed or exported this student's data (the access log filtered to this student)."""
-    rows = []
-    query = select(AccessLogEntry).order_by(AccessLogEntry.id)
-    for entry in session.scalars(query.execution_options(yield_per=2000)):
-        if student_id in (entry.student_ids or []):
-            rows.append(
-                {
-                    "at": entry.at,
-                    "username": entry.username,
-                    "role": entry.role,
-                    "action": entry.action,
-                    "what": entry.what,
-                }
-            )
-    return pd.DataFrame(rows, columns=["at", "username", "role", "action", "what"])
-
-
 def collect(session: Session, student_id: str) -> dict[str, pd.DataFrame]:
     """Every table's records about the student, keyed by the CSV name they are exported under."""
     student = session.get(Student, student_id)
@@ -88,7 +69,7 @@ def collect(session: Session, student_id: str) -> dict[str, pd.DataFrame]:
         "subject_access_requests": _rows(
             session, SubjectAccessRequest, SubjectAccessRequest.student_id == student_id
         ),
-        "access_log": _viewers(session, student_id),
+        "access_log": entries_about(session, student_id),
     }
 
 

@@ -13,27 +13,10 @@ import pyarrow.csv as pacsv
 from lib.demo.activity import ATT, LC, ONL, SOURCE_NAMES, SUB, VLE, Truth, round_minutes
 from lib.demo.population import Population
 from lib.demo.term_calendar import AcademicCalendar
+from lib.ingest.base import FRAME_COLUMNS
+from lib.ingest.parsers.canonical import EVENT_COLUMNS
 
-STUDENT_COLUMNS = [
-    "student_id",
-    "given_name",
-    "family_name",
-    "email",
-    "personal_email",
-    "phone",
-    "course_code",
-    "course_name",
-    "school",
-    "level",
-    "year_of_study",
-    "mode",
-    "tutor_username",
-    "visa_sponsored",
-    "residence",
-    "status",
-    "start_date",
-]
-EVENT_COLUMNS = ["student_id", "source", "occurred_at", "quantity", "minutes", "module_code"]
+STUDENT_COLUMNS = FRAME_COLUMNS["students"]  # the canonical students file, as the loader reads it
 CHUNK_ROWS = 1_000_000
 
 

@@ -19,12 +19,12 @@ from lib.demo.export_common import (
 )
 from lib.demo.exports_moodle_events import (
     LEARNING,
-    LOGSTORE_COLUMNS,
     course_id,
     expand_vle,
     noise_events,
     render_logstore,
 )
+from lib.ingest.parsers.moodle_logstore import COLUMNS as LOGSTORE_COLUMNS
 
 LOG_HEADER = [
     "Time",

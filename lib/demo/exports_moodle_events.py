@@ -10,11 +10,6 @@ import pandas as pd
 from lib.demo.export_common import ExportContext, hash_unit, ip_addresses, unix_time
 from lib.demo.term_calendar import VACATION
 
-LOGSTORE_COLUMNS = [
-    "id", "eventname", "component", "action", "target", "objecttable", "objectid", "crud",
-    "edulevel", "contextid", "contextlevel", "contextinstanceid", "userid", "courseid",
-    "relateduserid", "anonymous", "other", "timecreated", "origin", "ip", "realuserid",
-]  # fmt: skip
 # eventname, component, action, target, objecttable, crud, activity slot (-1 = course),
 # Logs report event name, Logs report component, share of a student's learning events
 LEARNING = [

@@ -10,6 +10,7 @@ from lib.ingest.base import FRAME_COLUMNS, ParseContext, ParsedFile
 from lib.ingest.readers import ROW, Validator, read_csv_frame, read_text
 
 CALENDAR_KINDS = ("term", "vacation", "reading_week", "exam", "bank_holiday")
+EVENT_COLUMNS = ["student_id", "source", "occurred_at", "quantity", "minutes", "module_code"]
 EXEMPTION_REASONS = ("illness", "approved_leave", "placement", "interruption")
 
 
@@ -79,7 +80,7 @@ def parse_calendar(path: Path, ctx: ParseContext) -> ParsedFile:
 
 def parse_events(path: Path, ctx: ParseContext) -> ParsedFile:
     """Generic long events: one row per occurrence, aggregated by the pipeline into daily activity."""
-    columns = ["student_id", "source", "occurred_at", "quantity", "minutes", "module_code"]
+    columns = EVENT_COLUMNS
     frame, check = _read(path, ctx, columns)
     check.required("student_id", "source")
     source = check.text("source").str.lower()
