@@ -112,7 +112,7 @@ def systemic_caused(session, config: dict, planted: dict) -> int:
     from lib.engagement.engine import run
     from lib.engagement.explain import flags_frame
     from lib.engagement.measures import build_inputs
-    from lib.service import read_daily_frames
+    from lib.store_frames import read_daily_frames
 
     frames = read_daily_frames(session)  # daily rows: the outage is cut out by day
     inp = build_inputs(**frames, config=config)

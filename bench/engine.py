@@ -143,7 +143,7 @@ def persist_sample(inp: Inputs, res, students: int) -> dict:
     import tempfile
 
     from lib.db import init_db, session_scope
-    from lib.service import _write_measures
+    from lib.results_store import _write_measures
 
     folder = Path(tempfile.mkdtemp(prefix="engine_persist_"))
     url = f"sqlite:///{folder / 'store.db'}"

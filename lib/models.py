@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -293,6 +294,17 @@ class Setting(Base):
     value: Mapped[dict | list | str | int | float | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class EngineSnapshot(Base):
+    """The engine's state after the last computed week (lib.engagement.snapshot): a weekly load
+    resumes from it instead of recomputing every week."""
+
+    __tablename__ = "engine_snapshots"
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)  # the engine state version it belongs to
+    saved_at: Mapped[datetime] = mapped_column(DateTime)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 # --- follow-up: cases, compliance, withdrawal review, subject access -------------------------------

@@ -1,50 +1,43 @@
-"""Store <-> engagement engine: read loaded data, compute, persist measures/flags/DQ events, read flags."""
+"""Store <-> engagement engine: decide what to compute after loads, run it, record its state; read flags."""
 
 from __future__ import annotations
 
 import copy
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, case, cast, delete, distinct, extract, func, literal_column, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lib.engagement.calendar import week_range
 from lib.engagement.config import DEFAULTS, config_hash, merge_config, parse_assignments
-from lib.engagement.engine import run
-from lib.engagement.explain import dq_frame, measures_frame, sources_used
+from lib.engagement.engine import earlier_flag_ends, run
+from lib.engagement.explain import dq_frame
 from lib.engagement.explain import flags_frame as engine_flags
-from lib.engagement.measures import Inputs, build_inputs
-from lib.engagement.weekly import (
-    COUNT_COLUMNS,
-    EXPECTED_COLUMNS,
-    RATE_COLUMNS,
-    RATE_SOURCES,
-    SUBMISSION_COLUMNS,
+from lib.engagement.measures import Inputs, build_inputs, complete_through
+from lib.engagement.weekly import RATE_SOURCES
+from lib.models import DailyActivity, Exemption, Flag, Load, Setting, Student, Submission
+from lib.results_store import (
+    append_flags,
+    append_measures,
+    drop_snapshot,
+    flag_ids,
+    load_snapshot,
+    next_flag_id,
+    persist_measures,
+    save_snapshot,
+    stored_dq,
+    write_dq,
+    write_flags,
 )
-from lib.ingest.store import bulk_upsert, expected_students_frame, timetable_frame
-from lib.models import (
-    CalendarPeriod,
-    DailyActivity,
-    DataQualityEvent,
-    Enrolment,
-    EventExpectedStudent,
-    Exemption,
-    Flag,
-    Load,
-    Setting,
-    Student,
-    Submission,
-    TimetableEvent,
-    WeeklyMeasure,
-)
+from lib.store_frames import query_frame, read_frames, read_inputs
 
 CONFIG_KEY = "engine_config"
 STATE_KEY = "engine_state"
 # Loads of these sources change who is expected where and when: recompute everything.
 STRUCTURAL_SOURCES = {"students", "enrolments", "calendar", "timetable"}
-MEASURE_CHUNK_STUDENTS = 2000
 FLAG_COLUMNS = ["student_id", "week_start", "kind", "severity", "explanation"]
 
 
@@ -94,192 +87,6 @@ def set_engine_config(session: Session, assignments: list[str], updated_by: str)
     return {"changed": changed, "compute": compute(session, full=True)}
 
 
-# --- reading the store -----------------------------------------------------------------------------
-
-
-def _frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
-    """Rows of a Core select as a frame, built column by column (much faster than from Row objects)."""
-    rows = session.connection().execute(statement).fetchall()
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    return pd.DataFrame({c: list(v) for c, v in zip(columns, zip(*rows, strict=True), strict=True)})
-
-
-def _raw_frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
-    """Rows of a Core select as a frame, fetched through the driver's cursor (parameters bound by
-    the driver) and built from plain tuples: several times faster than Row objects for big reads."""
-    conn = session.connection()
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    if compiled.positional:
-        params = tuple(params[name] for name in compiled.positiontup)
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    return pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
-
-
-def _epoch_day_sql(column: str, dialect: str) -> str:
-    """SQL for the days since 1970-01-01 of a date or date-time column (static text, no values)."""
-    if dialect == "sqlite":
-        return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
-    return f"(CAST({column} AS DATE) - DATE '1970-01-01')"
-
-
-def _week_sql(column: str, dialect: str):
-    """The Monday-start week number of a column (lib.engagement.weekly.week_number) in SQL."""
-    return literal_column(f"(({_epoch_day_sql(column, dialect)} + 3) / 7)", Integer)
-
-
-def _weekly_activity(session: Session, dialect: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Daily activity summed per (student, source, module, week) for attendance/online and per
-    (student, source, week) with active days and last active day for every other source."""
-    a = DailyActivity
-    week = _week_sql("daily_activity.day", dialect).label("week")
-    positive = a.quantity > 0
-    pday = case((positive, literal_column(_epoch_day_sql("daily_activity.day", dialect))))
-    rate = _raw_frame(
-        session,
-        select(a.student_id, a.source, a.module_code, week, func.sum(a.quantity))
-        .where(a.source.in_(RATE_SOURCES))
-        .group_by(a.student_id, a.source, a.module_code, week),
-        RATE_COLUMNS,
-    )
-    count = _raw_frame(
-        session,
-        select(
-            a.student_id,
-            a.source,
-            week,
-            func.sum(a.quantity),
-            func.sum(case((positive, a.quantity), else_=0.0)),
-            func.count(distinct(pday)),
-            func.sum(a.minutes),
-            func.max(pday),
-        )
-        .where(a.source.not_in(RATE_SOURCES))
-        .group_by(a.student_id, a.source, week),
-        COUNT_COLUMNS,
-    )
-    return rate, count
-
-
-def _weekly_expected(session: Session, dialect: str) -> pd.DataFrame:
-    """Expected sessions per (student, module, week, online): an event's explicit list, else the
-    cohort enrolled on its module in the event's academic year (as expected_students_frame). The
-    cohort side is counted per module week in SQL and spread over the enrolments in pandas (a join
-    in SQL would carry one row per student and session)."""
-    te, ees, en = TimetableEvent, EventExpectedStudent, Enrolment
-    week = _week_sql("timetable_events.start_at", dialect).label("week")
-    explicit = _raw_frame(
-        session,
-        select(ees.student_id, te.module_code, week, te.online, func.count())
-        .join(te, te.event_id == ees.event_id)
-        .group_by(ees.student_id, te.module_code, week, te.online),
-        EXPECTED_COLUMNS,
-    )
-    year = extract("year", te.start_at) - case((extract("month", te.start_at) < 9, 1), else_=0)
-    year = cast(year, Integer).label("academic_year")
-    sessions = _raw_frame(
-        session,
-        select(te.module_code, year, week, te.online, func.count())
-        .where(te.explicit_list.is_not(True))
-        .group_by(te.module_code, year, week, te.online),
-        ["module_code", "academic_year", "week", "online", "sessions"],
-    )
-    enrolled = _raw_frame(
-        session,
-        select(en.student_id, en.module_code, en.academic_year),
-        ["student_id", "module_code", "academic_year"],
-    )
-    sessions["academic_year"] = sessions["academic_year"].astype(np.int64)
-    enrolled["academic_year"] = enrolled["academic_year"].astype(np.int64)
-    cohort = enrolled.merge(sessions, on=["module_code", "academic_year"])[EXPECTED_COLUMNS]
-    return pd.concat([explicit, cohort], ignore_index=True)
-
-
-def _weekly_submissions(session: Session, dialect: str) -> pd.DataFrame:
-    """Submissions due, on time and missing per (student, week due)."""
-    sub = Submission
-    week = _week_sql("submissions.due_at", dialect).label("week")
-    return _raw_frame(
-        session,
-        select(
-            sub.student_id,
-            week,
-            func.count(),
-            func.sum(case((sub.status == "on_time", 1), else_=0)),
-            func.sum(case((sub.status == "missing", 1), else_=0)),
-        ).group_by(sub.student_id, week),
-        SUBMISSION_COLUMNS,
-    )
-
-
-def read_frames(session: Session) -> dict:
-    """Everything loaded, as the weekly frames `build_inputs` takes (keyword names match): the store
-    aggregates days to weeks (GROUP BY), so only weekly rows cross into Python."""
-    dialect = session.get_bind().dialect.name
-    students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
-    calendar = _frame(
-        session,
-        select(CalendarPeriod.kind, CalendarPeriod.start, CalendarPeriod.end),
-        ["kind", "start", "end"],
-    )
-    exemptions = _frame(
-        session,
-        select(Exemption.student_id, Exemption.start, Exemption.end),
-        ["student_id", "start", "end"],
-    )
-    return {
-        "students": students,
-        "activity": _weekly_activity(session, dialect),
-        "expected": _weekly_expected(session, dialect),
-        "submissions": _weekly_submissions(session, dialect),
-        "calendar": calendar,
-        "exemptions": exemptions,
-        "horizon": session.scalar(select(func.max(DailyActivity.day))),
-    }
-
-
-def read_daily_frames(session: Session) -> dict:
-    """Everything loaded as daily long frames (one row per day / expected session / submission):
-    the slow reference form, for benchmarks and the equivalence test of `read_frames`."""
-    frames = read_frames(session)
-    frames.pop("horizon")
-    frames["activity"] = _frame(
-        session,
-        select(
-            DailyActivity.student_id,
-            DailyActivity.source,
-            DailyActivity.day,
-            DailyActivity.module_code,
-            DailyActivity.quantity,
-            DailyActivity.minutes,
-        ),
-        ["student_id", "source", "day", "module_code", "quantity", "minutes"],
-    )
-    pairs = expected_students_frame(session)
-    events = timetable_frame(session)[["event_id", "module_code", "start_at", "online"]]
-    expected = pairs.merge(events, on="event_id")
-    frames["expected"] = expected.assign(day=pd.to_datetime(expected["start_at"]).dt.normalize())[
-        ["student_id", "module_code", "day", "online"]
-    ]
-    frames["submissions"] = _frame(
-        session,
-        select(Submission.student_id, Submission.due_at, Submission.status),
-        ["student_id", "due_at", "status"],
-    )
-    return frames
-
-
-def read_inputs(session: Session, config: dict) -> Inputs:
-    """Everything loaded, as engine inputs."""
-    return build_inputs(**read_frames(session), config=config)
-
-
 def _touch(touched: dict, rows) -> None:
     """Merge (student, earliest day) rows into touched (None: every week of that student)."""
     for student, day in rows:
@@ -309,102 +116,6 @@ def _changes(session: Session, state: dict) -> tuple[bool, dict, int, int]:
     return False, touched, last_load, last_ex
 
 
-# --- writing results -------------------------------------------------------------------------------
-
-
-def _write_measures(session: Session, frame: pd.DataFrame) -> int:
-    frame = frame.assign(week_start=frame["week_start"].to_numpy("datetime64[D]").astype(str))
-    return bulk_upsert(
-        session, WeeklyMeasure.__table__, frame, ["student_id", "week_start", "source"]
-    )
-
-
-def _delete_for(session: Session, model, students: list[str] | None) -> None:
-    if students is None:
-        session.execute(delete(model))
-        return
-    for i in range(0, len(students), 500):
-        session.execute(delete(model).where(model.student_id.in_(students[i : i + 500])))
-
-
-def _write_flags(session: Session, flags: pd.DataFrame, students: list[str] | None) -> dict:
-    """Replace flags (of these students), keeping the ids of unchanged flags (cases point at them)."""
-    query = select(Flag.id, Flag.student_id, Flag.kind, Flag.week_start, Flag.explanation)
-    if students is not None:
-        stored = pd.concat(
-            [
-                _frame(
-                    session,
-                    query.where(Flag.student_id.in_(students[i : i + 500])),
-                    ["id", "student_id", "kind", "week_start", "explanation"],
-                )
-                for i in range(0, max(len(students), 1), 500)
-            ],
-            ignore_index=True,
-        )
-    else:
-        stored = _frame(session, query, ["id", "student_id", "kind", "week_start", "explanation"])
-    keys = ["student_id", "kind", "week_start", "explanation"]
-    merged = flags.merge(stored, on=keys, how="outer", indicator=True)
-    gone = merged.loc[merged["_merge"] == "right_only", "id"].astype(int).tolist()
-    for i in range(0, len(gone), 500):
-        session.execute(delete(Flag).where(Flag.id.in_(gone[i : i + 500])))
-    now = datetime.now().replace(microsecond=0)
-    kept = merged[merged["_merge"] == "both"]
-    for row in kept.itertuples(index=False):  # only flags that already existed (few)
-        flag = session.get(Flag, int(row.id))
-        ended = row.ended_week if isinstance(row.ended_week, date) else None
-        recovery = row.recovery_explanation if isinstance(row.recovery_explanation, str) else None
-        if (
-            flag.ended_week != ended
-            or flag.recovery_explanation != recovery
-            or flag.severity != row.severity
-        ):
-            flag.ended_week, flag.recovery_explanation = ended, recovery
-            flag.severity, flag.computed_at = row.severity, now
-    new = merged[merged["_merge"] == "left_only"]
-    session.add_all(
-        Flag(
-            student_id=r.student_id,
-            kind=r.kind,
-            severity=r.severity,
-            week_start=r.week_start,
-            ended_week=r.ended_week if isinstance(r.ended_week, date) else None,
-            explanation=r.explanation,
-            recovery_explanation=r.recovery_explanation
-            if isinstance(r.recovery_explanation, str)
-            else None,
-            computed_at=now,
-        )
-        for r in new.itertuples(index=False)
-    )
-    session.flush()
-    return {"flags_new": len(new), "flags_removed": len(gone)}
-
-
-def _write_dq(session: Session, dq: pd.DataFrame) -> None:
-    session.execute(delete(DataQualityEvent))
-    session.add_all(
-        DataQualityEvent(
-            week_start=r.week_start,
-            source=r.source,
-            module_code=r.module_code if isinstance(r.module_code, str) else None,
-            share_affected=float(r.share_affected),
-            students_affected=int(r.students_affected),
-            explanation=r.explanation,
-        )
-        for r in dq.itertuples(index=False)
-    )
-    session.flush()
-
-
-def _stored_dq(session: Session) -> set:
-    rows = session.execute(
-        select(DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code)
-    ).all()
-    return {(w, s, m if isinstance(m, str) and m else None) for w, s, m in rows}
-
-
 # --- the public contract ---------------------------------------------------------------------------
 
 
@@ -420,9 +131,14 @@ def _timetable_flips(inp: Inputs, old_weeks: int) -> bool:
     return False
 
 
-def _priors(inp: Inputs, res) -> dict:
-    """The cohort prior of every week per source, as stored with the engine state."""
-    return {"sources": list(inp.sources), "weeks": np.round(res.prior, 12).tolist()}
+def _priors(inp: Inputs, res, stored: dict | None = None) -> dict:
+    """The cohort prior of every week per source, as stored with the engine state (appended to
+    the stored weeks' when given)."""
+    weeks = np.round(res.prior, 12).tolist()
+    return {
+        "sources": list(inp.sources),
+        "weeks": (stored["weeks"] if stored else []) + weeks,
+    }
 
 
 def _priors_moved(inp: Inputs, res, stored: dict | None) -> bool:
@@ -448,10 +164,10 @@ def _full_reason(inp: Inputs, res, state: dict, full: bool, dq_changed: bool) ->
     old = state.get("weeks") or []
     if full:
         return "requested, first compute, configuration or structural load"
-    if dq_changed:
-        return "a systemic (data-quality) event appeared or vanished"
     if not span or len(old) != 2 or span[0] != old[0] or span[1] < old[1]:
         return "the weeks computed changed other than by new weeks at the end"
+    if dq_changed:
+        return "a systemic (data-quality) event of a week computed before appeared or vanished"
     if _priors_moved(inp, res, state.get("priors")):
         return "a week's cohort prior (cold-start baseline) moved"
     old_weeks = int(np.searchsorted(inp.weeks, np.datetime64(old[1]), side="right"))
@@ -467,10 +183,10 @@ def _plan(
     rewritten for everyone else (len(weeks): none)).
 
     full: everything. incremental: the touched students only. new_weeks: the data horizon moved
-    forward (a weekly load): in full the students touched before the new weeks and those using a
-    source for the first time, everyone else only the new weeks; the engine is causal week by week,
-    so earlier weeks are unchanged unless a systemic event, a week's cohort prior or a student's
-    timetable status changed (then everything is rewritten)."""
+    forward: in full the students touched before the new weeks, everyone else only the new weeks;
+    the engine is causal week by week (and a source's measure rows start the week it is first
+    used), so earlier weeks are unchanged unless a systemic event of those weeks, a week's cohort
+    prior or a student's timetable status changed (then everything is rewritten)."""
     W = len(inp.weeks)
     reason = _full_reason(inp, res, state, full, dq_changed)
     if reason is not None:
@@ -481,88 +197,79 @@ def _plan(
     old_weeks = int(np.searchsorted(inp.weeks, np.datetime64(state["weeks"][1]), side="right"))
     new_from = inp.weeks[old_weeks].item()
     earlier = {s for s, day in touched.items() if day is None or day < new_from} & known
-    everyone = np.arange(len(inp.student_ids))
-    first_use = (sources_used(inp, everyone) != sources_used(inp, everyone, old_weeks)).any(1)
-    students = sorted(earlier | set(inp.student_ids[first_use]))
-    return "new_weeks", "the data horizon moved forward", students, old_weeks
+    return "new_weeks", "the data horizon moved forward", sorted(earlier), old_weeks
 
 
-def _persist_measures(
-    session: Session, inp: Inputs, res, students: list[str] | None, first_week: int
+def _dq_keys(dq: pd.DataFrame, through: str | None) -> set:
+    """(week, source, module) of data-quality events up to a week (all when None)."""
+    keys = {
+        (w, s, m if isinstance(m, str) and m else None)
+        for w, s, m in dq[["week_start", "source", "module_code"]].itertuples(index=False)
+    }
+    if through is None:
+        return keys
+    last = date.fromisoformat(through)
+    return {key for key in keys if key[0] <= last}
+
+
+def _save_state(
+    session: Session, state: dict, inp: Inputs, res, config: dict, marks: tuple[int, int], **kw
 ) -> int:
-    """Replace the weekly measures of these students (None: everyone) and, for everyone else, of
-    the weeks from first_week on; rows built per chunk of students (bounded memory)."""
-    W = len(inp.weeks)
-    if students is None:
-        session.execute(delete(WeeklyMeasure))
-        groups = [(np.arange(len(inp.student_ids)), 0)]
-    else:
-        _delete_for(session, WeeklyMeasure, students)
-        groups = [(inp.student_ids.get_indexer(students), 0)]
-        if first_week < W:
-            session.execute(
-                delete(WeeklyMeasure).where(
-                    WeeklyMeasure.week_start >= inp.weeks[first_week].item()
-                )
-            )
-            rest = np.setdiff1d(np.arange(len(inp.student_ids)), groups[0][0])
-            groups.append((rest, first_week))
-    rows = 0
-    for sel, first in groups:
-        for i in range(0, len(sel), MEASURE_CHUNK_STUDENTS):
-            chunk = sel[i : i + MEASURE_CHUNK_STUDENTS]
-            rows += _write_measures(session, measures_frame(inp, res, chunk, first))
-    return rows
+    """Store the engine state (and its snapshot); returns the new version."""
+    version = int(state.get("version", 0)) + 1
+    _put_setting(
+        session,
+        STATE_KEY,
+        {
+            "load_id": marks[0],
+            "exemption_id": marks[1],
+            "config": config_hash(config),
+            "version": version,
+            "weeks": kw.get("span") or [str(inp.weeks[0]), str(inp.weeks[-1])],
+            "priors": kw.get("priors") or _priors(inp, res),
+        },
+        "engine",
+    )
+    return version
 
 
-def compute(session: Session, full: bool = False) -> dict:
-    """Bring weekly measures, baselines, flags and data-quality events up to date with the store.
+def _snapshot_full(session: Session, inp: Inputs, res, flags: pd.DataFrame, version: int) -> None:
+    """Snapshot the state of a pass over every week, its open flags named by stored ids."""
+    st = res.state
+    ids = flag_ids(session, flags)
+    open_id = np.where(st.open_id >= 0, ids[np.maximum(st.open_id, 0)], -1)
+    if ((st.open_id >= 0) & (open_id < 0)).any():  # an open flag not stored: no resuming
+        drop_snapshot(session)
+        return
+    st.open_id = open_id
+    save_snapshot(session, inp, st, version)
 
-    The engine pass is always over everyone in memory (so results equal a full recompute); what is
-    written depends on what changed since the last compute (see `_plan`): a change of calendar,
-    timetable, enrolments, students, configuration or of the systemic (data-quality) events
-    rewrites everything; loads of activity, submissions or exemptions rewrite the students they
-    touched, plus the new weeks of everyone when the data horizon moved forward."""
-    t0 = time.perf_counter()
-    config = load_engine_config(session)
-    state = _setting(session, STATE_KEY) or {}
-    needs_full, touched, last_load, last_ex = _changes(session, state)
-    full = full or needs_full or state.get("config") != config_hash(config)
-    if not full and not touched:
-        return {"mode": "up_to_date", "seconds": round(time.perf_counter() - t0, 2)}
+
+def _compute_all(
+    session: Session, config: dict, state: dict, full: bool, touched: dict, marks, t0: float
+) -> dict:
+    """compute() by a pass over every week (writing only what changed, see `_plan`)."""
     inp = read_inputs(session, config)
     t_read = time.perf_counter()
     res = run(inp, config)
     flags = engine_flags(inp, res, config)
     dq = dq_frame(inp, res)
     t_engine = time.perf_counter()
-    new_dq = {
-        (w, s, m if isinstance(m, str) and m else None)
-        for w, s, m in dq[["week_start", "source", "module_code"]].itertuples(index=False)
+    through = (state.get("weeks") or [None, None])[1]
+    dq_changed = not full and _dq_keys(dq, through) != {
+        key
+        for key in stored_dq(session)
+        if through is None or key[0] <= date.fromisoformat(through)
     }
-    dq_changed = not full and new_dq != _stored_dq(session)
     mode, reason, students, first_week = _plan(inp, res, state, full, touched, dq_changed)
-    rows = _persist_measures(session, inp, res, students, first_week)
+    rows = persist_measures(session, inp, res, students, first_week)
     t_measures = time.perf_counter()
     flag_scope = students if mode == "incremental" else None  # new weeks can end anyone's flag
     flag_rows = flags if flag_scope is None else flags[flags["student_id"].isin(flag_scope)]
-    counts = _write_flags(session, flag_rows, flag_scope)
-    _write_dq(session, dq)
-    span = [str(inp.weeks[0]), str(inp.weeks[-1])] if len(inp.weeks) else []
-    version = int(state.get("version", 0)) + 1
-    _put_setting(
-        session,
-        STATE_KEY,
-        {
-            "load_id": last_load,
-            "exemption_id": last_ex,
-            "config": config_hash(config),
-            "version": version,
-            "weeks": span,
-            "priors": _priors(inp, res),
-        },
-        "engine",
-    )
+    counts = write_flags(session, flag_rows, flag_scope)
+    write_dq(session, dq)
+    version = _save_state(session, state, inp, res, config, marks)
+    _snapshot_full(session, inp, res, flags, version)
     return {
         "mode": mode,
         "reason": reason,
@@ -585,6 +292,101 @@ def compute(session: Session, full: bool = False) -> dict:
     }
 
 
+def _new_weeks_only(session: Session, state: dict, touched: dict) -> date | None:
+    """The Monday after the last week computed, when every change since is on or after it."""
+    span = state.get("weeks") or []
+    if len(span) != 2 or not touched:
+        return None
+    new_from = date.fromisoformat(span[1]) + timedelta(days=7)
+    if any(day is None or day < new_from for day in touched.values()):
+        return None
+    return new_from
+
+
+def _compute_new_weeks(
+    session: Session, config: dict, state: dict, touched: dict, marks, t0: float
+) -> dict | None:
+    """compute() for loads that only add days after the last week computed: the engine resumes
+    from its snapshot over the new weeks alone, read from the store by date (None when that is
+    not exact: then every week is computed)."""
+    new_from = _new_weeks_only(session, state, touched)
+    snap = load_snapshot(session, int(state.get("version", 0))) if new_from else None
+    if snap is None or str(snap.last_week) != state["weeks"][1]:
+        return None
+    students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
+    if not students.astype(str).equals(snap.student_ids.astype(str)):
+        return None
+    horizon = session.scalar(select(func.max(DailyActivity.day)))
+    last = complete_through(horizon).date()
+    if last < new_from:  # no new week complete yet: its days are read when it is
+        _put_setting(session, STATE_KEY, {**state, "load_id": marks[0]}, "engine")
+        return {
+            "mode": "up_to_date",
+            "reason": "the new days are in a week not complete yet",
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+    weeks = week_range(new_from, last)
+    frames = read_frames(session, (new_from, last))
+    inp = build_inputs(**frames, config=config, weeks=weeks, sources=snap.sources, carry=snap.carry)
+    if inp.sources != snap.sources or (inp.timetabled & ~snap.carry.timetabled).any():
+        return None  # a source used for the first time, or a student's first timetable
+    t_read = time.perf_counter()
+    res = run(inp, config, state=snap.state.resumed(next_flag_id(session)))
+    flags = engine_flags(inp, res, config)
+    ends = earlier_flag_ends(res.state)
+    dq = dq_frame(inp, res)
+    t_engine = time.perf_counter()
+    rows = append_measures(session, inp, res)
+    t_measures = time.perf_counter()
+    counts = append_flags(session, inp, res, flags, ends, snap.state)
+    write_dq(session, dq, since=new_from)
+    span = [state["weeks"][0], str(inp.weeks[-1])]
+    priors = _priors(inp, res, state.get("priors"))
+    version = _save_state(session, state, inp, res, config, marks, span=span, priors=priors)
+    save_snapshot(session, inp, res.state, version)
+    return {
+        "mode": "new_weeks_resumed",
+        "reason": "only days after the last week computed were loaded: resumed from the snapshot",
+        "students": int(len(inp.student_ids)),
+        "weeks": len(state["priors"]["weeks"]) + len(inp.weeks),
+        "weeks_rewritten_for_everyone": int(len(inp.weeks)),
+        "teaching_weeks": int(inp.teaching.sum()),
+        "measures_written": rows,
+        "flags_raised": int(len(flags)),
+        **counts,
+        "dq_events": int(len(dq)),
+        "seconds_read": round(t_read - t0, 2),
+        "seconds_engine": round(t_engine - t_read, 2),
+        "seconds_measures": round(t_measures - t_engine, 2),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+
+
+def compute(session: Session, full: bool = False) -> dict:
+    """Bring weekly measures, baselines, flags and data-quality events up to date with the store.
+
+    A load that only adds days after the last week computed (the weekly load) resumes the engine
+    from its snapshot over the new weeks alone. Otherwise the engine passes over every week in
+    memory (so results equal a full recompute) and what is written depends on what changed since
+    the last compute (see `_plan`): a change of calendar, timetable, enrolments, students,
+    configuration or of the systemic (data-quality) events rewrites everything; loads of activity,
+    submissions or exemptions rewrite the students they touched, plus the new weeks of everyone
+    when the data horizon moved forward."""
+    t0 = time.perf_counter()
+    config = load_engine_config(session)
+    state = _setting(session, STATE_KEY) or {}
+    needs_full, touched, last_load, last_ex = _changes(session, state)
+    full = full or needs_full or state.get("config") != config_hash(config)
+    if not full and not touched:
+        return {"mode": "up_to_date", "seconds": round(time.perf_counter() - t0, 2)}
+    marks = (last_load, last_ex)
+    if not full:
+        resumed = _compute_new_weeks(session, config, state, touched, marks, t0)
+        if resumed is not None:
+            return resumed
+    return _compute_all(session, config, state, full, touched, marks, t0)
+
+
 def flags_frame(
     session: Session, as_of: date | None = None, include_ended: bool = False
 ) -> pd.DataFrame:
@@ -596,7 +398,7 @@ def flags_frame(
     if not include_ended:
         query = query.where((Flag.ended_week.is_(None)) | (Flag.ended_week > as_of))
     query = query.order_by(Flag.week_start, Flag.student_id, Flag.kind)
-    return _frame(session, query, FLAG_COLUMNS)
+    return query_frame(session, query, FLAG_COLUMNS)
 
 
 def data_version(session: Session) -> int:

@@ -8,7 +8,8 @@ import pandas as pd
 from lib.engagement.measures import build_inputs
 from lib.engagement.weekly import week_monday, week_number
 from lib.ingest.sample import load_sample_folder
-from lib.service import load_engine_config, read_daily_frames, read_frames
+from lib.service import load_engine_config
+from lib.store_frames import read_daily_frames, read_frames
 
 ARRAYS = ("weeks", "teaching", "exempt", "value", "count", "expected", "vle_events")
 ARRAYS += ("vle_last_day", "missed")

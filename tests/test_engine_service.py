@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from lib.cli import main
 from lib.ingest.pipeline import load_files
-from lib.ingest.sample import load_sample_folder
+from lib.ingest.sample import CANONICAL_ORDER, load_sample_folder
 from lib.models import DataQualityEvent, Flag, WeeklyMeasure
 from lib.service import compute, data_version, flags_frame, load_engine_config, save_engine_config
 
@@ -221,3 +221,50 @@ def test_a_load_moving_a_weeks_cohort_prior_rewrites_everyone(session, demo_dir,
         "full",
         "a week's cohort prior (cold-start baseline) moved",
     )
+
+
+def test_weekly_loads_resume_from_the_snapshot_and_equal_a_full_recompute(
+    any_session, demo_dir, tmp_path
+):
+    """The term loaded a week at a time (that week's events, and the submissions export as it
+    stood at the week's end): weekly loads resume the engine from its snapshot over the new week
+    alone (a late submission changes an earlier week: that load recomputes every week), and the
+    store ends exactly as a full recompute leaves it (flags raised and ended across weeks, the
+    planted outages' data-quality events)."""
+    session = any_session
+    for source, name in CANONICAL_ORDER:
+        if source not in ("events", "submissions"):
+            load_files(session, source, [demo_dir / name], loaded_by="test")
+    events = pd.read_csv(demo_dir / "events.csv", dtype=str, keep_default_na=False)
+    day = pd.to_datetime(events["occurred_at"].str[:10])
+    submissions = pd.read_csv(demo_dir / "submissions.csv", dtype=str, keep_default_na=False)
+    due = pd.to_datetime(submissions["due_at"])
+    submitted = pd.to_datetime(submissions["submitted_at"].replace("", None))
+    ends = pd.date_range("2025-10-13", "2025-12-22", freq="7D")  # Mondays after each load
+    modes = []
+    for i, end in enumerate(ends):
+        start = ends[i - 1] if i else pd.Timestamp("2000-01-01")
+        paths = {"events": tmp_path / f"events_{i:02d}.csv"}
+        events[(day >= start) & (day < end)].to_csv(paths["events"], index=False)
+        known = submissions[(due < end) | (submitted < end)].copy()
+        known.loc[(submitted >= end).to_numpy()[known.index], "submitted_at"] = ""
+        paths["submissions"] = tmp_path / f"submissions_{i:02d}.csv"
+        if len(known):
+            known.to_csv(paths["submissions"], index=False)
+        else:
+            del paths["submissions"]
+        for source, path in paths.items():
+            (report,) = load_files(session, source, [path], loaded_by="test")
+            assert report.status != "rejected", report.as_text()
+        modes.append(compute(session)["mode"])
+        session.commit()
+    assert modes[0] == "full"
+    assert modes[1:].count("new_weeks_resumed") >= len(modes) // 2, modes
+    stepwise = _snapshot(session)
+    assert len(stepwise[1]) > 5 and stepwise[1]["ended_week"].notna().any()  # flags and recoveries
+    assert len(stepwise[2]) >= 1  # the planted outages
+    ids_before = sorted(session.scalars(select(Flag.id)))
+    assert compute(session, full=True)["mode"] == "full"
+    for a, b in zip(stepwise, _snapshot(session), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    assert sorted(session.scalars(select(Flag.id))) == ids_before

@@ -48,6 +48,32 @@ class State:
     starts: list = field(default_factory=list)  # arrays (s, w, kind, k, severity, run)
     ends: list = field(default_factory=list)  # arrays (flag id, w)
     n_flags: int = 0
+    first_id: int = 0  # ids below were given to flags raised before this run (resumed state)
+
+    ARRAYS = (
+        "buf",
+        "pos",
+        "ibuf",
+        "ipos",
+        "ewma",
+        "run_zero",
+        "run_index",
+        "run_source",
+        "missed_ring",
+        "open_id",
+    )
+
+    def resumed(self, first_id: int) -> State:
+        """This state to continue from at week 0 of the next weeks' inputs, numbering new flags
+        from `first_id` (open_id may hold any ids below it)."""
+        return State(
+            *(getattr(self, name).copy() for name in self.ARRAYS[:-1]),
+            mpos=self.mpos,
+            open_id=self.open_id.copy(),
+            shares=list(self.shares),
+            n_flags=first_id,
+            first_id=first_id,
+        )
 
     @classmethod
     def empty(cls, S: int, K: int, config: dict) -> State:
@@ -397,16 +423,30 @@ def _start(st: State, s_idx, t: int, kind: int, k, severity, column, run) -> Non
 
 
 def flag_records(st: State) -> pd.DataFrame:
-    """One row per flag raised: s, w, kind, k, severity, run (consecutive teaching weeks the
-    condition had held when raised), ended_w (-1 while open)."""
+    """One row per flag raised in this run (id st.first_id + row): s, w, kind, k, severity, run
+    (consecutive teaching weeks the condition had held when raised), ended_w (-1 while open)."""
     cols = ["s", "w", "kind", "k", "severity", "run"]
     if not st.starts:
         return pd.DataFrame(columns=[*cols, "ended_w"], dtype=np.int64)
     frame = pd.DataFrame(
         {c: np.concatenate([part[i] for part in st.starts]) for i, c in enumerate(cols)}
     )
-    ended = np.full(st.n_flags, -1, np.int64)
+    ended = np.full(st.n_flags - st.first_id, -1, np.int64)
     for ids, weeks in st.ends:
-        ended[ids] = weeks
+        mine = ids >= st.first_id
+        ended[ids[mine] - st.first_id] = weeks[mine]
     frame["ended_w"] = ended
     return frame
+
+
+def earlier_flag_ends(st: State) -> pd.DataFrame:
+    """Flags raised before this run (ids below st.first_id) that ended in it: id, s, k, ended_w."""
+    ids = [i[i < st.first_id] for i, _ in st.ends]
+    weeks = [w[i < st.first_id] for i, w in st.ends]
+    frame = pd.DataFrame(
+        {
+            "id": np.concatenate(ids) if ids else np.array([], np.int64),
+            "ended_w": np.concatenate(weeks) if weeks else np.array([], np.int64),
+        }
+    )
+    return frame.astype(np.int64)

@@ -15,6 +15,7 @@ from lib.engagement.engine import (
     flag_records,
 )
 from lib.engagement.measures import Inputs
+from lib.engagement.weekly import EPOCH
 from lib.sources import ATTENDANCE, LECTURE_CAPTURE, ONLINE, SUBMISSION, VLE
 
 
@@ -43,7 +44,8 @@ def describe_source(inp: Inputs, res: Results, s: int, t: int, k: int) -> str | 
             if last < 0:
                 days = "no Moodle activity yet"
             else:
-                days = f"no Moodle activity for {t * 7 + 6 - last} days"
+                sunday = int((inp.weeks[t] - EPOCH).astype(np.int64)) + 6
+                days = f"no Moodle activity for {sunday - last} days"
             return f"{days} (usually {_num(base)} active days a week)"
         events = _num(float(inp.vle_events[s, t]))
         return f"Moodle active on {_num(count)} days, {events} events (usually {_num(base)} active days a week)"
@@ -97,10 +99,9 @@ def explain_start(
             f"Engagement index at {rel:.0%} of usual for {weeks} teaching weeks: "
             f"{_sources_text(inp, res, s, t, dropped or None)}.{cold}"
         )
-    if kind == MISSED:
+    if kind == MISSED:  # run: the missed submissions counted in the window
         window = int(config["missed_window_weeks"])
-        lo = max(0, t - 3 * window)
-        missed = int(inp.missed[s, lo : t + 1][inp.teaching[lo : t + 1]][-window:].sum())
+        missed = int(run)
         usual = res.baseline[s, t, inp.sources.index(SUBMISSION)]
         usual_text = f" (usually {usual:.0%} on time)" if not np.isnan(usual) else ""
         return f"Missed {missed} submissions due in the last {window} teaching weeks{usual_text}."
@@ -205,22 +206,33 @@ LIKELY_CAUSE = {
 
 
 def sources_used(inp: Inputs, students: np.ndarray, weeks: int | None = None) -> np.ndarray:
-    """(n, K) whether each student has any activity or expected count per source (in the first
-    `weeks` weeks when given): the sources their weekly measure rows cover."""
+    """(n, K) whether each student has any activity or expected count per source (before these
+    weeks, or in the first `weeks` weeks when given)."""
     count = inp.count[students, :weeks]
     expected = np.nan_to_num(inp.expected[students, :weeks])
-    return (count > 0).any(1) | (expected > 0).any(1)
+    used = (count > 0).any(1) | (expected > 0).any(1)
+    if inp.used_before is not None:
+        used |= inp.used_before[students]
+    return used
+
+
+def _used_so_far(inp: Inputs, sel: np.ndarray) -> np.ndarray:
+    """(n, W, K) whether each student has had activity or expected counts per source by each week."""
+    seen = (inp.count[sel] > 0) | (np.nan_to_num(inp.expected[sel]) > 0)
+    used = np.logical_or.accumulate(seen, axis=1)
+    if inp.used_before is not None:
+        used |= inp.used_before[sel][:, None, :]
+    return used
 
 
 def measures_frame(
     inp: Inputs, res: Results, students: np.ndarray | None = None, first_week: int = 0
 ) -> pd.DataFrame:
-    """Long weekly measures (each source the student has, plus "index"), for the store: every week,
-    or the weeks from `first_week` on."""
+    """Long weekly measures (each source from the week the student first has activity or expected
+    counts in it, plus "index"), for the store: every week, or the weeks from `first_week` on."""
     S, W, K = inp.value.shape
     sel = np.arange(S) if students is None else np.asarray(students)
-    has = sources_used(inp, sel)  # (n, K)
-    cell = np.broadcast_to(has[:, None, :], (len(sel), W, K)).copy()
+    cell = _used_so_far(inp, sel)  # (n, W, K)
     cell[:, :first_week] = False
     s_i, w_i, k_i = np.nonzero(cell)
     s_glob = sel[s_i]

@@ -7,8 +7,12 @@ Measures (value; `count`/`expected` keep the raw numbers the explanations quote)
 - submission: submissions on time / submissions due that week (NaN when nothing is due).
 - lecture_capture: minutes viewed; any other (generic `events`) source: quantity.
 Weeks end at the data horizon (the last complete week with activity).
-Module-level systemic drops (a module's sessions unattended by most of its students in one week) are
-found here, recorded as data-quality events and removed from those students' attendance that week.
+Module-level systemic drops (a module's sessions unattended by most of its students in one week, against
+the module's usual rate so far) are found here, recorded as data-quality events and removed from those
+students' attendance that week.
+
+Everything a week's inputs need from earlier weeks is in a `Carry`, so the weeks after a computed span
+can be built alone (`build_inputs(..., weeks=..., carry=...)`) and give what a build of every week gives.
 """
 
 from __future__ import annotations
@@ -33,6 +37,19 @@ from lib.sources import CORE_ACTIVITY_SOURCES, LECTURE_CAPTURE, ONLINE, SUBMISSI
 
 
 @dataclass
+class Carry:
+    """What later weeks' inputs need from earlier weeks (None fields: nothing earlier)."""
+
+    timetabled: np.ndarray  # (S, len(RATE_SOURCES)) expected sessions seen for attendance/online
+    vle_last_day: np.ndarray  # (S,) epoch day of the last Moodle activity (-1 never)
+    used: np.ndarray  # (S, K) sources each student has had activity or expected counts in
+    module_rates: pd.DataFrame  # source, module_code, week (number), rate: teaching weeks so far
+
+
+MODULE_RATE_COLUMNS = ["source", "module_code", "week", "rate"]
+
+
+@dataclass
 class Inputs:
     """Everything the engine needs, aligned on (students, weeks, sources)."""
 
@@ -45,9 +62,21 @@ class Inputs:
     count: np.ndarray  # (S, W, K) raw numerator (sessions, active days, on-time, minutes, quantity)
     expected: np.ndarray  # (S, W, K) sessions/submissions due, NaN for count sources
     vle_events: np.ndarray  # (S, W)
-    vle_last_day: np.ndarray  # (S, W) days from weeks[0] of the last VLE activity so far (-1 never)
+    vle_last_day: np.ndarray  # (S, W) epoch day of the last VLE activity so far (-1 never)
     missed: np.ndarray  # (S, W) submissions due that week and missing
     module_events: pd.DataFrame = field(default_factory=pd.DataFrame)  # module-level DQ events
+    timetabled: np.ndarray | None = None  # (S, len(RATE_SOURCES)) measured by rate
+    used_before: np.ndarray | None = None  # (S, K) sources used before weeks[0]
+    module_rates: pd.DataFrame = field(default_factory=pd.DataFrame)  # MODULE_RATE_COLUMNS
+
+    def carry(self) -> Carry:
+        """What the weeks after these need from them."""
+        S, W, K = self.value.shape
+        used = (self.count > 0).any(1) | (np.nan_to_num(self.expected) > 0).any(1)
+        if self.used_before is not None:
+            used |= self.used_before
+        last = self.vle_last_day[:, -1] if W else np.full(S, -1, np.int64)
+        return Carry(self.timetabled.copy(), last.copy(), used, self.module_rates.copy())
 
 
 def _bincount(rows, cols, weights, shape) -> np.ndarray:
@@ -56,35 +85,58 @@ def _bincount(rows, cols, weights, shape) -> np.ndarray:
 
 
 def _module_systemic(
-    att: pd.DataFrame, exp: pd.DataFrame, teaching: np.ndarray, config: dict, source: str
-) -> pd.DataFrame:
-    """Module weeks whose sessions most expected students missed although they usually attend."""
+    att: pd.DataFrame,
+    exp: pd.DataFrame,
+    teaching: np.ndarray,
+    config: dict,
+    source: str,
+    week0: int,
+    history: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(module weeks whose sessions most expected students missed although the module's students
+    usually attend, this source's module rates of every teaching week so far). The usual rate is
+    the median over the module's teaching weeks so far, this one included (so it never depends on
+    later weeks)."""
     cols = ["module_code", "w", "students", "share"]
+    history = history[history["source"] == source] if len(history) else history
     if exp.empty:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=cols), history
     e = exp.groupby(["module_code", "w", "s"], sort=False)["sessions"].sum().rename("expected")
     a = att.groupby(["module_code", "w", "s"], sort=False)["quantity"].sum().rename("attended")
     sm = pd.concat([e, a], axis=1).fillna(0.0)
     sm = sm[sm["expected"] > 0].reset_index()
     sm = sm[teaching[sm["w"].to_numpy()]]
     sm["zero"] = sm["attended"] <= 0
-    mw = sm.groupby(["module_code", "w"]).agg(
-        students=("s", "size"),
-        zero=("zero", "sum"),
-        att=("attended", "sum"),
-        exp=("expected", "sum"),
+    mw = (
+        sm.groupby(["module_code", "w"])
+        .agg(
+            students=("s", "size"),
+            zero=("zero", "sum"),
+            att=("attended", "sum"),
+            exp=("expected", "sum"),
+        )
+        .reset_index()
     )
     mw["rate"] = mw["att"] / mw["exp"]
-    usual = mw.groupby(level="module_code")["rate"].transform("median")
+    mw["week"] = mw["w"] + week0
+    rates = pd.concat(
+        [history.assign(new=False), mw[MODULE_RATE_COLUMNS[1:]].assign(source=source, new=True)],
+        ignore_index=True,
+    ).sort_values(["module_code", "week"], kind="stable", ignore_index=True)
+    usual = rates.groupby("module_code", sort=False)["rate"].expanding().median()
+    rates["usual"] = usual.reset_index(level=0, drop=True)
+    mw = mw.merge(
+        rates.loc[rates["new"], ["module_code", "week", "usual"]], on=["module_code", "week"]
+    )
     mw["share"] = mw["zero"] / mw["students"]
     hit = (
-        (mw["rate"] < config["systemic_drop_ratio"] * usual)
+        (mw["rate"] < config["systemic_drop_ratio"] * mw["usual"])
         & (mw["share"] >= config["systemic_module_share"])
         & (mw["students"] >= config["systemic_module_min_students"])
     )
-    out = mw[hit].reset_index()[cols]
+    out = mw[hit][cols].reset_index(drop=True)
     out["source"] = source
-    return out
+    return out, rates[MODULE_RATE_COLUMNS]
 
 
 def _weekly_forms(activity, expected, submissions, horizon):
@@ -98,6 +150,15 @@ def _weekly_forms(activity, expected, submissions, horizon):
     if "due_at" in submissions.columns:
         submissions = weekly_submissions(submissions)
     return activity, expected, submissions, horizon
+
+
+def complete_through(horizon) -> pd.Timestamp:
+    """The last day of complete weeks at this data horizon: the horizon itself once its week's
+    Friday is reached, else the Sunday before its week."""
+    horizon = pd.Timestamp(horizon).normalize()
+    if horizon.weekday() < 4:
+        horizon = horizon - pd.Timedelta(days=horizon.weekday() + 1)
+    return horizon
 
 
 def _week_span(
@@ -124,9 +185,7 @@ def _week_span(
             today = pd.Timestamp.today().normalize()
             return week_range(today.date(), today.date())
         horizon = pd.Timestamp(week_monday(every.max())) + pd.Timedelta(days=6)
-    horizon = pd.Timestamp(horizon)
-    if horizon.weekday() < 4:
-        horizon = horizon - pd.Timedelta(days=horizon.weekday() + 1)
+    horizon = complete_through(horizon)
     first = pd.Timestamp(week_monday(every.min())) if len(every) else horizon
     return week_range(min(first, horizon).date(), horizon.date())
 
@@ -139,19 +198,22 @@ def _locate(frame: pd.DataFrame, students: pd.Index, week0: int, W: int) -> pd.D
     return frame[keep].assign(s=s[keep], w=w[keep])
 
 
-def _rate_measure(a, e, teaching, config, source, shape):
-    """(attended, expected, value, expected-or-NaN, module events) of attendance or online."""
-    dq = _module_systemic(a, e, teaching, config, source)
+def _rate_measure(a, e, teaching, config, source, shape, week0, history, timetabled):
+    """(attended, value, expected-or-NaN, module events, module rates, timetabled) of attendance
+    or online; a student is measured by rate once any expected session is known for them
+    (`timetabled`: before these weeks), else by sessions attended."""
+    dq, rates = _module_systemic(a, e, teaching, config, source, week0, history)
     if len(dq):  # remove the systemic module weeks from both sides
         drop = pd.MultiIndex.from_frame(dq[["module_code", "w"]])
         a = a[~pd.MultiIndex.from_frame(a[["module_code", "w"]]).isin(drop)]
         e = e[~pd.MultiIndex.from_frame(e[["module_code", "w"]]).isin(drop)]
     n_exp = _bincount(e["s"], e["w"], e["sessions"].to_numpy(float), shape)
     n_att = _bincount(a["s"], a["w"], a["quantity"].to_numpy(float), shape)
-    has_timetable = n_exp.sum(axis=1) > 0
+    has_timetable = timetabled | (n_exp.sum(axis=1) > 0)
     rate = np.minimum(n_att, n_exp) / np.where(n_exp > 0, n_exp, 1)
     value = np.where(has_timetable[:, None], np.where(n_exp > 0, rate, np.nan), n_att)
-    return n_att, value, np.where(has_timetable[:, None], n_exp, np.nan), dq
+    expected = np.where(has_timetable[:, None], n_exp, np.nan)
+    return n_att, value, expected, dq, rates, has_timetable
 
 
 def build_inputs(
@@ -163,22 +225,28 @@ def build_inputs(
     exemptions: pd.DataFrame,
     config: dict,
     horizon=None,
+    weeks: np.ndarray | None = None,
+    sources: list[str] | None = None,
+    carry: Carry | None = None,
 ) -> Inputs:
     """Arrays for the engine from long frames, daily or already weekly (lib.engagement.weekly).
 
     Daily forms: activity (student_id, source, day, module_code, quantity, minutes), expected
     (student_id, module_code, day, online: one row per expected session), submissions (student_id,
     due_at, status: on_time | late | missing). Weekly forms: activity as (rate, count) frames.
-    horizon: the last day with any activity (taken from daily activity when not given)."""
+    horizon: the last day with any activity (taken from daily activity when not given).
+    weeks, sources, carry: build only these weeks (Mondays), after earlier weeks that had these
+    sources and left this carry (sources seen first in these weeks are appended)."""
     students = pd.Index(students.astype(str), name="student_id")
     activity, expected, submissions, horizon = _weekly_forms(
         activity, expected, submissions, horizon
     )
     rate, counted = activity
-    weeks = _week_span(rate, counted, expected, submissions, calendar, horizon)
+    if weeks is None:
+        weeks = _week_span(rate, counted, expected, submissions, calendar, horizon)
     S, W = len(students), len(weeks)
     shape = (S, W)
-    week0 = int(week_number((weeks[0] - EPOCH).astype(np.int64)))
+    week0 = int(week_number((weeks[0] - EPOCH).astype(np.int64))) if W else 0
     teaching = teaching_weeks(weeks, calendar)
     exempt = exempt_matrix(students, weeks, exemptions)
     rate = _locate(rate, students, week0, W)
@@ -186,21 +254,26 @@ def build_inputs(
     expected = _locate(expected, students, week0, W)
     subs = _locate(submissions, students, week0, W)
     present = set(rate["source"].unique()) | set(counted["source"].unique())
-    sources = list(CORE_ACTIVITY_SOURCES) + sorted(present - set(CORE_ACTIVITY_SOURCES))
+    known = list(CORE_ACTIVITY_SOURCES) if sources is None else list(sources)
+    sources = known + sorted(present - set(known))
     K = len(sources)
     value = np.full((S, W, K), np.nan, np.float64)
     count = np.zeros((S, W, K), np.float64)
     expect = np.full((S, W, K), np.nan, np.float64)
     online = expected["online"].astype(bool).to_numpy()
-    module_events = []
+    history = carry.module_rates if carry is not None else pd.DataFrame(columns=MODULE_RATE_COLUMNS)
+    timetabled = np.zeros((S, len(RATE_SOURCES)), bool)
+    module_events, module_rates = [], []
     for k, source in enumerate(sources):
         if source in RATE_SOURCES:
+            r = RATE_SOURCES.index(source)
+            before = carry.timetabled[:, r] if carry is not None else np.zeros(S, bool)
             a = rate[rate["source"] == source]
             e = expected[online == (source == ONLINE)]
-            count[:, :, k], value[:, :, k], expect[:, :, k], dq = _rate_measure(
-                a, e, teaching, config, source, shape
-            )
+            measured = _rate_measure(a, e, teaching, config, source, shape, week0, history, before)
+            count[:, :, k], value[:, :, k], expect[:, :, k], dq, rates, timetabled[:, r] = measured
             module_events.append(dq)
+            module_rates.append(rates)
             continue
         a = counted[counted["source"] == source]
         column = {VLE: "active_days", LECTURE_CAPTURE: "minutes"}.get(source, "quantity")
@@ -211,11 +284,12 @@ def build_inputs(
 
     vle = counted[(counted["source"] == VLE) & (counted["positive"] > 0)]
     vle_events = _bincount(vle["s"], vle["w"], vle["positive"].to_numpy(float), shape)
-    first_day = int((weeks[0] - EPOCH).astype(np.int64))
     last = np.full(S * W, -1, np.int64)
-    vday = vle["last_day"].to_numpy(float).astype(np.int64) - first_day
+    vday = vle["last_day"].to_numpy(float).astype(np.int64)
     np.maximum.at(last, vle["s"].to_numpy(np.int64) * W + vle["w"].to_numpy(np.int64), vday)
-    vle_last_day = np.maximum.accumulate(last.reshape(shape), axis=1)
+    last_before = carry.vle_last_day if carry is not None else np.full(S, -1, np.int64)
+    seeded = np.concatenate([last_before[:, None], last.reshape(shape)], axis=1)
+    vle_last_day = np.maximum.accumulate(seeded, axis=1)[:, 1:]
 
     k = sources.index(SUBMISSION)
     due = _bincount(subs["s"], subs["w"], subs["due"].to_numpy(float), shape)
@@ -228,6 +302,9 @@ def build_inputs(
     events = pd.concat(module_events, ignore_index=True) if module_events else pd.DataFrame()
     if len(events):
         events["week_start"] = weeks[events["w"].to_numpy(np.int64)]
+    used_before = np.zeros((S, K), bool)
+    if carry is not None:
+        used_before[:, : carry.used.shape[1]] = carry.used
     return Inputs(
         students,
         weeks,
@@ -241,4 +318,7 @@ def build_inputs(
         vle_last_day,
         missed,
         events,
+        timetabled,
+        used_before,
+        pd.concat(module_rates, ignore_index=True) if module_rates else history,
     )

@@ -162,7 +162,10 @@ def _column_values(series: pd.Series, dialect: str) -> list:
 def bulk_upsert(
     session: Session, table: Table, frame: pd.DataFrame, keys: list[str], *, replace: bool = True
 ) -> int:
-    """INSERT rows, and on a natural-key conflict update them (replace) or keep the stored row."""
+    """INSERT rows, and on a natural-key conflict update them (replace) or keep the stored row.
+
+    A stored row whose values are all unchanged keeps its load_id: the engine recomputes only
+    what loads changed, and a weekly export repeating earlier rows changes nothing."""
     if frame.empty:
         return 0
     frame = frame.drop(columns=[ROW], errors="ignore")
@@ -180,6 +183,12 @@ def bulk_upsert(
     updates = [c for c in columns if c not in keys]
     if replace and updates:
         action = "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
+        compared = [c for c in updates if c != "load_id"]
+        if "load_id" in updates and compared:
+            differs = "IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM"
+            action += " WHERE " + " OR ".join(
+                f'"{table.name}"."{c}" {differs} excluded."{c}"' for c in compared
+            )
     else:
         action = "DO NOTHING"
     if dialect == "sqlite":

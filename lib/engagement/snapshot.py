@@ -1,0 +1,83 @@
+"""The engine's state after the last computed week, as bytes: a new week resumes from it."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lib.engagement.engine import State
+from lib.engagement.measures import MODULE_RATE_COLUMNS, Carry
+
+FORMAT = 1
+
+
+@dataclass
+class Snapshot:
+    """Engine state and input carry after `last_week`, for these students and sources."""
+
+    student_ids: pd.Index
+    sources: list[str]
+    last_week: np.datetime64  # the Monday of the last week computed
+    state: State
+    carry: Carry
+
+
+def dumps(snapshot: Snapshot) -> bytes:
+    """The snapshot as an .npz archive (no pickled objects)."""
+    st, carry = snapshot.state, snapshot.carry
+    shares = np.array(st.shares, float).reshape(len(st.shares), len(snapshot.sources))
+    rates = carry.module_rates
+    arrays = {
+        "format": np.array(FORMAT),
+        "student_ids": np.asarray(snapshot.student_ids, dtype=str),
+        "sources": np.array(snapshot.sources, dtype=str),
+        "last_week": np.array(snapshot.last_week, "datetime64[D]"),
+        "mpos": np.array(st.mpos),
+        "shares": shares,
+        **{f"state_{name}": getattr(st, name) for name in State.ARRAYS},
+        "carry_timetabled": carry.timetabled,
+        "carry_vle_last_day": carry.vle_last_day,
+        "carry_used": carry.used,
+        "rates_source": rates["source"].to_numpy(dtype=str),
+        "rates_module_code": rates["module_code"].to_numpy(dtype=str),
+        "rates_week": rates["week"].to_numpy(np.int64),
+        "rates_rate": rates["rate"].to_numpy(float),
+    }
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
+def loads(blob: bytes) -> Snapshot | None:
+    """The snapshot in these bytes (None when written by another format version)."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+        if int(data["format"]) != FORMAT:
+            return None
+        arrays = {name: data[f"state_{name}"] for name in State.ARRAYS}
+        state = State(
+            *(arrays[name] for name in State.ARRAYS[:-1]),
+            mpos=int(data["mpos"]),
+            open_id=arrays["open_id"],
+            shares=list(data["shares"]),
+        )
+        rates = pd.DataFrame(
+            {
+                "source": data["rates_source"].astype(object),
+                "module_code": data["rates_module_code"].astype(object),
+                "week": data["rates_week"],
+                "rate": data["rates_rate"],
+            }
+        )[MODULE_RATE_COLUMNS]
+        carry = Carry(
+            data["carry_timetabled"], data["carry_vle_last_day"], data["carry_used"], rates
+        )
+        return Snapshot(
+            pd.Index(data["student_ids"].astype(object), name="student_id"),
+            [str(s) for s in data["sources"]],
+            data["last_week"].astype("datetime64[D]")[()],
+            state,
+            carry,
+        )
