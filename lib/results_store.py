@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP, State
@@ -164,13 +164,20 @@ def append_flags(
     s_open, col_open = np.nonzero(before.open_id >= 0)
     held = before.open_id[s_open, col_open].tolist()
     where = dict(zip(held, zip(s_open, col_open, strict=True), strict=True))
+    updates = []
     for flag_id, week in ends[["id", "ended_w"]].itertuples(index=False):
         s, column = where[int(flag_id)]
         kind, k = _column_flag(int(column))
-        flag = session.get(Flag, int(flag_id))
-        flag.ended_week = inp.weeks[week].item()
-        flag.recovery_explanation = explain_end(inp, res, int(s), int(week), kind, k)
-        flag.computed_at = now
+        updates.append(
+            {
+                "id": int(flag_id),
+                "ended_week": inp.weeks[week].item(),
+                "recovery_explanation": explain_end(inp, res, int(s), int(week), kind, k),
+                "computed_at": now,
+            }
+        )
+    if updates:  # an UPDATE by primary key per row, sent as one batch
+        session.execute(update(Flag), updates)
     ids = np.array(_insert_flags(session, flags, now), np.int64)
     new = st.open_id >= st.first_id
     st.open_id[new] = ids[st.open_id[new] - st.first_id]
