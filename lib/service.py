@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -90,30 +91,55 @@ def set_engine_config(session: Session, assignments: list[str], updated_by: str)
 def _touch(touched: dict, rows) -> None:
     """Merge (student, earliest day) rows into touched (None: every week of that student)."""
     for student, day in rows:
-        day = day.date() if isinstance(day, datetime) else day
+        day = _day(day)
         known = touched.get(student, date.max)
         if student not in touched or (known is not None and (day is None or day < known)):
             touched[student] = day
 
 
-def _changes(session: Session, state: dict) -> tuple[bool, dict, int, int]:
-    """(needs full, {student touched: earliest day touched, None for every week}, newest load id,
-    newest exemption id) since the last compute."""
-    last_load = session.scalar(select(func.max(Load.id))) or 0
-    last_ex = session.scalar(select(func.max(Exemption.id))) or 0
+@dataclass
+class Changes:
+    """What loads changed since the last compute."""
+
+    since: int  # the newest load id the last compute saw
+    marks: tuple[int, int]  # the newest load id and exemption id now
+    structural: bool  # students, enrolments, calendar or timetable loaded
+    earliest: date | None  # the earliest activity day or submission due date loaded (None: none)
+    exempted: list[str]  # students whose exemptions changed
+
+
+def _day(value) -> date | None:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _changes(session: Session, state: dict) -> Changes:
+    """What changed since the last compute: cheap queries (no grouping per student)."""
+    marks = (
+        session.scalar(select(func.max(Load.id))) or 0,
+        session.scalar(select(func.max(Exemption.id))) or 0,
+    )
     since = int(state.get("load_id", 0))
     sources = set(session.scalars(select(Load.source).where(Load.id > since)))
     if sources & STRUCTURAL_SOURCES:
-        return True, {}, last_load, last_ex
+        return Changes(since, marks, True, None, [])
+    days = [
+        _day(session.scalar(select(func.min(day)).where(model.load_id > since)))
+        for model, day in ((DailyActivity, DailyActivity.day), (Submission, Submission.due_at))
+    ]
+    days = [d for d in days if d is not None]
+    exempted = (Exemption.load_id > since) | (Exemption.id > int(state.get("exemption_id", 0)))
+    students = list(session.scalars(select(Exemption.student_id).where(exempted)))
+    return Changes(since, marks, False, min(days) if days else None, students)
+
+
+def _touched(session: Session, changes: Changes) -> dict:
+    """{student touched: earliest day touched, None for every week} since the last compute."""
     touched: dict = {}
     for model, day in ((DailyActivity, DailyActivity.day), (Submission, Submission.due_at)):
-        query = select(model.student_id, func.min(day)).where(model.load_id > since)
+        query = select(model.student_id, func.min(day)).where(model.load_id > changes.since)
         _touch(touched, session.execute(query.group_by(model.student_id)).all())
-    exempted = (Exemption.load_id > since) | (Exemption.id > int(state.get("exemption_id", 0)))
-    _touch(
-        touched, ((s, None) for s in session.scalars(select(Exemption.student_id).where(exempted)))
-    )
-    return False, touched, last_load, last_ex
+    _touch(touched, ((s, None) for s in changes.exempted))
+    return touched
 
 
 # --- the public contract ---------------------------------------------------------------------------
@@ -292,24 +318,23 @@ def _compute_all(
     }
 
 
-def _new_weeks_only(session: Session, state: dict, touched: dict) -> date | None:
+def _new_weeks_only(state: dict, changes: Changes) -> date | None:
     """The Monday after the last week computed, when every change since is on or after it."""
     span = state.get("weeks") or []
-    if len(span) != 2 or not touched:
+    if len(span) != 2 or changes.earliest is None or changes.exempted:
         return None
     new_from = date.fromisoformat(span[1]) + timedelta(days=7)
-    if any(day is None or day < new_from for day in touched.values()):
-        return None
-    return new_from
+    return new_from if changes.earliest >= new_from else None
 
 
 def _compute_new_weeks(
-    session: Session, config: dict, state: dict, touched: dict, marks, t0: float
+    session: Session, config: dict, state: dict, changes: Changes, t0: float
 ) -> dict | None:
     """compute() for loads that only add days after the last week computed: the engine resumes
     from its snapshot over the new weeks alone, read from the store by date (None when that is
     not exact: then every week is computed)."""
-    new_from = _new_weeks_only(session, state, touched)
+    new_from = _new_weeks_only(state, changes)
+    marks = changes.marks
     snap = load_snapshot(session, int(state.get("version", 0))) if new_from else None
     if snap is None or str(snap.last_week) != state["weeks"][1]:
         return None
@@ -375,16 +400,16 @@ def compute(session: Session, full: bool = False) -> dict:
     t0 = time.perf_counter()
     config = load_engine_config(session)
     state = _setting(session, STATE_KEY) or {}
-    needs_full, touched, last_load, last_ex = _changes(session, state)
-    full = full or needs_full or state.get("config") != config_hash(config)
-    if not full and not touched:
+    changes = _changes(session, state)
+    full = full or changes.structural or state.get("config") != config_hash(config)
+    if not full and changes.earliest is None and not changes.exempted:
         return {"mode": "up_to_date", "seconds": round(time.perf_counter() - t0, 2)}
-    marks = (last_load, last_ex)
     if not full:
-        resumed = _compute_new_weeks(session, config, state, touched, marks, t0)
+        resumed = _compute_new_weeks(session, config, state, changes, t0)
         if resumed is not None:
             return resumed
-    return _compute_all(session, config, state, full, touched, marks, t0)
+    touched = {} if full else _touched(session, changes)
+    return _compute_all(session, config, state, full, touched, changes.marks, t0)
 
 
 def flags_frame(
