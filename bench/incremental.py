@@ -1,0 +1,619 @@
+"""Benchmark of the service-level incremental recompute after a one-week load at university scale, as JSON.
+
+Builds a migrated store (a temp SQLite file, or --store URL) in bulk with N synthetic students
+(default 40,000) over --weeks weeks from Monday 2025-09-22: students, calendar (terms, reading weeks,
+Christmas vacation), ~N/100 modules with 4 enrolments per student, timetabled sessions (2 in person
+and 1 online per module and teaching week), daily activity (attendance, online, vle,
+lecture_capture, submission) and submissions; about 5% of students drop their engagement at some
+week. Every bulk part has its Load row. It runs `lib.service.compute` over the first weeks-1 weeks,
+then loads week `weeks` as a canonical `events` CSV through the load pipeline `python -m lib ingest`
+uses and times the incremental `compute` that follows (in a child process, for its own peak memory).
+With --check a full recompute follows (another child): its time is the reference of the ratio, and
+weekly measures, flags and data-quality events are compared before and after it.
+
+    python bench/incremental.py [--students 40000] [--weeks 20] [--store URL] [--check] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from harness import run_child
+
+FIRST_WEEK = date(2025, 9, 22)
+ACADEMIC_YEAR = 2025
+SCHOOLS = ("Science", "Engineering", "Business", "Arts", "Law", "Medicine", "Education", "Music")
+# Load.source of each bulk activity part: the ingest SOURCE word that would have brought it.
+LOAD_SOURCE = {
+    "attendance": "qr",
+    "online": "teams",
+    "vle": "moodle-logstore",
+    "lecture_capture": "echo360",
+    "submission": "submissions",
+}
+# (weekday, hour, online) of each module's weekly sessions: lecture, seminar, online workshop.
+SLOTS = ((0, 10, False), (2, 14, False), (4, 16, True))
+SLOT_TYPES = ("lecture", "seminar", "workshop")
+ASSIGNMENT_WEEKS = (4, 9, 17)  # week indexes with an assignment due (each module, Friday 16:00)
+MEASURE_KEYS = ["student_id", "week_start", "source"]
+MEASURE_NUMBERS = ["value", "expected", "baseline", "baseline_low", "baseline_high"]
+FLAG_COLUMNS = "student_id, kind, week_start, ended_week, explanation, recovery_explanation"
+DQ_COLUMNS = "week_start, source, module_code, share_affected, students_affected, explanation"
+
+
+# --- the synthetic university ----------------------------------------------------------------------
+
+
+def week_start(w: int) -> date:
+    return FIRST_WEEK + timedelta(weeks=w)
+
+
+def calendar_frame() -> pd.DataFrame:
+    """Autumn and spring terms with a reading week each, and the Christmas vacation between."""
+    rows = [
+        ("term", week_start(0), week_start(11) + timedelta(days=4), "Autumn term"),
+        ("reading_week", week_start(6), week_start(6) + timedelta(days=4), "Reading week"),
+        (
+            "vacation",
+            week_start(11) + timedelta(days=5),
+            week_start(15) - timedelta(days=1),
+            "Xmas",
+        ),
+        ("term", week_start(15), week_start(26) + timedelta(days=4), "Spring term"),
+        ("reading_week", week_start(21), week_start(21) + timedelta(days=4), "Reading week"),
+    ]
+    return pd.DataFrame(rows, columns=["kind", "start", "end", "label"])
+
+
+def is_teaching(w: int) -> bool:
+    """Term weeks that are not reading weeks (as the calendar above says)."""
+    return (0 <= w <= 11 or 15 <= w <= 26) and w not in (6, 21)
+
+
+@dataclass
+class Cohort:
+    """Students, their modules and engagement propensities, and who drops when."""
+
+    seed: int
+    ids: np.ndarray  # (N,) student ids
+    codes: np.ndarray  # (M,) module codes
+    modules: np.ndarray  # (N, 4) module indexes
+    attend: np.ndarray  # in-person attendance probability
+    online: np.ndarray  # online attendance probability
+    vle_days: np.ndarray  # expected active VLE days a teaching week
+    vle_events: np.ndarray  # Poisson mean of VLE events an active day
+    capture: np.ndarray  # probability of viewing lecture capture on a day
+    submit: np.ndarray  # probability of submitting an assignment
+    drop_week: np.ndarray  # week index engagement falls from (a large number: never)
+
+    def factor(self, w: int) -> np.ndarray:
+        """Engagement multiplier of week w: weekly noise, and a fall to ~10% from the drop week."""
+        rng = np.random.default_rng([self.seed, w, 7])
+        noise = rng.normal(1.0, 0.12, len(self.ids)).clip(0.5, 1.5)
+        return np.where(w >= self.drop_week, 0.1, 1.0) * noise
+
+
+def make_cohort(students: int, weeks: int, seed: int) -> Cohort:
+    rng = np.random.default_rng(seed)
+    courses = max(2, students // 400)  # 4 modules a course, ~N/100 modules
+    course = rng.integers(0, courses, students)
+    elective = (course + 1 + rng.integers(0, courses - 1, students)) % courses
+    modules = np.stack([4 * course, 4 * course + 1, 4 * course + 2, 4 * elective + 3], axis=1)
+    drops = rng.random(students) < 0.05
+    return Cohort(
+        seed=seed,
+        ids=np.array([f"{25000000 + i}" for i in range(students)]),
+        codes=np.array([f"MOD{m:04d}" for m in range(4 * courses)]),
+        modules=modules,
+        attend=rng.beta(6, 2, students),
+        online=rng.beta(4, 2, students),
+        vle_days=rng.uniform(2.0, 5.5, students),
+        vle_events=rng.lognormal(2.0, 0.5, students),
+        capture=rng.beta(2, 8, students),
+        submit=rng.beta(12, 1, students),
+        drop_week=np.where(drops, rng.integers(4, max(5, weeks), students), 10_000),
+    )
+
+
+def students_frame(c: Cohort) -> pd.DataFrame:
+    n = len(c.ids)
+    course = c.modules[:, 0] // 4
+    year = np.arange(n) % 4 + 1
+    return pd.DataFrame(
+        {
+            "student_id": c.ids,
+            "given_name": [f"Given{i}" for i in range(n)],
+            "family_name": [f"Family{i}" for i in range(n)],
+            "email": [f"s{s}@uni.example.ac.uk" for s in c.ids],
+            "personal_email": None,
+            "phone": None,
+            "course_code": [f"C{k:04d}" for k in course],
+            "course_name": [f"Course {k}" for k in course],
+            "school": [SCHOOLS[k % len(SCHOOLS)] for k in course],
+            "level": np.where(year < 4, "UG", "PGT"),
+            "year_of_study": year,
+            "mode": "FT",
+            "tutor_username": [f"tutor{i // 30:04d}" for i in range(n)],
+            "visa_sponsored": np.arange(n) % 7 == 0,
+            "residence": np.where(np.arange(n) % 3 == 0, "on_campus", "off_campus"),
+            "status": "enrolled",
+            "start_date": FIRST_WEEK,
+        }
+    )
+
+
+def enrolments_frame(c: Cohort) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "student_id": np.repeat(c.ids, 4),
+            "module_code": c.codes[c.modules.ravel()],
+            "academic_year": ACADEMIC_YEAR,
+        }
+    )
+
+
+def timetable_frame(c: Cohort, weeks: int) -> pd.DataFrame:
+    """Every module's sessions of every teaching week (cohort expectation: explicit_list False)."""
+    rows = []
+    for w in (w for w in range(weeks) if is_teaching(w)):
+        monday = datetime.combine(week_start(w), datetime.min.time())
+        for m, code in enumerate(c.codes):
+            for k, (day, hour, online) in enumerate(SLOTS):
+                start = monday + timedelta(days=(day + m) % 5, hours=hour)
+                rows.append(
+                    (f"{code}-W{w:02d}-{k}", code, SLOT_TYPES[k], f"{code} {SLOT_TYPES[k]}")
+                    + (start, start + timedelta(hours=1), "Teams" if online else f"R{m % 50}")
+                    + (online, False)
+                )
+    columns = ["event_id", "module_code", "event_type", "title", "start_at", "end_at", "location"]
+    frame = pd.DataFrame(rows, columns=[*columns, "online", "explicit_list"])
+    return frame.astype({"start_at": "datetime64[us]", "end_at": "datetime64[us]"})
+
+
+def _rows(c: Cohort, source: str, si, day, module, quantity, minutes, at) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "student_id": c.ids[si],
+            "source": source,
+            "day": day.astype("datetime64[ns]"),
+            "module_code": module,
+            "quantity": np.asarray(quantity, float),
+            "minutes": np.asarray(minutes, float),
+            "at_minute": at,  # minute of the day, for the events file's occurred_at
+        }
+    )
+
+
+def week_activity(c: Cohort, w: int) -> pd.DataFrame:
+    """One row per student, source, day and module of week w (the daily_activity shape)."""
+    rng = np.random.default_rng([c.seed, w])
+    f = c.factor(w)
+    monday = np.datetime64(week_start(w), "D")
+    n, teaching = len(c.ids), is_teaching(w)
+    parts = []
+    for day, hour, online in SLOTS if teaching else ():
+        prob = (c.online if online else c.attend) * f
+        si, mk = np.nonzero(rng.random((n, 4)) < prob[:, None])
+        module = c.modules[si, mk]
+        days = monday + ((day + module) % 5)
+        minutes = rng.integers(30, 61, len(si)) if online else np.full(len(si), np.nan)
+        at = hour * 60 + rng.integers(-5, 10, len(si))
+        source = "online" if online else "attendance"
+        parts.append(_rows(c, source, si, days, c.codes[module], 1, minutes, at))
+    scale = 1.0 if teaching else 0.3
+    si, d = np.nonzero(rng.random((n, 7)) < (c.vle_days * f * scale / 7)[:, None])
+    events = 1 + rng.poisson(c.vle_events[si])
+    at = rng.integers(8 * 60, 23 * 60, len(si))
+    parts.append(_rows(c, "vle", si, monday + d, "", events, np.nan, at))
+    si, d = np.nonzero(rng.random((n, 7)) < (c.capture * f * scale)[:, None])
+    module = c.codes[c.modules[si, rng.integers(0, 4, len(si))]]
+    minutes = rng.integers(5, 91, len(si))
+    at = rng.integers(9 * 60, 23 * 60, len(si))
+    parts.append(_rows(c, "lecture_capture", si, monday + d, module, 1, minutes, at))
+    return pd.concat(parts, ignore_index=True)
+
+
+def submissions_frame(c: Cohort, weeks: int) -> pd.DataFrame:
+    """Each module's assignments due (Friday 16:00) before the last week: on time, late or missing."""
+    rng = np.random.default_rng([c.seed, 99])
+    parts = []
+    for w in (w for w in ASSIGNMENT_WEEKS if w < weeks - 1):
+        due = np.datetime64(week_start(w), "m") + np.timedelta64((4 * 24 + 16) * 60, "m")
+        submitted = rng.random((len(c.ids), 4)) < (c.submit * c.factor(w))[:, None]
+        late = rng.random(submitted.shape) < 0.12
+        offset = np.where(
+            late, rng.integers(10, 2800, late.shape), -rng.integers(5, 4000, late.shape)
+        )
+        at = np.where(submitted, due + offset.astype("timedelta64[m]"), np.datetime64("NaT"))
+        status = np.where(submitted, np.where(late, "late", "on_time"), "missing")
+        parts.append(
+            pd.DataFrame(
+                {
+                    "student_id": np.repeat(c.ids, 4),
+                    "assignment_id": [f"{c.codes[m]}-A{w:02d}" for m in c.modules.ravel()],
+                    "module_code": c.codes[c.modules.ravel()],
+                    "due_at": np.full(at.size, due).astype("datetime64[us]"),
+                    "submitted_at": at.ravel().astype("datetime64[us]"),
+                    "status": status.ravel(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def submission_activity(subs: pd.DataFrame) -> pd.DataFrame:
+    """Daily `submission` activity as the pipeline derives it (submissions made that day)."""
+    made = subs[subs["submitted_at"].notna()]
+    daily = pd.DataFrame(
+        {
+            "student_id": made["student_id"],
+            "source": "submission",
+            "day": made["submitted_at"].dt.normalize().astype("datetime64[ns]"),
+            "module_code": made["module_code"],
+            "quantity": 1.0,
+        }
+    )
+    keys = ["student_id", "source", "day", "module_code"]
+    daily = daily.groupby(keys, as_index=False)["quantity"].sum()
+    return daily.assign(minutes=np.nan)
+
+
+# --- the store -------------------------------------------------------------------------------------
+
+
+def fresh_store(url: str) -> None:
+    """A PostgreSQL URL gets its database dropped and created again (a SQLite file is new)."""
+    if not url.startswith("postgresql"):
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def add_load(session, source: str, frame: pd.DataFrame, first: date, last: date) -> int:
+    """A Load row for one bulk part, as the pipeline records a loaded file."""
+    from lib.models import Load
+
+    name = f"bench-{source}.csv"
+    students = int(frame["student_id"].nunique()) if "student_id" in frame else 0
+    load = Load(
+        source=source,
+        file_name=name,
+        content_hash=hashlib.sha256(f"bench:{name}:{len(frame)}".encode()).hexdigest(),
+        loaded_at=datetime.now().replace(microsecond=0),
+        loaded_by="bench",
+        rows_read=len(frame),
+        rows_loaded=len(frame),
+        students=students,
+        status="loaded",
+        first_date=first,
+        last_date=last,
+    )
+    session.add(load)
+    session.flush()
+    return load.id
+
+
+def fill_structure(session, c: Cohort, weeks: int) -> None:
+    """Students, calendar, modules, enrolments and timetable, each with its Load."""
+    from lib.ingest.store import bulk_upsert
+    from lib.models import CalendarPeriod, Enrolment, Module, Student, TimetableEvent
+
+    first, last = week_start(0), week_start(weeks) - timedelta(days=1)
+    students = students_frame(c)
+    calendar = calendar_frame()
+    enrolments = enrolments_frame(c)
+    timetable = timetable_frame(c, weeks)
+    modules = pd.DataFrame({"module_code": c.codes, "title": c.codes, "school": None})
+    for source, table, frame, keys in (
+        ("students", Student, students, ["student_id"]),
+        ("calendar", CalendarPeriod, calendar, ["kind", "start", "end"]),
+        ("enrolments", Enrolment, enrolments, ["student_id", "module_code", "academic_year"]),
+        ("timetable", TimetableEvent, timetable, ["event_id"]),
+    ):
+        load_id = add_load(session, source, frame, first, last)
+        if source == "enrolments":
+            bulk_upsert(session, Module.__table__, modules, ["module_code"])
+        bulk_upsert(session, table.__table__, frame.assign(load_id=load_id), keys)
+
+
+def fill_activity(session, c: Cohort, weeks: int) -> int:
+    """Daily activity of weeks 1..weeks-1 and the submissions due then; returns activity rows."""
+    from lib.ingest.store import bulk_upsert, write_activity
+    from lib.models import Load, Submission
+
+    first, last = week_start(0), week_start(weeks - 1) - timedelta(days=1)
+    empty = pd.DataFrame()
+    loads = {s: add_load(session, LOAD_SOURCE[s], empty, first, last) for s in LOAD_SOURCE}
+    counts = dict.fromkeys(LOAD_SOURCE, 0)
+    subs = submissions_frame(c, weeks)
+    if not subs.empty:
+        bulk_upsert(
+            session,
+            Submission.__table__,
+            subs.assign(load_id=loads["submission"]),
+            ["student_id", "assignment_id"],
+        )
+    for w in range(weeks - 1):
+        frame = week_activity(c, w).drop(columns="at_minute")
+        if w == weeks - 2 and not subs.empty:
+            frame = pd.concat([frame, submission_activity(subs)], ignore_index=True)
+        for source, part in frame.groupby("source", sort=False):
+            part.attrs["daily"] = True
+            counts[source] += write_activity(session, part, loads[source])
+        session.commit()
+    for source, load_id in loads.items():
+        rows = counts[source] + (len(subs) if source == "submission" else 0)
+        session.get(Load, load_id).rows_read = session.get(Load, load_id).rows_loaded = rows
+    session.commit()
+    return sum(counts.values())
+
+
+def build_store(url: str, c: Cohort, weeks: int) -> dict:
+    """Migrate and fill the store (all weeks but the last); returns counts and seconds."""
+    from lib.db import init_db, session_scope
+
+    started = time.perf_counter()
+    fresh_store(url)
+    init_db(url)
+    with session_scope(url) as session:
+        fill_structure(session, c, weeks)
+        session.commit()
+        rows = fill_activity(session, c, weeks)
+    return {"daily_activity_rows": rows, "build_seconds": time.perf_counter() - started}
+
+
+def write_week_csv(c: Cohort, w: int, path: Path) -> int:
+    """Week w's activity as a canonical `events` file (one row per student, source, day, module)."""
+    from lib.ingest.parsers.canonical import EVENT_COLUMNS
+
+    frame = week_activity(c, w)
+    moment = frame["day"] + pd.to_timedelta(frame["at_minute"], unit="m")
+    frame["occurred_at"] = moment.dt.strftime("%Y-%m-%dT%H:%M")
+    frame["quantity"] = frame["quantity"].astype(int)
+    frame[EVENT_COLUMNS].to_csv(path, index=False)
+    return len(frame)
+
+
+def first_compute(url: str) -> dict:
+    from lib.db import session_scope
+    from lib.service import compute
+
+    started = time.perf_counter()
+    with session_scope(url) as session:
+        result = compute(session)
+    return {"seconds": time.perf_counter() - started, "result": result}
+
+
+# --- child processes -------------------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (children start from a small parent)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _count(session, table: str) -> int:
+    from sqlalchemy import text
+
+    return int(session.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
+
+
+def child_incremental(url: str, csv: Path) -> dict:
+    """Load the week's events file as `python -m lib ingest events` does, then compute."""
+    from lib.db import session_scope
+    from lib.ingest.pipeline import load_files
+    from lib.service import compute
+
+    started = time.perf_counter()
+    with session_scope(url) as session:
+        reports = load_files(session, "events", [csv], loaded_by="bench")
+    load_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with session_scope(url) as session:
+        result = compute(session)
+    incremental_seconds = time.perf_counter() - started
+    with session_scope(url) as session:
+        counts = {t: _count(session, t) for t in ("daily_activity", "weekly_measures", "flags")}
+    return {
+        "load": reports[0].as_json() | {"message": reports[0].message},
+        "load_seconds": load_seconds,
+        "incremental_seconds": incremental_seconds,
+        "incremental_result": result,
+        "counts": counts,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _fetch(session, sql: str, columns: list[str]) -> pd.DataFrame:
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
+
+
+def results(url: str) -> dict[str, pd.DataFrame]:
+    """Weekly measures, flags and data-quality events as stored, in a stable order."""
+    from lib.db import session_scope
+
+    measure_columns = [*MEASURE_KEYS, *MEASURE_NUMBERS, "cold_start", "teaching"]
+    with session_scope(url) as session:
+        measures = _fetch(
+            session, f"SELECT {', '.join(measure_columns)} FROM weekly_measures", measure_columns
+        )
+        flags = _fetch(session, f"SELECT {FLAG_COLUMNS} FROM flags", FLAG_COLUMNS.split(", "))
+        dq = _fetch(
+            session, f"SELECT {DQ_COLUMNS} FROM data_quality_events", DQ_COLUMNS.split(", ")
+        )
+    measures = measures.sort_values(MEASURE_KEYS, ignore_index=True)
+    flags = flags.astype(str).sort_values(list(flags.columns), ignore_index=True)
+    dq["share_affected"] = dq["share_affected"].astype(float).round(9)
+    dq = dq.astype(str).sort_values(list(dq.columns), ignore_index=True)
+    return {"measures": measures, "flags": flags, "dq": dq}
+
+
+def measures_differ(a: pd.DataFrame, b: pd.DataFrame) -> int:
+    """Rows that differ (numbers within 1e-6); every row when the keys differ."""
+    if len(a) != len(b) or not a[MEASURE_KEYS].astype(str).equals(b[MEASURE_KEYS].astype(str)):
+        return max(len(a), len(b))
+    bad = np.zeros(len(a), bool)
+    for column in MEASURE_NUMBERS:
+        x, y = a[column].astype(float).to_numpy(), b[column].astype(float).to_numpy()
+        bad |= ~np.isclose(x, y, rtol=1e-6, atol=1e-6, equal_nan=True)
+    for column in ("cold_start", "teaching"):
+        bad |= a[column].astype(bool).to_numpy() != b[column].astype(bool).to_numpy()
+    return int(bad.sum())
+
+
+def rows_differ(a: pd.DataFrame, b: pd.DataFrame) -> int:
+    """Rows in one frame and not in the other (text columns)."""
+    merged = a.merge(b, how="outer", indicator=True)
+    return int((merged["_merge"] != "both").sum())
+
+
+def child_check(url: str) -> dict:
+    """Full recompute after the incremental one: its time, and whether the results are equal."""
+    from lib.db import session_scope
+    from lib.service import compute
+
+    before = results(url)
+    started = time.perf_counter()
+    with session_scope(url) as session:
+        result = compute(session, full=True)
+    seconds = time.perf_counter() - started
+    after = results(url)
+    differences = {
+        "measures": measures_differ(before["measures"], after["measures"]),
+        "flags": rows_differ(before["flags"], after["flags"]),
+        "dq": rows_differ(before["dq"], after["dq"]),
+    }
+    return {
+        "full_recompute_seconds": seconds,
+        "full_result": result,
+        "differences": differences,
+        "equal": not any(differences.values()),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def child(script: str, *args: str) -> dict:
+    """run_child, showing the child's stderr when it fails."""
+    try:
+        return run_child(script, *args)
+    except subprocess.CalledProcessError as exc:
+        sys.stderr.write(exc.stderr or "")
+        raise
+
+
+# --- main ------------------------------------------------------------------------------------------
+
+
+def child_build(url: str, students: int, weeks: int, seed: int, csv: Path) -> dict:
+    """Build the store, run the first compute over weeks 1..weeks-1, write week `weeks`' file."""
+    cohort = make_cohort(students, weeks, seed)
+    built = build_store(url, cohort, weeks)
+    first = first_compute(url)
+    return {
+        **built,
+        "modules": len(cohort.codes),
+        "students_dropping": int((cohort.drop_week < weeks).sum()),
+        "first": first,
+        "week_rows": write_week_csv(cohort, weeks - 1, csv),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def run(args: argparse.Namespace, folder: Path) -> dict:
+    """Each step in its own child process (peak memory is per process, see bench/harness.py)."""
+    url = args.store or f"sqlite:///{folder / 'bench_incremental.db'}"
+    csv = folder / f"events-week{args.weeks:02d}.csv"
+    sizes = (str(args.students), str(args.weeks), str(args.seed), str(csv))
+    built = child(__file__, "--child", "build", url, *sizes)
+    first = built["first"]
+    inc = child(__file__, "--child", "incremental", url, str(csv))
+    out = {
+        "benchmark": "incremental",
+        "store": url.split(":")[0].split("+")[0],
+        "students": args.students,
+        "weeks": args.weeks,
+        "modules": built["modules"],
+        "students_dropping": built["students_dropping"],
+        "daily_activity_rows": inc["counts"]["daily_activity"],
+        "week_load_rows": built["week_rows"],
+        "measure_rows": inc["counts"]["weekly_measures"],
+        "flags": inc["counts"]["flags"],
+        "build_seconds": round(built["build_seconds"], 2),
+        "full_compute_seconds": round(first["seconds"], 2),
+        "full_compute_result": first["result"],
+        "load_seconds": round(inc["load_seconds"], 2),
+        "load": inc["load"],
+        "incremental_seconds": round(inc["incremental_seconds"], 2),
+        "incremental_result": inc["incremental_result"],
+        "ratio_incremental_vs_first_compute": round(
+            inc["incremental_seconds"] / first["seconds"], 3
+        ),
+        "peak_rss_mb_build": round(built["peak_rss_mb"]),
+        "peak_rss_mb_load_and_incremental": round(inc["peak_rss_mb"]),
+    }
+    if args.check:
+        check = child(__file__, "--child", "check", url)
+        out |= {
+            "full_recompute_seconds": round(check["full_recompute_seconds"], 2),
+            "full_recompute_result": check["full_result"],
+            "incremental_equals_full": check["equal"],
+            "differences": check["differences"],
+            "ratio_incremental_vs_full": round(
+                inc["incremental_seconds"] / check["full_recompute_seconds"], 3
+            ),
+            "peak_rss_mb_full_recompute": round(check["peak_rss_mb"]),
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=40_000)
+    parser.add_argument("--weeks", type=int, default=20, help="teaching-calendar weeks (>= 3)")
+    parser.add_argument("--store", default=None, help="DATABASE_URL (default: a temp SQLite file)")
+    parser.add_argument("--check", action="store_true", help="compare with a full recompute")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, url, *rest = args.child
+        if kind == "build":
+            result = child_build(url, int(rest[0]), int(rest[1]), int(rest[2]), Path(rest[3]))
+        elif kind == "incremental":
+            result = child_incremental(url, Path(rest[0]))
+        else:
+            result = child_check(url)
+        print(json.dumps(result, default=str))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench_incr_") as tmp:
+        print(json.dumps(run(args, Path(tmp)), indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
