@@ -196,9 +196,13 @@ class DailyActivity(Base):
     module_code: Mapped[str] = mapped_column(String(40), primary_key=True, default="")
     quantity: Mapped[float] = mapped_column(Float, default=0.0)
     minutes: Mapped[float | None] = mapped_column(Float)
-    load_id: Mapped[int] = mapped_column(ForeignKey("loads.id"), index=True)
+    load_id: Mapped[int] = mapped_column(ForeignKey("loads.id"))
 
-    __table_args__ = (Index("ix_daily_activity_day_source", "day", "source"),)
+    # (load_id, day): the earliest day changed by recent loads is read from the index alone
+    __table_args__ = (
+        Index("ix_daily_activity_day_source", "day", "source"),
+        Index("ix_daily_activity_load_id_day", "load_id", "day"),
+    )
 
 
 class Attendance(Base):
@@ -224,7 +228,9 @@ class Submission(Base):
     due_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(12))  # on_time | late | missing
-    load_id: Mapped[int] = mapped_column(ForeignKey("loads.id"), index=True)
+    load_id: Mapped[int] = mapped_column(ForeignKey("loads.id"))
+
+    __table_args__ = (Index("ix_submissions_load_id_due_at", "load_id", "due_at"),)
 
 
 class MoodleUser(Base):

@@ -122,8 +122,10 @@ def _changes(session: Session, state: dict) -> Changes:
     sources = set(session.scalars(select(Load.source).where(Load.id > since)))
     if sources & STRUCTURAL_SOURCES:
         return Changes(since, marks, True, None, [])
+    # min(coalesce(x, x)), not min(x): SQLite would walk the whole index on x for a bare min(x)
+    # rather than the new rows' range of the (load_id, x) index
     days = [
-        _day(session.scalar(select(func.min(day)).where(model.load_id > since)))
+        _day(session.scalar(select(func.min(func.coalesce(day, day))).where(model.load_id > since)))
         for model, day in ((DailyActivity, DailyActivity.day), (Submission, Submission.due_at))
     ]
     days = [d for d in days if d is not None]
