@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP, State
@@ -219,13 +219,10 @@ def next_flag_id(session: Session) -> int:
 def save_snapshot(session: Session, inp: Inputs, st: State, version: int) -> None:
     """Keep the engine state after the last week of `inp` (open ids: stored flag ids)."""
     blob = dumps(Snapshot(inp.student_ids, list(inp.sources), inp.weeks[-1], st, inp.carry()))
-    row = session.get(EngineSnapshot, SNAPSHOT_KEY)
     now = datetime.now().replace(microsecond=0)
-    if row is None:
-        session.add(EngineSnapshot(key=SNAPSHOT_KEY, version=version, saved_at=now, data=blob))
-    else:
-        row.version, row.saved_at, row.data = version, now, blob
-    session.flush()
+    drop_snapshot(session)
+    values = {"key": SNAPSHOT_KEY, "version": version, "saved_at": now, "data": blob}
+    session.execute(insert(EngineSnapshot).values(**values))
 
 
 def drop_snapshot(session: Session) -> None:
@@ -235,7 +232,8 @@ def drop_snapshot(session: Session) -> None:
 
 def load_snapshot(session: Session, version: int) -> Snapshot | None:
     """The snapshot saved with this engine state version (None: none, or another version)."""
-    row = session.get(EngineSnapshot, SNAPSHOT_KEY)
+    query = select(EngineSnapshot.version, EngineSnapshot.data)
+    row = session.execute(query.where(EngineSnapshot.key == SNAPSHOT_KEY)).first()
     if row is None or row.version != version:
         return None
     return loads(row.data)

@@ -47,6 +47,24 @@ def scenario(
     timetable: bool = True,
 ):
     """Run the engine over the scenario; returns (inputs, results, flags, dq events, measures)."""
+    ids, frames, cfg = scenario_frames(
+        students, attendance, vle, missing, exemptions, config, timetable
+    )
+    inp = build_inputs(pd.Index(ids), *frames, cfg)
+    res = run(inp, cfg)
+    return inp, res, flags_frame(inp, res, cfg), dq_frame(inp, res), measures_frame(inp, res)
+
+
+def scenario_frames(
+    students: int = 12,
+    attendance: Callable[[int, date], int] = usual_attendance,
+    vle: Callable[[int, date], int] = usual_vle,
+    missing: dict[int, list[date]] | None = None,
+    exemptions: list[tuple[int, date, date]] | None = None,
+    config: dict | None = None,
+    timetable: bool = True,
+):
+    """(student ids, (activity, expected, submissions, calendar, exemptions), configuration)."""
     ids = [f"S{i:02d}" for i in range(students)]
     activity, expected, subs = [], [], []
     for s, sid in enumerate(ids):
@@ -71,7 +89,4 @@ def scenario(
     ex = pd.DataFrame(
         [(ids[s], a, b) for s, a, b in exemptions or []], columns=["student_id", "start", "end"]
     )
-    cfg = merge_config(config or {})
-    inp = build_inputs(pd.Index(ids), act, exp, sub, CALENDAR, ex, cfg)
-    res = run(inp, cfg)
-    return inp, res, flags_frame(inp, res, cfg), dq_frame(inp, res), measures_frame(inp, res)
+    return ids, (act, exp, sub, CALENDAR, ex), merge_config(config or {})

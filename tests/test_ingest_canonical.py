@@ -127,6 +127,27 @@ def test_reexport_with_same_keys_replaces_not_adds(with_students: Session, tmp_p
     ]
 
 
+def test_reexported_unchanged_rows_keep_their_load(with_students: Session, tmp_path: Path):
+    """A weekly export repeating last week's rows changes only what changed (the engine then
+    recomputes from the earliest changed day)."""
+    week1 = "20240001,vle,2024-10-01,5,,COMP1001\n20240001,vle,2024-10-02,1,,COMP1001\n"
+    first = write(tmp_path, "week1.csv", EVENTS_HEADER + "\n" + week1)
+    both = week1.replace("2024-10-02,1", "2024-10-02,2") + "20240001,vle,2024-10-08,4,,COMP1001\n"
+    second = write(tmp_path, "week2.csv", EVENTS_HEADER + "\n" + both)
+    load(with_students, "events", first)
+    load(with_students, "events", second)
+    rows = with_students.execute(
+        select(DailyActivity.day, DailyActivity.quantity, Load.file_name)
+        .join(Load, Load.id == DailyActivity.load_id)
+        .order_by(DailyActivity.day)
+    ).all()
+    assert [(str(d), q, f) for d, q, f in rows] == [
+        ("2024-10-01", 5.0, "week1.csv"),  # unchanged: keeps its load
+        ("2024-10-02", 2.0, "week2.csv"),  # corrected
+        ("2024-10-08", 4.0, "week2.csv"),  # new
+    ]
+
+
 def test_enrolments_calendar_exemptions_submissions(with_students: Session, tmp_path: Path):
     s = with_students
     enrol = "student_id,module_code,academic_year\n20240001,COMP1001,2024\n20240001,COMP1002,2024\n"
