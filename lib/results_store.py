@@ -18,7 +18,7 @@ from lib.models import DataQualityEvent, EngineSnapshot, Flag, WeeklyMeasure
 from lib.store_frames import query_frame
 
 MEASURE_CHUNK_STUDENTS = 2000
-SNAPSHOT_KEY = "engine"
+SNAPSHOT_WEEKS = 6  # weekly engine states kept: a load changing up to 6 weeks back resumes
 FLAG_KEYS = ["student_id", "kind", "week_start", "explanation"]
 
 
@@ -60,8 +60,8 @@ def persist_measures(
     return _write_groups(session, inp, res, groups)
 
 
-def append_measures(session: Session, inp: Inputs, res) -> int:
-    """Write the measures of every student for these weeks (after the weeks already stored)."""
+def replace_measures_from(session: Session, inp: Inputs, res) -> int:
+    """Replace every student's measures of these weeks and later (the weeks of `inp`)."""
     session.execute(delete(WeeklyMeasure).where(WeeklyMeasure.week_start >= inp.weeks[0].item()))
     return _write_groups(session, inp, res, [(np.arange(len(inp.student_ids)), 0)])
 
@@ -115,11 +115,15 @@ def _stored_flags(session: Session, students: list[str] | None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def write_flags(session: Session, flags: pd.DataFrame, students: list[str] | None) -> dict:
-    """Replace flags (of these students), keeping the ids of unchanged flags (cases point at them)."""
-    merged = flags.merge(
-        _stored_flags(session, students), on=FLAG_KEYS, how="outer", indicator=True
-    )
+def write_flags(
+    session: Session, flags: pd.DataFrame, students: list[str] | None, since: date | None = None
+) -> dict:
+    """Replace flags (of these students; raised in the week `since` or later), keeping the ids
+    of unchanged flags (cases point at them)."""
+    stored = _stored_flags(session, students)
+    if since is not None:
+        stored = stored[pd.to_datetime(stored["week_start"]) >= pd.Timestamp(since)]
+    merged = flags.merge(stored, on=FLAG_KEYS, how="outer", indicator=True)
     gone = merged.loc[merged["_merge"] == "right_only", "id"].astype(int).tolist()
     for i in range(0, len(gone), 500):
         session.execute(delete(Flag).where(Flag.id.in_(gone[i : i + 500])))
@@ -154,34 +158,66 @@ def _column_flag(column: int) -> tuple[int, int]:
     return (NO_ENGAGEMENT, INDEX_DROP, MISSED)[column], -1
 
 
-def append_flags(
-    session: Session, inp: Inputs, res, flags: pd.DataFrame, ends: pd.DataFrame, before: State
+def rewrite_flags_from(
+    session: Session,
+    inp: Inputs,
+    res,
+    flags: pd.DataFrame,
+    ends: pd.DataFrame,
+    before: State,
+    since: date,
 ) -> dict:
-    """Record the flags raised in these weeks and the ends of flags raised earlier (ids of
-    `before`.open_id); turns the resumed state's open ids into stored ids."""
+    """Record the flags of these weeks (`since` on; unchanged ones keep their ids) and the ends,
+    in them, of flags raised earlier (open in `before`, named by stored ids; reopened first)."""
     now = datetime.now().replace(microsecond=0)
-    st = res.state
     s_open, col_open = np.nonzero(before.open_id >= 0)
     held = before.open_id[s_open, col_open].tolist()
     where = dict(zip(held, zip(s_open, col_open, strict=True), strict=True))
-    updates = []
+    updates = {
+        flag_id: {"id": flag_id, "ended_week": None, "recovery_explanation": None}
+        for flag_id in held
+    }
     for flag_id, week in ends[["id", "ended_w"]].itertuples(index=False):
         s, column = where[int(flag_id)]
         kind, k = _column_flag(int(column))
-        updates.append(
-            {
-                "id": int(flag_id),
-                "ended_week": inp.weeks[week].item(),
-                "recovery_explanation": explain_end(inp, res, int(s), int(week), kind, k),
-                "computed_at": now,
-            }
-        )
-    if updates:  # an UPDATE by primary key per row, sent as one batch
-        session.execute(update(Flag), updates)
-    ids = np.array(_insert_flags(session, flags, now), np.int64)
-    new = st.open_id >= st.first_id
-    st.open_id[new] = ids[st.open_id[new] - st.first_id]
-    return {"flags_new": len(flags), "flags_removed": 0, "flags_ended_earlier": len(ends)}
+        updates[int(flag_id)] = {
+            "id": int(flag_id),
+            "ended_week": inp.weeks[week].item(),
+            "recovery_explanation": explain_end(inp, res, int(s), int(week), kind, k),
+        }
+    changed = _changed_ends(session, list(updates.values()))
+    if changed:  # an UPDATE by primary key per row, sent as one batch
+        session.execute(update(Flag), [{**row, "computed_at": now} for row in changed])
+    counts = write_flags(session, flags, None, since=since)
+    return {**counts, "flags_ended_earlier": len(ends)}
+
+
+def _changed_ends(session: Session, rows: list[dict]) -> list[dict]:
+    """The rows whose end differs from the stored flag's."""
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    stored = {}
+    for i in range(0, len(ids), 500):
+        query = select(Flag.id, Flag.ended_week, Flag.recovery_explanation)
+        for flag_id, ended, text in session.execute(query.where(Flag.id.in_(ids[i : i + 500]))):
+            stored[flag_id] = (ended, text)
+    return [r for r in rows if stored.get(r["id"]) != (r["ended_week"], r["recovery_explanation"])]
+
+
+def snapshot_open_ids(
+    session: Session, flags: pd.DataFrame, first_id: int, states: list[tuple[int, State]]
+) -> bool:
+    """Name the open flags of these states by stored ids (ids from first_id on are this run's
+    flags, rows of `flags`); False when one is not stored."""
+    ids = flag_ids(session, flags)
+    for _, st in states:
+        mine = st.open_id >= first_id
+        if mine.any():
+            st.open_id[mine] = ids[st.open_id[mine] - first_id]
+        if (st.open_id[mine] < 0).any():
+            return False
+    return True
 
 
 def write_dq(session: Session, dq: pd.DataFrame, since: date | None = None) -> None:
@@ -216,24 +252,31 @@ def next_flag_id(session: Session) -> int:
     return int(session.scalar(select(func.max(Flag.id))) or 0) + 1
 
 
-def save_snapshot(session: Session, inp: Inputs, st: State, version: int) -> None:
-    """Keep the engine state after the last week of `inp` (open ids: stored flag ids)."""
-    blob = dumps(Snapshot(inp.student_ids, list(inp.sources), inp.weeks[-1], st, inp.carry()))
+def save_snapshots(
+    session: Session, inp: Inputs, states: list[tuple[int, State]], version: int, every: bool
+) -> None:
+    """Keep the engine state after each of these weeks, replacing the snapshots of those weeks
+    and later (`every`: all snapshots), and only the last SNAPSHOT_WEEKS weeks' in all."""
+    if every or not states:
+        session.execute(delete(EngineSnapshot))
+    if not states:
+        return
+    first = str(inp.weeks[states[0][0]])
+    session.execute(delete(EngineSnapshot).where(EngineSnapshot.key >= first))
     now = datetime.now().replace(microsecond=0)
-    drop_snapshot(session)
-    values = {"key": SNAPSHOT_KEY, "version": version, "saved_at": now, "data": blob}
-    session.execute(insert(EngineSnapshot).values(**values))
+    sources = list(inp.sources)
+    for t, st in states:
+        blob = dumps(Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t)))
+        values = {"key": str(inp.weeks[t]), "version": version, "saved_at": now, "data": blob}
+        session.execute(insert(EngineSnapshot).values(**values))
+    keys = sorted(session.scalars(select(EngineSnapshot.key)))
+    if len(keys) > SNAPSHOT_WEEKS:
+        old = keys[: len(keys) - SNAPSHOT_WEEKS]
+        session.execute(delete(EngineSnapshot).where(EngineSnapshot.key.in_(old)))
 
 
-def drop_snapshot(session: Session) -> None:
-    """Forget the snapshot (the next weekly load recomputes every week)."""
-    session.execute(delete(EngineSnapshot))
-
-
-def load_snapshot(session: Session, version: int) -> Snapshot | None:
-    """The snapshot saved with this engine state version (None: none, or another version)."""
-    query = select(EngineSnapshot.version, EngineSnapshot.data)
-    row = session.execute(query.where(EngineSnapshot.key == SNAPSHOT_KEY)).first()
-    if row is None or row.version != version:
-        return None
-    return loads(row.data)
+def load_snapshot(session: Session, week: date) -> Snapshot | None:
+    """The engine state after this week (None when not kept)."""
+    query = select(EngineSnapshot.data).where(EngineSnapshot.key == str(week))
+    blob = session.scalar(query)
+    return loads(blob) if blob is not None else None

@@ -12,23 +12,23 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.engagement.calendar import week_range
+from lib.engagement.calendar import monday, week_range
 from lib.engagement.config import DEFAULTS, config_hash, merge_config, parse_assignments
-from lib.engagement.engine import earlier_flag_ends, run
+from lib.engagement.engine import earlier_flag_ends, run_keeping
 from lib.engagement.explain import dq_frame
 from lib.engagement.explain import flags_frame as engine_flags
 from lib.engagement.measures import Inputs, build_inputs, complete_through
 from lib.engagement.weekly import RATE_SOURCES
 from lib.models import DailyActivity, Exemption, Flag, Load, Setting, Student, Submission
 from lib.results_store import (
-    append_flags,
-    append_measures,
-    drop_snapshot,
-    flag_ids,
+    SNAPSHOT_WEEKS,
     load_snapshot,
     next_flag_id,
     persist_measures,
-    save_snapshot,
+    replace_measures_from,
+    rewrite_flags_from,
+    save_snapshots,
+    snapshot_open_ids,
     stored_dq,
     write_dq,
     write_flags,
@@ -261,16 +261,14 @@ def _save_state(
     return version
 
 
-def _snapshot_full(session: Session, inp: Inputs, res, flags: pd.DataFrame, version: int) -> None:
-    """Snapshot the state of a pass over every week, its open flags named by stored ids."""
-    st = res.state
-    ids = flag_ids(session, flags)
-    open_id = np.where(st.open_id >= 0, ids[np.maximum(st.open_id, 0)], -1)
-    if ((st.open_id >= 0) & (open_id < 0)).any():  # an open flag not stored: no resuming
-        drop_snapshot(session)
-        return
-    st.open_id = open_id
-    save_snapshot(session, inp, st, version)
+def _keep_snapshots(
+    session: Session, inp: Inputs, flags, first_id: int, states, version: int, every: bool
+) -> None:
+    """Store the kept weekly states, their open flags named by stored ids (none when a flag
+    could not be named: later loads then pass over every week)."""
+    if not snapshot_open_ids(session, flags, first_id, states):
+        states = []
+    save_snapshots(session, inp, states, version, every=every or not states)
 
 
 def _compute_all(
@@ -279,7 +277,7 @@ def _compute_all(
     """compute() by a pass over every week (writing only what changed, see `_plan`)."""
     inp = read_inputs(session, config)
     t_read = time.perf_counter()
-    res = run(inp, config)
+    res, states = run_keeping(inp, config, keep=SNAPSHOT_WEEKS)
     flags = engine_flags(inp, res, config)
     dq = dq_frame(inp, res)
     t_engine = time.perf_counter()
@@ -297,7 +295,7 @@ def _compute_all(
     counts = write_flags(session, flag_rows, flag_scope)
     write_dq(session, dq)
     version = _save_state(session, state, inp, res, config, marks)
-    _snapshot_full(session, inp, res, flags, version)
+    _keep_snapshots(session, inp, flags, 0, states, version, every=True)
     return {
         "mode": mode,
         "reason": reason,
@@ -320,62 +318,68 @@ def _compute_all(
     }
 
 
-def _new_weeks_only(state: dict, changes: Changes) -> date | None:
-    """The Monday after the last week computed, when every change since is on or after it."""
+def _resume_week(state: dict, changes: Changes) -> date | None:
+    """The first week to recompute: the Monday after the last week computed, or the week of the
+    earliest day changed since when earlier (None: exemptions changed, or nothing computed)."""
     span = state.get("weeks") or []
     if len(span) != 2 or changes.earliest is None or changes.exempted:
         return None
-    new_from = date.fromisoformat(span[1]) + timedelta(days=7)
-    return new_from if changes.earliest >= new_from else None
+    after = date.fromisoformat(span[1]) + timedelta(days=7)
+    start = min(monday(changes.earliest), after)
+    return start if start > date.fromisoformat(span[0]) else None
 
 
-def _compute_new_weeks(
+def _compute_resumed(
     session: Session, config: dict, state: dict, changes: Changes, t0: float
 ) -> dict | None:
-    """compute() for loads that only add days after the last week computed: the engine resumes
-    from its snapshot over the new weeks alone, read from the store by date (None when that is
-    not exact: then every week is computed)."""
-    new_from = _new_weeks_only(state, changes)
-    marks = changes.marks
-    snap = load_snapshot(session, int(state.get("version", 0))) if new_from else None
-    if snap is None or str(snap.last_week) != state["weeks"][1]:
+    """compute() from the first week changed on: the engine resumes from the state kept after
+    the week before (the last SNAPSHOT_WEEKS weeks' are kept) over those weeks alone, read from
+    the store by date (None when that is not exact: then every week is passed over)."""
+    start = _resume_week(state, changes)
+    snap = load_snapshot(session, start - timedelta(days=7)) if start else None
+    if snap is None:
         return None
     students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
     if not students.astype(str).equals(snap.student_ids.astype(str)):
         return None
-    horizon = session.scalar(select(func.max(DailyActivity.day)))
-    last = complete_through(horizon).date()
-    if last < new_from:  # no new week complete yet: its days are read when it is
-        _put_setting(session, STATE_KEY, {**state, "load_id": marks[0]}, "engine")
+    last = complete_through(session.scalar(select(func.max(DailyActivity.day)))).date()
+    if last < start:  # only days of a week not complete yet: they are read when it is
+        _put_setting(session, STATE_KEY, {**state, "load_id": changes.marks[0]}, "engine")
         return {
             "mode": "up_to_date",
             "reason": "the new days are in a week not complete yet",
             "seconds": round(time.perf_counter() - t0, 2),
         }
-    weeks = week_range(new_from, last)
-    frames = read_frames(session, (new_from, last))
+    frames = read_frames(session, (start, last))
+    weeks = week_range(start, last)
     inp = build_inputs(**frames, config=config, weeks=weeks, sources=snap.sources, carry=snap.carry)
     if inp.sources != snap.sources or (inp.timetabled & ~snap.carry.timetabled).any():
         return None  # a source used for the first time, or a student's first timetable
     t_read = time.perf_counter()
-    res = run(inp, config, state=snap.state.resumed(next_flag_id(session)))
+    first_id = next_flag_id(session)
+    res, states = run_keeping(inp, config, snap.state.resumed(first_id), keep=SNAPSHOT_WEEKS)
     flags = engine_flags(inp, res, config)
     ends = earlier_flag_ends(res.state)
     dq = dq_frame(inp, res)
     t_engine = time.perf_counter()
-    rows = append_measures(session, inp, res)
+    rows = replace_measures_from(session, inp, res)
     t_measures = time.perf_counter()
-    counts = append_flags(session, inp, res, flags, ends, snap.state)
-    write_dq(session, dq, since=new_from)
+    counts = rewrite_flags_from(session, inp, res, flags, ends, snap.state, since=start)
+    write_dq(session, dq, since=start)
+    before = (start - date.fromisoformat(state["weeks"][0])).days // 7
+    stored = state.get("priors") or {}
+    priors = _priors(inp, res, {**stored, "weeks": (stored.get("weeks") or [])[:before]})
     span = [state["weeks"][0], str(inp.weeks[-1])]
-    priors = _priors(inp, res, state.get("priors"))
-    version = _save_state(session, state, inp, res, config, marks, span=span, priors=priors)
-    save_snapshot(session, inp, res.state, version)
+    version = _save_state(session, state, inp, res, config, changes.marks, span=span, priors=priors)
+    _keep_snapshots(session, inp, flags, first_id, states, version, every=False)
+    appended = str(start) > state["weeks"][1]
     return {
-        "mode": "new_weeks_resumed",
-        "reason": "only days after the last week computed were loaded: resumed from the snapshot",
+        "mode": "new_weeks_resumed" if appended else "resumed_from_week",
+        "reason": "only days after the last week computed were loaded"
+        if appended
+        else f"days from the week of {start} on changed",
         "students": int(len(inp.student_ids)),
-        "weeks": len(state["priors"]["weeks"]) + len(inp.weeks),
+        "weeks": before + len(inp.weeks),
         "weeks_rewritten_for_everyone": int(len(inp.weeks)),
         "teaching_weeks": int(inp.teaching.sum()),
         "measures_written": rows,
@@ -407,7 +411,7 @@ def compute(session: Session, full: bool = False) -> dict:
     if not full and changes.earliest is None and not changes.exempted:
         return {"mode": "up_to_date", "seconds": round(time.perf_counter() - t0, 2)}
     if not full:
-        resumed = _compute_new_weeks(session, config, state, changes, t0)
+        resumed = _compute_resumed(session, config, state, changes, t0)
         if resumed is not None:
             return resumed
     touched = {} if full else _touched(session, changes)

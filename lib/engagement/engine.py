@@ -400,6 +400,21 @@ def run(
     return res
 
 
+def run_keeping(
+    inp: Inputs, config: dict, state: State | None = None, keep: int = 0
+) -> tuple[Results, list[tuple[int, State]]]:
+    """run() over every week left, also returning a copy of the state after each of the last
+    `keep` weeks (week position, state): later loads can resume from any of them."""
+    W = inp.value.shape[1]
+    split = max(state.next_week if state is not None else 0, W - keep)
+    res = run(inp, config, state=state, until_week=split)
+    kept = []
+    for t in range(split, W):
+        res = run(inp, config, results=res, state=res.state, until_week=t + 1)
+        kept.append((t, res.state.resumed(res.state.first_id)))
+    return res, kept
+
+
 def _start(st: State, s_idx, t: int, kind: int, k, severity, column, run) -> None:
     """Open flags for these students (one id each) and remember which column holds them; `run` is
     how many consecutive teaching weeks the condition has held (quoted by the explanation)."""

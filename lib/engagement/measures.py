@@ -69,14 +69,22 @@ class Inputs:
     used_before: np.ndarray | None = None  # (S, K) sources used before weeks[0]
     module_rates: pd.DataFrame = field(default_factory=pd.DataFrame)  # MODULE_RATE_COLUMNS
 
-    def carry(self) -> Carry:
-        """What the weeks after these need from them."""
+    def carry(self, t: int | None = None) -> Carry:
+        """What the weeks after week position t (default: the last) need from these weeks.
+        `timetabled` is over every week here: a student timetabled only later is measured by
+        rate in the earlier weeks too."""
         S, W, K = self.value.shape
-        used = (self.count > 0).any(1) | (np.nan_to_num(self.expected) > 0).any(1)
+        t = W - 1 if t is None else t
+        seen = (self.count[:, : t + 1] > 0) | (np.nan_to_num(self.expected[:, : t + 1]) > 0)
+        used = seen.any(1)
         if self.used_before is not None:
             used |= self.used_before
-        last = self.vle_last_day[:, -1] if W else np.full(S, -1, np.int64)
-        return Carry(self.timetabled.copy(), last.copy(), used, self.module_rates.copy())
+        last = self.vle_last_day[:, t] if W else np.full(S, -1, np.int64)
+        rates = self.module_rates
+        if len(rates) and W:
+            through = int(week_number((self.weeks[t] - EPOCH).astype(np.int64)))
+            rates = rates[rates["week"].to_numpy(np.int64) <= through]
+        return Carry(self.timetabled.copy(), last.copy(), used, rates.reset_index(drop=True))
 
 
 def _bincount(rows, cols, weights, shape) -> np.ndarray:
