@@ -303,12 +303,12 @@ class Setting(Base):
 
 
 class EngineSnapshot(Base):
-    """The engine's state after the last computed week (lib.engagement.snapshot): a weekly load
-    resumes from it instead of recomputing every week."""
+    """The engine's state after one of the last computed weeks (lib.engagement.snapshot): a load
+    changing only that week's successors resumes from it instead of recomputing every week."""
 
     __tablename__ = "engine_snapshots"
-    key: Mapped[str] = mapped_column(String(40), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer)  # the engine state version it belongs to
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)  # the week's Monday, ISO
+    version: Mapped[int] = mapped_column(Integer)  # the engine state version that saved it
     saved_at: Mapped[datetime] = mapped_column(DateTime)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 

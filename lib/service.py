@@ -396,13 +396,14 @@ def _compute_resumed(
 def compute(session: Session, full: bool = False) -> dict:
     """Bring weekly measures, baselines, flags and data-quality events up to date with the store.
 
-    A load that only adds days after the last week computed (the weekly load) resumes the engine
-    from its snapshot over the new weeks alone. Otherwise the engine passes over every week in
-    memory (so results equal a full recompute) and what is written depends on what changed since
-    the last compute (see `_plan`): a change of calendar, timetable, enrolments, students,
-    configuration or of the systemic (data-quality) events rewrites everything; loads of activity,
-    submissions or exemptions rewrite the students they touched, plus the new weeks of everyone
-    when the data horizon moved forward."""
+    A load changing only the last SNAPSHOT_WEEKS weeks computed or later days (the weekly load,
+    late submissions) resumes the engine from the state kept after the week before the first
+    changed one, over those weeks alone. Otherwise the engine passes over every week in memory
+    (so results equal a full recompute) and what is written depends on what changed since the
+    last compute (see `_plan`): a change of calendar, timetable, enrolments, students,
+    configuration or of an earlier week's systemic (data-quality) events rewrites everything;
+    loads of activity, submissions or exemptions rewrite the students they touched, plus the new
+    weeks of everyone when the data horizon moved forward."""
     t0 = time.perf_counter()
     config = load_engine_config(session)
     state = _setting(session, STATE_KEY) or {}
