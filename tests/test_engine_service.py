@@ -243,6 +243,7 @@ def test_weekly_loads_resume_from_the_snapshot_and_equal_a_full_recompute(
     due = pd.to_datetime(submissions["due_at"])
     submitted = pd.to_datetime(submissions["submitted_at"].replace("", None))
     ends = pd.date_range("2025-10-13", "2025-12-22", freq="7D")  # Mondays after each load
+    sid = events["student_id"].iloc[0]
     modes = []
     for i, end in enumerate(ends):
         start = ends[i - 1] if i else pd.Timestamp("2000-01-01")
@@ -263,9 +264,19 @@ def test_weekly_loads_resume_from_the_snapshot_and_equal_a_full_recompute(
     assert modes[0] == "full"
     # late submissions change the week before: resumed from the state kept after the week before
     assert set(modes[1:]) == {"new_weeks_resumed", "resumed_from_week"}, modes
+    # a Monday of the next week alone: that week is not complete, nothing to compute yet
+    early = tmp_path / "monday.csv"
+    early.write_text(
+        f"student_id,source,occurred_at,quantity,minutes,module_code\n{sid},vle,2025-12-22,3,,\n"
+    )
+    load_files(session, "events", [early], loaded_by="test")
+    assert compute(session) == {
+        "mode": "up_to_date",
+        "reason": "the new days are in a week not complete yet",
+        "seconds": pytest.approx(0, abs=60),
+    }
     # a correction three weeks back: resumed from the state kept after the week before it
     fix = tmp_path / "correction.csv"
-    sid = events["student_id"].iloc[0]
     fix.write_text(
         f"student_id,source,occurred_at,quantity,minutes,module_code\n{sid},vle,2025-11-26,9,,\n"
     )
