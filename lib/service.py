@@ -243,7 +243,8 @@ def _dq_keys(dq: pd.DataFrame, through: str | None) -> set:
 def _save_state(
     session: Session, state: dict, inp: Inputs, res, config: dict, marks: tuple[int, int], **kw
 ) -> int:
-    """Store the engine state (and its snapshot); returns the new version."""
+    """Store what the next compute compares with (loads seen, weeks, priors); returns the new
+    version."""
     version = int(state.get("version", 0)) + 1
     _put_setting(
         session,
