@@ -13,20 +13,19 @@ from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP
 from lib.engagement.explain import explain_end, measures_frame
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
-from lib.ingest.store import bulk_upsert
+from lib.ingest.store import bulk_insert
 from lib.models import DataQualityEvent, EngineSnapshot, Flag, WeeklyMeasure
 from lib.store_frames import query_frame
 
-MEASURE_CHUNK_STUDENTS = 2000
+MEASURE_CHUNK_ROWS = 250_000  # measure rows built at once (bounded memory)
 SNAPSHOT_WEEKS = 6  # weekly engine states kept: a load changing up to 6 weeks back resumes
 FLAG_KEYS = ["student_id", "kind", "week_start", "explanation"]
 
 
 def _write_measures(session: Session, frame: pd.DataFrame) -> int:
+    """Insert measure rows (their keys were deleted first)."""
     frame = frame.assign(week_start=frame["week_start"].to_numpy("datetime64[D]").astype(str))
-    return bulk_upsert(
-        session, WeeklyMeasure.__table__, frame, ["student_id", "week_start", "source"]
-    )
+    return bulk_insert(session, WeeklyMeasure.__table__, frame)
 
 
 def _delete_for(session: Session, model, students: list[str] | None) -> None:
@@ -69,8 +68,10 @@ def replace_measures_from(session: Session, inp: Inputs, res) -> int:
 def _write_groups(session: Session, inp: Inputs, res, groups) -> int:
     rows = 0
     for sel, first in groups:
-        for i in range(0, len(sel), MEASURE_CHUNK_STUDENTS):
-            chunk = sel[i : i + MEASURE_CHUNK_STUDENTS]
+        S, W, K = inp.value.shape
+        per_chunk = max(1, MEASURE_CHUNK_ROWS // (max(W - first, 1) * (K + 1)))
+        for i in range(0, len(sel), per_chunk):
+            chunk = sel[i : i + per_chunk]
             rows += _write_measures(session, measures_frame(inp, res, chunk, first))
     return rows
 

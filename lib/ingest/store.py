@@ -211,6 +211,31 @@ def bulk_upsert(
     return len(rows)
 
 
+def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
+    """INSERT rows known to be new (COPY on PostgreSQL): for rows whose keys were just deleted."""
+    if frame.empty:
+        return 0
+    if len(frame) > BULK_CHUNK_ROWS:
+        return sum(
+            bulk_insert(session, table, frame.iloc[i : i + BULK_CHUNK_ROWS])
+            for i in range(0, len(frame), BULK_CHUNK_ROWS)
+        )
+    columns = list(frame.columns)
+    conn = session.connection()
+    dialect = conn.dialect.name
+    rows = list(zip(*(_column_values(frame[c], dialect) for c in columns), strict=True))
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    if dialect == "sqlite":
+        marks = ", ".join("?" for _ in columns)
+        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
+        return len(rows)
+    with conn.connection.dbapi_connection.cursor() as cursor:
+        with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+    return len(rows)
+
+
 def aggregate_activity(frame: pd.DataFrame) -> pd.DataFrame:
     """Sum occurrences into one row per student, source, day and module (minutes stay empty if none)."""
     frame = frame.assign(
