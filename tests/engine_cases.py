@@ -37,19 +37,10 @@ def usual_vle(student: int, week: date) -> int:
     return 4 if (WEEKS.index(week) + student) % 2 else 5
 
 
-def scenario(
-    students: int = 12,
-    attendance: Callable[[int, date], int] = usual_attendance,
-    vle: Callable[[int, date], int] = usual_vle,
-    missing: dict[int, list[date]] | None = None,
-    exemptions: list[tuple[int, date, date]] | None = None,
-    config: dict | None = None,
-    timetable: bool = True,
-):
-    """Run the engine over the scenario; returns (inputs, results, flags, dq events, measures)."""
-    ids, frames, cfg = scenario_frames(
-        students, attendance, vle, missing, exemptions, config, timetable
-    )
+def scenario(**options):
+    """Run the engine over the scenario (options: those of `scenario_frames`); returns (inputs,
+    results, flags, dq events, measures)."""
+    ids, frames, cfg = scenario_frames(**options)
     inp = build_inputs(pd.Index(ids), *frames, cfg)
     res = run(inp, cfg)
     return inp, res, flags_frame(inp, res, cfg), dq_frame(inp, res), measures_frame(inp, res)

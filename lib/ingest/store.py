@@ -159,6 +159,15 @@ def _column_values(series: pd.Series, dialect: str) -> list:
     return values.tolist()
 
 
+def _driver_rows(session: Session, frame: pd.DataFrame):
+    """(connection, dialect name, columns, quoted column list, row tuples as the driver takes)."""
+    columns = list(frame.columns)
+    conn = session.connection()
+    dialect = conn.dialect.name
+    rows = list(zip(*(_column_values(frame[c], dialect) for c in columns), strict=True))
+    return conn, dialect, columns, ", ".join(f'"{c}"' for c in columns), rows
+
+
 def bulk_upsert(
     session: Session, table: Table, frame: pd.DataFrame, keys: list[str], *, replace: bool = True
 ) -> int:
@@ -174,11 +183,7 @@ def bulk_upsert(
             bulk_upsert(session, table, frame.iloc[i : i + BULK_CHUNK_ROWS], keys, replace=replace)
             for i in range(0, len(frame), BULK_CHUNK_ROWS)
         )
-    columns = list(frame.columns)
-    conn = session.connection()
-    dialect = conn.dialect.name
-    rows = list(zip(*(_column_values(frame[c], dialect) for c in columns), strict=True))
-    quoted = ", ".join(f'"{c}"' for c in columns)
+    conn, dialect, columns, quoted, rows = _driver_rows(session, frame)
     key_list = ", ".join(f'"{k}"' for k in keys)
     updates = [c for c in columns if c not in keys]
     if replace and updates:
@@ -220,11 +225,7 @@ def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
             bulk_insert(session, table, frame.iloc[i : i + BULK_CHUNK_ROWS])
             for i in range(0, len(frame), BULK_CHUNK_ROWS)
         )
-    columns = list(frame.columns)
-    conn = session.connection()
-    dialect = conn.dialect.name
-    rows = list(zip(*(_column_values(frame[c], dialect) for c in columns), strict=True))
-    quoted = ", ".join(f'"{c}"' for c in columns)
+    conn, dialect, columns, quoted, rows = _driver_rows(session, frame)
     if dialect == "sqlite":
         marks = ", ".join("?" for _ in columns)
         conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
