@@ -104,8 +104,13 @@ def _insert_flags(session: Session, rows: pd.DataFrame, now: datetime) -> list[i
     return [flag.id for flag in objects]
 
 
-def _stored_flags(session: Session, students: list[str] | None) -> pd.DataFrame:
+def _stored_flags(
+    session: Session, students: list[str] | None, since: date | None = None
+) -> pd.DataFrame:
+    """Stored flags (of these students; raised in the week `since` or later) with their keys."""
     query = select(Flag.id, Flag.student_id, Flag.kind, Flag.week_start, Flag.explanation)
+    if since is not None:
+        query = query.where(Flag.week_start >= since)
     columns = ["id", *FLAG_KEYS]
     if students is None:
         return query_frame(session, query, columns)
@@ -121,9 +126,7 @@ def write_flags(
 ) -> dict:
     """Replace flags (of these students; raised in the week `since` or later), keeping the ids
     of unchanged flags (cases point at them)."""
-    stored = _stored_flags(session, students)
-    if since is not None:
-        stored = stored[pd.to_datetime(stored["week_start"]) >= pd.Timestamp(since)]
+    stored = _stored_flags(session, students, since)
     merged = flags.merge(stored, on=FLAG_KEYS, how="outer", indicator=True)
     gone = merged.loc[merged["_merge"] == "right_only", "id"].astype(int).tolist()
     for i in range(0, len(gone), 500):
@@ -241,11 +244,11 @@ def write_dq(session: Session, dq: pd.DataFrame, since: date | None = None) -> N
     session.flush()
 
 
-def stored_dq(session: Session) -> set:
-    rows = session.execute(
+def stored_dq(session: Session) -> list:
+    """(week, source, module) of the stored data-quality events."""
+    return session.execute(
         select(DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code)
     ).all()
-    return {(w, s, m if isinstance(m, str) and m else None) for w, s, m in rows}
 
 
 def next_flag_id(session: Session) -> int:

@@ -159,13 +159,12 @@ def _timetable_flips(inp: Inputs, old_weeks: int) -> bool:
     return False
 
 
-def _priors(inp: Inputs, res, stored: dict | None = None) -> dict:
-    """The cohort prior of every week per source, as stored with the engine state (appended to
-    the stored weeks' when given)."""
-    weeks = np.round(res.prior, 12).tolist()
+def _priors(inp: Inputs, res, earlier: list | None = None) -> dict:
+    """The cohort prior of every week per source, as stored with the engine state (after the
+    stored rows of `earlier` weeks when given)."""
     return {
         "sources": list(inp.sources),
-        "weeks": (stored["weeks"] if stored else []) + weeks,
+        "weeks": (earlier or []) + np.round(res.prior, 12).tolist(),
     }
 
 
@@ -228,20 +227,21 @@ def _plan(
     return "new_weeks", "the data horizon moved forward", sorted(earlier), old_weeks
 
 
-def _dq_keys(dq: pd.DataFrame, through: str | None) -> set:
-    """(week, source, module) of data-quality events up to a week (all when None)."""
-    keys = {
-        (w, s, m if isinstance(m, str) and m else None)
-        for w, s, m in dq[["week_start", "source", "module_code"]].itertuples(index=False)
-    }
-    if through is None:
-        return keys
-    last = date.fromisoformat(through)
-    return {key for key in keys if key[0] <= last}
+def _dq_keys(keys, through: str | None) -> set:
+    """(week, source, module) data-quality keys up to a week (all when None); module '' -> None."""
+    last = date.fromisoformat(through) if through else date.max
+    return {(w, s, m if isinstance(m, str) and m else None) for w, s, m in keys if w <= last}
 
 
 def _save_state(
-    session: Session, state: dict, inp: Inputs, res, config: dict, marks: tuple[int, int], **kw
+    session: Session,
+    state: dict,
+    inp: Inputs,
+    res,
+    config: dict,
+    marks: tuple[int, int],
+    span: list[str] | None = None,
+    priors: dict | None = None,
 ) -> int:
     """Store what the next compute compares with (loads seen, weeks, priors); returns the new
     version."""
@@ -254,12 +254,22 @@ def _save_state(
             "exemption_id": marks[1],
             "config": config_hash(config),
             "version": version,
-            "weeks": kw.get("span") or [str(inp.weeks[0]), str(inp.weeks[-1])],
-            "priors": kw.get("priors") or _priors(inp, res),
+            "weeks": span or [str(inp.weeks[0]), str(inp.weeks[-1])],
+            "priors": priors or _priors(inp, res),
         },
         "engine",
     )
     return version
+
+
+def _timings(t0: float, t_read: float, t_engine: float, t_measures: float) -> dict:
+    """Seconds spent reading, in the engine, writing measures, and in all (so far)."""
+    return {
+        "seconds_read": round(t_read - t0, 2),
+        "seconds_engine": round(t_engine - t_read, 2),
+        "seconds_measures": round(t_measures - t_engine, 2),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
 
 
 def _keep_snapshots(
@@ -283,11 +293,8 @@ def _compute_all(
     dq = dq_frame(inp, res)
     t_engine = time.perf_counter()
     through = (state.get("weeks") or [None, None])[1]
-    dq_changed = not full and _dq_keys(dq, through) != {
-        key
-        for key in stored_dq(session)
-        if through is None or key[0] <= date.fromisoformat(through)
-    }
+    now = dq[["week_start", "source", "module_code"]].itertuples(index=False)
+    dq_changed = not full and _dq_keys(now, through) != _dq_keys(stored_dq(session), through)
     mode, reason, students, first_week = _plan(inp, res, state, full, touched, dq_changed)
     rows = persist_measures(session, inp, res, students, first_week)
     t_measures = time.perf_counter()
@@ -312,10 +319,7 @@ def _compute_all(
         "flags_ended": int(flags["ended_week"].notna().sum()),
         **counts,
         "dq_events": int(len(dq)),
-        "seconds_read": round(t_read - t0, 2),
-        "seconds_engine": round(t_engine - t_read, 2),
-        "seconds_measures": round(t_measures - t_engine, 2),
-        "seconds": round(time.perf_counter() - t0, 2),
+        **_timings(t0, t_read, t_engine, t_measures),
     }
 
 
@@ -368,8 +372,7 @@ def _compute_resumed(
     counts = rewrite_flags_from(session, inp, res, flags, ends, snap.state, since=start)
     write_dq(session, dq, since=start)
     before = (start - date.fromisoformat(state["weeks"][0])).days // 7
-    stored = state.get("priors") or {}
-    priors = _priors(inp, res, {**stored, "weeks": (stored.get("weeks") or [])[:before]})
+    priors = _priors(inp, res, ((state.get("priors") or {}).get("weeks") or [])[:before])
     span = [state["weeks"][0], str(inp.weeks[-1])]
     version = _save_state(session, state, inp, res, config, changes.marks, span=span, priors=priors)
     _keep_snapshots(session, inp, flags, first_id, states, version, every=False)
@@ -387,10 +390,7 @@ def _compute_resumed(
         "flags_raised": int(len(flags)),
         **counts,
         "dq_events": int(len(dq)),
-        "seconds_read": round(t_read - t0, 2),
-        "seconds_engine": round(t_engine - t_read, 2),
-        "seconds_measures": round(t_measures - t_engine, 2),
-        "seconds": round(time.perf_counter() - t0, 2),
+        **_timings(t0, t_read, t_engine, t_measures),
     }
 
 

@@ -205,26 +205,6 @@ LIKELY_CAUSE = {
 }
 
 
-def sources_used(inp: Inputs, students: np.ndarray, weeks: int | None = None) -> np.ndarray:
-    """(n, K) whether each student has any activity or expected count per source (before these
-    weeks, or in the first `weeks` weeks when given)."""
-    count = inp.count[students, :weeks]
-    expected = np.nan_to_num(inp.expected[students, :weeks])
-    used = (count > 0).any(1) | (expected > 0).any(1)
-    if inp.used_before is not None:
-        used |= inp.used_before[students]
-    return used
-
-
-def _used_so_far(inp: Inputs, sel: np.ndarray) -> np.ndarray:
-    """(n, W, K) whether each student has had activity or expected counts per source by each week."""
-    seen = (inp.count[sel] > 0) | (np.nan_to_num(inp.expected[sel]) > 0)
-    used = np.logical_or.accumulate(seen, axis=1)
-    if inp.used_before is not None:
-        used |= inp.used_before[sel][:, None, :]
-    return used
-
-
 def measures_frame(
     inp: Inputs, res: Results, students: np.ndarray | None = None, first_week: int = 0
 ) -> pd.DataFrame:
@@ -232,7 +212,7 @@ def measures_frame(
     counts in it, plus "index"), for the store: every week, or the weeks from `first_week` on."""
     S, W, K = inp.value.shape
     sel = np.arange(S) if students is None else np.asarray(students)
-    cell = _used_so_far(inp, sel)  # (n, W, K)
+    cell = inp.used_so_far(sel)  # (n, W, K)
     cell[:, :first_week] = False
     s_i, w_i, k_i = np.nonzero(cell)
     s_glob = sel[s_i]

@@ -69,16 +69,22 @@ class Inputs:
     used_before: np.ndarray | None = None  # (S, K) sources used before weeks[0]
     module_rates: pd.DataFrame = field(default_factory=pd.DataFrame)  # MODULE_RATE_COLUMNS
 
+    def used_so_far(self, rows=slice(None), weeks: int | None = None) -> np.ndarray:
+        """(n, weeks, K) whether each student (of `rows`) has had activity or expected counts per
+        source by each week (before these weeks included)."""
+        seen = (self.count[rows, :weeks] > 0) | (np.nan_to_num(self.expected[rows, :weeks]) > 0)
+        used = np.logical_or.accumulate(seen, axis=1)
+        if self.used_before is not None:
+            used |= self.used_before[rows][:, None, :]
+        return used
+
     def carry(self, t: int | None = None) -> Carry:
         """What the weeks after week position t (default: the last) need from these weeks.
         `timetabled` is over every week here: a student timetabled only later is measured by
         rate in the earlier weeks too."""
         S, W, K = self.value.shape
         t = W - 1 if t is None else t
-        seen = (self.count[:, : t + 1] > 0) | (np.nan_to_num(self.expected[:, : t + 1]) > 0)
-        used = seen.any(1)
-        if self.used_before is not None:
-            used |= self.used_before
+        used = self.used_so_far(weeks=t + 1)[:, -1] if W else np.zeros((S, K), bool)
         last = self.vle_last_day[:, t] if W else np.full(S, -1, np.int64)
         rates = self.module_rates
         if len(rates) and W:
