@@ -22,7 +22,7 @@ from lib.compute.service import (
 )
 from lib.ingest.pipeline import load_files
 from lib.store.models import DataQualityEvent, Flag, WeeklyMeasure
-from lib.usecases import CANONICAL_ORDER, load_sample_folder
+from lib.usecases import CANONICAL_ORDER
 
 EPISODES = ("sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start")
 
@@ -76,9 +76,8 @@ def _snapshot(session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return measures, flags, dq
 
 
-def test_demo_episodes_found_and_non_teaching_weeks_clean(session, demo_dir):
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+def test_demo_episodes_found_and_non_teaching_weeks_clean(sample_session, demo_dir):
+    session = sample_session
     flags = pd.DataFrame(session.execute(select(Flag.student_id, Flag.kind, Flag.week_start)).all())
     truth = pd.read_csv(demo_dir / "ground_truth.csv", dtype=str, keep_default_na=False)
     episodes = truth[truth["kind"].isin(EPISODES) & (truth["onset"] <= "2025-12-01")]
@@ -111,9 +110,8 @@ def test_demo_episodes_found_and_non_teaching_weeks_clean(session, demo_dir):
     assert n_index == 200 * len(weeks)
 
 
-def test_python_m_lib_flags_prints_the_stored_flags(sqlite_url, session, demo_dir):
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+def test_python_m_lib_flags_prints_the_stored_flags(sample_session):
+    session = sample_session
     out = io.StringIO()
     with redirect_stdout(out):
         assert main(["flags", "--all", "--as-of", "2025-12-19"]) == 0
@@ -139,10 +137,8 @@ def test_python_m_lib_flags_prints_the_stored_flags(sqlite_url, session, demo_di
     assert len(early) < len(frame)
 
 
-def test_incremental_compute_equals_full(any_session, demo_dir, tmp_path):
-    session = any_session
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+def test_incremental_compute_equals_full(any_sample_session, demo_dir, tmp_path):
+    session = any_sample_session
     ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].head(3).tolist()
     extra = tmp_path / "library.csv"
     rows = [f"{sid},library,2025-11-{day:02d},2,,\n" for sid in ids for day in (3, 4, 11, 18)]
@@ -164,8 +160,8 @@ def test_incremental_compute_equals_full(any_session, demo_dir, tmp_path):
     assert compute(session)["mode"] == "up_to_date"
 
 
-def test_config_change_and_full_recompute(session, demo_dir):
-    load_sample_folder(session, demo_dir, force=True)
+def test_config_change_and_full_recompute(sample_session):
+    session = sample_session
     assert load_engine_config(session)["zero_weeks"] == 2
     zero_before = session.query(Flag).filter(Flag.kind == "no_engagement").count()
     save_engine_config(session, {"zero_weeks": 4, "min_baseline": {"vle": 1.0}}, updated_by="admin")
@@ -182,11 +178,9 @@ def test_config_change_and_full_recompute(session, demo_dir):
 
 
 def test_a_weekly_load_writes_the_new_week_for_everyone_and_equals_full(
-    any_session, demo_dir, tmp_path
+    any_sample_session, demo_dir, tmp_path
 ):
-    session = any_session
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+    session = any_sample_session
     last_week = session.query(func.max(WeeklyMeasure.week_start)).scalar()
     ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].tolist()
     extra = tmp_path / "next_week.csv"
@@ -213,9 +207,8 @@ def test_a_weekly_load_writes_the_new_week_for_everyone_and_equals_full(
         pd.testing.assert_frame_equal(a, b)
 
 
-def test_a_load_moving_a_weeks_cohort_prior_rewrites_everyone(session, demo_dir, tmp_path):
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+def test_a_load_moving_a_weeks_cohort_prior_rewrites_everyone(sample_session, demo_dir, tmp_path):
+    session = sample_session
     ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].tolist()
     extra = tmp_path / "late_moodle.csv"
     days = [date(2025, 10, 6) + timedelta(days=d) for d in range(5)]  # an early teaching week
