@@ -111,9 +111,9 @@ flag_page = pager(flagged_total, LIST_SIZE, Keys.COHORT_FLAGGED_PAGE, "Flagged l
 if flag_page:
     flagged, flagged_total = cache.flagged_page(version, user, filters, flag_page, LIST_SIZE)
 if flagged.empty:
-    st.success("No flags in force for these students in these weeks.")
+    st.success("No flags in force for these students in the last of these weeks.")
 else:
-    st.caption(f"{flagged_total:,} flags in force, most severe first.")
+    st.caption(f"{flagged_total:,} flags in force in the week of {week_to}, most severe first.")
     st.dataframe(
         flagged,
         hide_index=True,

@@ -63,10 +63,7 @@ if "phone" in profile:
 
 flags = bundle["flags"]
 _, as_of = cache.default_weeks(version)
-in_force = flags[flags["ended_week"].isna()] if not flags.empty else flags
-if as_of is not None and not in_force.empty:
-    in_force = in_force[in_force["week_start"] <= as_of]
-for row in in_force.itertuples():
+for row in bundle["in_force"].itertuples():
     st.error(
         f"**{row.kind.replace('_', ' ')}** ({row.severity}) since week of {row.week_start}: {row.explanation}"
     )

@@ -179,7 +179,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_flags(args: argparse.Namespace) -> int:
-    from lib.compute.service import flags_frame
+    from lib.compute.flags import flags_frame
     from lib.store.db import session_scope
 
     with session_scope() as session:

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from lib.access import PAGES, ROLE_PAGES, ROLES
-from lib.store.models import AccessLogEntry, Exemption, StaffUser
+from lib.store.models import AccessLogEntry, Exemption, Flag, StaffUser
 from tests import app_fixtures
-from tests.app_fixtures import COOKIE_KEY, ROOT, STAFF, login, new_app, open_page
+from tests.app_fixtures import COOKIE_KEY, FIRST_WEEK, ROOT, STAFF, login, new_app, open_page
 
 seeded = app_fixtures.seeded  # fixtures shared with the other app tests
 empty_store = app_fixtures.empty_store
@@ -200,6 +200,37 @@ def test_cohort_view_is_logged_with_the_students_shown(seeded):
         .order_by(AccessLogEntry.id.desc())
     )
     assert set(entry.student_ids) == {"S001", "S002"}
+
+
+def test_cohort_student_and_cli_agree_on_the_flags_in_force(seeded):
+    """A flag that ended before the last week shown is in force nowhere; the open one everywhere."""
+    from datetime import datetime, timedelta
+
+    from lib.compute.flags import flags_frame
+    from lib.views.common import default_weeks
+
+    seeded.add(
+        Flag(
+            student_id="S001",
+            kind="no_engagement",
+            severity="medium",
+            week_start=FIRST_WEEK + timedelta(weeks=2),
+            ended_week=FIRST_WEEK + timedelta(weeks=4),
+            explanation="S001 had no recorded engagement for 2 consecutive teaching weeks",
+            recovery_explanation="Back to usual",
+            computed_at=datetime.now(),
+        )
+    )
+    seeded.commit()
+    cohort = open_page("wellbeing", "cohort")
+    flagged = cohort.dataframe[0].value
+    on_cohort = sorted(flagged.loc[flagged["student_id"] == "S001", "kind"])
+    student = open_page("wellbeing", "student", {"id": "S001"})
+    on_student = sorted(e.value.split("**")[1].replace(" ", "_") for e in student.error)
+    _, as_of = default_weeks(seeded)
+    cli = flags_frame(seeded, as_of=as_of)
+    on_cli = sorted(cli.loc[cli["student_id"] == "S001", "kind"])
+    assert on_cohort == on_student == on_cli == ["index_drop"]
 
 
 # --- student --------------------------------------------------------------------------------------

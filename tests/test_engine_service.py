@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from lib.cli import main
+from lib.compute.flags import flags_frame
 from lib.compute.service import (
     compute,
     data_version,
-    flags_frame,
     load_engine_config,
     save_engine_config,
 )

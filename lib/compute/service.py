@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.compute.frames import query_frame, read_frames, read_inputs
+from lib.compute.frames import read_frames, read_inputs
 from lib.compute.results import (
     SNAPSHOT_WEEKS,
     load_snapshot,
@@ -33,13 +33,12 @@ from lib.engagement.explain import dq_frame
 from lib.engagement.explain import flags_frame as engine_flags
 from lib.engagement.measures import Inputs, build_inputs, complete_through
 from lib.engagement.weekly import RATE_SOURCES
-from lib.store.models import DailyActivity, Exemption, Flag, Load, Setting, Student, Submission
+from lib.store.models import DailyActivity, Exemption, Load, Setting, Student, Submission
 
 CONFIG_KEY = "engine_config"
 STATE_KEY = "engine_state"
 # Loads of these sources change who is expected where and when: recompute everything.
 STRUCTURAL_SOURCES = {"students", "enrolments", "calendar", "timetable"}
-FLAG_COLUMNS = ["student_id", "week_start", "kind", "severity", "explanation"]
 
 
 # --- configuration ---------------------------------------------------------------------------------
@@ -418,20 +417,6 @@ def compute(session: Session, full: bool = False) -> dict:
             return resumed
     touched = {} if full else _touched(session, changes)
     return _compute_all(session, config, state, full, touched, changes.marks, t0)
-
-
-def flags_frame(
-    session: Session, as_of: date | None = None, include_ended: bool = False
-) -> pd.DataFrame:
-    """Flags in force at `as_of` (default today), or with include_ended every flag raised by then."""
-    as_of = as_of or date.today()
-    query = select(
-        Flag.student_id, Flag.week_start, Flag.kind, Flag.severity, Flag.explanation
-    ).where(Flag.week_start <= as_of)
-    if not include_ended:
-        query = query.where((Flag.ended_week.is_(None)) | (Flag.ended_week > as_of))
-    query = query.order_by(Flag.week_start, Flag.student_id, Flag.kind)
-    return query_frame(session, query, FLAG_COLUMNS)
 
 
 def data_version(session: Session) -> int:

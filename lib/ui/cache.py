@@ -86,10 +86,12 @@ def student_bundle(data_version: str, user: User, student_id: str) -> dict | Non
         profile = student.student_profile(session, user, student_id)
         if profile is None:
             return None
+        _, as_of = common.default_weeks(session)
         return {
             "profile": profile,
             "measures": student.student_measures(session, user, student_id),
             "flags": student.student_flags(session, user, student_id),
+            "in_force": student.student_flags_in_force(session, user, student_id, as_of),
             "exemptions": student.student_exemptions(session, user, student_id),
             "calendar": common.calendar_periods(session),
         }
