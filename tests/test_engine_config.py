@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from lib.cli import main
 from lib.compute.service import load_engine_config
-from lib.engagement.config import DEFAULTS, DESCRIPTIONS
+from lib.engagement.config import DEFAULTS, SETTINGS
 from lib.store.db import session_factory
 from lib.store.models import Flag, Setting
 
@@ -37,8 +37,9 @@ def _main(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_every_setting_is_described():
-    assert set(DESCRIPTIONS) == set(DEFAULTS)
-    assert all(text.strip() for text in DESCRIPTIONS.values())
+    assert len({s.name for s in SETTINGS}) == len(SETTINGS) == len(DEFAULTS)
+    assert all(s.help.strip() for s in SETTINGS)
+    assert DEFAULTS == {s.name: s.default for s in SETTINGS}
 
 
 def test_config_show_prints_defaults_with_descriptions(sqlite_url):
