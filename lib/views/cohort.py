@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.access import User, can, fields_for
+from lib.access import User, fields_for, require
 from lib.compute.flags import in_force
 from lib.store.models import DataQualityEvent, Flag, Student
 from lib.views.filters import SEVERITY_ORDER, CohortFilters, describe, student_clauses
@@ -128,9 +128,15 @@ def heatmap_students(
 
 
 def data_quality_events(
-    session: Session, week_from: date | None, week_to: date | None, *, limit: int = 200
+    session: Session,
+    user: User,
+    week_from: date | None,
+    week_to: date | None,
+    *,
+    limit: int = 200,
 ) -> pd.DataFrame:
     """Systemic drops (not student problems) in the selected weeks, newest first."""
+    require(user, "view_data_quality")
     query = select(
         DataQualityEvent.week_start,
         DataQualityEvent.source,
@@ -207,8 +213,7 @@ def cohort_csv(session: Session, user: User, f: CohortFilters) -> bytes:
     """The filtered students as CSV; the export is written to the access log with every id."""
     from lib.audit import log_access
 
-    if not can(user, "export_csv"):
-        raise PermissionError("you may not export student data")
+    require(user, "export_csv")
     frame = cohort_export(session, user, f)
     ids = frame["student_id"].tolist() if "student_id" in frame else []
     log_access(session, user, f"cohort export ({describe(f)})", ids, action="export")
