@@ -111,9 +111,10 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     return "\n".join(lines)
 
 
-def recompute(session: Session) -> dict:
-    """Bring measures and flags up to date after a change the pages make (exemption, calendar, thresholds)."""
-    return compute(session)
+def recompute(session: Session, *, full: bool = False) -> dict:
+    """Bring measures and flags up to date after a change a page made. Exemptions are noticed by
+    the next compute; a calendar period added by hand is not a load, so it asks for full."""
+    return compute(session, full=full)
 
 
 # --- exemptions and calendar periods ----------------------------------------------------------------

@@ -22,7 +22,6 @@ from lib.access import (
     require,
     scoped_student_ids,
 )
-from lib.store.models import Student
 from lib.views import cohort, filters, home, student
 from tests.app_fixtures import ROOT, seeded  # noqa: F401
 
@@ -193,11 +192,6 @@ def test_query_params_round_trip():
     assert f.week_to is None
     assert filters.from_params(f.to_params()) == f
     assert filters.from_params({"visa": "maybe", "flag": "DROP TABLE"}).to_params() == {}
-    assert seeded_students_exist()
-
-
-def seeded_students_exist() -> bool:
-    return Student.__tablename__ == "students"
 
 
 # --- every declared action is checked where it happens ---------------------------------------------

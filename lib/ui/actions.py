@@ -37,7 +37,7 @@ def load_upload(
 def add_calendar_period(user: User, kind: str, start: date, end: date, label: str) -> None:
     with session_scope() as session:
         usecases.add_calendar_period(session, user, kind=kind, start=start, end=end, label=label)
-        usecases.recompute(session)
+        usecases.recompute(session, full=True)
     cache.clear()
 
 
