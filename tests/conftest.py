@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from lib.auth import BCRYPT_ROUNDS_ENV
 from lib.store.db import forget_engines, get_engine, init_db, session_factory
@@ -44,39 +45,42 @@ def _database_url(name: str) -> str:
     return make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
 
 
+def _admin(sql: str) -> None:
+    """One statement outside a transaction on a fresh connection (a pooled one may have been
+    ended by the server during a long run)."""
+    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     """One PostgreSQL database migrated once per run; each test gets a database cloned from it."""
     if not TEST_DATABASE_URL:
         pytest.skip("PostgreSQL store tests need TEST_DATABASE_URL (set by .ci/run)")
     name = f"tpl_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    _admin(f'CREATE DATABASE "{name}"')
     try:
         init_db(_database_url(name))
         _dispose(_database_url(name))
         yield name
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _fresh_postgres_url(template: str) -> Iterator[str]:
     """A new database cloned from the migrated template, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     url = _database_url(name)
     try:
         yield url
     finally:
         _dispose(url)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _store_url(kind: str, request, tmp_path: Path, template: str = "template") -> Iterator[str]:
