@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 
 from lib.access import NotAllowed, User, can_view_student, require
 from lib.auth import add_user, create_demo_users, set_active
-from lib.compute.service import compute, load_engine_config, save_engine_config
+from lib.compute.service import (
+    ComputeSummary,
+    compute,
+    load_engine_config,
+    save_engine_config,
+)
 from lib.ingest.errors import IngestError
 from lib.ingest.pipeline import LoadReport, load_files, preview_file, store_is_empty
 from lib.ingest.readers import decode_bytes, normalise_newlines
@@ -31,7 +36,7 @@ class LoadOutcome:
     compute was skipped or nothing loaded)."""
 
     reports: list[LoadReport]
-    summary: dict | None = None
+    summary: ComputeSummary | None = None
 
     @property
     def failed(self) -> bool:
@@ -99,7 +104,7 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     lines = [report.as_text().splitlines()[0] for report in outcome.reports]
     if outcome.failed:
         raise ValueError(outcome.reports[-1].as_text())
-    lines.append(f"computed: {outcome.summary}")
+    lines.append(f"computed: {outcome.summary.as_dict() if outcome.summary else None}")
     staff = folder / "staff.csv"
     passwords = create_demo_users(session, staff if staff.exists() else None)
     session.commit()
@@ -111,7 +116,7 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     return "\n".join(lines)
 
 
-def recompute(session: Session, *, full: bool = False) -> dict:
+def recompute(session: Session, *, full: bool = False) -> ComputeSummary:
     """Bring measures and flags up to date after a change a page made. Exemptions are noticed by
     the next compute; a calendar period added by hand is not a load, so it asks for full."""
     return compute(session, full=full)
@@ -263,7 +268,7 @@ def parse_thresholds(config: Mapping, entered: Mapping) -> dict:
     return values
 
 
-def save_thresholds(session: Session, user: User, entered: Mapping) -> dict:
+def save_thresholds(session: Session, user: User, entered: Mapping) -> ComputeSummary:
     """Validate and store the thresholds an admin entered, then recompute every flag."""
     require(user, "edit_thresholds")
     values = parse_thresholds(load_engine_config(session), entered)

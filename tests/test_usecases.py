@@ -27,7 +27,7 @@ def test_upload_is_previewed_then_loaded_and_its_temporary_file_deleted(session)
     outcome = usecases.load_upload(session, ADMIN, preview, year=None, quarantine=False)
     assert [r.status for r in outcome.reports] == ["loaded"]
     assert session.scalar(select(func.count()).select_from(Student)) > 0
-    assert outcome.summary is not None and outcome.summary["mode"] == "full"
+    assert outcome.summary is not None and outcome.summary.mode == "full"
     assert not preview.path.exists() and not preview.path.parent.exists()
 
 
@@ -53,5 +53,5 @@ def test_threshold_form_values_are_parsed_and_bad_json_names_the_setting(session
 
 def test_saving_thresholds_stores_them_and_recomputes(session):
     summary = usecases.save_thresholds(session, ADMIN, {"zero_weeks": 3})
-    assert summary["mode"] == "full"  # a configuration change recomputes everything
+    assert summary.mode == "full"  # a configuration change recomputes everything
     assert session.get(Setting, "engine_config").value == {"zero_weeks": 3}
