@@ -134,7 +134,7 @@ def write_flags(
     now = datetime.now().replace(microsecond=0)
     kept = merged[merged["_merge"] == "both"]
     for row in kept.itertuples(index=False):  # only flags that already existed (few)
-        flag = session.get(Flag, int(row.id))
+        flag = session.get_one(Flag, int(row.id))
         ended, recovery = _day(row.ended_week), _text(row.recovery_explanation)
         if (
             flag.ended_week != ended
@@ -246,9 +246,13 @@ def write_dq(session: Session, dq: pd.DataFrame, since: date | None = None) -> N
 
 def stored_dq(session: Session) -> list:
     """(week, source, module) of the stored data-quality events."""
-    return session.execute(
-        select(DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code)
-    ).all()
+    return list(
+        session.execute(
+            select(
+                DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code
+            )
+        ).all()
+    )
 
 
 def next_flag_id(session: Session) -> int:

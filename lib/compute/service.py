@@ -186,10 +186,10 @@ def _changes(session: Session, state: EngineState) -> Changes:
         _day(session.scalar(select(func.min(func.coalesce(day, day))).where(model.load_id > since)))
         for model, day in ((DailyActivity, DailyActivity.day), (Submission, Submission.due_at))
     ]
-    days = [d for d in days if d is not None]
+    known = [d for d in days if d is not None]
     exempted = (Exemption.load_id > since) | (Exemption.id > state.exemption_id)
     students = list(session.scalars(select(Exemption.student_id).where(exempted)))
-    return Changes(since, marks, False, min(days) if days else None, students)
+    return Changes(since, marks, False, min(known) if known else None, students)
 
 
 def _touched(session: Session, changes: Changes) -> dict:
@@ -217,12 +217,18 @@ def _timetable_flips(inp: Inputs, old_weeks: int) -> bool:
     return False
 
 
+def _prior(res: Results) -> np.ndarray:
+    """The engine's cohort prior per week and source (run() always computes it)."""
+    assert res.prior is not None
+    return res.prior
+
+
 def _priors(inp: Inputs, res: Results, earlier: list | None = None) -> dict:
     """The cohort prior of every week per source, as stored with the engine state (after the
     stored rows of `earlier` weeks when given)."""
     return {
         "sources": list(inp.sources),
-        "weeks": (earlier or []) + np.round(res.prior, 12).tolist(),
+        "weeks": (earlier or []) + np.round(_prior(res), 12).tolist(),
     }
 
 
@@ -232,7 +238,7 @@ def _priors_moved(inp: Inputs, res: Results, stored: dict | None) -> bool:
     if not stored or not stored.get("weeks"):
         return True
     old = np.array(stored["weeks"], float)
-    now = np.round(res.prior[: len(old)], 12)
+    now = np.round(_prior(res)[: len(old)], 12)
     if len(old) > len(now):
         return True
     for k_old, source in enumerate(stored["sources"]):
@@ -402,7 +408,9 @@ def _compute_resumed(
     the week before (the last SNAPSHOT_WEEKS weeks' are kept) over those weeks alone, read from
     the store by date (None when that is not exact: then every week is passed over)."""
     start = _resume_week(state, changes)
-    snap = load_snapshot(session, start - timedelta(days=7)) if start else None
+    if start is None:
+        return None
+    snap = load_snapshot(session, start - timedelta(days=7))
     if snap is None:
         return None
     students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
@@ -426,6 +434,7 @@ def _compute_resumed(
     first_id = next_flag_id(session)
     res, states = run_keeping(inp, config, snap.state.resumed(first_id), keep=SNAPSHOT_WEEKS)
     flags = engine_flags(inp, res, config)
+    assert res.state is not None  # run() always leaves the engine state in its results
     ends = earlier_flag_ends(res.state)
     dq = dq_frame(inp, res)
     t_engine = time.perf_counter()

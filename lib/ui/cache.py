@@ -133,7 +133,7 @@ def cohort_figures(data_version: str, user: User, f: CohortFilters) -> dict:
 @st.cache_data(show_spinner=False, max_entries=512)
 def heatmap_figure(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> dict:
     heat = heatmap_page(data_version, user, f, page, size)
-    weeks = common.week_list(f.week_from, f.week_to)
+    weeks = common.week_list(f.week_from, f.week_to) if f.week_from and f.week_to else []
     figure = charts.relative_heatmap(heat["rel"], heat["ids"], weeks).to_plotly_json()
     return {"ids": heat["ids"], "total": heat["total"], "figure": figure}
 

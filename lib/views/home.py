@@ -45,10 +45,10 @@ def my_students(
                 latest.source == "index",
             ),
         )
-        order = (func.coalesce(worst, 9), func.coalesce(ratio, 99.0), Student.student_id)
+        ranking = [func.coalesce(worst, 9), func.coalesce(ratio, 99.0), Student.student_id]
     else:
-        order = (func.coalesce(worst, 9), Student.student_id)
-    ids = list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
+        ranking = [func.coalesce(worst, 9), Student.student_id]
+    ids = list(session.scalars(query.order_by(*ranking).limit(limit).offset(offset)))
     if not ids:
         return pd.DataFrame(), total
     profile = pd.DataFrame(

@@ -126,7 +126,7 @@ def cohort_median(session: Session, user: User, student_id: str) -> pd.DataFrame
     columns = ["week_start", "source", "median"]
     if not can_view_student(session, user, student_id):
         return pd.DataFrame(columns=columns)
-    student = session.get(Student, student_id)
+    student = session.get_one(Student, student_id)
     mates = select(Student.student_id).where(
         Student.course_code == student.course_code, Student.year_of_study == student.year_of_study
     )
