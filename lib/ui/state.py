@@ -41,7 +41,6 @@ class Keys:
     UPLOAD_PREVIEW_BUTTON = "upload_preview_button"
     UPLOAD_LOAD_BUTTON = "upload_load_button"
     THRESHOLDS = "thresholds_json"
-    THRESHOLDS_SAVE = "thresholds_save"
     THRESHOLDS_FORM = "thresholds_form"
     USER_FORM = "user_form"
     CALENDAR_FORM = "calendar_form"
