@@ -182,6 +182,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_flags(args: argparse.Namespace) -> int:
     from lib.db import session_scope
+    from lib.safe_csv import to_csv
     from lib.service import flags_frame
 
     with session_scope() as session:
@@ -190,7 +191,7 @@ def _cmd_flags(args: argparse.Namespace) -> int:
         frame = frame.astype({"week_start": str})
         print(json.dumps(frame.to_dict(orient="records"), indent=1))
     else:
-        frame.to_csv(sys.stdout, index=False)
+        to_csv(frame, sys.stdout)
     return 0
 
 

@@ -24,6 +24,7 @@ from lib.models import (
     Student,
     WeeklyMeasure,
 )
+from lib.safe_csv import to_csv
 
 # --- cohort filters (kept in the URL so a view can be shared) -------------------------------------
 
@@ -845,4 +846,4 @@ def cohort_csv(session: Session, user: User, f: CohortFilters) -> bytes:
     frame = cohort_export(session, user, f)
     ids = frame["student_id"].tolist() if "student_id" in frame else []
     log_access(session, user, f"cohort export ({describe(f)})", ids, action="export")
-    return frame.to_csv(index=False).encode("utf-8")
+    return to_csv(frame).encode("utf-8")

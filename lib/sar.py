@@ -28,6 +28,7 @@ from lib.models import (
     WeeklyMeasure,
     WithdrawalReviewDecision,
 )
+from lib.safe_csv import to_csv
 
 STATUTORY_DAYS = 30  # UK GDPR: one calendar month; 30 days is the conservative reading
 
@@ -109,7 +110,7 @@ def write_subject_access_export(
         archive.writestr("README.txt", summary_text(student, tables, today))
         for name, frame in tables.items():
             buffer = io.StringIO()
-            frame.to_csv(buffer, index=False)
+            to_csv(frame, buffer)
             archive.writestr(f"{name}.csv", buffer.getvalue())
     open_request = session.scalars(
         select(SubjectAccessRequest).where(

@@ -16,6 +16,10 @@ from lib.db import session_scope
 from lib.ui.state import Keys, StateKeys
 
 APP_TITLE = "Student Engagement Dashboard"
+# Set by the app as well as in .streamlit/config.toml, so that they hold wherever it is started from:
+# no tracebacks for users; no built-in table download (it bypasses the access log and the CSV
+# neutralising), only the app's own logged download.
+CLIENT_OPTIONS = {"client.showErrorDetails": "none", "client.disableDataExport": True}
 
 
 def _page_objects(user: User | None) -> list[st.Page]:
@@ -210,6 +214,8 @@ def main() -> None:
     cookie component), so a deep link such as /cohort?school=X keeps its page while the browser's
     cookie answers and while the user logs in; a successful login reruns into the same page."""
     st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide")
+    for option, value in CLIENT_OPTIONS.items():
+        st.set_option(option, value)
     _stop_with_key_error()
     key = auth.cookie_key()
     _remember_requested_params()
