@@ -142,6 +142,16 @@ def get_user(session: Session, username: str | None) -> StaffUser | None:
     return user if user is not None and user.active else None
 
 
+def active_staff(session: Session, username: str | None) -> StaffUser:
+    """The active staff user with this username; LookupError naming the problem otherwise."""
+    user = get_user(session, username)
+    if user is None:
+        raise LookupError(
+            f"{username!r} is not an active staff user (see `python -m lib users list`)"
+        )
+    return user
+
+
 def user_by_email(session: Session, email: str | None) -> StaffUser | None:
     """The active staff user with this e-mail (single sign-on mapping), if any."""
     if not email:

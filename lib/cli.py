@@ -77,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     sar = sub.add_parser("sar", help="subject access export for one student")
     sar.add_argument("student_id")
     sar.add_argument("--out", type=Path, required=True)
-    sar.add_argument("--by", default="cli")
+    sar.add_argument(
+        "--by",
+        required=True,
+        help="your staff username (an active user; recorded in the access log)",
+    )
 
     users = sub.add_parser("users", help="manage staff users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
