@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--email", default=None)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_sub.add_parser("list", help="list staff users")
+    unlock = users_sub.add_parser(
+        "unlock", help="clear a user's failed sign-ins and wait (and, with --client, a machine's)"
+    )
+    unlock.add_argument("username")
+    unlock.add_argument("--client", default=None, help="also clear this client address's wait")
 
     config = sub.add_parser("config", help="show or change the engine thresholds and windows")
     config_sub = config.add_subparsers(dest="config_command", required=True)
@@ -220,6 +225,8 @@ def _cmd_users(args: argparse.Namespace) -> int:
     from lib.db import session_scope
 
     with session_scope() as session:
+        if args.users_command == "unlock":
+            return _unlock(session, args.username, args.client)
         if args.users_command == "list":
             for user in list_users(session):
                 print(f"{user.username}\t{user.role}\t{user.school or ''}\t{user.years or ''}")
@@ -236,6 +243,18 @@ def _cmd_users(args: argparse.Namespace) -> int:
             password=password,
         )
     print(f"user {args.username} saved ({args.role})")
+    return 0
+
+
+def _unlock(session, username: str, client: str | None) -> int:
+    from lib.auth import unlock
+    from lib.login_guard import clear_client
+
+    user = unlock(session, username)
+    print(f"user {user.username} unlocked")
+    if client is not None:
+        cleared = clear_client(session, client)
+        print(f"client {client}: " + ("unlocked" if cleared else "had no failed sign-ins"))
     return 0
 
 

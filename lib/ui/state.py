@@ -9,6 +9,8 @@ class StateKeys:
     LOGGED_VIEWS = "dashboard_logged_views"
     LOGIN_RECORDED = "dashboard_login_recorded"
     COOKIE_PENDING = "dashboard_cookie_pending"
+    SESSION_TOKEN = "dashboard_session_token"
+    LOGGED_OUT = "dashboard_logged_out"
     UPLOAD_PREVIEW = "data_upload_preview"
 
 
