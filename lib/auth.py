@@ -17,8 +17,8 @@ from zxcvbn import zxcvbn
 
 from lib import sessions
 from lib.access import ROLES
-from lib.db import ROOT
-from lib.models import StaffUser, Student
+from lib.store.db import ROOT
+from lib.store.models import StaffUser, Student
 
 SECRETS_PATH = ROOT / ".streamlit" / "secrets.toml"
 COOKIE_ENV = "DASHBOARD_COOKIE_KEY"

@@ -6,8 +6,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.models import DailyActivity
 from lib.safe_csv import to_csv
+from lib.store.models import DailyActivity
 
 ACTIVITY_COLUMNS = ["student_id", "source", "date", "quantity", "minutes"]
 

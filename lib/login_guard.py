@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lib.auth import verify_password
-from lib.models import LoginThrottle, StaffUser
+from lib.store.models import LoginThrottle, StaffUser
 
 MAX_USERNAME = 100
 MAX_CLIENT = 180

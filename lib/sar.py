@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from lib.access import User
 from lib.audit import entries_about, log_access
 from lib.auth import active_staff
-from lib.models import (
+from lib.safe_csv import to_csv
+from lib.store.models import (
     Attendance,
     Case,
     CaseEntry,
@@ -29,7 +30,6 @@ from lib.models import (
     WeeklyMeasure,
     WithdrawalReviewDecision,
 )
-from lib.safe_csv import to_csv
 
 STATUTORY_DAYS = 30  # UK GDPR: one calendar month; 30 days is the conservative reading
 

@@ -11,7 +11,7 @@ import jwt
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from lib.models import LoginSession
+from lib.store.models import LoginSession
 
 ALGORITHM = "HS256"
 MAX_TOKEN_LENGTH = 2_000

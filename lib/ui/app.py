@@ -8,8 +8,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from lib import auth, login_guard, sessions
 from lib.access import PAGES, User, pages_for, scope_description
 from lib.audit import log_access
-from lib.db import session_scope
 from lib.safe_markdown import escape_markdown
+from lib.store.db import session_scope
 from lib.ui import session_cookie
 from lib.ui.state import Keys, StateKeys
 
