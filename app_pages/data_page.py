@@ -11,6 +11,7 @@ from lib.access import ROLES, can
 from lib.auth import add_user, set_active
 from lib.compute.service import load_engine_config, save_engine_config
 from lib.ingest.pipeline import preview_file
+from lib.safe_markdown import escape_markdown
 from lib.sources import INGEST_SOURCES
 from lib.store.db import session_scope
 from lib.ui import cache
@@ -42,7 +43,7 @@ def _saved_upload(uploaded) -> Path:
 
 def _show_report(report) -> None:
     box = st.error if report.status == "rejected" else st.success
-    box(report.message or report.status)
+    box(escape_markdown(report.message or report.status))  # it quotes the file's name and cells
     st.code(report.as_text(), language="text")
     if report.problems:
         st.dataframe(
@@ -143,7 +144,7 @@ with calendar_tab:
                         )
                         recompute(session)
                 except (ValueError, PermissionError) as exc:
-                    st.error(str(exc))
+                    st.error(escape_markdown(exc))
                 else:
                     cache.clear()
                     st.success(f"{kind.replace('_', ' ')} {period[0]} to {period[1]} added.")
@@ -182,7 +183,7 @@ with thresholds_tab:
                     save_engine_config(session, values, updated_by=user.username)
                     recompute(session)
             except (ValueError, TypeError, KeyError) as exc:
-                st.error(f"Not saved: {exc}")
+                st.error(f"Not saved: {escape_markdown(exc)}")
             else:
                 cache.clear()
                 st.success("Thresholds saved; flags recomputed.")
@@ -220,7 +221,7 @@ with users_tab:
                     if not active:
                         set_active(session, username.strip().lower(), False)
             except (ValueError, LookupError) as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
             else:
                 cache.clear()
-                st.success(f"User {username} saved.")
+                st.success(f"User {escape_markdown(username)} saved.")

@@ -5,12 +5,13 @@ from datetime import date, timedelta
 import streamlit as st
 
 from lib.access import can
+from lib.safe_markdown import escape_markdown
 from lib.store.db import session_scope
 from lib.ui import cache
 from lib.ui.state import Keys
 from lib.ui.widgets import empty_store_notice, log_view, require_page
 from lib.usecases import EXEMPTION_REASONS, add_exemption, recompute
-from lib.views.student import search_students
+from lib.views.student import probed_students, search_students
 
 user = require_page("student")
 version = cache.version()
@@ -20,6 +21,9 @@ query = st.text_input("Find a student (id, name or e-mail)", key=Keys.STUDENT_SE
 if query:
     with session_scope() as session:
         hits = search_students(session, user, query)
+        probed = probed_students(session, user, query)
+    if probed:
+        log_view(user, "student search outside scope", probed, action="refused")
     if hits.empty:
         st.info("No student in your scope matches.")
     else:
@@ -40,25 +44,29 @@ if not student_id:
     st.stop()
 bundle = cache.student_bundle(version, user, student_id)
 if bundle is None:
-    st.warning(f"No student {student_id!r} in your scope.")
+    log_view(user, "student page outside scope", [student_id[:40]], action="refused")
+    st.warning(f"No student '{escape_markdown(student_id, 40)}' in your scope.")
     st.stop()
 
 profile = bundle["profile"]
 log_view(user, "student page", [student_id])
-st.header(f"{profile['given_name']} {profile['family_name']} · {student_id}")
+shown = {
+    name: escape_markdown(value) for name, value in profile.items()
+}  # stored text is untrusted
+st.header(f"{shown['given_name']} {shown['family_name']} · {escape_markdown(student_id)}")
 cols = st.columns(5)
-cols[0].markdown(f"**Course**  \n{profile['course_code']} — {profile['course_name']}")
+cols[0].markdown(f"**Course**  \n{shown['course_code']} — {shown['course_name']}")
 cols[1].markdown(
-    f"**Year / level / mode**  \n{profile['year_of_study']} · {profile['level']} · {profile['mode']}"
+    f"**Year / level / mode**  \n{shown['year_of_study']} · {shown['level']} · {shown['mode']}"
 )
-cols[2].markdown(f"**Personal tutor**  \n{profile.get('tutor_username') or '—'}")
+cols[2].markdown(f"**Personal tutor**  \n{shown.get('tutor_username') or '—'}")
 cols[3].markdown(f"**Sponsored visa**  \n{'yes' if profile['visa_sponsored'] else 'no'}")
 cols[4].markdown(
-    f"**Residence**  \n{(profile['residence'] or '').replace('_', ' ')} · {profile['status']}"
+    f"**Residence**  \n{escape_markdown((profile['residence'] or '').replace('_', ' '))} · {shown['status']}"
 )
 if "phone" in profile:
     st.caption(
-        f"E-mail {profile['email']} · personal e-mail {profile.get('personal_email') or '—'} · phone {profile.get('phone') or '—'}"
+        f"E-mail {shown['email']} · personal e-mail {shown.get('personal_email') or '—'} · phone {shown.get('phone') or '—'}"
     )
 
 flags = bundle["flags"]
@@ -68,12 +76,13 @@ if as_of is not None and not in_force.empty:
     in_force = in_force[in_force["week_start"] <= as_of]
 for row in in_force.itertuples():
     st.error(
-        f"**{row.kind.replace('_', ' ')}** ({row.severity}) since week of {row.week_start}: {row.explanation}"
+        f"**{escape_markdown(row.kind.replace('_', ' '))}** ({escape_markdown(row.severity)}) "
+        f"since week of {row.week_start}: {escape_markdown(row.explanation)}"
     )
 
 measures = bundle["measures"]
 if measures.empty:
-    empty_store_notice(f"weekly measures for {student_id}")
+    empty_store_notice(f"weekly measures for {escape_markdown(student_id)}")
 else:
     show_median = st.toggle(
         "Show course median (context only; flags use the student's own pattern)",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+from markdown_it import MarkdownIt
+from sqlalchemy import select, update
 from streamlit import config
 
 from lib.access import ROLE_PAGES, ROLES
+from lib.store.models import AccessLogEntry, DataQualityEvent, Flag, StaffUser, Student
 from lib.ui.app import CLIENT_OPTIONS
 from tests import app_fixtures
-from tests.app_fixtures import ROOT, login
+from tests.app_fixtures import ROOT, login, open_page
 
 seeded = app_fixtures.seeded
 
@@ -44,3 +47,127 @@ def test_every_page_renders_with_the_table_download_switched_off(seeded, role):
         for option, value in CLIENT_OPTIONS.items():
             assert config.get_option(option) == value, (page, option)
     assert tables > 0
+
+
+# --- Markdown injection -----------------------------------------------------------------------------
+
+BEACON = "![x](http://host/beacon.png)"
+LINK = "[click me](http://evil)"
+PARSER = MarkdownIt("gfm-like")  # CommonMark, GFM tables and autolinked URLs
+
+
+def _markdown_bodies(at) -> list[str]:
+    """Every body and label of the run that Streamlit renders as Markdown."""
+    bodies = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning"):
+        bodies += [str(e.value) for e in getattr(at, kind)]
+    bodies += [str(e.value) for e in at.error] + [str(e.value) for e in at.success]
+    for kind in ("text_input", "selectbox", "button", "checkbox", "toggle", "date_input"):
+        bodies += [str(e.label) for e in getattr(at, kind)]
+    bodies += [str(e.label) for e in at.get("expander")]
+    return bodies
+
+
+def _links_and_images(bodies: list[str]) -> list[str]:
+    found = []
+    for body in bodies:
+        for token in PARSER.parse(body):
+            for child in [token, *(token.children or [])]:
+                if child.type in ("link_open", "image", "html_inline", "html_block"):
+                    found.append(f"{child.type} in {body!r}")
+    return found
+
+
+@pytest.fixture
+def hostile_names(seeded):
+    """S001 (tut_a's tutee) named with an image beacon and a link; a data-quality event likewise."""
+    seeded.execute(
+        update(Student)
+        .where(Student.student_id == "S001")
+        .values(given_name=BEACON, family_name=LINK)
+    )
+    seeded.execute(update(Flag).values(explanation=f"dropped {LINK} {BEACON}"))
+    seeded.execute(update(DataQualityEvent).values(module_code=LINK, explanation=BEACON))
+    seeded.execute(update(StaffUser).where(StaffUser.username == "tut_a").values(display_name=LINK))
+    seeded.commit()
+    return seeded
+
+
+def test_the_parser_would_see_the_raw_names():
+    """The check below can fail: unescaped, these names are an image and a link."""
+    assert len(_links_and_images([f"{BEACON} {LINK}", "see http://evil.example"])) == 3
+
+
+@pytest.mark.parametrize(
+    "role,page,params",
+    [
+        ("tutor", "student", {"id": "S001"}),
+        ("tutor", "home", {}),
+        ("tutor", "cohort", {}),
+        ("wellbeing", "student", {"id": "S001"}),
+        ("admin", "home", {}),
+        ("tutor", "student", {"id": LINK}),  # echoed from the URL: "not in your scope"
+        ("tutor", "student", {"id": BEACON}),
+    ],
+)
+def test_stored_and_url_text_renders_no_link_or_image(hostile_names, role, page, params):
+    at = open_page(role, page, params)
+    no_exception(at)
+    bodies = _markdown_bodies(at)
+    assert bodies
+    assert _links_and_images(bodies) == []
+    shown = "\n".join(bodies)
+    if params.get("id") == "S001":
+        assert "x\\]\\(http\\:\\/\\/host\\/beacon\\.png\\)" in shown  # the name is there, escaped
+    if params.get("id") == LINK:
+        assert at.warning[0].value.startswith("No student '\\[click me\\]")
+
+
+def test_no_page_icon_loads_an_outside_font():
+    """:material/...: icons fetch a web font from an outside host; the app ships emoji instead."""
+    from lib.access import PAGES
+
+    sources = [ROOT / "Home.py", *(ROOT / "app_pages").glob("*.py"), *(ROOT / "lib").rglob("*.py")]
+    assert not [p for p in sources if ":material/" in p.read_text(encoding="utf-8")]
+    assert all(spec.icon and not spec.icon.startswith(":") for spec in PAGES.values())
+
+
+# --- refusals in the access log ---------------------------------------------------------------------
+
+
+def _refusals(session) -> list[tuple[str, str, list[str]]]:
+    session.expire_all()
+    rows = session.scalars(
+        select(AccessLogEntry).where(AccessLogEntry.action == "refused").order_by(AccessLogEntry.id)
+    )
+    return [(r.username, r.what, r.student_ids) for r in rows]
+
+
+def test_a_tutor_probing_another_student_by_url_is_logged(seeded):
+    at = open_page("tutor", "student", {"id": "S003"})
+    at.run()  # a rerun of the same view is not logged twice
+    assert _refusals(seeded) == [("tut_a", "student page outside scope", ["S003"])]
+
+
+def test_a_tutor_probing_by_search_is_logged(seeded):
+    at = open_page("tutor", "student")
+    at.text_input(key="student_search").input("s003").run()
+    at.text_input(key="student_search").input("GivenS004 FamilyS004").run()
+    at.text_input(key="student_search").input("Given").run()  # a partial word probes nobody
+    assert _refusals(seeded) == [
+        ("tut_a", "student search outside scope", ["S003"]),
+        ("tut_a", "student search outside scope", ["S004"]),
+    ]
+
+
+def test_a_page_outside_the_role_is_logged(seeded):
+    from streamlit.testing.v1 import AppTest
+
+    from lib.access import PAGES, User
+    from lib.ui.state import StateKeys
+
+    staff = seeded.scalar(select(StaffUser).where(StaffUser.username == "tut_a"))
+    at = AppTest.from_file(str(ROOT / PAGES["access_log"].path), default_timeout=60)
+    at.session_state[StateKeys.USER] = User.from_staff(staff)
+    at.run()
+    assert _refusals(seeded) == [("tut_a", "page access_log", [])]
