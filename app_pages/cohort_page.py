@@ -26,7 +26,7 @@ if not options["course"]:
     empty_store_notice("students")
     st.stop()
 
-requested = from_params(st.query_params.to_dict())
+requested = from_params(st.query_params.to_dict(), first, last)  # a date_input raises out of range
 default_from, default_to = cache.default_weeks(version)
 
 

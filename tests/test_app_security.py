@@ -171,3 +171,39 @@ def test_a_page_outside_the_role_is_logged(seeded):
     at.session_state[StateKeys.USER] = User.from_staff(staff)
     at.run()
     assert _refusals(seeded) == [("tut_a", "page access_log", [])]
+
+
+# --- URL dates out of range -------------------------------------------------------------------------
+
+
+def test_filter_dates_are_clamped_to_the_weeks_with_results():
+    from datetime import date
+
+    from lib.views.filters import from_params
+
+    first, last = date(2025, 9, 29), date(2025, 12, 1)
+    params = {"from": "2000-01-03", "to": "2100-01-01", "year": "99999999999999999999"}
+    filters = from_params(params, first, last)
+    assert (filters.week_from, filters.week_to, filters.year) == (first, last, None)
+    swapped = from_params({"from": "2025-11-03", "to": "2025-10-06"}, first, last)
+    assert (swapped.week_from, swapped.week_to) == (date(2025, 10, 6), date(2025, 11, 3))
+    assert from_params({"from": "9999-12-31", "to": "0001-01-01"}, first, last).week_to == last
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "2000-01-03"},
+        {"to": "2100-01-01"},
+        {"from": "9999-12-31", "to": "0001-01-01"},
+        {"from": "2025-11-03", "to": "2025-10-06"},
+        {"from": "not-a-date", "year": "99999999999999999999", "school": "x" * 5000},
+    ],
+)
+def test_cohort_url_out_of_range_shows_the_page_not_an_error(seeded, params):
+    at = open_page("wellbeing", "cohort", params)
+    no_exception(at)
+    assert not at.error
+    weeks = at.date_input(key="cohort_filter_weeks").value
+    assert weeks[0] >= app_fixtures.FIRST_WEEK and weeks[0] <= weeks[1]
+    assert at.get("plotly_chart")
