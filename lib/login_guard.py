@@ -68,9 +68,9 @@ def _dummy_hash() -> str:
     return bcrypt.hashpw(b"no such user", bcrypt.gensalt()).decode("ascii")
 
 
-def client_key(client: str | None) -> str:
-    """The throttle key of a client address (one key for clients whose address is unknown)."""
-    return f"client:{(client or 'unknown')[:MAX_CLIENT]}"
+def client_key(client: str) -> str:
+    """The throttle key of a client address."""
+    return f"client:{client[:MAX_CLIENT]}"
 
 
 def sign_in(
@@ -84,7 +84,7 @@ def sign_in(
     now = now or datetime.now()
     name = (username or "").strip().lower()[:MAX_USERNAME]
     user = session.scalar(select(StaffUser).where(StaffUser.username == name)) if name else None
-    throttle = session.get(LoginThrottle, client_key(client))
+    throttle = session.get(LoginThrottle, client_key(client)) if client else None
     if throttle is not None and throttle.last_failure_at < now - FORGET_AFTER:
         throttle.failures, throttle.blocked_until = 0, None
     if (
@@ -121,6 +121,9 @@ def _count_failure(
         user.failed_logins = (user.failed_logins or 0) + 1
         wait = ACCOUNT_BACKOFF.delay(user.failed_logins)
         user.locked_until = now + wait if wait else None
+    if not client:  # an unknown client is not throttled: it may be everybody behind one proxy
+        session.flush()
+        return
     if throttle is None:
         session.execute(
             delete(LoginThrottle).where(LoginThrottle.last_failure_at < now - FORGET_AFTER)

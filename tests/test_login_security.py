@@ -213,3 +213,12 @@ def test_admin_unlock_command(staff, capsys):
     assert user.failed_logins == 0 and user.locked_until is None
     assert cli(["users", "unlock", "nobody"]) == 2
     assert "no staff user 'nobody'" in capsys.readouterr().err
+
+
+def test_an_unknown_client_is_not_throttled_but_its_account_is(staff):
+    for _ in range(12):
+        _try(staff, "nobody", "wrong-password", None, T0)
+    assert staff.scalars(select(LoginThrottle)).all() == []
+    for _ in range(5):
+        _try(staff, "wb", "wrong-password", None, T0)
+    assert _try(staff, "wb", PASSWORD, None, T0).wait_seconds == 1

@@ -51,17 +51,18 @@ def delete() -> None:
 
 def client_address() -> str | None:
     """The client's address: the connection's, or behind a proxy on this machine the address the
-    proxy appended last to X-Forwarded-For (earlier entries come from the client and can be forged)."""
+    proxy appended last to X-Forwarded-For (earlier entries come from the client and can be forged);
+    None when it is unknown (a local connection without that header), so that one stranger's
+    failures never slow down everybody behind the same proxy."""
     try:
         address = st.context.ip_address
         forwarded = st.context.headers.get("X-Forwarded-For") or ""
     except (AttributeError, RuntimeError):
         return None
-    local = address is None or _is_loopback(address)
-    if local and forwarded.strip():
-        last = forwarded.split(",")[-1].strip()
-        return last if _is_address(last) else address
-    return address
+    if address is not None and not _is_loopback(address):
+        return address
+    last = forwarded.split(",")[-1].strip()
+    return last if _is_address(last) else None
 
 
 def _is_address(text: str) -> bool:
