@@ -25,7 +25,9 @@ def init_widget(name: str, value) -> None:
 
 def pick_filters(version: str, options: dict, first, last) -> CohortFilters:
     """The filters from the URL and the widgets; the URL is updated to match."""
-    requested = from_params(st.query_params.to_dict())
+    requested = from_params(
+        st.query_params.to_dict(), first, last
+    )  # a date_input raises out of range
     default_from, default_to = cache.default_weeks(version)
     for name in CHOICES:
         value = getattr(requested, name)

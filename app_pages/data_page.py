@@ -7,6 +7,7 @@ import streamlit as st
 from lib import charts
 from lib.access import ROLES, User, can
 from lib.ingest.pipeline import LoadReport
+from lib.safe_markdown import escape_markdown
 from lib.sources import INGEST_SOURCES
 from lib.ui import actions, cache
 from lib.ui.state import Keys, data_page_state
@@ -16,7 +17,7 @@ from lib.usecases import CALENDAR_KINDS
 
 def show_report(report: LoadReport) -> None:
     box = st.error if report.status == "rejected" else st.success
-    box(report.message or report.status)
+    box(escape_markdown(report.message or report.status))  # it quotes the file's name and cells
     st.code(report.as_text(), language="text")
     if report.problems:
         st.dataframe(
@@ -116,7 +117,7 @@ def calendar_tab(user: User, version: str) -> None:
     try:
         actions.add_calendar_period(user, kind, period[0], period[1], label)
     except (ValueError, PermissionError) as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
     else:
         st.success(f"{kind.replace('_', ' ')} {period[0]} to {period[1]} added.")
 
@@ -149,7 +150,7 @@ def thresholds_tab(user: User, version: str) -> None:
     try:
         actions.save_thresholds(user, entered)
     except (ValueError, TypeError, KeyError, PermissionError) as exc:
-        st.error(f"Not saved: {exc}")
+        st.error(f"Not saved: {escape_markdown(exc)}")
     else:
         st.success("Thresholds saved; flags recomputed.")
 
@@ -184,9 +185,9 @@ def users_tab(user: User, version: str) -> None:
             active=active,
         )
     except (ValueError, LookupError, PermissionError) as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
     else:
-        st.success(f"User {username} saved.")
+        st.success(f"User {escape_markdown(username)} saved.")
 
 
 def main() -> None:

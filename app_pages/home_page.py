@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib.access import can, scope_description
+from lib.safe_markdown import escape_markdown
 from lib.ui import cache
 from lib.ui.state import Keys
 from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pager, require_page
@@ -15,7 +16,8 @@ def main() -> None:
     version = cache.version()
     st.title("My students" if user.role == "tutor" else "Home")
     st.caption(
-        f"Signed in as {user.display_name} ({user.role.replace('_', ' ')}): you see {scope_description(user)}."
+        f"Signed in as {escape_markdown(user.display_name)} ({user.role.replace('_', ' ')}): "
+        f"you see {escape_markdown(scope_description(user))}."
     )
 
     if not can(user, "view_student"):
@@ -28,14 +30,12 @@ def main() -> None:
             data_quality_banner(events)
             if events.empty:
                 st.success("No data-quality events detected.")
-        st.page_link(
-            "app_pages/data_page.py", label="Go to the Data page", icon=":material/database:"
-        )
+        st.page_link("app_pages/data_page.py", label="Go to the Data page", icon="🗄️")
         st.stop()
 
     frame, total = cache.my_students(version, user, 0, PAGE_SIZE)
     if total == 0:
-        st.info(f"No students in your scope ({scope_description(user)}) yet.")
+        st.info(f"No students in your scope ({escape_markdown(scope_description(user))}) yet.")
         st.stop()
     page = pager(total, PAGE_SIZE, Keys.HOME_PAGE)
     if page:
@@ -70,7 +70,7 @@ def main() -> None:
         key="home_students_table",
     )
     log_view(user, f"home: my students page {page + 1}", frame["student_id"].tolist())
-    st.page_link("app_pages/student_page.py", label="Open a student", icon=":material/person:")
+    st.page_link("app_pages/student_page.py", label="Open a student", icon="👤")
 
 
 main()

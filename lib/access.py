@@ -29,16 +29,16 @@ class PageSpec:
 PAGES: dict[str, PageSpec] = {
     p.key: p
     for p in (
-        PageSpec("home", "Home", "app_pages/home_page.py", "home", ":material/home:"),
-        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", ":material/groups:"),
-        PageSpec("student", "Student", "app_pages/student_page.py", "student", ":material/person:"),
-        PageSpec("data", "Data", "app_pages/data_page.py", "data", ":material/database:"),
+        PageSpec("home", "Home", "app_pages/home_page.py", "home", "🏠"),
+        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", "👥"),
+        PageSpec("student", "Student", "app_pages/student_page.py", "student", "👤"),
+        PageSpec("data", "Data", "app_pages/data_page.py", "data", "🗄️"),
         PageSpec(
             "access_log",
             "Access log",
             "app_pages/access_log_page.py",
             "access-log",
-            ":material/policy:",
+            "📜",
         ),
     )
 }

@@ -77,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     sar = sub.add_parser("sar", help="subject access export for one student")
     sar.add_argument("student_id")
     sar.add_argument("--out", type=Path, required=True)
-    sar.add_argument("--by", default="cli")
+    sar.add_argument(
+        "--by",
+        required=True,
+        help="your staff username (an active user; recorded in the access log)",
+    )
 
     users = sub.add_parser("users", help="manage staff users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -92,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--email", default=None)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_sub.add_parser("list", help="list staff users")
+    unlock = users_sub.add_parser(
+        "unlock", help="clear a user's failed sign-ins and wait (and, with --client, a machine's)"
+    )
+    unlock.add_argument("username")
+    unlock.add_argument("--client", default=None, help="also clear this client address's wait")
 
     config = sub.add_parser("config", help="show or change the engine thresholds and windows")
     config_sub = config.add_subparsers(dest="config_command", required=True)
@@ -180,6 +189,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_flags(args: argparse.Namespace) -> int:
     from lib.compute.flags import flags_frame
+    from lib.safe_csv import to_csv
     from lib.store.db import session_scope
 
     with session_scope() as session:
@@ -188,7 +198,7 @@ def _cmd_flags(args: argparse.Namespace) -> int:
         frame = frame.astype({"week_start": str})
         print(json.dumps(frame.to_dict(orient="records"), indent=1))
     else:
-        frame.to_csv(sys.stdout, index=False)
+        to_csv(frame, sys.stdout)
     return 0
 
 
@@ -213,6 +223,8 @@ def _cmd_users(args: argparse.Namespace) -> int:
     from lib.store.db import session_scope
 
     with session_scope() as session:
+        if args.users_command == "unlock":
+            return _unlock(session, args.username, args.client)
         if args.users_command == "list":
             for user in list_users(session):
                 print(f"{user.username}\t{user.role}\t{user.school or ''}\t{user.years or ''}")
@@ -229,6 +241,18 @@ def _cmd_users(args: argparse.Namespace) -> int:
             password=password,
         )
     print(f"user {args.username} saved ({args.role})")
+    return 0
+
+
+def _unlock(session, username: str, client: str | None) -> int:
+    from lib.auth import unlock
+    from lib.login_guard import clear_client
+
+    user = unlock(session, username)
+    print(f"user {user.username} unlocked")
+    if client is not None:
+        cleared = clear_client(session, client)
+        print(f"client {client}: " + ("unlocked" if cleared else "had no failed sign-ins"))
     return 0
 
 

@@ -194,6 +194,12 @@ def search_students(data_version: str, user: User, text: str) -> pd.DataFrame:
         return student.search_students(session, user, text)
 
 
+def probed_students(user: User, text: str) -> list[str]:
+    """Students outside the user's scope that a search names (to log the refusal); not cached."""
+    with session_scope() as session:
+        return student.probed_students(session, user, text)
+
+
 def access_log(
     user: User, username: str | None, student_id: str | None
 ) -> tuple[int, pd.DataFrame]:

@@ -42,6 +42,30 @@ def search_students(session: Session, user: User, text: str, *, limit: int = 20)
     return pd.DataFrame(rows, columns=columns)
 
 
+def probed_students(session: Session, user: User, text: str, *, limit: int = 20) -> list[str]:
+    """Students outside the user's scope whose id, e-mail or full name is exactly the text searched
+    (a probe, written to the access log as refused; never shown)."""
+    text = (text or "").strip().lower()
+    if len(text) < 2 or not can(user, "search_students"):
+        return []
+    full_name = func.lower(Student.given_name + " " + Student.family_name)
+    return list(
+        session.scalars(
+            select(Student.student_id)
+            .where(
+                Student.student_id.not_in(select(Student.student_id).where(student_filter(user))),
+                or_(
+                    func.lower(Student.student_id) == text,
+                    func.lower(Student.email) == text,
+                    full_name == text,
+                ),
+            )
+            .order_by(Student.student_id)
+            .limit(limit)
+        )
+    )
+
+
 def student_profile(session: Session, user: User, student_id: str) -> dict | None:
     """The fields of one student the user may see, or None when out of scope or unknown."""
     if not can_view_student(session, user, student_id):
