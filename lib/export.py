@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -32,4 +34,6 @@ def activity_frame(session: Session) -> pd.DataFrame:
 
 def activity_csv(session: Session) -> str:
     """The activity export as CSV text: whole numbers without a decimal point, empty minutes blank."""
-    return to_csv(activity_frame(session), float_format="%.10g", lineterminator="\n")
+    text = io.StringIO()
+    to_csv(activity_frame(session), text, float_format="%.10g", lineterminator="\n")
+    return text.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import pandas as pd
@@ -218,4 +219,6 @@ def cohort_csv(session: Session, user: User, f: CohortFilters) -> bytes:
     frame = cohort_export(session, user, f)
     ids = frame["student_id"].tolist() if "student_id" in frame else []
     log_access(session, user, f"cohort export ({describe(f)})", ids, action="export")
-    return to_csv(frame).encode("utf-8")
+    text = io.StringIO()
+    to_csv(frame, text)
+    return text.getvalue().encode("utf-8")
