@@ -76,7 +76,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "emergency_decision": ("wellbeing",),
     "close_case": STUDENT_ROLES,
     "reopen_case": STUDENT_ROLES,
-    "ingest_contacts": ("admin",),
 }
 
 # Which roles see and work which case track: the visa team works only its own track and never
