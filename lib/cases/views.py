@@ -59,7 +59,7 @@ class CaseView:
     referral_team: str | None
     contact: dict[str, str | None]
     entries: pd.DataFrame
-    contact_ids: list[int]
+    contacts: dict[int, dict]  # the contact attempts in force (a correction may replace one)
     actions: dict[str, bool] = field(default_factory=dict)
     contact_steps: tuple[int, ...] = ()
     referral: ladder.Referral | None = None
@@ -115,6 +115,24 @@ def _entries_for_people(entries: pd.DataFrame, show_notes: bool) -> pd.DataFrame
     return out.iloc[::-1].reset_index(drop=True).rename(columns=ENTRY_LABELS)
 
 
+def _contacts_in_force(entries: pd.DataFrame) -> dict[int, dict]:
+    """Contact attempts not yet corrected, newest first, with their fields for a correction."""
+    corrected = set(entries["corrects_entry_id"].dropna().astype("int64"))
+    live = entries[entries["kind"].isin(("contact", "correction")) & ~entries["id"].isin(corrected)]
+    out: dict[int, dict] = {}
+    for row in live.iloc[::-1].itertuples():
+        out[int(row.id)] = {
+            "step": int(row.step) if pd.notna(row.step) else 1,
+            "contacted_at": row.contacted_at.to_pydatetime(),
+            "channel": row.channel,
+            "outcome": row.outcome,
+            "note": row.note or "",
+            "next_action": row.next_action or "",
+            "next_due": row.next_due.date() if pd.notna(row.next_due) else None,
+        }
+    return out
+
+
 def case_view(
     session: Session, user: User, case_id: int, today: date | None = None
 ) -> CaseView | None:
@@ -166,7 +184,7 @@ def case_view(
         referral_team=row["referral_team"] if isinstance(row["referral_team"], str) else None,
         contact=contact,
         entries=_entries_for_people(entries, show_notes),
-        contact_ids=entries.loc[entries["kind"].isin(("contact", "correction")), "id"].tolist(),
+        contacts=_contacts_in_force(entries),
         actions={
             "record_contact": actions["record_contact"] and not closed,
             "correct_entry": actions["correct_entry"],

@@ -336,6 +336,9 @@ def _action_forms(view: views.CaseView, user: User) -> None:
             ),
             "Case closed.",
         )
+    if a["correct_entry"] and view.contacts:
+        with st.expander("Correct a recorded contact attempt (a new entry; the old one stays)"):
+            _correction_form(view, user)
     if a["reopen_case"]:
         _simple_form(
             "reopen",
@@ -348,6 +351,98 @@ def _action_forms(view: views.CaseView, user: User) -> None:
                 session, user, cid, s.get(_state("reopen_reason", cid)) or "", key=key
             ),
             "Case reopened.",
+        )
+
+
+def _correction_form(view: views.CaseView, user: User) -> None:
+    cid = view.case_id
+    errors = _errors("correct", cid)
+    labels = {
+        eid: f"{c['contacted_at']:%Y-%m-%d %H:%M} · "
+        f"{ladder.CHANNEL_LABELS.get(c['channel'], c['channel'])} · "
+        f"{ladder.OUTCOME_LABELS.get(c['outcome'], c['outcome'])}"
+        for eid, c in view.contacts.items()
+    }
+    entry_id = st.selectbox(
+        "Contact attempt to correct",
+        list(labels),
+        format_func=labels.get,
+        key=_state("correct_entry", cid),
+    )
+    _field_error(errors, "entry_id")
+    old = view.contacts[entry_id]
+    idem = _form_key("correct", cid)
+    slot = f"{cid}_{entry_id}"
+
+    def submit() -> None:
+        s = st.session_state
+        day, at = s.get(_state("correct_day", slot)), s.get(_state("correct_time", slot))
+        contact = Contact(
+            contacted_at=datetime.combine(day, at) if day and at else None,
+            channel=s.get(_state("correct_channel", slot)),
+            outcome=s.get(_state("correct_outcome", slot)),
+            note=s.get(_state("correct_note", slot)) or "",
+            next_action=s.get(_state("correct_next", slot)) or "",
+            next_due=s.get(_state("correct_due", slot)),
+            step=old["step"],
+        )
+        reason = s.get(_state("correct_reason", slot)) or ""
+        _run_action(
+            "correct",
+            cid,
+            user,
+            lambda session: service.correct_entry(
+                session, user, entry_id, contact, reason, key=idem
+            ),
+            "Correction recorded.",
+        )
+
+    channels = list(ladder.channels_for(view.track, old["step"]) or ladder.CHANNELS)
+    with st.form(_state("correct_form", slot)):
+        _field_error(errors, "form")
+        _field_error(errors, "case_id")
+        c1, c2 = st.columns(2)
+        c1.date_input(
+            "Date of the contact", value=old["contacted_at"].date(), key=_state("correct_day", slot)
+        )
+        c2.time_input("Time", value=old["contacted_at"].time(), key=_state("correct_time", slot))
+        _field_error(errors, "contacted_at")
+        st.selectbox(
+            "Channel",
+            channels,
+            index=channels.index(old["channel"]) if old["channel"] in channels else None,
+            format_func=ladder.CHANNEL_LABELS.get,
+            key=_state("correct_channel", slot),
+        )
+        _field_error(errors, "channel")
+        outcomes = list(ladder.OUTCOMES)
+        st.selectbox(
+            "Outcome",
+            outcomes,
+            index=outcomes.index(old["outcome"]) if old["outcome"] in outcomes else None,
+            format_func=ladder.OUTCOME_LABELS.get,
+            key=_state("correct_outcome", slot),
+        )
+        _field_error(errors, "outcome")
+        st.text_area(
+            "Note", value=old["note"], max_chars=service.NOTE_MAX, key=_state("correct_note", slot)
+        )
+        st.text_input(
+            "Next action",
+            value=old["next_action"],
+            max_chars=service.ACTION_MAX,
+            key=_state("correct_next", slot),
+        )
+        st.date_input("Next action due", value=old["next_due"], key=_state("correct_due", slot))
+        _field_error(errors, "next_due")
+        st.text_input(
+            "What the correction changes, and why",
+            max_chars=500,
+            key=_state("correct_reason", slot),
+        )
+        _field_error(errors, "reason")
+        st.form_submit_button(
+            "Record the correction", on_click=submit, key=_state("correct_submit", slot)
         )
 
 
