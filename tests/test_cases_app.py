@@ -242,3 +242,16 @@ def test_correction_from_the_case_page(seeded, tutor_case):
     assert fixed.corrects_entry_id == first.id and fixed.outcome == "replied_fine"
     history = at.dataframe[0].value
     assert history["What"].str.contains("corrected by a later entry").any()
+
+
+def test_case_list_and_bad_case_numbers(seeded, tutor_case):
+    at = open_page("tutor", "case")
+    ok(at)
+    links = at.get("page_link")
+    assert any(f"Case {tutor_case} · S001" in str(link.proto.label) for link in links)
+    for bad in ("abc", "99999", "1" * 20):
+        at = open_page("tutor", "case", {"case": bad})
+        ok(at)
+        assert at.warning, bad
+    at = open_page("senior_tutor", "case")  # S001 is in the senior tutor's scope too
+    assert any(f"Case {tutor_case}" in str(link.proto.label) for link in at.get("page_link"))

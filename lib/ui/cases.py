@@ -11,9 +11,8 @@ from datetime import date, datetime
 import pandas as pd
 import streamlit as st
 
-from lib.access import PAGES, User, can_on_track, scoped_student_ids, visible_tracks
+from lib.access import PAGES, User, can_on_track, visible_tracks
 from lib.cases import ladder, service, views, worklists
-from lib.cases.queries import cases_frame
 from lib.cases.service import CaseDenied, CaseInputError, Contact
 from lib.store.db import session_scope
 from lib.ui.widgets import log_view
@@ -501,10 +500,8 @@ def case_page(user: User) -> None:
 def _case_list(user: User) -> None:
     st.info("Open a case from Home, from a student's page, or pick one below.")
     with session_scope() as session:
-        frame = cases_frame(session)
-        ids = set(session.scalars(scoped_student_ids(user)))
-    frame = frame[frame["student_id"].isin(ids) & frame["track"].isin(visible_tracks(user))]
-    frame = frame[~frame["closed"]].sort_values(["next_due", "case_id"]).head(200)
+        frame = worklists.case_rows(session, user)  # scoped in SQL, the stored derived columns
+    frame = frame[frame["state"] != "closed"].sort_values(["next_due", "case_id"]).head(200)
     if frame.empty:
         st.write("No open cases.")
         return
@@ -513,7 +510,7 @@ def _case_list(user: User) -> None:
         st.page_link(
             CASE_PAGE,
             label=f"Case {row.case_id} · {md(row.student_id)} · {ladder.step_title(int(row.step))}"
-            f" · due {row.next_due}",
+            f" · due {row.next_due.date() if pd.notna(row.next_due) else '—'}",
             query_params={"case": str(row.case_id)},
         )
 
