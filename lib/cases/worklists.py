@@ -49,56 +49,104 @@ def week_end(today: date) -> date:
 
 
 def _frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(session.execute(statement).all(), columns=columns)
+    """A Core read (no ORM row handling) into a frame, column by column."""
+    rows = session.connection().execute(statement).fetchall()
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    data = list(zip(*rows, strict=True))
+    return pd.DataFrame({c: list(v) for c, v in zip(columns, data, strict=True)}, columns=columns)
 
 
-def scoped_students(session: Session, user: User) -> pd.DataFrame:
-    """student_id, name, tutor of every student in the user's scope."""
-    frame = _frame(
-        session,
-        select(
-            Student.student_id, Student.given_name, Student.family_name, Student.tutor_username
-        ).where(student_filter(user)),
-        ["student_id", "given", "family", "tutor"],
-    )
+def _name_columns(frame: pd.DataFrame) -> pd.DataFrame:
     frame.insert(1, "name", frame.pop("given") + " " + frame.pop("family"))
     return frame
 
 
 def flags_in_force(session: Session, user: User) -> pd.DataFrame:
-    """One row per student in scope with a flag in force: worst flag, since, explanation(s)."""
+    """One row per student in scope with a flag in force: worst flag, since, explanation(s),
+    the student's name and personal tutor."""
     frame = _frame(
         session,
         select(
-            Flag.id, Flag.student_id, Flag.kind, Flag.severity, Flag.week_start, Flag.explanation
-        ).where(in_force(None, None), Flag.student_id.in_(scoped_student_ids(user))),
-        ["flag_id", "student_id", "kind", "severity", "week_start", "explanation"],
+            Flag.student_id,
+            Student.given_name,
+            Student.family_name,
+            Student.tutor_username,
+            Flag.id,
+            Flag.kind,
+            Flag.severity,
+            Flag.week_start,
+            Flag.explanation,
+        )
+        .join(Student, Student.student_id == Flag.student_id)
+        .where(in_force(None, None), student_filter(user)),
+        [
+            "student_id",
+            "given",
+            "family",
+            "tutor",
+            "flag_id",
+            "kind",
+            "severity",
+            "week_start",
+            "explanation",
+        ],
     )
+    frame = _name_columns(frame)
+    columns = ["student_id", "name", "tutor", "flag_id", "flag", "since", "why", "rank"]
     if frame.empty:
-        return pd.DataFrame(columns=["student_id", "flag_id", "flag", "since", "why", "rank"])
+        return pd.DataFrame(columns=columns)
     frame["rank"] = frame["severity"].map({"high": 0, "medium": 1, "low": 2}).fillna(3)
-    frame = frame.sort_values(["student_id", "rank", "week_start"])
+    frame["week_start"] = pd.to_datetime(frame["week_start"])
+    frame = frame.sort_values(["student_id", "rank", "week_start"], kind="stable")
     frame["label"] = frame["kind"].str.replace("_", " ") + " (" + frame["severity"] + ")"
-    grouped = frame.groupby("student_id", sort=False)
-    return pd.DataFrame(
+    first = frame.drop_duplicates("student_id").set_index("student_id")
+    out = pd.DataFrame(
         {
-            "flag_id": grouped["flag_id"].first(),  # the worst flag: a case opens from it
-            "flag": grouped["label"].agg(", ".join),
-            "since": grouped["week_start"].min(),
-            "why": grouped["explanation"].agg(" ".join),
-            "rank": grouped["rank"].min(),
+            "name": first["name"],
+            "tutor": first["tutor"],
+            "flag_id": first["flag_id"],  # the worst flag: a case opens from it
+            "flag": first["label"],
+            "since": frame.groupby("student_id")["week_start"].min().dt.date,
+            "why": first["explanation"],
+            "rank": first["rank"],
         }
-    ).reset_index()
+    )
+    several = frame[frame["student_id"].duplicated(keep=False)]  # few: joined in Python
+    if not several.empty:
+        grouped = several.groupby("student_id")
+        out.loc[grouped.groups.keys(), "flag"] = grouped["label"].agg(", ".join)
+        out.loc[grouped.groups.keys(), "why"] = grouped["explanation"].agg(" ".join)
+    return out.reset_index()[columns]
 
 
-def case_rows(session: Session, user: User) -> pd.DataFrame:
-    """The cases of students in scope on the tracks the user sees (derived columns as stored)."""
-    tracks = visible_tracks(user)
-    frame = _frame(
-        session,
+CASE_ROW_COLUMNS = [
+    "case_id",
+    "student_id",
+    "given",
+    "family",
+    "tutor",
+    "track",
+    "owner",
+    "state",
+    "step",
+    "opened_at",
+    "last_entry_at",
+    "next_action",
+    "next_due",
+]
+
+
+def case_rows(session: Session, user: User, *, open_only: bool = False) -> pd.DataFrame:
+    """The cases of students in scope on the tracks the user sees (derived columns as stored),
+    with the student's name and personal tutor."""
+    statement = (
         select(
             Case.id,
             Case.student_id,
+            Student.given_name,
+            Student.family_name,
+            Student.tutor_username,
             Case.track,
             Case.owner_username,
             Case.state,
@@ -107,20 +155,13 @@ def case_rows(session: Session, user: User) -> pd.DataFrame:
             Case.last_entry_at,
             Case.next_action,
             Case.next_due,
-        ).where(Case.student_id.in_(scoped_student_ids(user)), Case.track.in_(tracks)),
-        [
-            "case_id",
-            "student_id",
-            "track",
-            "owner",
-            "state",
-            "step",
-            "opened_at",
-            "last_entry_at",
-            "next_action",
-            "next_due",
-        ],
+        )
+        .join(Student, Student.student_id == Case.student_id)
+        .where(student_filter(user), Case.track.in_(visible_tracks(user)))
     )
+    if open_only:
+        statement = statement.where(Case.state != "closed")
+    frame = _name_columns(_frame(session, statement, CASE_ROW_COLUMNS))
     frame["opened_at"] = pd.to_datetime(frame["opened_at"])
     frame["last_entry_at"] = pd.to_datetime(frame["last_entry_at"]).fillna(frame["opened_at"])
     frame["next_due"] = pd.to_datetime(frame["next_due"])
@@ -165,17 +206,11 @@ def worklist(
     (see LABELS) plus `case_id`/`student_id` for the links."""
     today = today or date.today()
     days = days or working_days(session)
-    students = scoped_students(session, user)
     flags = flags_in_force(session, user)
-    cases = _with_status(case_rows(session, user), days, today).merge(
-        students, on="student_id", how="left"
-    )
-    open_cases = cases[cases["state"] != "closed"]
+    open_cases = _with_status(case_rows(session, user, open_only=True), days, today)
     welfare_open = open_cases[open_cases["track"] == "welfare"]
     track_open = open_cases[open_cases["track"].isin(visible_tracks(user))]
-    no_case = flags[~flags["student_id"].isin(track_open["student_id"])].merge(
-        students, on="student_id"
-    )
+    no_case = flags[~flags["student_id"].isin(track_open["student_id"])]
     no_case = no_case.sort_values(["rank", "since", "student_id"])
     sections: dict[str, pd.DataFrame] = {}
     due_cols = ["case_id", "student_id", "name", "step", "next_action", "next_due", "overdue"]
@@ -203,8 +238,7 @@ def worklist(
             ["case_id", "student_id", "name", "tutor", "owner", "step", "last_entry_on"]
         ]
         per_tutor = (
-            flags.merge(students, on="student_id")
-            .assign(unanswered=lambda f: ~f["student_id"].isin(track_open["student_id"]))
+            flags.assign(unanswered=lambda f: ~f["student_id"].isin(track_open["student_id"]))
             .groupby("tutor", dropna=False)
             .agg(flagged=("student_id", "size"), unanswered=("unanswered", "sum"))
             .reset_index()

@@ -19,7 +19,7 @@ from lib.ui.widgets import log_view
 
 CASE_PAGE = PAGES["case"].path if "case" in PAGES else "app_pages/case_page.py"
 STUDENT_PAGE = PAGES["student"].path
-ROWS_PER_SECTION = 15
+ROWS_PER_SECTION = 10
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 
@@ -500,7 +500,7 @@ def case_page(user: User) -> None:
 def _case_list(user: User) -> None:
     st.info("Open a case from Home, from a student's page, or pick one below.")
     with session_scope() as session:
-        frame = worklists.case_rows(session, user)  # scoped in SQL, the stored derived columns
+        frame = worklists.case_rows(session, user, open_only=True)  # scoped in SQL
     frame = frame[frame["state"] != "closed"].sort_values(["next_due", "case_id"]).head(200)
     if frame.empty:
         st.write("No open cases.")
