@@ -29,17 +29,17 @@ class PageSpec:
 PAGES: dict[str, PageSpec] = {
     p.key: p
     for p in (
-        PageSpec("home", "Home", "app_pages/home_page.py", "home", ":material/home:"),
-        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", ":material/groups:"),
-        PageSpec("student", "Student", "app_pages/student_page.py", "student", ":material/person:"),
-        PageSpec("data", "Data", "app_pages/data_page.py", "data", ":material/database:"),
+        PageSpec("home", "Home", "app_pages/home_page.py", "home", "🏠"),
+        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", "👥"),
+        PageSpec("student", "Student", "app_pages/student_page.py", "student", "👤"),
+        PageSpec("data", "Data", "app_pages/data_page.py", "data", "🗄️"),
         PageSpec("case", "Cases", "app_pages/case_page.py", "case", "🗂️"),  # cases wing
         PageSpec(
             "access_log",
             "Access log",
             "app_pages/access_log_page.py",
             "access-log",
-            ":material/policy:",
+            "📜",
         ),
     )
 }
@@ -169,6 +169,19 @@ def can_on_track(user: User | None, action: str, track: str) -> bool:
 def visible_tracks(user: User | None) -> tuple[str, ...]:
     """The case tracks this user may see."""
     return tuple(t for t in TRACK_VIEW_ROLES if can_on_track(user, "view_case", t))
+
+
+class NotAllowed(PermissionError):
+    """The user's role does not allow the action (raised where the action happens)."""
+
+
+def require(user: User | None, action: str) -> None:
+    """Raise NotAllowed unless the user may perform the action (unknown actions are refused too)."""
+    if action not in ACTIONS:
+        raise NotAllowed(f"unknown action {action!r}")
+    if not can(user, action):
+        who = user.role.replace("_", " ") if user else "nobody logged in"
+        raise NotAllowed(f"{who} may not {action.replace('_', ' ')}")
 
 
 def fields_for(user: User | None) -> tuple[str, ...]:

@@ -7,11 +7,11 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from lib.access import User
+from lib.access import NotAllowed, User
 from lib.auth import add_user
 from lib.cases import service
 from lib.cases.queries import cases_frame
-from lib.cases.service import CaseDenied, CaseInputError, Contact
+from lib.cases.service import CaseInputError, Contact
 from lib.store.models import Case, CaseEntry
 from tests.app_fixtures import PASSWORD, seeded  # noqa: F401
 
@@ -63,7 +63,7 @@ def test_walk_down_the_ladder_with_role_checks(seeded):  # noqa: F811
         service.record_contact(s, TUTOR, case.id, contact(channel="phone", step=4), now=MON)
     assert "step" in refused.value.errors
     s.rollback()
-    with pytest.raises(CaseDenied):
+    with pytest.raises(NotAllowed):
         service.refer(s, TUTOR, case.id, "", now=MON)
     s.rollback()
     service.hand_over(s, TUTOR, case.id, "Three attempts, no reply", now=datetime(2025, 12, 1, 9))
@@ -80,7 +80,7 @@ def test_walk_down_the_ladder_with_role_checks(seeded):  # noqa: F811
     referral = service.refer(s, WB, case.id, "", now=datetime(2025, 12, 8, 9))
     s.commit()
     assert referral.team == "ResX" and "on campus" in referral.note
-    with pytest.raises(CaseDenied):
+    with pytest.raises(NotAllowed):
         service.emergency_decision(s, TUTOR, case.id, "initiate", "x", "wb2")
     s.rollback()
     with pytest.raises(CaseInputError) as refused:
@@ -108,12 +108,12 @@ def test_scope_and_tracks(seeded):  # noqa: F811
     with pytest.raises(CaseInputError) as refused:
         service.open_case(s, OTHER_TUTOR, "S001", now=MON)
     assert "student_id" in refused.value.errors
-    with pytest.raises(CaseDenied):
+    with pytest.raises(NotAllowed):
         service.open_case(s, VISA, "S002", track="welfare", now=MON)
     visa_case = service.open_case(s, VISA, "S002", track="visa", now=MON)
     s.commit()
     assert visa_case.owner_username == "visa_team"
-    with pytest.raises(CaseDenied):
+    with pytest.raises(NotAllowed):
         service.record_contact(s, TUTOR, visa_case.id, contact())
     s.rollback()
     with pytest.raises(CaseInputError):

@@ -7,16 +7,8 @@ from datetime import date
 from typing import TextIO
 
 from lib.cases.queries import cases_frame, cli_frame, filter_state
+from lib.safe_csv import neutralise_frame
 from lib.store.db import session_scope
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _neutralise(value: object) -> object:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def cases_command(as_of: date | None, state: str, fmt: str, out: TextIO) -> int:
@@ -25,5 +17,5 @@ def cases_command(as_of: date | None, state: str, fmt: str, out: TextIO) -> int:
     if fmt == "json":
         out.write(json.dumps(frame.to_dict(orient="records"), indent=1) + "\n")
     else:
-        frame.map(_neutralise).to_csv(out, index=False)
+        neutralise_frame(frame).to_csv(out, index=False)
     return 0

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.access import User, can_on_track, can_view_student
+from lib.access import NotAllowed, User, can_on_track, can_view_student, require
 from lib.cases import ladder
 from lib.cases.store import (
     append_entry,
@@ -28,7 +28,7 @@ NOTE_MAX = 4000
 ACTION_MAX = 500
 
 
-class CaseDenied(PermissionError):
+class CaseDenied(NotAllowed):
     """The access policy refuses this action to this user (for this student or track)."""
 
 
@@ -114,6 +114,7 @@ def open_case(
     days: WorkingDays | None = None,
 ) -> Case:
     """Open a case (from a flag or by hand); the student's case on that track when one is open."""
+    require(user, "open_case")  # the role; the track and the student are checked below
     now = _now(now)
     if track not in ladder.TRACKS:
         raise CaseInputError({"track": "Choose the welfare or the visa track."})
@@ -228,6 +229,7 @@ def record_contact(
     load_id: int | None = None,
 ) -> CaseEntry:
     """Append a contact attempt to an open case."""
+    require(user, "record_contact")  # the role; the track and the student are checked below
     now = _now(now)
     case = _locked_case(session, user, case_id, "record_contact")
     done = entry_by_key(session, key)
@@ -298,6 +300,7 @@ def hand_over(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 4: pass the case to the wellbeing team's queue, with a note."""
+    require(user, "handover")  # the role; the track and the student are checked below
     now = _now(now)
     case, done = _open_locked(session, user, case_id, "handover", key)
     if done is not None:
@@ -338,6 +341,7 @@ def refer(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 5: refer to ResX (on campus) or Faculty Support and Wellbeing (off campus), with why."""
+    require(user, "refer")  # the role; the track and the student are checked below
     now = _now(now)
     case, done = _open_locked(session, user, case_id, "refer", key)
     if done is not None:
@@ -396,6 +400,7 @@ def emergency_decision(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 6 (wellbeing only): the emergency-contact decision, its reason and who authorised it."""
+    require(user, "emergency_decision")  # the role; the track and the student are checked below
     now = _now(now)
     case, done = _open_locked(session, user, case_id, "emergency_decision", key)
     if done is not None:
@@ -442,6 +447,7 @@ def close_case(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Close with an outcome: re-engaged, support in place, no concern, withdrawn, other."""
+    require(user, "close_case")  # the role; the track and the student are checked below
     now = _now(now)
     case, done = _open_locked(session, user, case_id, "close_case", key)
     if done is not None:
@@ -480,6 +486,7 @@ def reopen_case(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Reopen a closed case at the step it had, with the reason."""
+    require(user, "reopen_case")  # the role; the track and the student are checked below
     now = _now(now)
     case = _locked_case(session, user, case_id, "reopen_case")
     done = entry_by_key(session, key)
@@ -525,6 +532,7 @@ def correct_entry(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """A correction of a contact attempt: a new entry pointing at the one it corrects (which stays)."""
+    require(user, "correct_entry")  # the role; the track and the student are checked below
     now = _now(now)
     original = session.get(CaseEntry, entry_id)
     if original is None or original.kind not in ("contact", "correction"):

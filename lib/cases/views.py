@@ -138,6 +138,8 @@ def case_view(
     session: Session, user: User, case_id: int, today: date | None = None
 ) -> CaseView | None:
     """The case when the user may see it (its track and its student in scope), else None."""
+    if not can(user, "view_case"):
+        return None
     case = session.get(Case, case_id)
     if case is None or not can_on_track(user, "view_case", case.track):
         return None

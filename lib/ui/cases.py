@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
@@ -11,21 +10,21 @@ from datetime import date, datetime
 import pandas as pd
 import streamlit as st
 
-from lib.access import PAGES, User, can_on_track, visible_tracks
+from lib.access import PAGES, NotAllowed, User, can_on_track, visible_tracks
 from lib.cases import ladder, service, views, worklists
-from lib.cases.service import CaseDenied, CaseInputError, Contact
+from lib.cases.service import CaseInputError, Contact
+from lib.safe_markdown import escape_markdown
 from lib.store.db import session_scope
 from lib.ui.widgets import log_view
 
 CASE_PAGE = PAGES["case"].path if "case" in PAGES else "app_pages/case_page.py"
 STUDENT_PAGE = PAGES["student"].path
 ROWS_PER_SECTION = 10
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 
 def md(text: object) -> str:
-    """User or stored text made safe for Markdown (no links, images or formatting)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text if text is not None else ""))
+    """User or stored text made safe for Markdown (the shared helper)."""
+    return escape_markdown(text)
 
 
 # --- cached reads ---------------------------------------------------------------------------------
@@ -79,7 +78,7 @@ def _run_action(name: str, case_id: int | str, user: User, action: Callable, don
     except CaseInputError as error:
         st.session_state[errors_key] = dict(error.errors)
         return
-    except CaseDenied as error:
+    except NotAllowed as error:  # CaseDenied (track) or the role
         st.session_state[errors_key] = {"form": str(error)}
         return
     st.session_state[errors_key] = {}
