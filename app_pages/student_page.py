@@ -7,6 +7,7 @@ import streamlit as st
 from lib.access import User, can
 from lib.safe_markdown import escape_markdown
 from lib.ui import actions, cache
+from lib.ui.cases import student_case_section
 from lib.ui.state import Keys
 from lib.ui.widgets import empty_store_notice, log_view, require_page
 from lib.usecases import EXEMPTION_REASONS
@@ -129,6 +130,7 @@ def main() -> None:
             f"since week of {row.week_start}: {escape_markdown(row.explanation)}"
         )
     timelines(user, version, student_id, bundle, as_of)
+    student_case_section(user, student_id)  # cases wing
     st.subheader("Flags")
     if bundle["flags"].empty:
         st.write("No flags raised.")

@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_argument("--all", action="store_true", help="every flag raised up to that date")
     flags.add_argument("--format", choices=["csv", "json"], default="csv")
 
+    cases = sub.add_parser("cases", help="print the welfare and visa cases at a date")
+    cases.add_argument("--as-of", type=_parse_date, default=None)
+    cases.add_argument(
+        "--state", choices=["open", "overdue", "stalled", "closed", "all"], default="all"
+    )
+    cases.add_argument("--format", choices=["csv", "json"], default="csv")
+
     sar = sub.add_parser("sar", help="subject access export for one student")
     sar.add_argument("student_id")
     sar.add_argument("--out", type=Path, required=True)
@@ -152,7 +159,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             loaded_by=args.by,
             quarantine=args.quarantine,
             extra=_ingest_extra(args),
-            recompute=not args.no_compute,
+            recompute=not args.no_compute and args.source != "contacts",  # no flag changes
         )
     for report in outcome.reports:
         if args.json:
@@ -200,6 +207,12 @@ def _cmd_flags(args: argparse.Namespace) -> int:
     else:
         to_csv(frame, sys.stdout)
     return 0
+
+
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from lib.cases.cli import cases_command
+
+    return cases_command(args.as_of, args.state, args.format, sys.stdout)
 
 
 def _cmd_sar(args: argparse.Namespace) -> int:
@@ -302,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "export": _cmd_export,
         "compute": _cmd_compute,
         "flags": _cmd_flags,
+        "cases": _cmd_cases,
         "sar": _cmd_sar,
         "users": _cmd_users,
         "load-sample": _cmd_load_sample,
