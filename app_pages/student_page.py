@@ -9,6 +9,7 @@ from lib.db import session_scope
 from lib.queries import EXEMPTION_REASONS, add_exemption, search_students
 from lib.ui import cache
 from lib.ui.state import Keys
+from lib.ui.student_charts import student_charts
 from lib.ui.widgets import empty_store_notice, log_view, require_page
 
 user = require_page("student")
@@ -78,11 +79,9 @@ else:
         "Show course median (context only; flags use the student's own pattern)",
         key=Keys.STUDENT_MEDIAN,
     )
-    figures = cache.student_figures(version, user, student_id, show_median)
-    for source, figure in figures.items():
-        st.plotly_chart(figure, key=f"student_timeline_{source}")
+    student_charts(version, user, student_id, show_median)
     st.caption(
-        "Green band: the student's usual range. Red: flagged weeks. Grey: vacations and non-teaching weeks. Blue: exemptions."
+        "Green band: the student's usual range. Red: flagged weeks. Grey: vacations and non-teaching weeks. Blue: exemptions. Purple triangles: case contacts and ladder steps."
     )
     with st.expander("Weekly table"):
         shown = measures if as_of is None else measures[measures["week_start"] <= as_of]

@@ -211,7 +211,11 @@ def test_student_page_profile_timelines_and_no_grades(seeded):
     page_text = texts(at).lower()
     assert "grade" not in page_text and "mark" not in page_text
     figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert {f["layout"]["title"]["text"] for f in figures} == {"index", "vle", "attendance"}
+    assert {f["layout"]["title"]["text"] for f in figures} == {
+        "Engagement index (all sources)",
+        "Moodle",
+        "Attendance (QR scans)",
+    }
     shapes = figures[0]["layout"]["shapes"]
     assert any("214, 39, 40" in s["fillcolor"] for s in shapes)  # flagged weeks
     assert any("127, 127, 127" in s["fillcolor"] for s in shapes)  # reading week

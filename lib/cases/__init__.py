@@ -1,0 +1,1 @@
+"""Welfare cases: the contact-and-escalation ladder of SPEC §5."""
