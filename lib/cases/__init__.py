@@ -1,1 +1,1 @@
-"""Welfare cases: the contact-and-escalation ladder of SPEC §5."""
+"""Welfare cases (SPEC §5): the ladder, working days, the store of cases and entries, worklists."""
