@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from lib import charts
-from lib.models import Case, CaseEntry
 from tests import app_fixtures
 from tests.app_fixtures import FIRST_WEEK, open_page
 from tests.test_app import plotly_array
@@ -95,30 +94,23 @@ def test_summary_is_a_text_alternative():
     assert charts.timeline_summary(_measures().iloc[:0], "vle") == "Moodle: no week measured yet."
 
 
-def _case_with_contact(session) -> None:
-    case = Case(
-        student_id="S001",
-        opened_at=datetime(2025, 11, 18, 9),
-        opened_by="tut_a",
-        owner_username="tut_a",
-        state="open",
-        ladder_step=1,
+def _case_with_contact(session, student_id: str = "S001", username: str = "tut_a", track="welfare"):
+    """A case opened on 18 Nov 2025 with one unanswered contact whose note is sensitive."""
+    from lib.access import User
+    from lib.cases.service import Contact, open_case, record_contact
+
+    role = next(r for r, (name, _) in app_fixtures.STAFF.items() if name == username)
+    user = User(username, role, school="Science", years=(1, 2))
+    now = datetime(2025, 11, 18, 10)
+    case = open_case(session, user, student_id, track=track, now=now)
+    contact = Contact(
+        contacted_at=datetime(2025, 11, 18, 10, 30),
+        channel="uni_email",
+        outcome="no_response",
+        note=NOTE,
+        next_due=date(2025, 11, 25),
     )
-    session.add(case)
-    session.flush()
-    session.add(
-        CaseEntry(
-            case_id=case.id,
-            recorded_at=datetime(2025, 11, 18, 9, 5),
-            recorded_by="tut_a",
-            kind="contact",
-            contacted_at=datetime(2025, 11, 18, 9),
-            channel="uni_email",
-            outcome="no_response",
-            note=NOTE,
-            next_due=date(2025, 11, 25),
-        )
-    )
+    record_contact(session, user, case.id, contact, now=now + timedelta(hours=1))
     session.commit()
 
 
@@ -144,15 +136,24 @@ def test_student_page_charts_have_names_units_one_axis_and_contact_markers(seede
     assert len({tuple(f["layout"]["xaxis"]["range"]) for f in figures}) == 1
     for figure in figures:
         marks = next(t for t in figure["data"] if t.get("name") == "case contacts and steps")
-        assert marks["hovertext"] == ["step 1 · contact · university e-mail · no response"]
+        assert marks["hovertext"] == [
+            "Welfare · Step 1 — Welfare e-mail · case opened",
+            "Welfare · Step 1 — Welfare e-mail · contact · University e-mail · No response",
+        ]
         assert NOTE not in json.dumps(figure)
     captions = [c.value for c in at.caption]
     assert sum("case contact(s) or step(s) marked" in c for c in captions) == 3
 
 
-def test_visa_team_sees_no_welfare_case_markers(seeded):
-    _case_with_contact(seeded)
+def test_visa_team_sees_its_own_track_markers_only(seeded):
+    _case_with_contact(seeded, "S002", "tut_a")
+    _case_with_contact(seeded, "S002", "visa_team", track="visa")
     at = open_page("visa", "student", {"id": "S002"})
     assert not at.exception
     for figure in _figures(at):
-        assert all(t.get("name") != "case contacts and steps" for t in figure["data"])
+        marks = next(t for t in figure["data"] if t.get("name") == "case contacts and steps")
+        assert marks["hovertext"] == [
+            "Visa & Immigration · visa contact 1 · case opened",
+            "Visa & Immigration · visa contact 1 · contact · University e-mail · No response",
+        ]
+        assert NOTE not in json.dumps(figure) and "Welfare" not in json.dumps(figure)

@@ -6,67 +6,82 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.access import User, can, can_view_student
-from lib.models import Case, CaseEntry
+from lib.access import User, can_view_student, visible_tracks
+from lib.cases import ladder
+from lib.cases.queries import effective_entries, entries_frame
+from lib.models import Case
 
-MARKER_COLUMNS = ["when", "label"]
+MARKER_COLUMNS = ["when", "label", "track", "step", "kind", "channel", "outcome"]
 
-CHANNEL_NAMES = {
-    "uni_email": "university e-mail",
-    "personal_email": "personal e-mail",
-    "teams_call": "Teams call",
-    "teams_message": "Teams message",
-    "phone": "phone call",
-    "sms": "SMS",
-    "letter": "letter",
-    "in_person": "in person",
-}
-OUTCOME_NAMES = {
-    "no_response": "no response",
-    "replied_fine": "replied — fine",
-    "replied_support_needed": "replied — support needed",
-    "signposted": "signposted",
-    "tutorial_booked": "tutorial booked",
-    "tutorial_attended": "tutorial attended",
-}
 KIND_NAMES = {
+    "open": "case opened",
     "contact": "contact",
-    "handover": "handed over to wellbeing",
+    "handover": "handed over to the wellbeing team",
     "referral": "referral",
     "emergency_decision": "emergency-contact decision",
-    "state": "case state changed",
-    "correction": "correction",
+    "close": "case closed",
+    "reopen": "case reopened",
+    "correction": "contact (corrected)",
 }
 
 
-def marker_label(step: int | None, kind: str, channel: str | None, outcome: str | None) -> str:
-    """The hover text of one entry: step, what happened, channel and outcome (never the note)."""
-    parts = [f"step {step}" if step else None, KIND_NAMES.get(kind, kind)]
-    parts += [CHANNEL_NAMES.get(channel, channel), OUTCOME_NAMES.get(outcome, outcome)]
+def marker_label(
+    track: str, step: float | None, kind: str, channel: str | None, outcome: str | None
+) -> str:
+    """The hover text of one entry: track, step, what happened, channel and outcome (never a note)."""
+    labels = {
+        **ladder.OUTCOME_LABELS,
+        **ladder.CLOSE_OUTCOME_LABELS,
+        **ladder.EMERGENCY_DECISION_LABELS,
+    }
+    has_step = step is not None and not pd.isna(step)
+    parts = [
+        ladder.TRACK_LABELS.get(track, track),
+        ladder.step_title(int(step)) if has_step and track == "welfare" else None,
+        f"visa contact {int(step)}" if has_step and track == "visa" else None,
+        KIND_NAMES.get(kind, kind),
+        ladder.CHANNEL_LABELS.get(channel) if isinstance(channel, str) else None,
+        labels.get(outcome) if isinstance(outcome, str) else None,
+    ]
     return " · ".join(p for p in parts if p)
 
 
 def case_markers(session: Session, user: User, student_id: str) -> pd.DataFrame:
-    """One row per contact or step entry on the student's cases the user may see (`when`, `label`).
-
-    Roles without welfare information see no welfare-track entries; notes are never read."""
-    if not can_view_student(session, user, student_id) or not can(user, "view_welfare_notes"):
+    """One row per entry in force on the student's cases of the tracks the user may see (a
+    corrected contact shows as its correction). Notes are never read into the labels."""
+    tracks = visible_tracks(user)
+    if not tracks or not can_view_student(session, user, student_id):
         return pd.DataFrame(columns=MARKER_COLUMNS)
-    rows = session.execute(
-        select(
-            CaseEntry.contacted_at,
-            CaseEntry.recorded_at,
-            Case.ladder_step,
-            CaseEntry.kind,
-            CaseEntry.channel,
-            CaseEntry.outcome,
+    cases = dict(
+        session.execute(
+            select(Case.id, Case.track).where(Case.student_id == student_id, Case.track.in_(tracks))
+        ).all()
+    )
+    if not cases:
+        return pd.DataFrame(columns=MARKER_COLUMNS)
+    entries = effective_entries(entries_frame(session, list(cases))).drop(columns="note")
+    entries = entries.sort_values(["at", "id"], kind="stable")
+    track = entries["case_id"].map(cases)
+    labels = [
+        marker_label(t, s, k, c, o)
+        for t, s, k, c, o in zip(
+            track,
+            entries["step"],
+            entries["kind"],
+            entries["channel"],
+            entries["outcome"],
+            strict=True,
         )
-        .join(Case, Case.id == CaseEntry.case_id)
-        .where(Case.student_id == student_id, CaseEntry.kind != "correction")
-        .order_by(CaseEntry.id)
-    ).all()
-    out = [
-        (contacted or recorded, marker_label(step, kind, channel, outcome))
-        for contacted, recorded, step, kind, channel, outcome in rows
     ]
-    return pd.DataFrame(out, columns=MARKER_COLUMNS)
+    return pd.DataFrame(
+        {
+            "when": entries["at"].to_numpy(),
+            "label": labels,
+            "track": track.to_numpy(),
+            "step": entries["step"].to_numpy(),
+            "kind": entries["kind"].to_numpy(),
+            "channel": entries["channel"].to_numpy(),
+            "outcome": entries["outcome"].to_numpy(),
+        },
+        columns=MARKER_COLUMNS,
+    )
