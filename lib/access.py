@@ -76,7 +76,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "emergency_decision": ("wellbeing",),
     "close_case": STUDENT_ROLES,
     "reopen_case": STUDENT_ROLES,
-    "ingest_contacts": ("admin",),
     # --- mail wing: e-mail to a student from a case; the weekly digest of one's own students
     "send_email": STUDENT_ROLES,
     "receive_digest": STUDENT_ROLES,

@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_argument("--all", action="store_true", help="every flag raised up to that date")
     flags.add_argument("--format", choices=["csv", "json"], default="csv")
 
+    cases = sub.add_parser("cases", help="print the welfare and visa cases at a date")
+    cases.add_argument("--as-of", type=_parse_date, default=None)
+    cases.add_argument(
+        "--state", choices=["open", "overdue", "stalled", "closed", "all"], default="all"
+    )
+    cases.add_argument("--format", choices=["csv", "json"], default="csv")
+
     sar = sub.add_parser("sar", help="subject access export for one student")
     sar.add_argument("student_id")
     sar.add_argument("--out", type=Path, required=True)
@@ -152,7 +159,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             print(json.dumps(report.as_json()))
         else:
             print(report.as_text(), file=sys.stderr if report.status == "rejected" else sys.stdout)
-    if not args.no_compute and any(r.status != "rejected" for r in reports):
+    computes = args.source != "contacts"  # case entries change no measure or flag
+    if computes and not args.no_compute and any(r.status != "rejected" for r in reports):
         _compute(full=False, quiet=args.json)
     return 1 if failed else 0
 
@@ -192,6 +200,12 @@ def _cmd_flags(args: argparse.Namespace) -> int:
     else:
         frame.to_csv(sys.stdout, index=False)
     return 0
+
+
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from lib.cases.cli import cases_command
+
+    return cases_command(args.as_of, args.state, args.format, sys.stdout)
 
 
 def _cmd_sar(args: argparse.Namespace) -> int:
@@ -280,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         "export": _cmd_export,
         "compute": lambda a: _compute(full=a.full) or 0,
         "flags": _cmd_flags,
+        "cases": _cmd_cases,
         "sar": _cmd_sar,
         "users": _cmd_users,
         "load-sample": _cmd_load_sample,
