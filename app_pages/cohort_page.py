@@ -8,6 +8,7 @@ from lib.access import can
 from lib.db import session_scope
 from lib.queries import FLAG_STATES, YES_NO, cohort_csv, describe, from_params
 from lib.ui import cache
+from lib.ui.contact_impact import contact_impact_section
 from lib.ui.state import Keys
 from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pager, require_page
 
@@ -137,3 +138,5 @@ if can(user, "export_csv"):
         key=Keys.COHORT_EXPORT,
         on_click="ignore",
     )
+
+contact_impact_section(user)
