@@ -8,6 +8,7 @@ from lib.access import can
 from lib.db import session_scope
 from lib.queries import EXEMPTION_REASONS, add_exemption, search_students
 from lib.ui import cache
+from lib.ui.cases import student_case_section
 from lib.ui.state import Keys
 from lib.ui.student_charts import student_charts
 from lib.ui.widgets import empty_store_notice, log_view, require_page
@@ -89,6 +90,8 @@ else:
             index="week_start", columns="source", values="value", aggfunc="first"
         )
         st.dataframe(table.sort_index(ascending=False), width="stretch", key="student_weekly_table")
+
+student_case_section(user, student_id)  # cases wing
 
 st.subheader("Flags")
 if flags.empty:

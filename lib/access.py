@@ -33,6 +33,7 @@ PAGES: dict[str, PageSpec] = {
         PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", ":material/groups:"),
         PageSpec("student", "Student", "app_pages/student_page.py", "student", ":material/person:"),
         PageSpec("data", "Data", "app_pages/data_page.py", "data", ":material/database:"),
+        PageSpec("case", "Cases", "app_pages/case_page.py", "case", "🗂️"),  # cases wing
         PageSpec(
             "access_log",
             "Access log",
@@ -46,10 +47,10 @@ PAGES: dict[str, PageSpec] = {
 STUDENT_ROLES = ("tutor", "senior_tutor", "wellbeing", "visa")
 
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "tutor": ("home", "cohort", "student"),
-    "senior_tutor": ("home", "cohort", "student"),
-    "wellbeing": ("home", "cohort", "student"),
-    "visa": ("home", "cohort", "student"),
+    "tutor": ("home", "cohort", "student", "case"),
+    "senior_tutor": ("home", "cohort", "student", "case"),
+    "wellbeing": ("home", "cohort", "student", "case"),
+    "visa": ("home", "cohort", "student", "case"),
     "admin": ("home", "data", "access_log"),
 }
 

@@ -30,10 +30,10 @@ USERS = {
 }
 
 PAGE_TABLE = {
-    "tutor": {"home", "cohort", "student"},
-    "senior_tutor": {"home", "cohort", "student"},
-    "wellbeing": {"home", "cohort", "student"},
-    "visa": {"home", "cohort", "student"},
+    "tutor": {"home", "cohort", "student", "case"},
+    "senior_tutor": {"home", "cohort", "student", "case"},
+    "wellbeing": {"home", "cohort", "student", "case"},
+    "visa": {"home", "cohort", "student", "case"},
     "admin": {"home", "data", "access_log"},
 }
 

@@ -155,3 +155,51 @@ def test_bad_input_refused_with_nothing_saved(seeded):  # noqa: F811
     assert set(refused.value.errors) == {"next_due"}
     assert entries(s) == before
     assert s.get(Case, case.id).revision == 0  # the refused writes' lock bumps were rolled back
+
+
+def test_correction_is_a_new_entry_and_entries_are_never_rewritten(seeded):  # noqa: F811
+    from sqlalchemy import event
+
+    s = seeded
+    statements: list[str] = []
+
+    def watch(conn, cursor, statement, params, context, executemany):
+        statements.append(statement.upper())
+
+    engine = s.get_bind()
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        case = service.open_case(s, TUTOR, "S001", now=MON)
+        first = service.record_contact(s, TUTOR, case.id, contact(), now=MON)
+        s.commit()
+        fixed = service.correct_entry(
+            s,
+            TUTOR,
+            first.id,
+            contact(outcome="replied_fine", next_due=date(2025, 11, 28)),
+            "The student had replied the same day",
+            now=datetime(2025, 11, 18, 9),
+        )
+        s.commit()
+        with pytest.raises(CaseInputError) as refused:
+            service.correct_entry(s, TUTOR, first.id, contact(), "", now=MON)
+        assert "reason" in refused.value.errors
+        s.rollback()
+        service.close_case(s, TUTOR, case.id, "re_engaged", now=datetime(2025, 11, 19, 9))
+        service.reopen_case(s, TUTOR, case.id, "Flagged again", now=datetime(2025, 11, 20, 9))
+        s.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    s.refresh(first)
+    assert (first.outcome, fixed.corrects_entry_id, fixed.kind) == (
+        "no_response",
+        first.id,
+        "correction",
+    )
+    assert "replied the same day" in fixed.note
+    frame = cases_frame(s, as_of=date(2025, 11, 18)).set_index("case_id")
+    assert frame.loc[case.id, "next_due"] == date(2025, 11, 28)  # the correction stands in
+    assert not any(
+        st.startswith(("UPDATE CASE_ENTRIES", "DELETE FROM CASE_ENTRIES")) for st in statements
+    )
+    assert any(st.startswith("UPDATE CASES") for st in statements)  # the case row's lock/state

@@ -135,7 +135,7 @@ def derive_cases(
             "flag_id": out["flag_id"],
             "opened_on": out["opened_at"].dt.date,
             "step": step.reindex(ids).fillna(1).astype("int64"),
-            "last_entry_on": last_at.reindex(ids).fillna(out["opened_at"]).dt.date,
+            "last_entry_at": last_at.reindex(ids).fillna(out["opened_at"]),
             "closed": ids.isin(closes.index),
             "close_outcome": closes["outcome"].reindex(ids),
             "closed_on": closes["at"].reindex(ids).dt.date,
@@ -148,6 +148,7 @@ def derive_cases(
     out.loc[out["closed"], ["next_action", "next_due"]] = None
     out["next_due"] = pd.to_datetime(out["next_due"]).dt.date
     steps = out["step"].to_numpy()
+    out["last_entry_on"] = out["last_entry_at"].dt.date
     out["state"] = np.where(
         out["closed"],
         "closed",
@@ -162,7 +163,10 @@ def derive_cases(
     stall_day = days.add_many(last, STALLED_WORKING_DAYS)
     out["stalled"] = open_ & (stall_day <= np.datetime64(today, "D"))
     out = out.reset_index().rename(columns={"index": "case_id"})
-    return out[[*CASE_COLUMNS, "closed", "stalled", "close_outcome", "referral_team", "flag_id"]]
+    for column in ("next_due", "next_action", "close_outcome", "closed_on", "referral_team"):
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    extra = ["closed", "stalled", "close_outcome", "referral_team", "flag_id", "last_entry_at"]
+    return out[[*CASE_COLUMNS, *extra]]
 
 
 def cases_frame(

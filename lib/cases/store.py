@@ -101,13 +101,7 @@ def refresh_case(session: Session, case: Case, days: WorkingDays, today: date) -
     case.ladder_step = int(row["step"])
     case.next_action = _value(row["next_action"])
     case.next_due = _value(row["next_due"])
-    last = session.scalar(
-        select(CaseEntry.recorded_at)
-        .where(CaseEntry.case_id == case.id)
-        .order_by(CaseEntry.id.desc())
-        .limit(1)
-    )
-    case.last_entry_at = last
+    case.last_entry_at = row["last_entry_at"].to_pydatetime()  # the latest contact, not recording
     case.referral_team = _value(row["referral_team"])
     case.close_outcome = _value(row["close_outcome"]) if row["closed"] else None
     if not row["closed"]:
