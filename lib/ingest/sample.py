@@ -18,6 +18,7 @@ CANONICAL_ORDER = [
     ("timetable", "timetable/student_event.csv"),
     ("events", "events.csv"),
     ("submissions", "submissions.csv"),
+    ("contacts", "contacts.csv"),  # mail wing: sample welfare cases (lib.cases.sample)
 ]
 
 
@@ -46,6 +47,11 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     staff = folder / "staff.csv"
     passwords = create_demo_users(session, staff if staff.exists() else None)
     session.commit()
+    from lib.cases.sample import close_sample_cases
+
+    lines.append(
+        f"sample cases closed: {close_sample_cases(session, folder / 'case_closures.csv')}"
+    )
     lines.append("")
     lines.append(
         "Demo users for this sample data (shown once; `make clean-store run` starts afresh with new ones):"
