@@ -9,8 +9,9 @@ from lib.db import session_scope
 from lib.queries import FLAG_STATES, YES_NO, cohort_csv, describe, from_params
 from lib.ui import cache
 from lib.ui.contact_impact import contact_impact_section
+from lib.ui.dq_banner import data_quality_line
 from lib.ui.state import Keys
-from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pager, require_page
+from lib.ui.widgets import empty_store_notice, log_view, pager, require_page
 
 HEATMAP_SIZE = 50
 LIST_SIZE = 25
@@ -79,7 +80,7 @@ c3.metric(
     f"{(week_to - week_from).days // 7 + 1}" if week_from and week_to else "—",
     help=f"{week_from} to {week_to}" if week_from else "no results yet",
 )
-data_quality_banner(cache.dq_events(version, week_from, week_to))
+data_quality_line(version, user, week_from, week_to)
 if size == 0:
     st.info("No students match these filters.")
     st.stop()
