@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from lib.auth import add_user
-from lib.models import Case, CaseEntry
+from lib.store.models import Case, CaseEntry
 from tests import app_fixtures
 from tests.app_fixtures import PASSWORD, open_page
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from lib.access import User
 from lib.cases import service
 from lib.cases.service import Contact
-from lib.db import session_factory, session_scope
-from lib.models import Case, CaseEntry, Student
+from lib.store.db import session_factory, session_scope
+from lib.store.models import Case, CaseEntry, Student
 
 TUTOR = User("tut_a", "tutor")
 WB = User("wb", "wellbeing")

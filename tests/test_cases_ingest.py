@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from lib.cli import main
 from lib.ingest.pipeline import load_file
-from lib.models import Case, CaseEntry
+from lib.store.models import Case, CaseEntry
 from tests.test_ingest_canonical import snapshot, with_students, write  # noqa: F401
 
 HEADER = (

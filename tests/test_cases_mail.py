@@ -20,7 +20,7 @@ from lib.cases.mail import (
     smtp_server,
 )
 from lib.cases.service import CaseDenied, CaseInputError, open_case
-from lib.models import AccessLogEntry, CaseEntry, StaffUser, Student
+from lib.store.models import AccessLogEntry, CaseEntry, StaffUser, Student
 from tests.app_fixtures import seed
 from tests.smtp_server import free_port, smtp  # noqa: F401 (fixture)
 

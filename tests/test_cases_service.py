@@ -12,7 +12,7 @@ from lib.auth import add_user
 from lib.cases import service
 from lib.cases.queries import cases_frame
 from lib.cases.service import CaseDenied, CaseInputError, Contact
-from lib.models import Case, CaseEntry
+from lib.store.models import Case, CaseEntry
 from tests.app_fixtures import PASSWORD, seeded  # noqa: F401
 
 TUTOR = User("tut_a", "tutor")

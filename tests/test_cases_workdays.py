@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lib.cases.workdays import WorkingDays, working_days
-from lib.models import CalendarPeriod, Setting
+from lib.store.models import CalendarPeriod, Setting
 
 
 def test_weekends_are_skipped():

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from lib.access import User
 from lib.cases import service
 from lib.cases.worklists import worklist
-from lib.models import Flag
+from lib.store.models import Flag
 from tests.app_fixtures import seeded  # noqa: F401
 
 TUTOR = User("tut_a", "tutor")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from lib.access import User
 from lib.cases.service import Contact, open_case, record_contact
 from lib.cli import main
-from lib.models import AccessLogEntry, Flag, StaffUser
+from lib.store.models import AccessLogEntry, Flag, StaffUser
 from tests.app_fixtures import FIRST_WEEK, seed
 from tests.smtp_server import smtp  # noqa: F401 (fixture)
 

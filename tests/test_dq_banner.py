@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from lib.access import User
-from lib.models import DataQualityEvent, Enrolment
+from lib.store.models import DataQualityEvent, Enrolment
 from lib.views.data_quality import events_for_user
 from tests import app_fixtures
 from tests.app_fixtures import FIRST_WEEK, open_page

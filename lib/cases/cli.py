@@ -7,7 +7,7 @@ from datetime import date
 from typing import TextIO
 
 from lib.cases.queries import cases_frame, cli_frame, filter_state
-from lib.db import session_scope
+from lib.store.db import session_scope
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

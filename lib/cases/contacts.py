@@ -16,7 +16,7 @@ from lib.cases.store import append_entry, new_case, open_case_for, refresh_case
 from lib.cases.workdays import working_days
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.readers import ROW, Validator, read_csv_frame, read_text
-from lib.models import Student
+from lib.store.models import Student
 
 CONTACT_COLUMNS = [
     "student_id",

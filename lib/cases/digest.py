@@ -20,7 +20,7 @@ from lib.audit import log_access
 from lib.cases import ladder
 from lib.cases.mail import MailError, SmtpServer, default_sender, send_message, valid_address
 from lib.cases.queries import cases_frame
-from lib.models import Flag, StaffUser, Student
+from lib.store.models import Flag, StaffUser, Student
 
 MAX_LINES = 100  # per section; the rest are counted and left to the dashboard
 NEW_DAYS = 7  # a flag raised within the week before the as-of date is new

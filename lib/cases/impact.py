@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from lib.access import User, can, scoped_student_ids, visible_tracks
 from lib.cases.queries import effective_entries, entries_frame
-from lib.models import Case, WeeklyMeasure
+from lib.store.models import Case, WeeklyMeasure
 
 WINDOW_WEEKS = 4  # teaching weeks on each side of the first contact
 MIN_WEEKS = 2  # measured weeks needed on each side for a case to count

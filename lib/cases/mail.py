@@ -24,7 +24,7 @@ from lib.audit import log_access
 from lib.cases import ladder
 from lib.cases.service import CaseDenied, CaseInputError, Contact, record_contact
 from lib.cases.store import entry_by_key
-from lib.models import Case, CaseEntry, StaffUser, Student
+from lib.store.models import Case, CaseEntry, StaffUser, Student
 
 SMTP_ENV = "DASHBOARD_SMTP_URL"
 FROM_ENV = "DASHBOARD_MAIL_FROM"  # sender when a user has no e-mail address (e.g. a team mailbox)

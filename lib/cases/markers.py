@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from lib.access import User, can_view_student, visible_tracks
 from lib.cases import ladder
 from lib.cases.queries import effective_entries, entries_frame
-from lib.models import Case
+from lib.store.models import Case
 
 MARKER_COLUMNS = ["when", "label", "track", "step", "kind", "channel", "outcome"]
 

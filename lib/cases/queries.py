@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from lib.cases.ladder import STALLED_WORKING_DAYS
 from lib.cases.workdays import WorkingDays, working_days
-from lib.models import Case, CaseEntry
+from lib.store.models import Case, CaseEntry
 
 ENTRY_COLUMNS = (
     "id",

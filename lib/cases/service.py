@@ -21,7 +21,7 @@ from lib.cases.store import (
     refresh_case,
 )
 from lib.cases.workdays import WorkingDays, working_days
-from lib.models import Case, CaseEntry, StaffUser, Student
+from lib.store.models import Case, CaseEntry, StaffUser, Student
 
 WELLBEING_QUEUE = "wellbeing"  # the owner of a case handed over to the wellbeing team's queue
 NOTE_MAX = 4000

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from lib.cases.queries import case_rows_frame, derive_cases, entries_frame
 from lib.cases.workdays import WorkingDays
-from lib.models import Case, CaseEntry
+from lib.store.models import Case, CaseEntry
 
 
 def lock_case(session: Session, case_id: int) -> Case | None:

@@ -14,7 +14,7 @@ from lib.cases import ladder
 from lib.cases.queries import cases_frame, entries_frame
 from lib.cases.service import wellbeing_colleagues
 from lib.cases.workdays import WorkingDays, working_days
-from lib.models import Case, Flag, Student
+from lib.store.models import Case, Flag, Student
 
 ENTRY_LABELS = {
     "when": "When",

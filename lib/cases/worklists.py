@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from lib.access import User, scoped_student_ids, student_filter, visible_tracks
 from lib.cases import ladder
 from lib.cases.workdays import WorkingDays, working_days
-from lib.models import Case, CaseEntry, Flag, Student
+from lib.store.models import Case, CaseEntry, Flag, Student
 
 # Columns shown to people (never the code's names).
 LABELS = {

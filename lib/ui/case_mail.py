@@ -11,8 +11,8 @@ import streamlit as st
 from lib.access import User, can
 from lib.cases.mail import TEMPLATES, MailError, draft_message, send_to_student, smtp_server
 from lib.cases.service import CaseDenied, CaseInputError
-from lib.db import session_scope
-from lib.models import Case, Student
+from lib.store.db import session_scope
+from lib.store.models import Case, Student
 from lib.ui import cache
 
 PROPOSED_TIMES = 3

@@ -14,7 +14,7 @@ from lib.access import PAGES, User, can_on_track, scoped_student_ids, visible_tr
 from lib.cases import ladder, service, views, worklists
 from lib.cases.queries import cases_frame
 from lib.cases.service import CaseDenied, CaseInputError, Contact
-from lib.db import session_scope
+from lib.store.db import session_scope
 from lib.ui.case_mail import message_templates
 from lib.ui.widgets import log_view
 

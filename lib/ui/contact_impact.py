@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from lib.access import User, can
 from lib.cases import ladder
 from lib.cases.impact import CAVEAT, MIN_WEEKS, WINDOW_WEEKS, contact_impact
-from lib.db import session_scope
-from lib.models import CaseEntry
+from lib.store.db import session_scope
+from lib.store.models import CaseEntry
 from lib.ui import cache
 
 COLUMN_NAMES = {

@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib.access import User
 from lib.charts import source_label
-from lib.db import session_scope
+from lib.store.db import session_scope
 from lib.views.data_quality import events_for_user
 
 

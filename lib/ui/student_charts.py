@@ -7,7 +7,7 @@ import streamlit as st
 
 from lib.access import User
 from lib.cases.markers import case_markers
-from lib.db import session_scope
+from lib.store.db import session_scope
 from lib.ui import cache
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from lib.access import User, scoped_student_ids
-from lib.models import DataQualityEvent, Enrolment
+from lib.store.models import DataQualityEvent, Enrolment
 
 COLUMNS = [
     "week_start",
