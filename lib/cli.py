@@ -161,7 +161,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             loaded_by=args.by,
             quarantine=args.quarantine,
             extra=_ingest_extra(args),
-            recompute=not args.no_compute and args.source != "contacts",  # no measure changes
+            recompute=not args.no_compute and args.source != "contacts",  # no flag changes
         )
     for report in outcome.reports:
         if args.json:

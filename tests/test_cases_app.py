@@ -203,3 +203,42 @@ def test_home_worklist_sections(seeded, role, section):
     at = open_page(role, "home")
     ok(at)
     assert section in "\n".join(m.value for m in at.markdown)
+
+
+def test_visa_team_works_its_own_track(seeded):
+    at = open_page("visa", "student", {"id": "S002"})
+    ok(at)
+    assert "case_open_button_student_S002_welfare" not in keys(at)
+    at.button(key="case_open_button_student_S002_visa").click().run()
+    ok(at)
+    case = the_case(seeded, "S002")
+    assert (case.track, case.owner_username) == ("visa", "visa_team")
+    at = open_page("visa", "case", {"case": str(case.id)})
+    ok(at)
+    channels = at.selectbox(key=f"case_contact_channel_{case.id}").options
+    assert "Phone call" in channels and len(channels) == 8  # the visa team uses any channel
+    at = record(at, case.id, "phone", outcome="replied_fine")
+    ok(at)
+    assert entries(seeded, case.id) == 2
+    # the tutor sees the visa-track case of a tutee but may not record on it
+    at = open_page("tutor", "case", {"case": str(case.id)})
+    ok(at)
+    assert f"case_contact_submit_{case.id}" not in keys(at)
+
+
+def test_correction_from_the_case_page(seeded, tutor_case):
+    cid = tutor_case
+    at = open_page("tutor", "case", {"case": str(cid)})
+    at = record(at, cid, "uni_email")
+    first = seeded.scalar(select(CaseEntry).where(CaseEntry.kind == "contact"))
+    slot = f"{cid}_{first.id}"
+    at.selectbox(key=f"case_correct_outcome_{slot}").set_value("replied_fine")
+    at.button(key=f"case_correct_submit_{slot}").click().run()
+    assert "Say what the correction changes" in errors(at)
+    at.text_input(key=f"case_correct_reason_{slot}").input("The reply came the same day")
+    at.button(key=f"case_correct_submit_{slot}").click().run()
+    ok(at)
+    fixed = seeded.scalar(select(CaseEntry).where(CaseEntry.kind == "correction"))
+    assert fixed.corrects_entry_id == first.id and fixed.outcome == "replied_fine"
+    history = at.dataframe[0].value
+    assert history["What"].str.contains("corrected by a later entry").any()

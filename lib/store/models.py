@@ -332,7 +332,7 @@ class Case(Base):
     state: Mapped[str] = mapped_column(String(20))  # open|escalated|referred|emergency|closed
     ladder_step: Mapped[int] = mapped_column(Integer, default=1)
     referral_team: Mapped[str | None] = mapped_column(String(60))
-    # --- cases wing (migration 0004): derived from the entries (lib.cases.ladder.fold), kept here
+    # --- cases wing (migration 0004): derived from the entries (lib.cases.queries.derive_cases), kept
     # so the worklists filter in SQL; `revision` is bumped first in every write (the case's lock).
     track: Mapped[str] = mapped_column(String(10), default="welfare", server_default="welfare")
     next_action: Mapped[str | None] = mapped_column(Text)

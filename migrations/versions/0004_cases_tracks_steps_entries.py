@@ -1,7 +1,7 @@
 """cases wing: case track and derived state columns; entry step, staff, team, idempotency key, load
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01 02:10:00
 
 Plain ADD COLUMN / CREATE INDEX only (no batch table copy on SQLite): a copy would drop the
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """mail wing: staff users opt in to the weekly digest e-mail
 
 Revision ID: 0010
-Revises: 0003, 0004
+Revises: 0004
 Create Date: 2026-12-01 02:12:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = ("0003", "0004")  # joins the append-only and cases heads until re-chained
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
