@@ -77,7 +77,8 @@ def test_summaries_by_channel_and_step_count_usable_cases_only():
     assert list(by_step.index) == [1.0, 3.0] and list(by_step["cases"]) == [1, 1]
 
 
-def test_store_summary_is_scoped_and_for_senior_tutors_and_wellbeing(session):
+def test_store_summary_is_scoped_and_for_senior_tutors_and_wellbeing(any_session):
+    session = any_session
     seed(session)  # S001 and S003 drop to 10% of usual from week 7; everyone else holds at 100%
     tutor = User("tut_a", "tutor")
     for sid, owner in (("S001", "tut_a"), ("S003", "tut_b")):

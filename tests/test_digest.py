@@ -37,7 +37,8 @@ def _overdue_case(session, student_id: str, username: str) -> None:
 
 
 @pytest.fixture
-def store(session):
+def store(any_session):
+    session = any_session  # SQLite, and PostgreSQL when TEST_DATABASE_URL is set
     seed(session)  # flags raised in the week of 17 Nov for S001 (tut_a) and S003 (tut_b)
     session.add(
         Flag(

@@ -42,7 +42,11 @@ def _events(session) -> None:
     session.commit()
 
 
-def test_events_are_those_of_the_users_students(seeded):
+def test_events_are_those_of_the_users_students(any_session):
+    from tests.app_fixtures import seed
+
+    seed(any_session)  # SQLite, and PostgreSQL when TEST_DATABASE_URL is set
+    seeded = any_session
     _events(seeded)
     explanations = {
         role: set(events_for_user(seeded, user, None, None)["explanation"])
