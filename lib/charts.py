@@ -116,10 +116,10 @@ class SourceLabel:
 
 SOURCE_LABELS: dict[str, SourceLabel] = {
     "index": SourceLabel("Engagement index (all sources)", "% of own usual level", True),
-    "attendance": SourceLabel("Attendance (QR scans)", "% of timetabled sessions attended", True),
-    "online": SourceLabel("Teams online sessions", "% of timetabled sessions joined", True),
+    "attendance": SourceLabel("Attendance (QR scans)", "% of sessions attended", True),
+    "online": SourceLabel("Teams online sessions", "% of sessions joined", True),
     "vle": SourceLabel("Moodle", "active days per week"),
-    "submission": SourceLabel("Submissions", "% of submissions due handed in on time", True),
+    "submission": SourceLabel("Submissions", "% handed in on time", True),
     "lecture_capture": SourceLabel("Lecture capture (Echo360)", "minutes watched per week"),
 }
 COUNT_LABELS = {  # attendance/online of a student with no timetabled sessions: a count
@@ -177,13 +177,15 @@ def student_timeline(
     label = source_label(source, by_count)
     x = pd.to_datetime(part["week_start"])
     usual = pd.to_numeric(part["baseline"], errors="coerce")
+    low = pd.to_numeric(part["baseline_low"], errors="coerce").clip(lower=0)
+    high = pd.to_numeric(part["baseline_high"], errors="coerce")
+    if label.percent and source != "index":  # a rate's usual range stops at 100%
+        high = high.clip(upper=1.0)
     fig = go.Figure()
-    fig.add_scatter(
-        x=x, y=part["baseline_high"], mode="lines", line_width=0, showlegend=False, hoverinfo="skip"
-    )
+    fig.add_scatter(x=x, y=high, mode="lines", line_width=0, showlegend=False, hoverinfo="skip")
     fig.add_scatter(
         x=x,
-        y=part["baseline_low"],
+        y=low,
         mode="lines",
         line_width=0,
         fill="tonexty",

@@ -50,7 +50,9 @@ def test_submission_baseline_is_the_usual_rate_of_the_weeks_with_something_due()
     assert plotly_array(usual["y"]).tolist() == [1.0, 1.0]
     assert usual["mode"] == "lines+markers"  # a single measured week still shows its usual level
     assert fig["layout"]["yaxis"]["tickformat"] == ".0%"
-    assert fig["layout"]["yaxis"]["title"]["text"] == "% of submissions due handed in on time"
+    band_top = fig["data"][0]
+    assert plotly_array(band_top["y"]).tolist() == [1.0, 1.0]  # a rate's usual range stops at 100%
+    assert fig["layout"]["yaxis"]["title"]["text"] == "% handed in on time"
 
 
 def test_every_chart_shares_one_week_axis_and_names_units():
@@ -87,7 +89,7 @@ def test_contact_markers_are_vertical_lines_with_hover_text():
 def test_summary_is_a_text_alternative():
     text = charts.timeline_summary(_measures(), "submission")
     assert text == (
-        "Submissions, % of submissions due handed in on time: 2 week(s) measured from the week of "
+        "Submissions, % handed in on time: 2 week(s) measured from the week of "
         "06 Oct 2025 to the week of 27 Oct 2025. Latest 0% (usually 100%); lowest 0% in the week "
         "of 27 Oct 2025."
     )
