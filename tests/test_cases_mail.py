@@ -4,6 +4,7 @@ recorded as the case's contact attempt and access-logged (nothing recorded when 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -170,3 +171,17 @@ def test_case_page_templates_open_in_the_mail_client_and_send(store, smtp):  # n
     assert not at.exception and "recorded as a contact attempt" in at.success[0].value
     assert len(inbox.messages) == 1
     assert inbox.messages[0][1]["Subject"] == "Invitation to a personal tutorial"
+
+
+def test_case_page_offers_the_templates_beside_the_contact_form(store, monkeypatch):
+    from tests.app_fixtures import COOKIE_KEY, open_page
+
+    monkeypatch.setenv("DASHBOARD_COOKIE_KEY", COOKIE_KEY)
+    monkeypatch.delenv("DASHBOARD_SMTP_URL", raising=False)
+    monkeypatch.setattr("lib.cases.mail.SECRETS_PATH", Path("/nonexistent/secrets.toml"))
+    case_id = _case(store)
+    at = open_page("tutor", "case", {"case": str(case_id)})
+    assert not at.exception
+    (link,) = at.get("link_button")
+    assert link.proto.url.startswith("mailto:s001@uni.example?subject=Checking%20in")
+    assert not [b for b in at.button if b.key == "case_mail_send"]  # no SMTP server configured
