@@ -120,3 +120,13 @@ def test_send_without_a_server_and_opt_in_without_an_address_are_refused(store, 
     assert main(["digest", "--as-of", AS_OF, "--send"]) == 2
     assert main(["users", "add", "wb", "--role", "wellbeing", "--digest"]) == 2
     assert store.scalar(select(StaffUser.digest).where(StaffUser.username == "wb")) is False
+
+
+def test_a_flag_is_new_in_the_first_digest_after_its_week_ends(store):
+    from lib.cases.digest import flags_for
+
+    tutor = User("tut_a", "tutor")
+    # the S001 flag's week is 17-23 Nov: new in the digests of 24-30 Nov, continuing after
+    for as_of, new in (("2025-11-20", True), ("2025-11-30", True), ("2025-12-01", False)):
+        flags = flags_for(store, tutor, date.fromisoformat(as_of)).set_index("student_id")
+        assert bool(flags.loc["S001", "new"]) is new, as_of

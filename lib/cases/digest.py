@@ -23,7 +23,9 @@ from lib.cases.queries import cases_frame
 from lib.store.models import Flag, StaffUser, Student
 
 MAX_LINES = 100  # per section; the rest are counted and left to the dashboard
-NEW_DAYS = 7  # a flag raised within the week before the as-of date is new
+# A flag is known once its week has ended: it is new in the first digest after that (its week
+# ended within the 7 days before the as-of date), continuing afterwards.
+NEW_DAYS = 7
 
 
 @dataclass
@@ -69,9 +71,8 @@ def flags_for(session: Session, user: User, as_of: date) -> pd.DataFrame:
         .order_by(Flag.week_start.desc(), Flag.student_id, Flag.kind)
     ).all()
     frame = pd.DataFrame(rows, columns=columns)
-    frame["new"] = pd.to_datetime(frame["week_start"]) > pd.Timestamp(
-        as_of - timedelta(days=NEW_DAYS)
-    )
+    week_end = pd.to_datetime(frame["week_start"]) + pd.Timedelta(days=7)
+    frame["new"] = week_end > pd.Timestamp(as_of - timedelta(days=NEW_DAYS))
     return frame
 
 
@@ -146,7 +147,7 @@ def build_digest(
             f"Your weekly Student Engagement Dashboard digest as of {as_of:%A %d %B %Y}, for "
             "the students you support. Open the dashboard to record contacts.",
             "",
-            f"New flags (raised in the last {NEW_DAYS} days): {len(new)}",
+            f"New flags (raised since last week's digest): {len(new)}",
             *_flag_lines(new),
             "",
             f"Continuing flags: {len(continuing)}",
