@@ -86,6 +86,9 @@ def test_store_summary_is_scoped_and_for_senior_tutors_and_wellbeing(any_session
         case = open_case(session, user, sid, now=datetime(2025, 11, 11, 9))
         contact = Contact(datetime(2025, 11, 11, 10), "uni_email", "no_response", next_due=None)
         record_contact(session, user, case.id, contact, now=datetime(2025, 11, 11, 11))
+        if sid == "S001":  # then a tutorial invitation by Teams message in week 7
+            invite = Contact(datetime(2025, 11, 18, 10), "teams_message", "no_response", step=2)
+            record_contact(session, user, case.id, invite, now=datetime(2025, 11, 18, 11))
     session.commit()
     senior = User("senior_sci", "senior_tutor", school="Science", years=(1, 2))
     result = contact_impact(session, senior)
@@ -94,7 +97,15 @@ def test_store_summary_is_scoped_and_for_senior_tutors_and_wellbeing(any_session
     # after = weeks 7,8,9 at 0.1
     assert overall["cases"] == 1
     assert (overall["index_before"], overall["index_after"]) == pytest.approx((1.0, 0.1))
-    assert result["by_channel"]["channel"].tolist() == ["uni_email"]
+    # by step / channel: each case's first contact at that step / by that channel; the step-2
+    # Teams message in week 7: before = weeks 6,4,3,2 at 1.0, after = weeks 8,9 at 0.1
+    by_step = result["by_step"].set_index("step")
+    assert by_step["cases"].to_dict() == {1: 1, 2: 1}
+    assert (by_step.loc[2, "index_before"], by_step.loc[2, "index_after"]) == pytest.approx(
+        (1.0, 0.1)
+    )
+    by_channel = result["by_channel"].set_index("channel")
+    assert by_channel["cases"].to_dict() == {"teams_message": 1, "uni_email": 1}
     assert result["pending"]["cases"].tolist() == [0]
     assert contact_impact(session, User("wb", "wellbeing"))["overall"]["cases"].tolist() == [2]
     with pytest.raises(PermissionError):

@@ -23,30 +23,37 @@ CAVEAT = (
 SUMMARY_COLUMNS = ["cases", "index_before", "index_after", "change", "improved_share"]
 
 
-def first_contacts(entries: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
-    """One row per case with a contact: student, the first contact's day, channel and step (a
-    corrected contact counts as its correction)."""
+def first_contacts(
+    entries: pd.DataFrame, cases: pd.DataFrame, per: str | None = None
+) -> pd.DataFrame:
+    """The first contact of each case (or, with `per` = "step" or "channel", the first contact of
+    each case at each step or by each channel): case, student, day, channel and step. A corrected
+    contact counts as its correction."""
     live = effective_entries(entries)
     contacts = live[live["kind"].isin(("contact", "correction")) & live["channel"].notna()]
-    first = contacts.sort_values(["at", "id"], kind="stable").drop_duplicates("case_id")
+    contacts = contacts.assign(step=contacts["step"].astype("float64"))
+    keys = ["case_id", per] if per else ["case_id"]
+    first = contacts.sort_values(["at", "id"], kind="stable").drop_duplicates(keys)
     out = first.merge(cases[["case_id", "student_id"]], on="case_id")
-    out = out.assign(day=out["at"].dt.normalize(), step=out["step"].astype("float64"))
+    out = out.assign(day=out["at"].dt.normalize())
     return out[["case_id", "student_id", "day", "channel", "step"]].reset_index(drop=True)
 
 
 def case_windows(
     contacts: pd.DataFrame, index: pd.DataFrame, weeks: int = WINDOW_WEEKS
 ) -> pd.DataFrame:
-    """Per case: mean engagement index over the `weeks` teaching weeks before the first contact's
-    week and the `weeks` after it (the contact's own week in neither), with the weeks measured.
+    """Per contact row: mean engagement index over the `weeks` teaching weeks before the contact's
+    week and the `weeks` after it (the contact's own week in neither), with the weeks measured;
+    rows in the order of `contacts`.
 
     `index`: student_id, week_start, value (the index, 1 = own usual level), teaching."""
     columns = ["case_id", "before", "after", "weeks_before", "weeks_after"]
-    if contacts.empty or index.empty:
+    if contacts.empty:
         return pd.DataFrame(columns=columns)
     teaching = index[index["teaching"].astype(bool)][["student_id", "week_start", "value"]]
     teaching = teaching.assign(week_start=pd.to_datetime(teaching["week_start"]))
-    pairs = contacts[["case_id", "student_id", "day"]].merge(teaching, on="student_id")
+    rows = contacts[["student_id", "day"]].assign(row=np.arange(len(contacts)))
+    pairs = rows.merge(teaching, on="student_id")
     monday = pairs["day"] - pd.to_timedelta(pairs["day"].dt.day_of_week, unit="D")
     pairs["side"] = np.select(
         [pairs["week_start"] < monday, pairs["week_start"] > monday], ["before", "after"], ""
@@ -54,23 +61,14 @@ def case_windows(
     pairs = pairs[pairs["side"] != ""]
     # nearest teaching weeks first on each side, then keep `weeks` of them
     pairs["distance"] = (pairs["week_start"] - monday).abs()
-    pairs = pairs.sort_values(["case_id", "side", "distance"], kind="stable")
-    pairs = pairs[pairs.groupby(["case_id", "side"]).cumcount() < weeks]
-    grouped = pairs.groupby(["case_id", "side"])["value"]
-    means = grouped.mean().unstack("side")
-    counts = grouped.count().unstack("side")
-    out = pd.DataFrame(
-        {
-            "before": means.get("before"),
-            "after": means.get("after"),
-            "weeks_before": counts.get("before"),
-            "weeks_after": counts.get("after"),
-        }
-    ).reindex(contacts["case_id"])
-    out[["weeks_before", "weeks_after"]] = (
-        out[["weeks_before", "weeks_after"]].fillna(0).astype(int)
-    )
-    return out.rename_axis("case_id").reset_index()[columns]
+    pairs = pairs.sort_values(["row", "side", "distance"], kind="stable")
+    pairs = pairs[pairs.groupby(["row", "side"]).cumcount() < weeks]
+    out = pd.DataFrame({"case_id": contacts["case_id"].to_numpy()})
+    for side in ("before", "after"):
+        part = pairs[pairs["side"] == side].groupby("row")["value"]
+        out[side] = part.mean().reindex(out.index).to_numpy(dtype=float)
+        out[f"weeks_{side}"] = part.count().reindex(out.index).fillna(0).to_numpy(dtype=int)
+    return out[columns]
 
 
 def summarise(frame: pd.DataFrame, by: str | None) -> pd.DataFrame:
@@ -95,8 +93,9 @@ def summarise(frame: pd.DataFrame, by: str | None) -> pd.DataFrame:
 
 
 def contact_impact(session: Session, user: User, track: str = "welfare") -> dict[str, pd.DataFrame]:
-    """For the user's students (senior tutors and wellbeing only): "overall", "by_channel",
-    "by_step" summaries and "pending" (first contacts without enough weeks on a side yet)."""
+    """For the user's students (senior tutors and wellbeing only): "overall" (each case's first
+    contact), "by_channel" and "by_step" (each case's first contact by that channel / at that
+    step), and "pending" (cases whose first contact has too few weeks on a side yet)."""
     if not can(user, "view_contact_impact") or track not in visible_tracks(user):
         raise PermissionError("Only senior tutors and the wellbeing team see this summary.")
     cases = pd.DataFrame(
@@ -107,13 +106,9 @@ def contact_impact(session: Session, user: User, track: str = "welfare") -> dict
         ).all(),
         columns=["case_id", "student_id"],
     )
-    entries = entries_frame(session, cases["case_id"].tolist()) if len(cases) else None
-    contacts = (
-        first_contacts(entries, cases)
-        if entries is not None and len(entries)
-        else pd.DataFrame(columns=["case_id", "student_id", "day", "channel", "step"])
-    )
-    students = contacts["student_id"].unique().tolist()
+    entries = entries_frame(session, cases["case_id"].tolist())
+    firsts = {per: first_contacts(entries, cases, per) for per in (None, "channel", "step")}
+    students = firsts[None]["student_id"].unique().tolist()
     index = pd.DataFrame(
         session.execute(
             select(
@@ -125,11 +120,19 @@ def contact_impact(session: Session, user: User, track: str = "welfare") -> dict
         ).all(),
         columns=["student_id", "week_start", "value", "teaching"],
     )
-    windows = case_windows(contacts, index).merge(contacts[["case_id", "channel", "step"]])
-    usable = (windows["weeks_before"] >= MIN_WEEKS) & (windows["weeks_after"] >= MIN_WEEKS)
+    windows = {
+        per: pd.concat(
+            [case_windows(frame, index).drop(columns="case_id"), frame.reset_index(drop=True)],
+            axis=1,
+        )
+        for per, frame in firsts.items()
+    }
+    first = windows[None]
+    usable = (first["weeks_before"] >= MIN_WEEKS) & (first["weeks_after"] >= MIN_WEEKS)
+    by_step = windows["step"]
     return {
-        "overall": summarise(windows, None),
-        "by_channel": summarise(windows, "channel"),
-        "by_step": summarise(windows.assign(step=windows["step"].astype("Int64")), "step"),
+        "overall": summarise(first, None),
+        "by_channel": summarise(windows["channel"], "channel"),
+        "by_step": summarise(by_step.assign(step=by_step["step"].astype("Int64")), "step"),
         "pending": pd.DataFrame({"cases": [int((~usable).sum())]}),
     }

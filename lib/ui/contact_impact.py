@@ -66,12 +66,12 @@ def contact_impact_section(user: User) -> None:
     cols[2].metric("Index after", f"{row['index_after']:.0%}", f"{row['change']:+.0%}")
     cols[3].metric("Cases whose index rose", f"{row['improved_share']:.0%}")
     left, right = st.columns(2)
-    left.markdown("**By channel of the first contact**")
+    left.markdown("**By channel** (each case's first contact by that channel)")
     left.dataframe(
         _table(result["by_channel"], "channel", ladder.CHANNEL_LABELS),
         hide_index=True,
         key="impact_by_channel",
     )
-    right.markdown("**By ladder step of the first contact**")
+    right.markdown("**By ladder step** (each case's first contact at that step)")
     steps = {n: ladder.step_title(n) for n in ladder.LADDER}
     right.dataframe(_table(result["by_step"], "step", steps), hide_index=True, key="impact_by_step")
