@@ -203,3 +203,20 @@ def test_correction_is_a_new_entry_and_entries_are_never_rewritten(seeded):  # n
         st.startswith(("UPDATE CASE_ENTRIES", "DELETE FROM CASE_ENTRIES")) for st in statements
     )
     assert any(st.startswith("UPDATE CASES") for st in statements)  # the case row's lock/state
+
+
+def test_latest_entry_is_the_latest_recorded_even_if_dated_earlier(seeded):  # noqa: F811
+    s = seeded
+    case = service.open_case(s, TUTOR, "S001", now=datetime(2025, 11, 17, 10, 5))
+    # the e-mail went out at 09:30, before the case was opened in the app at 10:05
+    service.record_contact(
+        s,
+        TUTOR,
+        case.id,
+        contact(when=datetime(2025, 11, 17, 9, 30)),
+        now=datetime(2025, 11, 17, 10, 6),
+    )
+    s.commit()
+    s.refresh(case)
+    assert case.next_action.startswith("Step 2") and case.next_due == date(2025, 11, 24)
+    assert case.last_entry_at == datetime(2025, 11, 17, 10, 5)  # the latest dated entry

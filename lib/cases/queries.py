@@ -99,6 +99,21 @@ def effective_entries(entries: pd.DataFrame, as_of: date | None = None) -> pd.Da
     return frame[~frame["id"].isin(corrected)]
 
 
+def _positions(entries: pd.DataFrame) -> pd.Series:
+    """Each entry's place in the case's order (id -> position): its own id, or for a correction
+    the id of the first entry in the chain of corrections it ends."""
+    corrects = entries.set_index("id")["corrects_entry_id"]
+    position = pd.Series(entries["id"].to_numpy(dtype="float64"), index=entries["id"])
+    target = corrects.copy()
+    for _ in range(20):  # follow correction chains back to their first entry
+        known = target.notna()
+        if not known.any():
+            break
+        position[known] = target[known]
+        target = target.map(corrects).where(known)
+    return position
+
+
 def derive_cases(
     cases: pd.DataFrame, entries: pd.DataFrame, days: WorkingDays, as_of: date | None
 ) -> pd.DataFrame:
@@ -108,7 +123,11 @@ def derive_cases(
     today = as_of or date.today()
     if as_of is not None:
         cases = cases[cases["opened_at"].dt.normalize() <= pd.Timestamp(as_of)]
-    live = effective_entries(entries, as_of).sort_values(["at", "id"], kind="stable")
+    live = effective_entries(entries, as_of)
+    # recording order decides which entry is the latest (a contact may be dated a little before
+    # the case's opening entry was recorded); a correction takes the place of what it corrects
+    live = live.assign(pos=_positions(entries).reindex(live["id"]).to_numpy())
+    live = live.sort_values(["pos", "id"], kind="stable")
     by_case = live.groupby("case_id", sort=False)
     step = by_case["step"].max()
     last_at = by_case["at"].max()

@@ -14,6 +14,7 @@ from lib.cases import ladder
 from lib.cases.queries import cases_frame, entries_frame
 from lib.cases.service import wellbeing_colleagues
 from lib.cases.workdays import WorkingDays, working_days
+from lib.compute.flags import in_force
 from lib.store.models import Case, Flag, Student
 
 ENTRY_LABELS = {
@@ -230,7 +231,7 @@ def open_flag_id(session: Session, student_id: str) -> int | None:
     """The student's most severe flag in force (the flag a case opens from), if any."""
     return session.scalar(
         select(Flag.id)
-        .where(Flag.student_id == student_id, Flag.ended_week.is_(None))
+        .where(Flag.student_id == student_id, in_force(None, None))
         .order_by(Flag.week_start.desc())
         .limit(1)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from functools import lru_cache
 
 import holidays
 import numpy as np
@@ -23,11 +24,16 @@ NATION_SETTING = "uk_nation"
 _YEARS = range(2015, 2046)
 
 
-def nation_holidays(nation: str = DEFAULT_NATION) -> list[date]:
+def nation_holidays(nation: str = DEFAULT_NATION) -> tuple[date, ...]:
     """The bank holidays of one UK nation (holidays library), 2015–2045."""
     if nation not in NATIONS:
         raise ValueError(f"unknown UK nation {nation!r}: use one of {', '.join(NATIONS)}")
-    return sorted(holidays.country_holidays("GB", subdiv=nation, years=_YEARS))
+    return _nation_holidays(nation)
+
+
+@lru_cache(maxsize=8)
+def _nation_holidays(nation: str) -> tuple[date, ...]:
+    return tuple(sorted(holidays.country_holidays("GB", subdiv=nation, years=_YEARS)))
 
 
 class WorkingDays:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from lib.access import User, scoped_student_ids, student_filter, visible_tracks
 from lib.cases import ladder
 from lib.cases.workdays import WorkingDays, working_days
+from lib.compute.flags import in_force
 from lib.store.models import Case, CaseEntry, Flag, Student
 
 # Columns shown to people (never the code's names).
@@ -70,7 +71,7 @@ def flags_in_force(session: Session, user: User) -> pd.DataFrame:
         session,
         select(
             Flag.id, Flag.student_id, Flag.kind, Flag.severity, Flag.week_start, Flag.explanation
-        ).where(Flag.ended_week.is_(None), Flag.student_id.in_(scoped_student_ids(user))),
+        ).where(in_force(None, None), Flag.student_id.in_(scoped_student_ids(user))),
         ["flag_id", "student_id", "kind", "severity", "week_start", "explanation"],
     )
     if frame.empty:

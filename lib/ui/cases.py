@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Callable
@@ -10,9 +11,8 @@ from datetime import date, datetime
 import pandas as pd
 import streamlit as st
 
-from lib.access import PAGES, User, can_on_track, scoped_student_ids, visible_tracks
+from lib.access import PAGES, User, can_on_track, visible_tracks
 from lib.cases import ladder, service, views, worklists
-from lib.cases.queries import cases_frame
 from lib.cases.service import CaseDenied, CaseInputError, Contact
 from lib.store.db import session_scope
 from lib.ui.case_mail import message_templates
@@ -48,11 +48,18 @@ def _state(name: str, case_id: int | str) -> str:
 
 
 def _form_key(name: str, case_id: int | str) -> str:
-    """The idempotency key of this form's next submission (kept across a double click)."""
+    """A per-render nonce for buttons without content (opening a case): kept until it succeeds."""
     holder = _state(f"{name}_idem", case_id)
     if holder not in st.session_state:
         st.session_state[holder] = uuid.uuid4().hex
     return st.session_state[holder]
+
+
+def _content_key(name: str, case_id: int | str, user: User, *values: object) -> str:
+    """The idempotency key of a form submission: its content. A double click (or a second click
+    after a rerun) submits the same content and records one entry, whenever it arrives."""
+    text = "\x1f".join([name, str(case_id), user.username, *map(str, values)])
+    return f"ui:{name}:" + hashlib.sha256(text.encode()).hexdigest()[:48]
 
 
 def _errors(name: str, case_id: int | str) -> dict[str, str]:
@@ -129,7 +136,6 @@ def _contact_form(view: views.CaseView, user: User) -> None:
     )
     _field_error(errors, "step")
     channels = ladder.channels_for(view.track, step) or ladder.CHANNELS
-    idem = _form_key("contact", cid)
 
     def submit() -> None:
         s = st.session_state
@@ -145,11 +151,12 @@ def _contact_form(view: views.CaseView, user: User) -> None:
             step=s.get(_state("contact_step", cid)),
             staff_username=s.get(_state("contact_staff", cid)) or user.username,
         )
+        key = _content_key("contact", cid, user, *contact.__dict__.values())
         _run_action(
             "contact",
             cid,
             user,
-            lambda session: service.record_contact(session, user, cid, contact, key=idem),
+            lambda session: service.record_contact(session, user, cid, contact, key=key),
             "Contact attempt recorded.",
         )
 
@@ -219,10 +226,18 @@ def _simple_form(
 ) -> None:
     cid = view.case_id
     errors = _errors(name, cid)
-    idem = _form_key(name, cid)
+    prefix = _state(name, cid).removesuffix(f"_{cid}")
 
     def submit() -> None:
-        _run_action(name, cid, user, lambda session: action(session, idem), done)
+        values = sorted(
+            (k, str(v))
+            for k, v in st.session_state.items()
+            if str(k).startswith(prefix + "_")
+            and str(k).endswith(f"_{cid}")
+            and not any(part in str(k) for part in ("_errors_", "_submit_", "_idem_", "_form_"))
+        )
+        key = _content_key(name, cid, user, view.state, view.step, *values)
+        _run_action(name, cid, user, lambda session: action(session, key), done)
 
     with st.form(_state(f"{name}_form", cid)):
         st.markdown(f"**{title}**")
@@ -310,7 +325,7 @@ def _action_forms(view: views.CaseView, user: User) -> None:
 
         def close_fields(errors: dict[str, str]) -> None:
             st.selectbox(
-                "Outcome",
+                "Outcome the case closes with",
                 ladder.CLOSE_OUTCOMES,
                 index=None,
                 format_func=ladder.CLOSE_OUTCOME_LABELS.get,
@@ -372,7 +387,6 @@ def _correction_form(view: views.CaseView, user: User) -> None:
     )
     _field_error(errors, "entry_id")
     old = view.contacts[entry_id]
-    idem = _form_key("correct", cid)
     slot = f"{cid}_{entry_id}"
 
     def submit() -> None:
@@ -388,12 +402,13 @@ def _correction_form(view: views.CaseView, user: User) -> None:
             step=old["step"],
         )
         reason = s.get(_state("correct_reason", slot)) or ""
+        key = _content_key("correct", entry_id, user, reason, *contact.__dict__.values())
         _run_action(
             "correct",
             cid,
             user,
             lambda session: service.correct_entry(
-                session, user, entry_id, contact, reason, key=idem
+                session, user, entry_id, contact, reason, key=key
             ),
             "Correction recorded.",
         )
@@ -474,7 +489,7 @@ def case_page(user: User) -> None:
         message_templates(user, case_id)
         _contact_form(view, user)
     _action_forms(view, user)
-    st.subheader("History (append-only: corrections are new entries)")
+    st.subheader(f"History ({len(view.entries)} entries; corrections are new entries)")
     st.dataframe(
         view.entries.drop(columns=["entry"]),
         hide_index=True,
@@ -487,10 +502,8 @@ def case_page(user: User) -> None:
 def _case_list(user: User) -> None:
     st.info("Open a case from Home, from a student's page, or pick one below.")
     with session_scope() as session:
-        frame = cases_frame(session)
-        ids = set(session.scalars(scoped_student_ids(user)))
-    frame = frame[frame["student_id"].isin(ids) & frame["track"].isin(visible_tracks(user))]
-    frame = frame[~frame["closed"]].sort_values(["next_due", "case_id"]).head(200)
+        frame = worklists.case_rows(session, user)  # scoped in SQL, the stored derived columns
+    frame = frame[frame["state"] != "closed"].sort_values(["next_due", "case_id"]).head(200)
     if frame.empty:
         st.write("No open cases.")
         return
@@ -499,7 +512,7 @@ def _case_list(user: User) -> None:
         st.page_link(
             CASE_PAGE,
             label=f"Case {row.case_id} · {md(row.student_id)} · {ladder.step_title(int(row.step))}"
-            f" · due {row.next_due}",
+            f" · due {row.next_due.date() if pd.notna(row.next_due) else '—'}",
             query_params={"case": str(row.case_id)},
         )
 
@@ -511,6 +524,7 @@ def student_case_section(user: User, student_id: str) -> None:
     """Cases of this student (tracks the user sees), and opening one from the flag in force."""
     if not visible_tracks(user):
         return
+    _follow_opened_case()
     st.subheader("Cases")
     with session_scope() as session:
         frame = views.student_cases(session, user, student_id)
@@ -528,6 +542,13 @@ def student_case_section(user: User, student_id: str) -> None:
         if track in open_tracks or not can_on_track(user, "open_case", track):
             continue
         open_case_button(user, student_id, track, flag_id, where="student")
+
+
+def _follow_opened_case() -> None:
+    """After an 'open a case' click (its callback ran before this run), go to the case in place."""
+    opened = st.session_state.pop("case_opened", None)
+    if opened is not None:
+        st.switch_page(CASE_PAGE, query_params={"case": str(opened)})
 
 
 def open_case_button(
@@ -556,9 +577,6 @@ def open_case_button(
     errors = _errors(name, slot)
     for message in errors.values():
         st.error(message)
-    opened = st.session_state.pop("case_opened", None)
-    if opened is not None:
-        st.switch_page(CASE_PAGE, query_params={"case": str(opened)})
 
 
 # --- Home worklists -------------------------------------------------------------------------------
@@ -583,6 +601,7 @@ def home_worklist(user: User, data_version: str) -> None:
     """The role's worklist sections, each row linking to the case or the student in place."""
     if not visible_tracks(user):
         return
+    _follow_opened_case()
     today = date.today()
     sections = _worklist(data_version, cases_version(), user, today)
     shown: list[str] = []
