@@ -77,6 +77,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "emergency_decision": ("wellbeing",),
     "close_case": STUDENT_ROLES,
     "reopen_case": STUDENT_ROLES,
+    # --- mail wing: e-mail to a student from a case; the weekly digest of one's own students
+    "send_email": STUDENT_ROLES,
+    "receive_digest": STUDENT_ROLES,
+    "view_contact_impact": ("senior_tutor", "wellbeing"),
 }
 
 # Which roles see and work which case track: the visa team works only its own track and never

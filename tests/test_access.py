@@ -64,6 +64,10 @@ ACTION_TABLE = {
     "emergency_decision": {"wellbeing"},
     "close_case": {"tutor", "senior_tutor", "wellbeing", "visa"},
     "reopen_case": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    # mail wing
+    "send_email": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "receive_digest": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "view_contact_impact": {"senior_tutor", "wellbeing"},
 }
 
 SCOPE = {
