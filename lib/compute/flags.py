@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import AliasedClass
 
 from lib.compute.frames import query_frame
 from lib.store.models import Flag
@@ -14,7 +15,9 @@ from lib.store.models import Flag
 FLAG_COLUMNS = ["student_id", "week_start", "kind", "severity", "explanation"]
 
 
-def in_force(as_of: date | None, flag=Flag) -> ColumnElement[bool]:
+def in_force(
+    as_of: date | None, flag: type[Flag] | AliasedClass[Flag] = Flag
+) -> ColumnElement[bool]:
     """Flags in force on `as_of`: raised in or before that week and not ended by it (a flag's
     ended_week is the week engagement was back to usual, so it is no longer in force then).
     With no date: every flag not ended."""
