@@ -140,7 +140,7 @@ def fields_for(user: User | None) -> tuple[str, ...]:
         return ()
     fields = PROFILE_FIELDS + (CONTACT_FIELDS if can(user, "view_contact_details") else ())
     if can_see_welfare(user):
-        fields += ("welfare",)
+        fields += ("welfare_notes",)
     return fields
 
 
