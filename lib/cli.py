@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. zero_weeks=3")
     change.add_argument("--by", default="cli", help="who changes it (recorded with the setting)")
 
+    from lib.compliance.commands import add_parser as add_compliance_parser
+
+    add_compliance_parser(sub, _parse_date)
+
     sample = sub.add_parser(
         "load-sample", help="load a demo-data folder into an empty store and create demo users"
     )
@@ -264,6 +268,12 @@ def _cmd_load_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compliance(args: argparse.Namespace) -> int:
+    from lib.compliance.commands import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "init-db":
@@ -284,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         "users": _cmd_users,
         "load-sample": _cmd_load_sample,
         "config": _cmd_config,
+        "compliance": _cmd_compliance,
     }
     try:
         return handlers[args.command](args)

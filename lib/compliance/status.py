@@ -3,7 +3,8 @@
 Counting rules, as SPEC §6 states them:
 - days without engagement are calendar days after the last day with any engagement (any source, a
   met contact point, an attended tutorial), leaving out vacation days and the student's exemption
-  days; the count starts on the student's start date when they have not engaged yet;
+  days; the count starts on the student's start date (or the first day the store holds data, when
+  later) when they have not engaged yet;
 - a threshold is crossed on the day its count reaches it; the report is due by the n-th working day
   after that day;
 - missed points are counted in date order across vacations and reset by any met point; points inside
@@ -57,6 +58,7 @@ class ComplianceInputs:
     exemptions: pd.DataFrame  # student_id, start, end
     calendar: pd.DataFrame  # kind, start, end
     reports: pd.DataFrame  # student_id, reported_on, reference, recorded_by
+    data_start: date | None = None  # first day the store holds data: no data is not no engagement
 
 
 @dataclass
@@ -139,6 +141,8 @@ def compute(
         (n, width),
     )
     start = _days(inputs.students["start_date"], d0)
+    if inputs.data_start is not None:  # nothing counts before the store holds any data
+        start = np.maximum(start, np.datetime64(inputs.data_start, "D"))
     start_col = np.clip(col(start), 0, width)  # anchor: the count starts on the start date
     counted = ~vacation[None, :] & ~exempt & (np.arange(width)[None, :] >= start_col[:, None])
     cum = np.zeros((n, width + 1), np.int32)  # cum[s, c + 1]: counted days in columns 0..c
