@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 import pandas as pd
@@ -17,9 +18,14 @@ from lib.workdays import working_days
 MAX_REFERENCE = 100
 
 
-def result(session: Session, as_of: date, only: list[str] | None = None) -> ComplianceResult:
-    """Statuses and contact points of every sponsored student (or of `only` those) at `as_of`."""
+def result(
+    session: Session, as_of: date, only: list[str] | None = None, since: date | None = None
+) -> ComplianceResult:
+    """Statuses and contact points of every sponsored student (or of `only` those) at `as_of`,
+    read over the configured look-back (or from `since`, when earlier)."""
     thresholds = load_thresholds(session)
+    if since is not None and (as_of - since).days + 60 > thresholds.lookback_days:
+        thresholds = replace(thresholds, lookback_days=(as_of - since).days + 60)
     inputs = read_inputs(session, as_of, thresholds, only)
     return compute(inputs, thresholds, as_of, working_days(session))
 
@@ -83,13 +89,15 @@ def record_report(
         raise ValueError(f"a report cannot be dated in the future ({on.isoformat()})")
     row = result(session, on, [student.student_id]).statuses.iloc[0]
     crossed = row["threshold_crossed_on"]
-    if crossed is None:
+    if crossed is None:  # nothing open on that day: crossed later, or nothing to report at all
+        later = result(session, today, [student.student_id], since=on).statuses.iloc[0]
+        if later["threshold_crossed_on"] is not None:
+            raise ValueError(
+                "a report cannot be dated before the threshold was crossed "
+                f"({later['threshold_crossed_on'].isoformat()})"
+            )
         raise ValueError(
-            f"{student.student_id} had not crossed a threshold by {on.isoformat()}: nothing to report"
-        )
-    if on < crossed:
-        raise ValueError(
-            f"a report cannot be dated before the threshold was crossed ({crossed.isoformat()})"
+            f"{student.student_id} has no threshold crossed and not yet reported: nothing to report"
         )
     record = ComplianceRecord(
         student_id=student.student_id,
