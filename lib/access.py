@@ -40,6 +40,13 @@ PAGES: dict[str, PageSpec] = {
             "access-log",
             ":material/policy:",
         ),
+        PageSpec(
+            "compliance",
+            "Compliance",
+            "app_pages/compliance_page.py",
+            "compliance",
+            ":material/verified_user:",
+        ),
     )
 }
 
@@ -49,7 +56,7 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "tutor": ("home", "cohort", "student"),
     "senior_tutor": ("home", "cohort", "student"),
     "wellbeing": ("home", "cohort", "student"),
-    "visa": ("home", "cohort", "student"),
+    "visa": ("home", "cohort", "student", "compliance"),
     "admin": ("home", "data", "access_log"),
 }
 
@@ -66,6 +73,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "edit_calendar": ("admin",),
     "manage_users": ("admin",),
     "view_access_log": ("admin",),
+    # compliance wing
+    "view_compliance": ("visa",),
+    "record_compliance_report": ("visa",),
+    "export_compliance": ("visa",),
 }
 
 PROFILE_FIELDS = (

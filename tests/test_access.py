@@ -33,7 +33,7 @@ PAGE_TABLE = {
     "tutor": {"home", "cohort", "student"},
     "senior_tutor": {"home", "cohort", "student"},
     "wellbeing": {"home", "cohort", "student"},
-    "visa": {"home", "cohort", "student"},
+    "visa": {"home", "cohort", "student", "compliance"},
     "admin": {"home", "data", "access_log"},
 }
 
@@ -50,6 +50,9 @@ ACTION_TABLE = {
     "edit_calendar": {"admin"},
     "manage_users": {"admin"},
     "view_access_log": {"admin"},
+    "view_compliance": {"visa"},
+    "record_compliance_report": {"visa"},
+    "export_compliance": {"visa"},
 }
 
 SCOPE = {
