@@ -8,6 +8,7 @@ from lib.access import can
 from lib.db import session_scope
 from lib.queries import EXEMPTION_REASONS, add_exemption, search_students
 from lib.ui import cache
+from lib.ui.compliance import withdrawal_review_section
 from lib.ui.state import Keys
 from lib.ui.widgets import empty_store_notice, log_view, require_page
 
@@ -139,3 +140,5 @@ if can(user, "add_exemption"):
                     cache.clear()
                     st.success("Exemption recorded.")
                     st.rerun()
+
+withdrawal_review_section(student_id)

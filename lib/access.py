@@ -47,6 +47,13 @@ PAGES: dict[str, PageSpec] = {
             "compliance",
             ":material/verified_user:",
         ),
+        PageSpec(
+            "withdrawal_review",
+            "Withdrawal review",
+            "app_pages/withdrawal_review_page.py",
+            "withdrawal-review",
+            ":material/fact_check:",
+        ),
     )
 }
 
@@ -54,8 +61,8 @@ STUDENT_ROLES = ("tutor", "senior_tutor", "wellbeing", "visa")
 
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "tutor": ("home", "cohort", "student"),
-    "senior_tutor": ("home", "cohort", "student"),
-    "wellbeing": ("home", "cohort", "student"),
+    "senior_tutor": ("home", "cohort", "student", "withdrawal_review"),
+    "wellbeing": ("home", "cohort", "student", "withdrawal_review"),
     "visa": ("home", "cohort", "student", "compliance"),
     "admin": ("home", "data", "access_log"),
 }
@@ -77,6 +84,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "view_compliance": ("visa",),
     "record_compliance_report": ("visa",),
     "export_compliance": ("visa",),
+    "review_withdrawal": ("senior_tutor", "wellbeing"),
 }
 
 PROFILE_FIELDS = (

@@ -31,8 +31,8 @@ USERS = {
 
 PAGE_TABLE = {
     "tutor": {"home", "cohort", "student"},
-    "senior_tutor": {"home", "cohort", "student"},
-    "wellbeing": {"home", "cohort", "student"},
+    "senior_tutor": {"home", "cohort", "student", "withdrawal_review"},
+    "wellbeing": {"home", "cohort", "student", "withdrawal_review"},
     "visa": {"home", "cohort", "student", "compliance"},
     "admin": {"home", "data", "access_log"},
 }
@@ -53,6 +53,7 @@ ACTION_TABLE = {
     "view_compliance": {"visa"},
     "record_compliance_report": {"visa"},
     "export_compliance": {"visa"},
+    "review_withdrawal": {"senior_tutor", "wellbeing"},
 }
 
 SCOPE = {
