@@ -54,6 +54,13 @@ PAGES: dict[str, PageSpec] = {
             "withdrawal-review",
             ":material/fact_check:",
         ),
+        PageSpec(
+            "subject_access",
+            "Subject access",
+            "app_pages/subject_access_page.py",
+            "subject-access",
+            ":material/folder_zip:",
+        ),
     )
 }
 
@@ -62,7 +69,7 @@ STUDENT_ROLES = ("tutor", "senior_tutor", "wellbeing", "visa")
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "tutor": ("home", "cohort", "student"),
     "senior_tutor": ("home", "cohort", "student", "withdrawal_review"),
-    "wellbeing": ("home", "cohort", "student", "withdrawal_review"),
+    "wellbeing": ("home", "cohort", "student", "withdrawal_review", "subject_access"),
     "visa": ("home", "cohort", "student", "compliance"),
     "admin": ("home", "data", "access_log"),
 }
@@ -85,6 +92,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "record_compliance_report": ("visa",),
     "export_compliance": ("visa",),
     "review_withdrawal": ("senior_tutor", "wellbeing"),
+    "handle_sar": ("wellbeing",),
 }
 
 PROFILE_FIELDS = (

@@ -32,7 +32,7 @@ USERS = {
 PAGE_TABLE = {
     "tutor": {"home", "cohort", "student"},
     "senior_tutor": {"home", "cohort", "student", "withdrawal_review"},
-    "wellbeing": {"home", "cohort", "student", "withdrawal_review"},
+    "wellbeing": {"home", "cohort", "student", "withdrawal_review", "subject_access"},
     "visa": {"home", "cohort", "student", "compliance"},
     "admin": {"home", "data", "access_log"},
 }
@@ -54,6 +54,7 @@ ACTION_TABLE = {
     "record_compliance_report": {"visa"},
     "export_compliance": {"visa"},
     "review_withdrawal": {"senior_tutor", "wellbeing"},
+    "handle_sar": {"wellbeing"},
 }
 
 SCOPE = {
