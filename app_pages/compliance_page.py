@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib.compliance import views
 from lib.compliance.status import STATUSES
-from lib.db import session_scope
+from lib.store.db import session_scope
 from lib.ui.widgets import log_view, require_page
 
 FIRST_DAY = date(2020, 9, 1)

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from lib.db import session_scope
 from lib.sar import DEFAULT_DUE_DAYS, UnknownStudent, fulfil, log_request, open_requests
+from lib.store.db import session_scope
 from lib.ui.widgets import require_page
 
 FIRST_DAY = date(2020, 9, 1)

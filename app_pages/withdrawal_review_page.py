@@ -16,7 +16,7 @@ from lib.compliance.review import (
     review_list,
     terms,
 )
-from lib.db import session_scope
+from lib.store.db import session_scope
 from lib.ui.widgets import log_view, require_page
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from lib.access import User, can
 from lib.audit import entries_about, log_access
-from lib.models import Base, QuarantinedRow, Student, SubjectAccessRequest
+from lib.store.models import Base, QuarantinedRow, Student, SubjectAccessRequest
 
 DEFAULT_DUE_DAYS = 14
 CSV_NAMES = {"students": "profile"}  # the student's own row reads as their profile

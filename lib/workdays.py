@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.models import CalendarPeriod, Setting
+from lib.store.models import CalendarPeriod, Setting
 
 NATIONS = ("ENG", "WLS", "SCT", "NIR")
 DEFAULT_NATION = "ENG"  # England and Wales

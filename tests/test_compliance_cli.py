@@ -10,7 +10,7 @@ import pytest
 from lib.auth import add_user
 from lib.cli import main
 from lib.compliance.policy import Thresholds, save_thresholds
-from lib.models import CalendarPeriod, DailyActivity, Enrolment, Load, Student, TimetableEvent
+from lib.store.models import CalendarPeriod, DailyActivity, Enrolment, Load, Student, TimetableEvent
 
 MONDAYS = [date(2025, 9, 22) + timedelta(weeks=i) for i in range(5)]
 

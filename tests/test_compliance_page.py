@@ -13,7 +13,7 @@ from lib.access import User
 from lib.compliance import views
 from lib.compliance.export import neutralise
 from lib.compliance.policy import Thresholds, save_thresholds
-from lib.models import (
+from lib.store.models import (
     AccessLogEntry,
     CalendarPeriod,
     ComplianceRecord,

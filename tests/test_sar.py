@@ -9,8 +9,8 @@ import zipfile
 import pytest
 from sqlalchemy import Integer, select
 
-from lib.models import AccessLogEntry, SubjectAccessRequest
 from lib.sar import UnknownStudent, write_subject_access_export
+from lib.store.models import AccessLogEntry, SubjectAccessRequest
 from tests.app_fixtures import seed
 
 
@@ -68,7 +68,7 @@ def test_unknown_student_is_refused(seeded_any, tmp_path):
 def _student_tables() -> dict[str, str | None]:
     """Table -> the column linking it to a student-keyed table (None: it has `student_id`), found
     from Base.metadata alone, independently of lib.sar."""
-    from lib.models import Base
+    from lib.store.models import Base
 
     found: dict[str, str | None] = {
         t.name: None for t in Base.metadata.tables.values() if "student_id" in t.c
@@ -145,7 +145,7 @@ def _insert(session, table, student_id: str, planted: dict, linked: dict) -> dic
 
 def _plant_everywhere(session, student_id: str) -> dict[str, dict]:
     """One row about the student in every student-referencing table (parents before children)."""
-    from lib.models import Base
+    from lib.store.models import Base
 
     linked = _student_tables()
     planted: dict[str, dict] = {}
@@ -175,7 +175,7 @@ def test_every_table_referencing_a_student_is_in_the_export(seeded_any, tmp_path
 
 
 def test_quarantined_rows_naming_the_student_are_exported(seeded_any, tmp_path):
-    from lib.models import Load, QuarantinedRow
+    from lib.store.models import Load, QuarantinedRow
 
     load = seeded_any.scalar(select(Load).limit(1))
     for raw in ("S001,Science,bad-date", "S0010,Science,other student"):

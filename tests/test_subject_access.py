@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from lib.access import User
-from lib.models import AccessLogEntry, SubjectAccessRequest
 from lib.sar import UnknownStudent, fulfil, log_request, open_requests, statutory_due
+from lib.store.models import AccessLogEntry, SubjectAccessRequest
 from tests import app_fixtures
 from tests.app_fixtures import open_page
 

@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, Date, DateTime, Float, Integer, inspect
 from sqlalchemy.orm import Session
 
 from lib.access import ROLE_PAGES, ROLES, User, can_see_welfare
-from lib.models import Case, CaseEntry, ComplianceRecord, Exemption, WithdrawalReviewDecision
+from lib.store.models import Case, CaseEntry, ComplianceRecord, Exemption, WithdrawalReviewDecision
 from tests import app_fixtures
 from tests.app_fixtures import open_page
 

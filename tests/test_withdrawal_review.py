@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from lib.access import User
 from lib.compliance.review import Term, record_decision, review_list, student_decisions, terms
-from lib.models import CalendarPeriod, DailyActivity, Load, WithdrawalReviewDecision
+from lib.store.models import CalendarPeriod, DailyActivity, Load, WithdrawalReviewDecision
 from tests import app_fixtures
 from tests.app_fixtures import open_page
 

@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import date
 
-from lib.db import session_scope
+from lib.store.db import session_scope
 
 
 def add_parser(sub, parse_date) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.models import Setting
+from lib.store.models import Setting
 
 SETTING_KEY = "compliance_thresholds"
 LIMITS = {  # field -> (lowest, highest) accepted

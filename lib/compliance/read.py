@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from lib.compliance.policy import Thresholds
 from lib.compliance.status import POINT_COLUMNS, ComplianceInputs
-from lib.models import (
+from lib.compute.frames import query_frame
+from lib.store.models import (
     Attendance,
     CalendarPeriod,
     Case,
@@ -25,7 +26,6 @@ from lib.models import (
     Submission,
     TimetableEvent,
 )
-from lib.store_frames import query_frame
 
 TUTORIAL_OUTCOMES = ("tutorial_booked", "tutorial_attended")
 

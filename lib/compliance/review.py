@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from lib.access import User, can, can_view_student, scoped_student_ids, without_welfare
 from lib.audit import log_access
 from lib.compliance.export import safe_csv
-from lib.models import CalendarPeriod, DailyActivity, Student, WithdrawalReviewDecision
-from lib.store_frames import query_frame
+from lib.compute.frames import query_frame
+from lib.store.models import CalendarPeriod, DailyActivity, Student, WithdrawalReviewDecision
 
 DECISIONS = ("no_action", "contact", "start_withdrawal")
 DECISION_LABELS = {

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from lib.compliance.policy import load_thresholds
 from lib.compliance.read import read_inputs
 from lib.compliance.status import COLUMNS, ComplianceResult, by_urgency, compute
-from lib.models import ComplianceRecord, StaffUser, Student
+from lib.store.models import ComplianceRecord, StaffUser, Student
 from lib.workdays import working_days
 
 MAX_REFERENCE = 100

@@ -128,7 +128,7 @@ def student_export(session: Session, user: User, student_id: str, as_of: date, k
 
 def schools(session: Session, user: User) -> list[str]:
     """The schools of the user's sponsored students (filter options)."""
-    from lib.models import Student
+    from lib.store.models import Student
 
     return sorted(
         s

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.compliance.review import DECISION_LABELS, student_decisions
-from lib.db import session_scope
+from lib.store.db import session_scope
 from lib.ui.widgets import current_user
 
 
