@@ -71,10 +71,24 @@ class ComplianceResult:
 
 def _days(values, default=None) -> np.ndarray:
     """Dates or datetimes as datetime64[D] (NaT for missing)."""
-    out = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce").to_numpy("datetime64[D]")
+    series = pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        out = series.to_numpy("datetime64[D]")
+    else:
+        series = pd.Series(values, dtype=object)
+        out = pd.to_datetime(series, errors="coerce").to_numpy("datetime64[D]")
     if default is not None:
         out = np.where(np.isnat(out), default, out)
     return out
+
+
+def _rows_of(ids: pd.Index, values: pd.Series) -> np.ndarray:
+    """Row numbers in `ids` of student ids (-1 when unknown); categoricals mapped by category."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        by_category = ids.get_indexer(values.cat.categories.astype(str))
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, by_category[codes], -1)
+    return ids.get_indexer(values.astype(str))
 
 
 def _range_mask(
@@ -133,7 +147,7 @@ def compute(
         (1, width),
     )[0]
     ex = inputs.exemptions
-    ex_rows = ids.get_indexer(ex["student_id"].astype(str)) if len(ex) else np.array([], np.int64)
+    ex_rows = _rows_of(ids, ex["student_id"]) if len(ex) else np.array([], np.int64)
     exempt = _range_mask(
         ex_rows,
         col(_days(ex["start"])) if len(ex) else np.array([], np.int64),
@@ -150,26 +164,34 @@ def compute(
 
     # contact points inside the window and up to as_of, each met, missed or exempt
     pts = inputs.points
-    pts = pts.assign(row=ids.get_indexer(pts["student_id"].astype(str)))
-    pts = pts.assign(day=pd.to_datetime(pts["at"]).to_numpy("datetime64[D]"))
-    pts = pts[(pts["row"] >= 0) & (pts["day"] >= d0) & (pts["day"] <= end)]
-    pts = pts.sort_values(["row", "at"], kind="stable").reset_index(drop=True)
+    all_rows = _rows_of(ids, pts["student_id"])
+    all_days = _days(pts["at"])
+    keep = (all_rows >= 0) & (all_days >= d0) & (all_days <= end)
+    at_key = pd.to_datetime(pts["at"]).to_numpy("datetime64[s]").astype(np.int64)
+    order = np.lexsort((at_key[keep], all_rows[keep]))
+    pts = pts[keep].iloc[order].reset_index(drop=True)
+    prow = all_rows[keep][order]
+    pts["row"] = prow
+    pts["day"] = all_days[keep][order]
     pcol = col(pts["day"].to_numpy("datetime64[D]"))
-    prow = pts["row"].to_numpy()
     is_exempt = exempt[prow, pcol] if len(pts) else np.zeros(0, bool)
     met = pts["met"].to_numpy(bool)
     state = np.where(is_exempt, "exempt", np.where(met, "met", "missed"))
     live = ~is_exempt
-    run = pd.Series(met & live).groupby(prow).cumsum().to_numpy()
     missed_here = (~met & live).astype(np.int64)
-    streak = pd.Series(missed_here).groupby([prow, run]).cumsum().to_numpy()
+    # a run of misses starts at each student's first point and after each met point
+    total = np.cumsum(missed_here)
+    new_run = np.r_[True, prow[1:] != prow[:-1]] | (met & live) if len(pts) else np.zeros(0, bool)
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(pts)), 0))
+    streak = total - total[run_start] + missed_here[run_start] if len(pts) else total
+    streak = np.where(new_run & (met & live), 0, streak)
     pts = pts.assign(state=state, consecutive_missed=np.where(live, streak, 0))
     point_cross = pts[(missed_here == 1) & (streak == t.missed_points)]
 
     # engagement: activity days and met points; events = those days plus the anchor (start - 1)
     act = inputs.activity_days
     act_days = _days(act["day"]) if len(act) else np.array([], "datetime64[D]")
-    act_rows = ids.get_indexer(act["student_id"].astype(str)) if len(act) else np.array([], int)
+    act_rows = _rows_of(ids, act["student_id"]) if len(act) else np.array([], int)
     met_pts = pts[pts["state"] == "met"]
     real_rows = np.concatenate([act_rows, met_pts["row"].to_numpy()])
     real_cols = np.concatenate([col(act_days), col(met_pts["day"].to_numpy("datetime64[D]"))])
@@ -198,7 +220,7 @@ def compute(
 
     # last engagement shown: newest activity ever or newest met point
     la = inputs.last_activity
-    la_rows = ids.get_indexer(la["student_id"].astype(str)) if len(la) else np.array([], int)
+    la_rows = _rows_of(ids, la["student_id"]) if len(la) else np.array([], int)
     last_seen = _row_extreme(
         np.concatenate([la_rows, met_pts["row"].to_numpy()]),
         np.concatenate(
@@ -214,7 +236,7 @@ def compute(
     # the first crossing after the newest report (reports dated after as_of do not exist yet)
     rep = inputs.reports
     rep_days = _days(rep["reported_on"]) if len(rep) else np.array([], "datetime64[D]")
-    rep_rows = ids.get_indexer(rep["student_id"].astype(str)) if len(rep) else np.array([], int)
+    rep_rows = _rows_of(ids, rep["student_id"]) if len(rep) else np.array([], int)
     reported = _row_extreme(rep_rows[rep_days <= end], rep_days[rep_days <= end], n, np.maximum)
     cross_rows = np.concatenate([day_cross["row"].to_numpy(), point_cross["row"].to_numpy()])
     cross_days = np.concatenate(
@@ -256,17 +278,16 @@ def compute(
         ["withdrawn", "threshold_crossed", "reported", "at_risk"],
         "compliant",
     )
-    live_pts = pts[pts["state"] != "exempt"]
-    last_streak = pts.groupby("row")["consecutive_missed"].last().reindex(range(n), fill_value=0)
+    last_streak = np.zeros(n, np.int64)
+    if len(pts):
+        last_of_row = np.r_[prow[1:] != prow[:-1], True]
+        last_streak[prow[last_of_row]] = streak[last_of_row]
     statuses = pd.DataFrame(
         {
             "student_id": ids,
             "status": status,
-            "expected_points": live_pts.groupby("row")
-            .size()
-            .reindex(range(n), fill_value=0)
-            .to_numpy(),
-            "missed_consecutive": last_streak.to_numpy(),
+            "expected_points": np.bincount(prow[live], minlength=n),
+            "missed_consecutive": last_streak,
             "days_without_engagement": days_without.astype(np.int64),
             "last_engagement_on": _as_dates(last_seen),
             "threshold_crossed_on": _as_dates(crossed),
