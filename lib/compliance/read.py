@@ -6,12 +6,12 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, case, cast, extract, func, select
+from sqlalchemy import Integer, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from lib.compliance.policy import Thresholds
 from lib.compliance.status import POINT_COLUMNS, ComplianceInputs
-from lib.compute.frames import query_frame
+from lib.compute.frames import _epoch_day_sql, _raw_frame, query_frame
 from lib.store.models import (
     Attendance,
     CalendarPeriod,
@@ -38,123 +38,203 @@ def _sponsored(only: list[str] | None = None):
     return query
 
 
+def _epoch_days(session: Session, column) -> object:
+    """SQL for a date column's days since 1970-01-01 (integers travel faster than dates)."""
+    dialect = session.get_bind().dialect.name
+    return literal_column(_epoch_day_sql(f"{column.table.name}.{column.key}", dialect), Integer)
+
+
+def _codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Positions in `index` of the values (-1 when absent); a categorical is looked up by category."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        by_category = index.get_indexer(values.cat.categories)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, by_category[codes], -1)
+    return index.get_indexer(values)
+
+
+def _activity(session: Session, ids, first_day: date, as_of: date) -> pd.DataFrame:
+    """The sponsored students' daily activity rows in the window, read once: student (categorical),
+    module, epoch day, quantity, whether it is attendance (QR/Teams) and whether it is engagement."""
+    a = DailyActivity
+    frame = _raw_frame(
+        session,
+        select(
+            a.student_id,
+            a.module_code,
+            _epoch_days(session, a.day),
+            a.quantity,
+            a.source.in_(("attendance", "online")),
+            (a.quantity > 0) | (a.minutes > 0),
+        ).where(a.student_id.in_(ids), a.day.between(first_day, as_of)),
+        ["student_id", "module_code", "day", "quantity", "attendance", "engaged"],
+    )
+    frame["student_id"] = frame["student_id"].astype("category")
+    frame["attendance"] = frame["attendance"].astype(bool)
+    frame["engaged"] = frame["engaged"].fillna(False).astype(bool)
+    frame["quantity"] = frame["quantity"].astype(float)
+    return frame
+
+
 def _session_points(
-    session: Session, ids, first: datetime, last: datetime, grace: int
+    session: Session,
+    ids,
+    first: datetime,
+    last: datetime,
+    grace: int,
+    detail: bool,
+    activity: pd.DataFrame,
 ) -> pd.DataFrame:
     """Timetabled sessions each sponsored student was expected at (explicit list, else module
-    enrolment in the event's academic year), met by a QR scan or Teams join inside the session."""
+    enrolment in the event's academic year), met by a QR scan or Teams join inside the session,
+    or, where the feed has no per-session rows, by the day's attendances of that module (the
+    first n sessions of the module that day are met by n attendances). Events and enrolments are
+    read once and joined in memory on integer codes; evidence texts only with `detail`."""
     te, ees, en = TimetableEvent, EventExpectedStudent, Enrolment
-    in_window = te.start_at.between(first, last)
-    cols = ["event_id", "module_code", "event_type", "start_at", "end_at", "online"]
-    explicit = query_frame(
+    cols = ["event_id", "module_code", "event_type", "start_at", "end_at", "online", "explicit"]
+    events = _raw_frame(
         session,
-        select(ees.student_id, *(getattr(te, c) for c in cols))
-        .join(te, te.event_id == ees.event_id)
-        .where(in_window, ees.student_id.in_(ids)),
-        ["student_id", *cols],
+        select(
+            te.event_id,
+            te.module_code,
+            te.event_type,
+            te.start_at,
+            te.end_at,
+            te.online,
+            te.explicit_list,
+        ).where(te.start_at.between(first, last)),
+        cols,
     )
-    year = extract("year", te.start_at) - case((extract("month", te.start_at) < 9, 1), else_=0)
-    events = query_frame(
-        session,
-        select(*(getattr(te, c) for c in cols), cast(year, Integer)).where(
-            in_window, te.explicit_list.is_not(True)
-        ),
-        [*cols, "academic_year"],
-    )
-    enrolled = query_frame(
+    if events.empty:
+        return pd.DataFrame(columns=POINT_COLUMNS)
+    events["start_at"] = pd.to_datetime(events["start_at"])
+    events["end_at"] = pd.to_datetime(events["end_at"])
+    events["year"] = events["start_at"].dt.year - (events["start_at"].dt.month < 9)
+    modules = pd.Index(events["module_code"].unique())
+    events["m"] = modules.get_indexer(events["module_code"])
+    enrolled = _raw_frame(
         session,
         select(en.student_id, en.module_code, en.academic_year).where(en.student_id.in_(ids)),
-        ["student_id", "module_code", "academic_year"],
+        ["student_id", "module_code", "year"],
     )
-    events["academic_year"] = events["academic_year"].astype(np.int64)
-    enrolled["academic_year"] = enrolled["academic_year"].astype(np.int64)
-    cohort = enrolled.merge(events, on=["module_code", "academic_year"])[["student_id", *cols]]
-    points = pd.concat([explicit, cohort], ignore_index=True)
-    seen = query_frame(
+    students = pd.Index(enrolled["student_id"].unique())
+    explicit = _raw_frame(
+        session,
+        select(ees.student_id, ees.event_id)
+        .join(te, te.event_id == ees.event_id)
+        .where(te.start_at.between(first, last), ees.student_id.in_(ids)),
+        ["student_id", "event_id"],
+    )
+    students = students.append(pd.Index(explicit["student_id"].unique())).unique()
+    event_index = pd.Index(events["event_id"])
+    # cohort expectation: every enrolment x its module's events of that academic year
+    cohort_events = events[~events["explicit"].astype(bool)]
+    key_events = cohort_events["m"].to_numpy(np.int64) * 10_000 + cohort_events["year"].to_numpy()
+    enrolled_m = modules.get_indexer(enrolled["module_code"])
+    key_enrolled = enrolled_m.astype(np.int64) * 10_000 + enrolled["year"].to_numpy(np.int64)
+    pair = pd.DataFrame({"k": key_enrolled, "s": students.get_indexer(enrolled["student_id"])})
+    pair = pair[enrolled_m >= 0].merge(
+        pd.DataFrame({"k": key_events, "e": cohort_events.index.to_numpy()}), on="k"
+    )
+    listed = pd.DataFrame(
+        {
+            "s": students.get_indexer(explicit["student_id"]),
+            "e": event_index.get_indexer(explicit["event_id"]),
+        }
+    )
+    points = pd.concat([pair[["s", "e"]], listed[listed["e"] >= 0]], ignore_index=True)
+    s_code = points["s"].to_numpy()
+    e_code = points["e"].to_numpy()
+    start = events["start_at"].to_numpy("datetime64[s]")[e_code]
+    end = events["end_at"].to_numpy("datetime64[s]")[e_code]
+    m_code = events["m"].to_numpy(np.int64)[e_code]
+    day = start.astype("datetime64[D]").astype(np.int64)
+
+    # per-session rows (QR scan or Teams join inside the session, with a grace before the start)
+    met = np.zeros(len(points), bool)
+    how = np.full(len(points), "", dtype=object)
+    seen = _raw_frame(
         session,
         select(Attendance.student_id, Attendance.event_id, Attendance.source, Attendance.first_seen)
         .where(Attendance.student_id.in_(ids))
         .where(Attendance.first_seen >= first - timedelta(days=1)),
         ["student_id", "event_id", "source", "first_seen"],
     )
-    if points.empty:
-        return pd.DataFrame(columns=POINT_COLUMNS)
-    points["start_at"] = pd.to_datetime(points["start_at"])
-    points["end_at"] = pd.to_datetime(points["end_at"])
-    seen["first_seen"] = pd.to_datetime(seen["first_seen"])
-    joined = points[["student_id", "event_id", "start_at", "end_at"]].merge(
-        seen, on=["student_id", "event_id"]
+    if not seen.empty:
+        seen_key = pd.DataFrame(
+            {
+                "s": students.get_indexer(seen["student_id"]),
+                "e": event_index.get_indexer(seen["event_id"]),
+                "t": pd.to_datetime(seen["first_seen"]).to_numpy("datetime64[s]"),
+                "src": seen["source"].to_numpy(),
+            }
+        )
+        joined = points.reset_index().merge(seen_key, on=["s", "e"])
+        at = joined["t"].to_numpy("datetime64[s]")
+        inside = (at >= start[joined["index"]] - np.timedelta64(grace * 60, "s")) & (
+            at <= end[joined["index"]]
+        )
+        hits = joined[inside].sort_values("t").drop_duplicates("index")
+        met[hits["index"].to_numpy()] = True
+        how[hits["index"].to_numpy()] = np.where(
+            hits["src"] == "online", "Teams join at ", "QR scan at "
+        ) + pd.to_datetime(hits["t"]).dt.strftime("%H:%M")
+
+    # the day's attendances per module stand in where no per-session row met the point
+    daily = activity[activity["attendance"] & (activity["quantity"] > 0)]
+    width = 1 << 20  # > any epoch day up to 2990
+    n_mod = len(modules) + 1
+    point_key = (s_code * n_mod + m_code) * width + day
+    daily_s = _codes_in(students, daily["student_id"])
+    daily_m = modules.get_indexer(daily["module_code"])
+    ok = (daily_s >= 0) & (daily_m >= 0)
+    daily_key = (daily_s[ok].astype(np.int64) * n_mod + daily_m[ok]) * width + daily[
+        "day"
+    ].to_numpy(np.int64)[ok]
+    attended = pd.Series(daily["quantity"].to_numpy(float)[ok]).groupby(daily_key).sum()
+    order = np.lexsort((start.astype(np.int64), point_key))
+    sorted_key = point_key[order]
+    group_start = (
+        np.r_[True, sorted_key[1:] != sorted_key[:-1]] if len(order) else np.zeros(0, bool)
     )
-    inside = joined[
-        (joined["first_seen"] >= joined["start_at"] - pd.Timedelta(minutes=grace))
-        & (joined["first_seen"] <= joined["end_at"])
-    ]
-    inside = inside.sort_values("first_seen").drop_duplicates(["student_id", "event_id"])
-    points = points.merge(
-        inside[["student_id", "event_id", "source", "first_seen"]],
-        on=["student_id", "event_id"],
-        how="left",
+    first_of_group = np.maximum.accumulate(np.where(group_start, np.arange(len(order)), 0))
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order)) - first_of_group
+    found = attended.index.get_indexer(point_key)
+    quantity = np.where(found >= 0, attended.to_numpy()[np.maximum(found, 0)], 0.0)
+    by_day = ~met & (rank < quantity)
+    frame = pd.DataFrame(
+        {
+            "student_id": pd.Categorical.from_codes(s_code, categories=students.astype(str)),
+            "at": start,
+            "kind": "session",
+            "met": met | by_day,
+        }
     )
-    met = points["first_seen"].notna()
-    how = np.where(points["source"] == "online", "Teams join", "QR scan")
-    seen_at = points["first_seen"].dt.strftime("%H:%M").fillna("")
-    evidence = pd.Series(how, index=points.index) + " at " + seen_at
-    # where the feed carries no per-session rows, the day's scans and joins per module stand in:
-    # the first `n` sessions of that module that day are met by `n` recorded attendances
-    daily = _daily_attendance(session, ids, first, last)
-    points["day"] = points["start_at"].dt.date
-    points["order"] = (
-        points.sort_values("start_at").groupby(["student_id", "module_code", "day"]).cumcount()
-    )
-    points = points.merge(daily, on=["student_id", "module_code", "day"], how="left")
-    by_day = ~met.to_numpy() & (points["order"] < points["attended"].fillna(0)).to_numpy()
-    evidence = np.where(
+    if not detail:
+        frame["ref"] = ""
+        frame["evidence"] = ""
+        return frame[POINT_COLUMNS]
+    ev = events.iloc[e_code]
+    frame["ref"] = (
+        ev["event_type"].astype(str)
+        + " "
+        + ev["module_code"].astype(str)
+        + " ("
+        + ev["event_id"].astype(str)
+        + ")"
+    ).to_numpy()
+    module_text = ev["module_code"].astype(str).to_numpy()
+    frame["evidence"] = np.where(
         met,
-        evidence,
+        how,
         np.where(
             by_day,
-            "attendance recorded for " + points["module_code"].astype(str) + " that day",
+            "attendance recorded for " + module_text + " that day",
             "no QR scan or Teams join inside the session",
         ),
     )
-    met = met.to_numpy() | by_day
-    return pd.DataFrame(
-        {
-            "student_id": points["student_id"].astype(str),
-            "at": points["start_at"],
-            "kind": "session",
-            "ref": points["event_type"].astype(str)
-            + " "
-            + points["module_code"].astype(str)
-            + " ("
-            + points["event_id"].astype(str)
-            + ")",
-            "met": met,
-            "evidence": evidence,
-        }
-    )
-
-
-def _daily_attendance(session: Session, ids, first: datetime, last: datetime) -> pd.DataFrame:
-    """Attendances (QR and online) recorded per student, module and day."""
-    frame = query_frame(
-        session,
-        select(
-            DailyActivity.student_id,
-            DailyActivity.module_code,
-            DailyActivity.day,
-            func.sum(DailyActivity.quantity),
-        )
-        .where(
-            DailyActivity.student_id.in_(ids),
-            DailyActivity.source.in_(("attendance", "online")),
-            DailyActivity.day.between(first.date(), last.date()),
-        )
-        .group_by(DailyActivity.student_id, DailyActivity.module_code, DailyActivity.day),
-        ["student_id", "module_code", "day", "attended"],
-    )
-    frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    return frame
+    return frame[POINT_COLUMNS]
 
 
 def _deadline_points(session: Session, ids, first: datetime, last: datetime) -> pd.DataFrame:
@@ -259,6 +339,30 @@ def _tutorial_points(session: Session, ids, first: datetime, last: datetime) -> 
     return out[(out["at"] >= first) & (out["at"] <= last)]
 
 
+def _categorical_concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Point frames concatenated with `student_id` as one categorical (no column of strings)."""
+    names: set[str] = set()
+    for part in parts:
+        column = part["student_id"]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            names.update(column.cat.categories.astype(str))
+        else:
+            names.update(column.astype(str).unique())
+    categories = pd.Index(sorted(names))
+    fixed = []
+    for part in parts:
+        column = part["student_id"]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.cat.set_categories(categories)
+        else:
+            column = pd.Categorical(column.astype(str), categories=categories)
+        at = pd.to_datetime(part["at"]).astype("datetime64[s]")  # one unit: no cast when joined
+        fixed.append(
+            part.assign(student_id=column, at=at, met=part["met"].astype(bool))[POINT_COLUMNS]
+        )
+    return pd.concat(fixed, ignore_index=True)
+
+
 def read_inputs(
     session: Session, as_of: date, thresholds: Thresholds, only: list[str] | None = None
 ) -> ComplianceInputs:
@@ -294,23 +398,23 @@ def read_inputs(
         students["status"].astype(str).str.lower().eq("withdrawn") & students["withdrawn_on"].isna()
     )
     students.loc[record_says, "withdrawn_on"] = first_day
-    points = pd.concat(
+    rows = _activity(session, ids, first_day, as_of)
+    points = _categorical_concat(
         [
-            _session_points(session, ids, first, last, thresholds.scan_grace_minutes),
+            _session_points(
+                session, ids, first, last, thresholds.scan_grace_minutes, only is not None, rows
+            ),
             _deadline_points(session, ids, first, last),
             _tutorial_points(session, ids, first, last),
-        ],
-        ignore_index=True,
+        ]
     )
     engaged = (DailyActivity.quantity > 0) | (DailyActivity.minutes > 0)
-    activity = query_frame(
-        session,
-        select(DailyActivity.student_id, DailyActivity.day)
-        .where(
-            DailyActivity.student_id.in_(ids), DailyActivity.day.between(first_day, as_of), engaged
-        )
-        .distinct(),
-        ["student_id", "day"],
+    engaged_rows = rows[rows["engaged"]]
+    activity = pd.DataFrame(
+        {
+            "student_id": engaged_rows["student_id"],
+            "day": engaged_rows["day"].to_numpy(np.int64).astype("datetime64[D]"),
+        }
     )
     last_activity = query_frame(
         session,
