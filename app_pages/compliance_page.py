@@ -14,6 +14,25 @@ from lib.ui.widgets import log_view, require_page
 FIRST_DAY = date(2020, 9, 1)
 
 
+def _downloads(what: str, make, file_stem: str, key: str) -> None:
+    """CSV and printable-HTML download buttons; `make(session, kind)` builds and logs the export
+    when the button is clicked."""
+    for kind, label, mime in (("csv", "CSV", "text/csv"), ("html", "printable HTML", "text/html")):
+
+        def _export(kind=kind) -> bytes:
+            with session_scope() as session:
+                return make(session, kind)
+
+        st.download_button(
+            f"Download {what} as {label} (logged)",
+            data=_export,
+            file_name=f"{file_stem}.{kind}",
+            mime=mime,
+            key=f"{key}_{kind}",
+            on_click="ignore",
+        )
+
+
 def _list_section(user, as_of: date) -> list[str]:
     with session_scope() as session:
         schools = views.schools(session, user)
@@ -45,20 +64,12 @@ def _list_section(user, as_of: date) -> list[str]:
     st.dataframe(frame, hide_index=True, width="stretch", key="compliance_table")
     ids = frame["student_id"].tolist()
     log_view(user, f"compliance list as of {as_of}", ids)
-    for kind, label, mime in (("csv", "CSV", "text/csv"), ("html", "printable HTML", "text/html")):
-
-        def _export(kind=kind) -> bytes:
-            with session_scope() as session:
-                return views.list_export(session, user, frame, as_of, kind)
-
-        st.download_button(
-            f"Download this list as {label} (logged)",
-            data=_export,
-            file_name=f"compliance_{as_of}.{kind}",
-            mime=mime,
-            key=f"compliance_list_export_{kind}",
-            on_click="ignore",
-        )
+    _downloads(
+        "this list",
+        lambda session, kind: views.list_export(session, user, frame, as_of, kind),
+        f"compliance_{as_of}",
+        "compliance_list_export",
+    )
     return ids
 
 
@@ -128,20 +139,12 @@ def _evidence_section(user, as_of: date, ids: list[str]) -> None:
     st.dataframe(points, hide_index=True, width="stretch", key="compliance_points")
     if not records.empty:
         st.dataframe(records, hide_index=True, width="stretch", key="compliance_records")
-    for kind, label, mime in (("csv", "CSV", "text/csv"), ("html", "printable HTML", "text/html")):
-
-        def _export(kind=kind) -> bytes:
-            with session_scope() as session:
-                return views.student_export(session, user, student_id, as_of, kind)
-
-        st.download_button(
-            f"Download this evidence as {label} (logged)",
-            data=_export,
-            file_name=f"compliance_{student_id}_{as_of}.{kind}",
-            mime=mime,
-            key=f"compliance_student_export_{kind}",
-            on_click="ignore",
-        )
+    _downloads(
+        "this evidence",
+        lambda session, kind: views.student_export(session, user, student_id, as_of, kind),
+        f"compliance_{student_id}_{as_of}",
+        "compliance_student_export",
+    )
     _record_forms(user, student_id)
 
 

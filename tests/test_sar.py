@@ -12,6 +12,7 @@ from sqlalchemy import Integer, select
 from lib.sar import UnknownStudent, write_subject_access_export
 from lib.store.models import AccessLogEntry, SubjectAccessRequest
 from tests.app_fixtures import seed
+from tests.planting import filler
 
 
 @pytest.fixture
@@ -87,9 +88,7 @@ def _student_tables() -> dict[str, str | None]:
 def _value(session, column, student_id: str, parents: dict):
     """A value for one column of a planted row: the student, the planted parent's key, an
     existing referenced row, or a filler of the column's type unlikely to clash with seeded rows."""
-    from datetime import date, datetime
-
-    from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, LargeBinary
+    from datetime import date
 
     if column.key == "student_id":
         return student_id
@@ -97,20 +96,7 @@ def _value(session, column, student_id: str, parents: dict):
         if fk.column.table.name in parents:
             return parents[fk.column.table.name][fk.column.key]
         return session.scalar(select(fk.column).limit(1))
-    kind = type(column.type)
-    if issubclass(kind, DateTime):
-        return datetime(2001, 2, 3, 4, 5)
-    if issubclass(kind, Date):
-        return date(2001, 2, 3)
-    if issubclass(kind, Boolean):
-        return False
-    if issubclass(kind, Integer | Float):
-        return 7
-    if issubclass(kind, JSON):
-        return [student_id]
-    if issubclass(kind, LargeBinary):
-        return b"x"
-    return "planted"
+    return filler(column, "planted", date(2001, 2, 3))
 
 
 def _insert(session, table, student_id: str, planted: dict, linked: dict) -> dict:

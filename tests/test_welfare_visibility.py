@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import Boolean, Date, DateTime, Float, Integer, inspect
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from lib.access import ROLE_PAGES, ROLES, User, can_see_welfare
 from lib.store.models import Case, CaseEntry, ComplianceRecord, Exemption, WithdrawalReviewDecision
 from tests import app_fixtures
 from tests.app_fixtures import open_page
+from tests.planting import filler
 
 seeded = app_fixtures.seeded
 
@@ -23,16 +24,7 @@ PAGE_CASES = [(role, page) for role in ROLES for page in ROLE_PAGES[role]]
 
 def _filler(column) -> object:
     """A value for a required column the test does not name (tables other wings may extend)."""
-    kind = type(column.type)
-    if issubclass(kind, DateTime):
-        return datetime(2025, 10, 6, 10, 0)
-    if issubclass(kind, Date):
-        return date(2025, 10, 6)
-    if issubclass(kind, Boolean):
-        return False
-    if issubclass(kind, Integer | Float):
-        return 1
-    return "welfare" if column.key == "track" else "x"
+    return "welfare" if column.key == "track" else filler(column)
 
 
 def plant(session: Session, model: type, **values) -> object:
