@@ -81,6 +81,9 @@ def test_visa_list_evidence_and_report(crossing):
     points = at.dataframe[1].value
     states = ["missed", "missed", "exempt", "exempt", "missed", "met", "met"]
     assert list(points["state"]) == states
+    assert points["evidence"].iloc[-1] == "attendance recorded for M1 that day"
+    assert points["evidence"].iloc[0] == "no QR scan or Teams join inside the session"
+    assert points["ref"].iloc[0] == "lecture M1 (E6)"
 
     at.date_input(key="compliance_report_on").set_value(date(2025, 11, 2))
     at.text_input(key="compliance_report_reference").input("UKVI-7")

@@ -364,9 +364,14 @@ def _categorical_concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def read_inputs(
-    session: Session, as_of: date, thresholds: Thresholds, only: list[str] | None = None
+    session: Session,
+    as_of: date,
+    thresholds: Thresholds,
+    only: list[str] | None = None,
+    detail: bool = False,
 ) -> ComplianceInputs:
-    """The inputs of every sponsored student (or of `only` those) for statuses at `as_of`."""
+    """The inputs of every sponsored student (or of `only` those) for statuses at `as_of`; with
+    `detail`, each session point carries its reference and evidence in words."""
     ids = _sponsored(only)
     first_day = as_of - timedelta(days=thresholds.lookback_days + 7)
     first = datetime.combine(first_day, datetime.min.time())
@@ -401,9 +406,7 @@ def read_inputs(
     rows = _activity(session, ids, first_day, as_of)
     points = _categorical_concat(
         [
-            _session_points(
-                session, ids, first, last, thresholds.scan_grace_minutes, only is not None, rows
-            ),
+            _session_points(session, ids, first, last, thresholds.scan_grace_minutes, detail, rows),
             _deadline_points(session, ids, first, last),
             _tutorial_points(session, ids, first, last),
         ]

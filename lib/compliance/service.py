@@ -19,14 +19,18 @@ MAX_REFERENCE = 100
 
 
 def result(
-    session: Session, as_of: date, only: list[str] | None = None, since: date | None = None
+    session: Session,
+    as_of: date,
+    only: list[str] | None = None,
+    since: date | None = None,
+    detail: bool = False,
 ) -> ComplianceResult:
     """Statuses and contact points of every sponsored student (or of `only` those) at `as_of`,
-    read over the configured look-back (or from `since`, when earlier)."""
+    read over the configured look-back (or from `since`, when earlier); `detail`: evidence texts."""
     thresholds = load_thresholds(session)
     if since is not None and (as_of - since).days + 60 > thresholds.lookback_days:
         thresholds = replace(thresholds, lookback_days=(as_of - since).days + 60)
-    inputs = read_inputs(session, as_of, thresholds, only)
+    inputs = read_inputs(session, as_of, thresholds, only, detail)
     return compute(inputs, thresholds, as_of, working_days(session))
 
 
@@ -142,7 +146,7 @@ def evidence(
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """One sponsored student's status row, contact points (met/missed/exempt with the source
     record, newest first) and compliance records (reports, withdrawal)."""
-    res = result(session, as_of, [student_id])
+    res = result(session, as_of, [student_id], detail=True)
     if res.statuses.empty:
         raise ValueError(f"no sponsored student {student_id!r} in the store")
     points = res.points.sort_values("at", ascending=False)[
