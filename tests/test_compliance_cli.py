@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from lib.auth import add_user
 from lib.cli import main
@@ -150,3 +151,28 @@ def test_csv_has_the_spec_columns(store, capsys):
         "student_id,status,expected_points,missed_consecutive,days_without_engagement,"
         "last_engagement_on,threshold_crossed_on,report_due_by,reported_on"
     )
+
+
+def test_a_scan_counts_inside_the_session_with_the_grace(store):
+    from lib.compliance.service import evidence
+    from lib.store.models import Attendance
+
+    load = store.scalar(select(Load))
+    monday = datetime.combine(MONDAYS[0], datetime.min.time())
+    for event, seen, source in (
+        ("E0", monday + timedelta(hours=9, minutes=50), "attendance"),  # 10 min early: inside
+        ("E1", monday + timedelta(days=7, hours=11, minutes=5), "online"),  # after the end
+        ("E2", monday + timedelta(days=14, hours=10, minutes=30), "online"),
+    ):
+        store.add(
+            Attendance(
+                student_id="N1", event_id=event, source=source, first_seen=seen, load_id=load.id
+            )
+        )
+    store.get(Student, "N1").visa_sponsored = True
+    store.commit()
+    _, points, _ = evidence(store, "N1", date(2025, 10, 24))
+    by_ref = points.set_index("ref")
+    assert by_ref.loc["lecture M1 (E0)", "evidence"] == "QR scan at 09:50"
+    assert by_ref.loc["lecture M1 (E1)", "state"] == "missed"
+    assert by_ref.loc["lecture M1 (E2)", "evidence"] == "Teams join at 10:30"

@@ -200,8 +200,8 @@ def _session_points(
     first_of_group = np.maximum.accumulate(np.where(group_start, np.arange(len(order)), 0))
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order)) - first_of_group
-    found = attended.index.get_indexer(point_key)
-    quantity = np.where(found >= 0, attended.to_numpy()[np.maximum(found, 0)], 0.0)
+    # -1 (no attendance that module-day) picks the appended 0
+    quantity = np.append(attended.to_numpy(float), 0.0)[attended.index.get_indexer(point_key)]
     by_day = ~met & (rank < quantity)
     frame = pd.DataFrame(
         {
