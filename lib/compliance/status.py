@@ -197,14 +197,14 @@ def compute(
     real_cols = np.concatenate([col(act_days), col(met_pts["day"].to_numpy("datetime64[D]"))])
     ok = (real_rows >= 0) & (real_cols >= 0) & (real_cols < width)
     real_rows, real_cols = real_rows[ok], real_cols[ok]
-    events = pd.DataFrame(
-        {
-            "row": np.concatenate([real_rows, np.arange(n)]),
-            "col": np.concatenate([real_cols, start_col - 1]),
-        }
-    ).drop_duplicates()
-    events = events.sort_values(["row", "col"]).reset_index(drop=True)
-    erow, ecol = events["row"].to_numpy(), events["col"].to_numpy()
+    # one sorted, de-duplicated key per (student, day): row * span + col + 1 (col may be -1)
+    span = width + 2
+    keys = np.unique(
+        np.concatenate([real_rows, np.arange(n)]).astype(np.int64) * span
+        + np.concatenate([real_cols, start_col - 1])
+        + 1
+    )
+    erow, ecol = keys // span, keys % span - 1
     nxt = np.append(ecol[1:], width)
     nxt[np.append(erow[1:] != erow[:-1], True)] = width  # last event of a student: open gap
     base = cum[erow, ecol + 1]
@@ -215,7 +215,9 @@ def compute(
     hit = (pos < (erow + 1) * (width + 1)) & (hit_col < nxt) & (hit_col > ecol)
     day_cross = pd.DataFrame({"row": erow[hit], "day": d0 + hit_col[hit] * DAY})
 
-    last_event = events.groupby("row")["col"].max().reindex(range(n)).to_numpy()
+    last_event = np.full(n, -1, np.int64)
+    newest = np.r_[erow[1:] != erow[:-1], True]  # keys are sorted: a student's last is newest
+    last_event[erow[newest]] = ecol[newest]
     days_without = cum[:, width] - cum[np.arange(n), last_event + 1]
 
     # last engagement shown: newest activity ever or newest met point
