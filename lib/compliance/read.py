@@ -28,6 +28,7 @@ from lib.store.models import (
 )
 
 TUTORIAL_OUTCOMES = ("tutorial_booked", "tutorial_attended")
+ATTENDANCE_SOURCES = ("attendance", "online")
 
 
 def _sponsored(only: list[str] | None = None):
@@ -47,33 +48,43 @@ def _epoch_days(session: Session, column) -> object:
 def _codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
     """Positions in `index` of the values (-1 when absent); a categorical is looked up by category."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        by_category = index.get_indexer(values.cat.categories)
+        by_category = index.get_indexer(values.cat.categories.astype(str))
         codes = values.cat.codes.to_numpy()
         return np.where(codes >= 0, by_category[codes], -1)
     return index.get_indexer(values)
 
 
-def _activity(session: Session, ids, first_day: date, as_of: date) -> pd.DataFrame:
-    """The sponsored students' daily activity rows in the window, read once: student (categorical),
-    module, epoch day, quantity, whether it is attendance (QR/Teams) and whether it is engagement."""
+def _activity(
+    session: Session, ids, first_day: date, as_of: date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sponsored students' activity in the window, in two reads of as few values as possible:
+    attendance rows (QR/Teams: student, module, epoch day, quantity) and the distinct days with
+    any other engagement (student, epoch day). Student ids come back categorical."""
     a = DailyActivity
-    frame = _raw_frame(
+    in_window = (a.student_id.in_(ids), a.day.between(first_day, as_of))
+    attendance = _raw_frame(
         session,
-        select(
-            a.student_id,
-            a.module_code,
-            _epoch_days(session, a.day),
-            a.quantity,
-            a.source.in_(("attendance", "online")),
-            (a.quantity > 0) | (a.minutes > 0),
-        ).where(a.student_id.in_(ids), a.day.between(first_day, as_of)),
-        ["student_id", "module_code", "day", "quantity", "attendance", "engaged"],
+        select(a.student_id, a.module_code, _epoch_days(session, a.day), a.quantity).where(
+            *in_window, a.source.in_(ATTENDANCE_SOURCES), a.quantity > 0
+        ),
+        ["student_id", "module_code", "day", "quantity"],
     )
-    frame["student_id"] = frame["student_id"].astype("category")
-    frame["attendance"] = frame["attendance"].astype(bool)
-    frame["engaged"] = frame["engaged"].fillna(False).astype(bool)
-    frame["quantity"] = frame["quantity"].astype(float)
-    return frame
+    other = _raw_frame(
+        session,
+        select(a.student_id, _epoch_days(session, a.day))
+        .where(
+            *in_window,
+            a.source.not_in(ATTENDANCE_SOURCES),
+            (a.quantity > 0) | (a.minutes > 0),
+        )
+        .distinct(),
+        ["student_id", "day"],
+    )
+    for frame in (attendance, other):
+        frame["student_id"] = frame["student_id"].astype("category")
+        frame["day"] = frame["day"].astype(np.int64)
+    attendance["quantity"] = attendance["quantity"].astype(float)
+    return attendance, other
 
 
 def _session_points(
@@ -181,7 +192,7 @@ def _session_points(
         ) + pd.to_datetime(hits["t"]).dt.strftime("%H:%M")
 
     # the day's attendances per module stand in where no per-session row met the point
-    daily = activity[activity["attendance"] & (activity["quantity"] > 0)]
+    daily = activity
     width = 1 << 20  # > any epoch day up to 2990
     n_mod = len(modules) + 1
     point_key = (s_code * n_mod + m_code) * width + day
@@ -239,7 +250,7 @@ def _session_points(
 
 def _deadline_points(session: Session, ids, first: datetime, last: datetime) -> pd.DataFrame:
     """Submission deadlines, met by a submission made by the deadline."""
-    frame = query_frame(
+    frame = _raw_frame(
         session,
         select(
             Submission.student_id,
@@ -403,29 +414,48 @@ def read_inputs(
         students["status"].astype(str).str.lower().eq("withdrawn") & students["withdrawn_on"].isna()
     )
     students.loc[record_says, "withdrawn_on"] = first_day
-    rows = _activity(session, ids, first_day, as_of)
+    attended, other_days = _activity(session, ids, first_day, as_of)
     points = _categorical_concat(
         [
-            _session_points(session, ids, first, last, thresholds.scan_grace_minutes, detail, rows),
+            _session_points(
+                session, ids, first, last, thresholds.scan_grace_minutes, detail, attended
+            ),
             _deadline_points(session, ids, first, last),
             _tutorial_points(session, ids, first, last),
         ]
     )
     engaged = (DailyActivity.quantity > 0) | (DailyActivity.minutes > 0)
-    engaged_rows = rows[rows["engaged"]]
-    activity = pd.DataFrame(
-        {
-            "student_id": engaged_rows["student_id"],
-            "day": engaged_rows["day"].to_numpy(np.int64).astype("datetime64[D]"),
-        }
+    names = pd.Index(
+        sorted(
+            set(attended["student_id"].cat.categories.astype(str))
+            | set(other_days["student_id"].cat.categories.astype(str))
+        ),
+        dtype=object,
     )
-    last_activity = query_frame(
+    engaged_students = pd.Categorical.from_codes(
+        np.concatenate(
+            [
+                _codes_in(names, attended["student_id"]),
+                _codes_in(names, other_days["student_id"]),
+            ]
+        ),
+        categories=names,
+    )
+    days = np.concatenate(
+        [attended["day"].to_numpy(np.int64), other_days["day"].to_numpy(np.int64)]
+    )
+    activity = pd.DataFrame({"student_id": engaged_students, "day": days.astype("datetime64[D]")})
+    # the newest engagement before the window (inside it, the window's own rows tell)
+    earlier = query_frame(
         session,
         select(DailyActivity.student_id, func.max(DailyActivity.day))
-        .where(DailyActivity.student_id.in_(ids), DailyActivity.day <= as_of, engaged)
+        .where(DailyActivity.student_id.in_(ids), DailyActivity.day < first_day, engaged)
         .group_by(DailyActivity.student_id),
         ["student_id", "day"],
     )
+    newest = activity.groupby("student_id", observed=True)["day"].max().reset_index()
+    newest["student_id"] = newest["student_id"].astype(str)
+    last_activity = pd.concat([earlier, newest], ignore_index=True)
     exemptions = query_frame(
         session,
         select(Exemption.student_id, Exemption.start, Exemption.end).where(
