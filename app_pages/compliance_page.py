@@ -60,7 +60,7 @@ def _list_section(user, as_of: date) -> list[str]:
         return []
     overdue_count = int(frame["overdue"].sum())
     if overdue_count:
-        st.error(f"{overdue_count} report(s) to UKVI overdue: listed first.")
+        st.warning(f"{overdue_count} report(s) to UKVI overdue: listed first.")
     st.dataframe(frame, hide_index=True, width="stretch", key="compliance_table")
     ids = frame["student_id"].tolist()
     log_view(user, f"compliance list as of {as_of}", ids)

@@ -57,7 +57,7 @@ def main() -> None:
         return
     overdue = int((requests["due_on"] < date.today()).sum())
     if overdue:
-        st.error(f"{overdue} request(s) past their due date.")
+        st.warning(f"{overdue} request(s) past their due date.")
     st.dataframe(requests, hide_index=True, width="stretch", key="sar_table")
     choice = st.selectbox(
         "Fulfil the request of", requests["student_id"].drop_duplicates().tolist(), key="sar_pick"
