@@ -29,16 +29,16 @@ class PageSpec:
 PAGES: dict[str, PageSpec] = {
     p.key: p
     for p in (
-        PageSpec("home", "Home", "app_pages/home_page.py", "home", ":material/home:"),
-        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", ":material/groups:"),
-        PageSpec("student", "Student", "app_pages/student_page.py", "student", ":material/person:"),
-        PageSpec("data", "Data", "app_pages/data_page.py", "data", ":material/database:"),
+        PageSpec("home", "Home", "app_pages/home_page.py", "home", "🏠"),
+        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", "👥"),
+        PageSpec("student", "Student", "app_pages/student_page.py", "student", "👤"),
+        PageSpec("data", "Data", "app_pages/data_page.py", "data", "🗄️"),
         PageSpec(
             "access_log",
             "Access log",
             "app_pages/access_log_page.py",
             "access-log",
-            ":material/policy:",
+            "📜",
         ),
         PageSpec(
             "compliance",
@@ -159,6 +159,19 @@ def can_open(user: User | None, page: str) -> bool:
 def can(user: User | None, action: str) -> bool:
     """Whether the user may perform an action (unknown actions are denied)."""
     return user is not None and user.role in ACTIONS.get(action, ())
+
+
+class NotAllowed(PermissionError):
+    """The user's role does not allow the action (raised where the action happens)."""
+
+
+def require(user: User | None, action: str) -> None:
+    """Raise NotAllowed unless the user may perform the action (unknown actions are refused too)."""
+    if action not in ACTIONS:
+        raise NotAllowed(f"unknown action {action!r}")
+    if not can(user, action):
+        who = user.role.replace("_", " ") if user else "nobody logged in"
+        raise NotAllowed(f"{who} may not {action.replace('_', ' ')}")
 
 
 def fields_for(user: User | None) -> tuple[str, ...]:

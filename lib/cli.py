@@ -77,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     sar = sub.add_parser("sar", help="subject access export for one student")
     sar.add_argument("student_id")
     sar.add_argument("--out", type=Path, required=True)
-    sar.add_argument("--by", default="cli")
+    sar.add_argument(
+        "--by",
+        required=True,
+        help="your staff username (an active user; recorded in the access log)",
+    )
 
     users = sub.add_parser("users", help="manage staff users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -92,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--email", default=None)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_sub.add_parser("list", help="list staff users")
+    unlock = users_sub.add_parser(
+        "unlock", help="clear a user's failed sign-ins and wait (and, with --client, a machine's)"
+    )
+    unlock.add_argument("username")
+    unlock.add_argument("--client", default=None, help="also clear this client address's wait")
 
     config = sub.add_parser("config", help="show or change the engine thresholds and windows")
     config_sub = config.add_subparsers(dest="config_command", required=True)
@@ -155,7 +164,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         else:
             print(report.as_text(), file=sys.stderr if report.status == "rejected" else sys.stdout)
     if outcome.summary is not None and not args.json:
-        print(json.dumps(outcome.summary, default=str))
+        print(json.dumps(outcome.summary.as_dict(), default=str))
     return 1 if outcome.failed else 0
 
 
@@ -165,7 +174,7 @@ def _cmd_compute(args: argparse.Namespace) -> int:
 
     with session_scope() as session:
         summary = compute(session, full=args.full)
-    print(json.dumps(summary, default=str))
+    print(json.dumps(summary.as_dict(), default=str))
     return 0
 
 
@@ -183,7 +192,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_flags(args: argparse.Namespace) -> int:
-    from lib.compute.service import flags_frame
+    from lib.compute.flags import flags_frame
+    from lib.safe_csv import to_csv
     from lib.store.db import session_scope
 
     with session_scope() as session:
@@ -192,7 +202,7 @@ def _cmd_flags(args: argparse.Namespace) -> int:
         frame = frame.astype({"week_start": str})
         print(json.dumps(frame.to_dict(orient="records"), indent=1))
     else:
-        frame.to_csv(sys.stdout, index=False)
+        to_csv(frame, sys.stdout)
     return 0
 
 
@@ -217,6 +227,8 @@ def _cmd_users(args: argparse.Namespace) -> int:
     from lib.store.db import session_scope
 
     with session_scope() as session:
+        if args.users_command == "unlock":
+            return _unlock(session, args.username, args.client)
         if args.users_command == "list":
             for user in list_users(session):
                 print(f"{user.username}\t{user.role}\t{user.school or ''}\t{user.years or ''}")
@@ -233,6 +245,18 @@ def _cmd_users(args: argparse.Namespace) -> int:
             password=password,
         )
     print(f"user {args.username} saved ({args.role})")
+    return 0
+
+
+def _unlock(session, username: str, client: str | None) -> int:
+    from lib.auth import unlock
+    from lib.login_guard import clear_client
+
+    user = unlock(session, username)
+    print(f"user {user.username} unlocked")
+    if client is not None:
+        cleared = clear_client(session, client)
+        print(f"client {client}: " + ("unlocked" if cleared else "had no failed sign-ins"))
     return 0
 
 

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from lib.access import User, can
 from lib.audit import entries_about, log_access
+from lib.auth import active_staff
+from lib.safe_csv import to_csv
 from lib.store.models import Base, QuarantinedRow, Student, SubjectAccessRequest
 
 DEFAULT_DUE_DAYS = 14
@@ -116,7 +118,7 @@ def export_bytes(session: Session, student_id: str, made_on: date) -> bytes:
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("README.txt", summary_text(student, tables, made_on))
         for name, frame in tables.items():
-            archive.writestr(f"{name}.csv", frame.to_csv(index=False))
+            archive.writestr(f"{name}.csv", to_csv(frame))
     return buffer.getvalue()
 
 
@@ -167,9 +169,12 @@ def open_requests(session: Session, user: User) -> pd.DataFrame:
 def fulfil(session: Session, user: User, student_id: str, today: date | None = None) -> bytes:
     """Make the export, record the open request (or a new one) as fulfilled with the personal
     tutor copied, and log it."""
-    if user.role != "operator" and not can(user, "handle_sar"):
+    if not can(user, "handle_sar"):
         raise PermissionError("your role does not handle subject access requests")
-    today = today or date.today()
+    return _fulfil(session, user, student_id, today or date.today())
+
+
+def _fulfil(session: Session, user: User, student_id: str, today: date) -> bytes:
     data = export_bytes(session, student_id, today)
     student = session.get(Student, student_id)
     request = session.scalars(
@@ -197,12 +202,15 @@ def fulfil(session: Session, user: User, student_id: str, today: date | None = N
 
 
 def write_subject_access_export(
-    session: Session, student_id: str, out: Path, *, requested_by: str = "cli"
+    session: Session, student_id: str, out: Path, *, requested_by: str
 ) -> Path:
-    """`python -m lib sar`: the zip written to `out` (a data-protection officer at the CLI)."""
+    """`python -m lib sar`: the zip written to `out` by an operator at the command line;
+    `requested_by` must name an active staff user (LookupError otherwise): the access log records
+    real people only."""
+    actor = User.from_staff(active_staff(session, requested_by))
     if session.get(Student, student_id) is None:
         raise UnknownStudent(f"no student with id {student_id!r} in the store")
-    data = fulfil(session, User(username=requested_by, role="operator"), student_id)
+    data = _fulfil(session, actor, student_id, date.today())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)

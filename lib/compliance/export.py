@@ -7,26 +7,12 @@ from datetime import date
 
 import pandas as pd
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: object) -> object:
-    """A text cell a spreadsheet would run as a formula, prefixed with a quote (other values as-is).
-
-    Minimal stand-in until the shared helper of engineer `secure` (lib/safe_csv.py) is on main."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+from lib.safe_csv import to_csv
 
 
 def safe_csv(frame: pd.DataFrame) -> bytes:
-    """The frame as UTF-8 CSV with every text cell and header neutralised."""
-    out = frame.copy()
-    out.columns = [neutralise(str(c)) for c in out.columns]
-    for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(neutralise)
-    return out.to_csv(index=False).encode("utf-8")
+    """The frame as UTF-8 CSV, spreadsheet formulas neutralised (lib.safe_csv)."""
+    return to_csv(frame).encode("utf-8")
 
 
 def _table(frame: pd.DataFrame) -> str:
