@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--out", type=Path, help="write one USERNAME.eml per user into this folder")
     where.add_argument("--send", action="store_true", help="send through DASHBOARD_SMTP_URL")
 
+    from lib.compliance.commands import add_parser as add_compliance_parser
+
+    add_compliance_parser(sub, _parse_date)
+
     sample = sub.add_parser(
         "load-sample", help="load a demo-data folder into an empty store and create demo users"
     )
@@ -329,6 +333,12 @@ def _cmd_load_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compliance(args: argparse.Namespace) -> int:
+    from lib.compliance.commands import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "init-db":
@@ -351,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         "load-sample": _cmd_load_sample,
         "config": _cmd_config,
         "digest": _cmd_digest,
+        "compliance": _cmd_compliance,
     }
     try:
         return handlers[args.command](args)

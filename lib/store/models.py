@@ -389,6 +389,8 @@ class ComplianceRecord(Base):
     reported_on: Mapped[date | None] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
+    # --- compliance wing: the day the record takes effect (a withdrawal's date) ---
+    effective_on: Mapped[date | None] = mapped_column(Date)
 
 
 class WithdrawalReviewDecision(Base):
