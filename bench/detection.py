@@ -24,6 +24,7 @@ from lib.models import Flag, WeeklyMeasure  # noqa: E402
 from lib.service import compute, load_engine_config, save_engine_config  # noqa: E402
 
 EPISODES = ("sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start")
+WINDOW = {"gradual_fade": 5}  # teaching weeks from onset to the first flag (others: 3)
 
 
 def _flags(session) -> pd.DataFrame:
@@ -60,6 +61,10 @@ def evaluate(
     for ep in episodes.itertuples(index=False):
         onset = pd.Timestamp(monday(date.fromisoformat(ep.onset)))
         mine = flags[(flags["student_id"] == ep.student_id) & (flags["week_start"] >= onset)]
+        start = int((t_pos.index < onset).sum())  # the first teaching week from the onset
+        window = WINDOW.get(ep.kind, 3)
+        late = t_pos.reindex(mine["week_start"]).to_numpy(float) - start
+        mine = mine[~(late > window)]  # caught within `window` teaching weeks of the onset
         hit = not mine.empty
         if hit and isinstance(ep.end, str) and ep.end:  # a dip must be caught by two weeks after it
             limit = pd.Timestamp(monday(date.fromisoformat(ep.end))) + timedelta(weeks=2)
@@ -71,8 +76,11 @@ def evaluate(
             found += 1
             by_kind[ep.kind][0] += 1
             first = mine["week_start"].min()
-            start = t_pos[t_pos.index >= onset].iloc[0] if (t_pos.index >= onset).any() else 0
-            delays.append(int(t_pos[t_pos.index <= first].iloc[-1] - start))
+            delays.append(
+                int(t_pos[t_pos.index <= first].iloc[-1] - start)
+                if (t_pos.index <= first).any()
+                else 0
+            )
     planted_ids = set(truth.loc[truth["student_id"].astype(str) != "", "student_id"].astype(str))
     clean = flags[~flags["student_id"].isin(planted_ids)]
     clean_students = students - len(planted_ids)
@@ -144,14 +152,90 @@ def systemic_caused(session, config: dict, planted: dict) -> int:
     return int((merged["_merge"] == "left_only").sum())
 
 
+def _load_store(folder: Path, url: str) -> None:
+    from lib.ingest.sample import load_sample_folder
+
+    init_db(url)
+    with session_scope(url) as session:
+        load_sample_folder(session, folder, force=True)  # loads and computes
+
+
+def _dq(session) -> pd.DataFrame:
+    from lib.models import DataQualityEvent
+
+    rows = session.query(
+        DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code
+    ).all()
+    return pd.DataFrame(rows, columns=["week_start", "source", "module_code"])
+
+
+def score_scenario(kind: str, students: int, seed: int, work: Path) -> dict:
+    """Recall, delay and false flags on an independently generated population (bench.scenarios),
+    and the students flagged because of its planted feed problems (flags that a clean copy of the
+    same population, loaded without those problems, does not raise)."""
+    from bench.scenarios import generate
+
+    stores = {}
+    for clean in (False, True) if kind == "mixed" else (False,):
+        folder = work / f"{kind}{'_clean' if clean else ''}"
+        planted = generate(folder, students=students, seed=seed, kind=kind, clean=clean)
+        url = f"sqlite:///{folder / 'store.db'}"
+        (folder / "store.db").unlink(missing_ok=True)
+        _load_store(folder, url)
+        with session_scope(url) as session:
+            stores[clean] = (_flags(session), _teaching_weeks(session), _dq(session), planted)
+    flags, teaching, dq, planted = stores[False]
+    folder = work / kind
+    truth = pd.read_csv(folder / "ground_truth.csv", dtype=str, keep_default_na=False)
+    exemptions = pd.read_csv(folder / "exemptions.csv", dtype=str)
+    result = evaluate(flags, truth, students, teaching, dq, exemptions)
+    if True in stores:
+        keys = ["student_id", "kind", "week_start"]
+        extra = flags[keys].merge(stores[True][0][keys], on=keys, how="left", indicator=True)
+        extra = extra[extra["_merge"] == "left_only"]
+        caused = {}
+        for event in planted["systemic"]:
+            lo = pd.Timestamp(event["start"])
+            hi = lo + timedelta(weeks=int(event["weeks"]) + 2)
+            mine = extra[
+                extra["student_id"].isin(event["students"])
+                & (extra["week_start"] >= lo)
+                & (extra["week_start"] < hi)
+            ]
+            caused[event["kind"]] = int(mine["student_id"].nunique())
+        result["students_flagged_for_feed_problems"] = caused
+        result["students_flagged_for_the_outage"] = caused.get(
+            "systemic_school_attendance_outage", 0
+        )
+        result["dq_events_list"] = [
+            f"{r.week_start} {r.source} {r.module_code or ''}".strip() for r in dq.itertuples()
+        ]
+    return result
+
+
+def independent(students: int, seed: int, work: Path) -> dict:
+    """The independent populations: mixed sources, submissions only, attendance only."""
+    return {
+        kind: score_scenario(kind, students, seed, work / "independent")
+        for kind in ("mixed", "submissions", "attendance")
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--students", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--year", type=int, default=2025)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--independent-students", type=int, default=400)
+    parser.add_argument("--independent-seed", type=int, default=5)
+    parser.add_argument("--only-independent", action="store_true")
     args = parser.parse_args()
     work = Path(args.out or tempfile.mkdtemp(prefix="detection_"))
+    if args.only_independent:
+        out = {"independent": independent(args.independent_students, args.independent_seed, work)}
+        print(json.dumps(out, indent=1, default=str))
+        return
     data = work / "demo"
     t0 = time.perf_counter()
     if not (data / "ground_truth.csv").exists():
@@ -219,6 +303,7 @@ def main() -> None:
         ("robust_z", "ewma"), key=lambda d: (ok[d], out[d][keys[0]] - out[d][keys[1]] / 10)
     )
     out["better_detector"] = better
+    out["independent"] = independent(args.independent_students, args.independent_seed, work)
     print(json.dumps(out, indent=1, default=str))
 
 
