@@ -190,19 +190,29 @@ def score_scenario(kind: str, students: int, seed: int, work: Path) -> dict:
     exemptions = pd.read_csv(folder / "exemptions.csv", dtype=str)
     result = evaluate(flags, truth, students, teaching, dq, exemptions)
     if True in stores:
-        keys = ["student_id", "kind", "week_start"]
-        extra = flags[keys].merge(stores[True][0][keys], on=keys, how="left", indicator=True)
-        extra = extra[extra["_merge"] == "left_only"]
+        clean_flags = stores[True][0]
         caused = {}
         for event in planted["systemic"]:
             lo = pd.Timestamp(event["start"])
             hi = lo + timedelta(weeks=int(event["weeks"]) + 2)
-            mine = extra[
-                extra["student_id"].isin(event["students"])
-                & (extra["week_start"] >= lo)
-                & (extra["week_start"] < hi)
+            mine = flags[
+                flags["student_id"].isin(event["students"])
+                & (flags["week_start"] >= lo)
+                & (flags["week_start"] < hi)
             ]
-            caused[event["kind"]] = int(mine["student_id"].nunique())
+            # a flag the clean copy raises too (same student and kind, within 3 weeks of the
+            # window) was only moved by the outage, not caused by it
+            near = clean_flags[
+                (clean_flags["week_start"] >= lo - timedelta(weeks=3))
+                & (clean_flags["week_start"] < hi + timedelta(weeks=3))
+            ]
+            keys = ["student_id", "kind"]
+            only = mine[keys].merge(
+                near[keys].drop_duplicates(), on=keys, how="left", indicator=True
+            )
+            caused[event["kind"]] = int(
+                only.loc[only["_merge"] == "left_only", "student_id"].nunique()
+            )
         result["students_flagged_for_feed_problems"] = caused
         result["students_flagged_for_the_outage"] = caused.get(
             "systemic_school_attendance_outage", 0

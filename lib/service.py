@@ -17,7 +17,12 @@ from lib.engagement.config import DEFAULTS, config_hash, merge_config, parse_ass
 from lib.engagement.engine import earlier_flag_ends, run_keeping
 from lib.engagement.explain import dq_frame
 from lib.engagement.explain import flags_frame as engine_flags
-from lib.engagement.measures import Inputs, build_inputs, complete_through
+from lib.engagement.measures import (
+    GROUP_LOOKBACK_WEEKS,
+    Inputs,
+    build_inputs,
+    complete_through,
+)
 from lib.engagement.weekly import RATE_SOURCES
 from lib.models import DailyActivity, Exemption, Flag, Load, Setting, Student, Submission
 from lib.results_store import (
@@ -33,7 +38,7 @@ from lib.results_store import (
     write_dq,
     write_flags,
 )
-from lib.store_frames import query_frame, read_frames, read_inputs
+from lib.store_frames import query_frame, rate_activity, read_frames, read_inputs
 
 CONFIG_KEY = "engine_config"
 STATE_KEY = "engine_state"
@@ -356,6 +361,10 @@ def _compute_resumed(
             "seconds": round(time.perf_counter() - t0, 2),
         }
     frames = read_frames(session, (start, last))
+    # module groups are inferred from the attendance of the weeks before too
+    before = (start - timedelta(weeks=GROUP_LOOKBACK_WEEKS), start - timedelta(days=1))
+    rate, counted = frames["activity"]
+    frames["activity"] = (pd.concat([rate_activity(session, before), rate]), counted)
     weeks = week_range(start, last)
     inp = build_inputs(**frames, config=config, weeks=weeks, sources=snap.sources, carry=snap.carry)
     if inp.sources != snap.sources or (inp.timetabled & ~snap.carry.timetabled).any():

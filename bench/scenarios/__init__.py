@@ -222,9 +222,10 @@ def generate(
                         continue
                     days = [0, 2, 3][:n] if not p.part_time else [1] * n
                     for d in days:
-                        if wrng.random() < p.attend_p * att_lv:
-                            hour = 9 + int(wrng.integers(0, 8))
-                            when = f"{monday + timedelta(days=d)}T{hour:02d}:{int(wrng.integers(0, 50)):02d}:00"
+                        came = wrng.random() < p.attend_p * att_lv
+                        hour, minute = 9 + int(wrng.integers(0, 8)), int(wrng.integers(0, 50))
+                        if came and not outage:
+                            when = f"{monday + timedelta(days=d)}T{hour:02d}:{minute:02d}:00"
                             events.append((p.sid, "attendance", when, 1, "", code))
             if kind == "mixed":
                 vle_lv = (
@@ -233,7 +234,7 @@ def generate(
                     else lv
                 )
                 cohort_gap = not clean and p.year == COHORT_YEAR and pos >= COHORT_FROM
-                if p.vle_style != "none" and not cohort_gap:
+                if p.vle_style != "none":
                     due_soon = any(t + 1 in due_weeks[c] or t in due_weeks[c] for c in p.modules)
                     mean = {
                         "regular": p.vle_days,
@@ -243,9 +244,9 @@ def generate(
                     k = min(7, int(wrng.poisson(mean * vle_lv)))
                     for d in sorted(wrng.choice(7, size=k, replace=False)):
                         day = monday + timedelta(days=int(d))
-                        if day > vle_last:
-                            continue
                         clicks = int(wrng.geometric(0.15))
+                        if day > vle_last or cohort_gap:
+                            continue
                         events.append((p.sid, "vle", f"{day}T20:00:00", clicks, "", p.modules[0]))
                 if p.lc_minutes > 0 and wrng.random() < 0.8:
                     minutes = round(float(wrng.gamma(3.0, p.lc_minutes / 3.0)) * lv)

@@ -55,11 +55,14 @@ DEFAULTS: dict = {
     "recover_ratio": 0.8,
     "missed_min": 3,
     "missed_window_weeks": 6,
+    "missed_min_alone": 1,
     "systemic_drop_ratio": 0.5,
     "systemic_share": 0.35,
     "systemic_excess": 0.25,
     "systemic_module_share": 0.8,
     "systemic_module_min_students": 12,
+    "systemic_group_share": 0.8,
+    "systemic_group_min_students": 8,
     "rate_full_weight_sessions": 3.0,
     "systemic_min_students": 8,
     "severity_high": 0.25,
@@ -94,6 +97,8 @@ DESCRIPTIONS: dict[str, str] = {
     "recover_ratio": "a flag ends in the first teaching week back at this x baseline",
     "missed_min": "missed submissions: this many missing ...",
     "missed_window_weeks": "... within this many teaching weeks",
+    "missed_min_alone": "... or this many when submissions are the only source measured for the "
+    "student that week (assessment-only evidence)",
     "systemic_drop_ratio": 'a student "dropped" in a source/module week below this x their '
     "baseline",
     "systemic_share": "source-level data-quality event when at least this share of a source's "
@@ -103,6 +108,10 @@ DESCRIPTIONS: dict[str, str] = {
     "systemic_module_share": "module-level event: this share of the module's expected students "
     "recorded nothing",
     "systemic_module_min_students": "a module-level event concerns at least this many students",
+    "systemic_group_share": "group-level event (a school, course, year, or module inferred from "
+    "module codes on activity): this share of the group's users of a source dropped below "
+    "systemic_drop_ratio x baseline in the same week ...",
+    "systemic_group_min_students": "... out of at least this many users in the group",
     "rate_full_weight_sessions": "attendance/online weigh fully in the index from this many "
     "expected sessions",
     "systemic_min_students": "a source-level event concerns at least this many students (and "

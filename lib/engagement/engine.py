@@ -20,6 +20,7 @@ import pandas as pd
 from lib.engagement.config import source_setting
 from lib.engagement.measures import Inputs
 from lib.engagement.robust import median_mad, nan_median_columns
+from lib.sources import SUBMISSION
 
 NO_ENGAGEMENT, INDEX_DROP, SOURCE_DROP, MISSED = range(4)
 COLUMN = {NO_ENGAGEMENT: 0, INDEX_DROP: 1, MISSED: 2}  # open_id columns; sources at 3 + k
@@ -108,6 +109,7 @@ class Results:
     masked: np.ndarray  # (W, K) systemic source weeks
     prior: np.ndarray | None = None  # (W, K) cohort median of each week (the cold-start prior)
     source_events: list = field(default_factory=list)  # (w, k, share, students)
+    group_events: list = field(default_factory=list)  # (w, k, group name, share, students)
     state: State | None = None
 
 
@@ -159,6 +161,7 @@ class Week:
     ibase: np.ndarray | None = None  # (S,) usual index
     ispread: np.ndarray | None = None  # (S,) spread of the usual index
     rel: np.ndarray | None = None  # (S,) index / usual index
+    hold: np.ndarray | None = None  # (S,) dropped in a source systemic this week: week unknown
 
 
 def _source_setting_arrays(inp: Inputs, config: dict) -> dict:
@@ -214,8 +217,36 @@ def _systemic_sources(st: State, res: Results, wk: Week, config: dict) -> None:
     for k in np.flatnonzero(hit):
         res.source_events.append((wk.t, k, float(share[k]), int(dropped[:, k].sum())))
     res.masked[wk.t] = hit
+    wk.hold = (dropped & hit[None, :]).any(1)
     wk.m[:, hit] = np.nan
     wk.ratio[:, hit] = np.nan
+
+
+def _systemic_groups(inp: Inputs, res: Results, wk: Week, config: dict) -> None:
+    """Mask a source for a group of students who normally appear together (a school, course, year
+    or module inferred from module codes on activity) when most of the group's users of that
+    source drop at once this teaching week: a feed outage of that group, not student problems."""
+    if inp.groups is None or not inp.groups.names:
+        return
+    member = inp.groups.members(wk.t)
+    concerned = wk.live[:, None] & ~wk.cold & ~np.isnan(wk.ratio)
+    dropped = concerned & (wk.ratio < config["systemic_drop_ratio"])
+    m = member.astype(np.float32)
+    n_conc = m.T @ concerned.astype(np.float32)  # (G, K)
+    n_drop = m.T @ dropped.astype(np.float32)
+    share = n_drop / np.maximum(n_conc, 1)
+    hit = (n_conc >= config["systemic_group_min_students"]) & (
+        share >= config["systemic_group_share"]
+    )
+    if not hit.any():
+        return
+    for g, k in zip(*np.nonzero(hit), strict=True):
+        name = inp.groups.names[g]
+        res.group_events.append((wk.t, int(k), name, float(share[g, k]), int(n_drop[g, k])))
+    mask = (m @ hit.astype(np.float32)) > 0  # (S, K) students in a hit group for that source
+    wk.hold |= (dropped & mask).any(1)
+    wk.m[mask] = np.nan
+    wk.ratio[mask] = np.nan
 
 
 def _combined_index(inp: Inputs, st: State, wk: Week, config: dict, p: dict) -> None:
@@ -256,13 +287,14 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     st.run_zero[ex] = 0
     st.run_index[ex] = 0
     st.run_source[ex] = 0
-    masked = res.masked[t][None, :]
-    # zero engagement across every (unmasked) source, when something was expected or usual
-    raw = np.where(masked, 0.0, inp.count[:, t, :])
-    exp_t = np.where(masked, 0.0, np.nan_to_num(inp.expected[:, t, :]))
-    something = (exp_t > 0).any(1) | (wk.used & ~masked).any(1)
-    zero = live & something & (raw.sum(1) <= 0)
-    st.run_zero = np.where(live, np.where(zero, st.run_zero + 1, 0), st.run_zero)
+    # zero engagement across every source measured this week: a source is measured for a student
+    # when something was expected of them in it, or they use it, and its value is known (not
+    # masked as systemic); a week with nothing measured is unknown, not zero (the run holds)
+    measured = _measured(inp, wk)
+    raw = np.where(measured, inp.count[:, t, :], 0.0)
+    known = live & measured.any(1)
+    zero = known & (raw.sum(1) <= 0)
+    st.run_zero = np.where(known, np.where(zero, st.run_zero + 1, 0), st.run_zero)
 
     # combined index drop (robust z-score or EWMA detector), stricter during cold start
     has = live & ~np.isnan(wk.index)
@@ -293,9 +325,15 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     )
 
     # missed submissions within a window of teaching weeks
-    st.missed_ring[:, st.mpos] = np.where(live, inp.missed[:, t], 0)
+    st.missed_ring[:, st.mpos] = np.where(~inp.exempt[:, t], inp.missed[:, t], 0)
     st.mpos = (st.mpos + 1) % st.missed_ring.shape[1]
     return st.missed_ring.sum(1)
+
+
+def _measured(inp: Inputs, wk: Week) -> np.ndarray:
+    """(S, K) sources measured for each student this week (see _runs)."""
+    expected = np.nan_to_num(inp.expected[:, wk.t, :]) > 0
+    return ~np.isnan(wk.m) & (expected | wk.used)
 
 
 def _end_flags(st: State, wk: Week, window: np.ndarray, config: dict) -> None:
@@ -324,16 +362,23 @@ def _start_flags(inp: Inputs, st: State, wk: Week, window: np.ndarray, config: d
     sev_rel = np.where(
         wk.rel <= config["severity_high"], 2, np.where(wk.rel <= config["severity_medium"], 1, 0)
     )
-    new_zero = (st.run_zero >= config["zero_weeks"]) & (st.open_id[:, NO_ENGAGEMENT] < 0)
+    new_zero = live & (st.run_zero >= config["zero_weeks"]) & (st.open_id[:, NO_ENGAGEMENT] < 0)
     new_index = (
-        (st.run_index >= config["sustain_weeks"])
+        live
+        & (st.run_index >= config["sustain_weeks"])
         & (st.open_id[:, INDEX_DROP] < 0)
         & (st.open_id[:, NO_ENGAGEMENT] < 0)
         & ~new_zero
     )
-    new_missed = (window >= config["missed_min"]) & (st.open_id[:, COLUMN[MISSED]] < 0) & live
+    # when submissions are the only thing measured for a student, one missed is evidence enough
+    measured = _measured(inp, wk)
+    k_sub = inp.sources.index(SUBMISSION) if SUBMISSION in inp.sources else -1
+    others = np.delete(measured, k_sub, axis=1) if k_sub >= 0 else measured
+    alone = ~others.any(1)
+    needed = np.where(alone, config["missed_min_alone"], config["missed_min"])
+    new_missed = (window >= needed) & (st.open_id[:, COLUMN[MISSED]] < 0) & live
     new_missed &= inp.missed[:, t] > 0
-    sev_missed = np.where(window >= config["missed_min"] + 1, 2, 1)
+    sev_missed = np.where(window >= needed + 1, 2, 1)
     for col, mask, sev, run_length in (
         (NO_ENGAGEMENT, new_zero, np.full(len(live), 2), st.run_zero),
         (INDEX_DROP, new_index, sev_rel, st.run_index),
@@ -344,7 +389,8 @@ def _start_flags(inp: Inputs, st: State, wk: Week, window: np.ndarray, config: d
     others = (wk.num[:, None] - np.nan_to_num(wk.r) * wk.wk) / np.maximum(rest, 1e-9)
     others = np.where(rest > 1e-9, others, np.nan)
     new_src = (
-        (st.run_source >= config["sustain_weeks"])
+        live[:, None]
+        & (st.run_source >= config["sustain_weeks"])
         & (st.open_id[:, 3:] < 0)
         & (others >= config["others_hold_ratio"])  # the others hold in the week it is raised
     )
@@ -387,11 +433,19 @@ def run(
         wk = _baselines(inp, st, t, config, p)
         if teach:
             _systemic_sources(st, res, wk, config)
+            _systemic_groups(inp, res, wk, config)
         _combined_index(inp, st, wk, config, p)
         _record(res, wk)
         if not teach:  # non-teaching weeks never flag and never enter baselines
             continue
+        # a student whose source is systemic this week: the week is unknown for them (their runs
+        # hold, no flag starts or ends, nothing learned)
+        hold = wk.hold
+        held = [a[hold].copy() for a in (st.run_zero, st.run_index, st.run_source, st.ewma)]
+        wk.live = wk.live & ~hold
         window = _runs(inp, st, res, wk, config, p)
+        for a, saved in zip((st.run_zero, st.run_index, st.run_source, st.ewma), held, strict=True):
+            a[hold] = saved
         _end_flags(st, wk, window, config)  # ends first (a return to usual), then starts
         _start_flags(inp, st, wk, window, config)
         _learn(st, wk, config)
