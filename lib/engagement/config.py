@@ -56,6 +56,11 @@ DEFAULTS: dict = {
     "missed_min": 3,
     "missed_window_weeks": 6,
     "missed_min_alone": 1,
+    "missed_alone_surprise": 0.1,
+    "run_surprise": 0.05,
+    "max_run_weeks": 5,
+    "history_prior_low": 0.5,
+    "history_prior_weeks": 5.0,
     "systemic_drop_ratio": 0.5,
     "systemic_share": 0.35,
     "systemic_excess": 0.25,
@@ -98,7 +103,14 @@ DESCRIPTIONS: dict[str, str] = {
     "missed_min": "missed submissions: this many missing ...",
     "missed_window_weeks": "... within this many teaching weeks",
     "missed_min_alone": "... or this many when submissions are the only source measured for the "
-    "student that week (assessment-only evidence)",
+    "student that week (assessment-only evidence) ...",
+    "missed_alone_surprise": "... if missing them is this unlikely at the student's own earlier "
+    "miss rate (with no history: 1 in 10)",
+    "run_surprise": "own history: a run of low weeks (or missed submissions) flags only when the "
+    "student's own earlier rate of them makes it this unlikely by chance",
+    "max_run_weeks": "... needing at most this many consecutive weeks",
+    "history_prior_low": "own-history prior: weeks the condition held, before any history ...",
+    "history_prior_weeks": "... out of this many weeks (0.5 of 5: 10%)",
     "systemic_drop_ratio": 'a student "dropped" in a source/module week below this x their '
     "baseline",
     "systemic_share": "source-level data-quality event when at least this share of a source's "
