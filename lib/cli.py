@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. zero_weeks=3")
     change.add_argument("--by", default="cli", help="who changes it (recorded with the setting)")
 
+    model = sub.add_parser("model", help="the learned withdrawal-risk ranking (lib/risk)")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    model_sub.add_parser("train", help="train on earlier years, test on the latest, store")
+    model_sub.add_parser("show", help="the stored model's window, scores and whether it is used")
+
     sample = sub.add_parser(
         "load-sample", help="load a demo-data folder into an empty store and create demo users"
     )
@@ -254,6 +259,16 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_model(args: argparse.Namespace) -> int:
+    from lib.db import session_scope
+    from lib.risk import show, train
+
+    with session_scope() as session:
+        result = train(session) if args.model_command == "train" else show(session)
+    print(json.dumps(result, indent=1, default=str))
+    return 0
+
+
 def _cmd_load_sample(args: argparse.Namespace) -> int:
     from lib.db import session_scope
     from lib.ingest.sample import load_sample_folder
@@ -284,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         "users": _cmd_users,
         "load-sample": _cmd_load_sample,
         "config": _cmd_config,
+        "model": _cmd_model,
     }
     try:
         return handlers[args.command](args)

@@ -194,6 +194,7 @@ def read_frames(session: Session, window: Window = None) -> dict:
     return {
         "students": students,
         "groups": student_groups(session),
+        "spans": student_spans(session),
         "activity": _weekly_activity(session, dialect, window),
         "expected": _weekly_expected(session, dialect, window),
         "submissions": _weekly_submissions(session, dialect, window),
@@ -206,6 +207,21 @@ def read_frames(session: Session, window: Window = None) -> dict:
 def rate_activity(session: Session, window: Window) -> pd.DataFrame:
     """The weekly attendance/online rows (with module codes) of a window of days."""
     return _weekly_activity(session, session.get_bind().dialect.name, window)[0]
+
+
+LEFT_STATUSES = ("withdrawn", "completed", "graduated", "interrupted", "left")
+
+
+def student_spans(session: Session) -> pd.DataFrame:
+    """student_id, start, end: when each student started, and left (the status date of a status
+    that ends their studies), for the engine not to measure them outside it."""
+    rows = session.execute(
+        select(Student.student_id, Student.start_date, Student.status, Student.status_date)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["student_id", "start", "status", "status_date"])
+    left = frame["status"].astype(str).str.lower().isin(LEFT_STATUSES)
+    frame["end"] = frame["status_date"].where(left)
+    return frame[["student_id", "start", "end"]]
 
 
 def student_groups(session: Session) -> pd.DataFrame:

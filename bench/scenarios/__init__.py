@@ -37,9 +37,13 @@ COHORT_YEAR, COHORT_FROM = 3, 21  # Moodle feed of year-3 students missing from 
 LATE_FEED_DAYS = 4  # the Moodle feed's last days arrive after the horizon
 
 
+EASTER = (25, 26, 27)  # a past year's spring vacation (a past year runs to HORIZON_PAST)
+HORIZON_PAST = 36
+
+
 def teaching_positions() -> list[int]:
     """Week positions (0 = YEAR_START) that are teaching weeks, up to the horizon."""
-    skip = set(READING) | set(EXAM) | set(VACATION)
+    skip = set(READING) | set(EXAM) | set(VACATION) | set(EASTER)
     return [w for w in range(HORIZON_WEEK + 1) if w not in skip]
 
 
@@ -55,6 +59,17 @@ def calendar_rows() -> pd.DataFrame:
         ("vacation", t1_end + timedelta(days=3), t2_start - timedelta(days=1), "Winter break"),
         ("term", t2_start, t2_start + timedelta(weeks=TERM_WEEKS) - timedelta(days=3), "Lent"),
     ]
+    if HORIZON_WEEK > EASTER[-1]:
+        t3_start = monday_of(EASTER[-1] + 1)
+        rows += [
+            (
+                "vacation",
+                monday_of(EASTER[0]) - timedelta(days=2),
+                t3_start - timedelta(days=1),
+                "Easter",
+            ),
+            ("term", t3_start, monday_of(HORIZON_WEEK) + timedelta(days=4), "Summer"),
+        ]
     rows += [
         ("reading_week", monday_of(w), monday_of(w) + timedelta(days=4), "Reading") for w in READING
     ]
@@ -134,7 +149,7 @@ def _people(rng: np.random.Generator, n: int, kind: str, catalogue: dict) -> lis
             submit_p=float(np.clip(attend_p + rng.uniform(0.05, 0.3), 0.5, 0.99)),
             late_p=float(rng.uniform(0.0, 0.25)),
         )
-        roll = rng.random()
+        roll = rng.random() * (0.6 if attend_p < 0.45 else 1.0)  # low engagers: more episodes
         n_t = len(taught)
         if roll < 0.05:
             p.episode, p.onset = "sudden_stop", int(rng.integers(4, n_t - 4))
@@ -360,3 +375,63 @@ def generate(
     )
     (out / "planted.json").write_text(json.dumps(planted))
     return planted
+
+
+def generate_years(out: Path, students: int = 400, seed: int = 5, past_years: int = 2) -> dict:
+    """A mixed institution over `past_years` complete earlier years with outcomes (a student who
+    stopped or faded mostly withdrew a few weeks later: status withdrawn with its status_date) and
+    the current year (no planted feed problems), in one folder: for the learned risk ranking."""
+    global YEAR_START, HORIZON_WEEK
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    frames: dict[str, list[pd.DataFrame]] = {}
+    current = (YEAR_START, HORIZON_WEEK)
+    rng = np.random.default_rng(seed + 1000)
+    try:
+        for back in range(past_years, -1, -1):
+            YEAR_START = current[0] - timedelta(weeks=52 * back)
+            HORIZON_WEEK = HORIZON_PAST if back else current[1]
+            part = out / f"year-{back}"
+            generate(part, students=students, seed=seed + 17 * back, kind="mixed", clean=True)
+            loaded = {
+                name: pd.read_csv(part / name, dtype=str, keep_default_na=False)
+                for name in (
+                    "students.csv",
+                    "calendar.csv",
+                    "exemptions.csv",
+                    "events.csv",
+                    "submissions.csv",
+                    "ground_truth.csv",
+                )
+            }
+            prefix = f"Y{back}"
+            for frame in loaded.values():
+                if "student_id" in frame:
+                    frame["student_id"] = np.where(
+                        frame["student_id"] != "", prefix + frame["student_id"], ""
+                    )
+            st, truth = loaded["students.csv"], loaded["ground_truth.csv"]
+            st["status_date"] = ""
+            if back:
+                st["status"] = "completed"
+                st["status_date"] = (YEAR_START + timedelta(weeks=HORIZON_PAST + 1)).isoformat()
+                for ep in truth.itertuples(index=False):
+                    if ep.kind in ("sudden_stop", "gradual_fade") and rng.random() < 0.8:
+                        left = date.fromisoformat(ep.onset) + timedelta(
+                            weeks=int(rng.integers(2, 7))
+                        )
+                        row = st["student_id"] == ep.student_id
+                        st.loc[row, "status"] = "withdrawn"
+                        st.loc[row, "status_date"] = left.isoformat()
+            for name, frame in loaded.items():
+                frames.setdefault(name, []).append(frame)
+    finally:
+        YEAR_START, HORIZON_WEEK = current
+    for name, parts in frames.items():
+        pd.concat(parts, ignore_index=True).drop_duplicates().to_csv(out / name, index=False)
+    st = pd.concat(frames["students.csv"])
+    return {
+        "students": int(len(st)),
+        "withdrawn": int((st["status"] == "withdrawn").sum()),
+        "past_years": past_years,
+    }

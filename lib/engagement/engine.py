@@ -324,7 +324,8 @@ def _needed(st: State, low_name: str, n_name: str, run: np.ndarray, config: dict
     more often than `run_surprise` is their usual pattern, not a change (at least sustain_weeks,
     at most max_run_weeks)."""
     n_low, n = st.hist[low_name], st.hist[n_name]
-    q = (n_low - run + config["history_prior_low"]) / (n - run + config["history_prior_weeks"])
+    before, low_before = np.maximum(n - run, 0), np.maximum(n_low - run, 0)
+    q = (low_before + config["history_prior_low"]) / (before + config["history_prior_weeks"])
     q = np.clip(q, 1e-6, 0.999)
     need = np.ceil(np.log(config["run_surprise"]) / np.log(q))
     return np.clip(need, config["sustain_weeks"], config["max_run_weeks"])

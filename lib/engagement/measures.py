@@ -265,6 +265,22 @@ def _week_span(
     return week_range(min(first, horizon).date(), horizon.date())
 
 
+def _outside(students: pd.Index, weeks: np.ndarray, spans: pd.DataFrame | None) -> np.ndarray:
+    """(S, W) weeks wholly before a student's start or after their leaving date."""
+    out = np.zeros((len(students), len(weeks)), bool)
+    if spans is None or not len(spans) or not len(weeks):
+        return out
+    s = students.get_indexer(spans["student_id"].astype(str))
+    ok = s >= 0
+    monday = weeks.astype("datetime64[D]")
+    start = pd.to_datetime(spans["start"]).to_numpy("datetime64[D]")[ok]
+    end = pd.to_datetime(spans["end"]).to_numpy("datetime64[D]")[ok]
+    before = ~np.isnat(start)[:, None] & (monday[None, :] + 6 < start[:, None])
+    after = ~np.isnat(end)[:, None] & (monday[None, :] > end[:, None])
+    out[s[ok]] = before | after
+    return out
+
+
 def _locate(frame: pd.DataFrame, students: pd.Index, week0: int, W: int) -> pd.DataFrame:
     """Rows of known students inside the week span, with student (s) and week (w) positions."""
     s = students.get_indexer(frame["student_id"].astype(str))
@@ -304,6 +320,7 @@ def build_inputs(
     sources: list[str] | None = None,
     carry: Carry | None = None,
     groups: pd.DataFrame | None = None,
+    spans: pd.DataFrame | None = None,
 ) -> Inputs:
     """Arrays for the engine from long frames, daily or already weekly (lib.engagement.weekly).
 
@@ -314,7 +331,9 @@ def build_inputs(
     weeks, sources, carry: build only these weeks (Mondays), after earlier weeks that had these
     sources and left this carry (sources seen first in these weeks are appended).
     groups: student_id, group rows from the student records (school, course, year); module groups
-    come from the activity's module codes (rows of earlier weeks serve them only)."""
+    come from the activity's module codes (rows of earlier weeks serve them only).
+    spans: student_id, start, end (dates, either may be empty): a student is not measured (as if
+    exempt) in weeks wholly before they started or after they left (status withdrawn, completed)."""
     students = pd.Index(students.astype(str), name="student_id")
     activity, expected, submissions, horizon = _weekly_forms(
         activity, expected, submissions, horizon
@@ -326,7 +345,7 @@ def build_inputs(
     shape = (S, W)
     week0 = int(week_number((weeks[0] - EPOCH).astype(np.int64))) if W else 0
     teaching = teaching_weeks(weeks, calendar)
-    exempt = exempt_matrix(students, weeks, exemptions)
+    exempt = exempt_matrix(students, weeks, exemptions) | _outside(students, weeks, spans)
     together = _groups(students, groups, rate, counted, week0, W)
     rate = _locate(rate, students, week0, W)
     counted = _locate(counted, students, week0, W)
