@@ -9,8 +9,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.models import Flag, Student, Submission, WeeklyMeasure
-from lib.store_frames import query_frame
+from lib.compute.frames import query_frame
+from lib.store.models import Flag, Student, Submission, WeeklyMeasure
 
 WINDOW_WEEKS = 8  # teaching weeks before the cut-off that the features describe
 RECENT_WEEKS = 3

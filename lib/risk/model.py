@@ -13,7 +13,6 @@ from sklearn.preprocessing import StandardScaler
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.models import RiskModel
 from lib.risk.features import (
     FEATURES,
     RECENT_WEEKS,
@@ -24,6 +23,7 @@ from lib.risk.features import (
     rule_score,
     teaching_weeks,
 )
+from lib.store.models import RiskModel
 
 MODEL_VERSION = 1  # the feature set and model form (a stored model of another form is not used)
 CUTOFFS = range(4, 25, 2)  # teaching weeks into a year at which past years are sampled

@@ -1,7 +1,7 @@
 """withdrawal-risk models (lib/risk) and the date a student's status took effect
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01 02:30:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
