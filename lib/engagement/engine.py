@@ -196,7 +196,7 @@ class Week:
     need_index: np.ndarray | None = None  # (S,) low index weeks needed
     need_src: np.ndarray | None = None  # (S, K) low source weeks needed
     missed_ok: np.ndarray | None = None  # (S,) the missed window is unusual for the student
-    missed_tail: np.ndarray | None = None  # (S,) chance of the window's misses at their own rate
+    missed_tail: np.ndarray | None = None  # (S,) chance of this week's misses at their own rate
 
 
 def _source_setting_arrays(inp: Inputs, config: dict) -> dict:
@@ -229,7 +229,10 @@ def _baselines(inp: Inputs, st: State, t: int, config: dict, p: dict) -> Week:
     base = np.where(cold, wgt * np.nan_to_num(med) + (1 - wgt) * prior, med)
     spread = np.maximum(1.4826 * np.nan_to_num(mad), 0.1 * base)
     spread = np.where(cold, np.maximum(spread, 0.25 * base), spread)
-    used = base >= p["min_base"]
+    # a student with nothing seen yet in any source (no activity, nothing expected) is unknown,
+    # not compared with the cohort prior: no data is not no engagement
+    seen = _seen(inp)[:, t, :] | (np.nan_to_num(inp.expected[:, t, :]) > 0)
+    used = (base >= p["min_base"]) & seen.any(1)[:, None]
     ratio = np.where(used, m / np.where(used, base, 1.0), np.nan)
     return Week(t, ~ex, m, base, cold, used, ratio, spread, prior)
 
@@ -242,7 +245,9 @@ def _systemic_sources(st: State, res: Results, wk: Week, config: dict) -> None:
     dropped = concerned & (wk.ratio < config["systemic_drop_ratio"])
     share = dropped.sum(0) / np.maximum(concerned.sum(0), 1)
     known = len(st.shares) >= 3  # the usual weekly share of drops needs some weeks
-    usual = np.median(np.array(st.shares), axis=0) if known else np.ones(K)
+    # the usual share: its upper quartile, so a recurring pattern (fortnightly sessions: many
+    # users low every other week) is not mistaken for an outage
+    usual = np.percentile(np.array(st.shares), 75, axis=0) if known else np.ones(K)
     hit = (
         (share >= config["systemic_share"])
         & (share >= usual + config["systemic_excess"])
@@ -409,14 +414,26 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     rate = np.clip(rate, 1e-6, 0.999)
     tail = binom.sf(window - 1, np.maximum(window_due, window), rate)
     wk.missed_ok = tail <= config["run_surprise"]
-    wk.missed_tail = tail
+    # assessment-only evidence: how unlikely this week's misses are at the student's own rate
+    wk.missed_tail = binom.sf(missed_now - 1, np.maximum(due_now, missed_now), rate)
     return window
 
 
 def _measured(inp: Inputs, wk: Week) -> np.ndarray:
-    """(S, K) sources measured for each student this week (see _runs)."""
+    """(S, K) sources measured for each student this week (see _runs): the student has had
+    activity or something expected in the source by now (a feed never loaded for them, or a
+    source they never use, measures nothing, whatever the cohort's usual level)."""
     expected = np.nan_to_num(inp.expected[:, wk.t, :]) > 0
-    return ~np.isnan(wk.m) & (expected | wk.used)
+    return ~np.isnan(wk.m) & (expected | (wk.used & _seen(inp)[:, wk.t, :]))
+
+
+def _seen(inp: Inputs) -> np.ndarray:
+    """(S, W, K) the student has had activity or something expected in the source by each week
+    (computed once per inputs)."""
+    seen = getattr(inp, "_seen", None)
+    if seen is None:
+        seen = inp._seen = inp.used_so_far()
+    return seen
 
 
 def _end_flags(st: State, wk: Week, window: np.ndarray, config: dict) -> None:
