@@ -196,6 +196,7 @@ class Week:
     need_index: np.ndarray | None = None  # (S,) low index weeks needed
     need_src: np.ndarray | None = None  # (S, K) low source weeks needed
     missed_ok: np.ndarray | None = None  # (S,) the missed window is unusual for the student
+    submitted_all: np.ndarray | None = None  # (S,) nothing missed lately, or all due submitted
     missed_tail: np.ndarray | None = None  # (S,) chance of this week's misses at their own rate
 
 
@@ -414,6 +415,7 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     rate = np.clip(rate, 1e-6, 0.999)
     tail = binom.sf(window - 1, np.maximum(window_due, window), rate)
     wk.missed_ok = tail <= config["run_surprise"]
+    wk.submitted_all = (window <= 0) | ((due_now > 0) & (missed_now <= 0))  # back to submitting
     # assessment-only evidence: how unlikely this week's misses are at the student's own rate
     wk.missed_tail = binom.sf(missed_now - 1, np.maximum(due_now, missed_now), rate)
     return window
@@ -443,7 +445,7 @@ def _end_flags(st: State, wk: Week, window: np.ndarray, config: dict) -> None:
     self_end = [
         (NO_ENGAGEMENT, (st.open_id[:, NO_ENGAGEMENT] >= 0) & back),
         (INDEX_DROP, (st.open_id[:, INDEX_DROP] >= 0) & back),
-        (COLUMN[MISSED], (st.open_id[:, COLUMN[MISSED]] >= 0) & live & (window <= 0)),
+        (COLUMN[MISSED], (st.open_id[:, COLUMN[MISSED]] >= 0) & live & wk.submitted_all),
     ]
     for col, mask in self_end:
         ids = st.open_id[mask, col]

@@ -125,7 +125,10 @@ def explain_start(
 def explain_end(inp: Inputs, res: Results, s: int, t: int, kind: int, k: int) -> str:
     """Why this flag ended in week t (engagement back to the usual level)."""
     if kind == MISSED:
-        return f"No missed submissions in recent teaching weeks (week of {_week(inp, t)})."
+        return (
+            f"Submitting again: everything due in the week of {_week(inp, t)} was submitted, or "
+            "nothing was missed in recent teaching weeks."
+        )
     only = [k] if k >= 0 else None
     return f"Back to usual in the week of {_week(inp, t)}: {_sources_text(inp, res, s, t, only)}."
 
