@@ -223,6 +223,25 @@ def score_scenario(kind: str, students: int, seed: int, work: Path) -> dict:
     return result
 
 
+def risk(students: int, seed: int, work: Path) -> dict:
+    """The learned withdrawal-risk ranking on an independent institution with two past years of
+    outcomes: trained on the earliest, tested on the next (held out), against the rule order."""
+    from bench.scenarios import generate_years
+    from lib.risk import train
+
+    folder = work / "risk"
+    population = generate_years(folder, students=students, seed=seed)
+    url = f"sqlite:///{folder / 'store.db'}"
+    (folder / "store.db").unlink(missing_ok=True)
+    _load_store(folder, url)
+    with session_scope(url) as session:
+        model = train(session, trained_by="bench")
+    return {
+        "population": population,
+        **{k: model[k] for k in ("train_years", "test_year", "in_use", "scores")},
+    }
+
+
 def independent(students: int, seed: int, work: Path) -> dict:
     """The independent populations: mixed sources, submissions only, attendance only."""
     return {
@@ -244,6 +263,7 @@ def main() -> None:
     work = Path(args.out or tempfile.mkdtemp(prefix="detection_"))
     if args.only_independent:
         out = {"independent": independent(args.independent_students, args.independent_seed, work)}
+        out["risk"] = risk(args.independent_students, args.independent_seed, work)
         print(json.dumps(out, indent=1, default=str))
         return
     data = work / "demo"
@@ -314,6 +334,7 @@ def main() -> None:
     )
     out["better_detector"] = better
     out["independent"] = independent(args.independent_students, args.independent_seed, work)
+    out["risk"] = risk(args.independent_students, args.independent_seed, work)
     print(json.dumps(out, indent=1, default=str))
 
 

@@ -551,14 +551,11 @@ def run(
         _record(res, wk)
         if not teach:  # non-teaching weeks never flag and never enter baselines
             continue
-        # a student whose source is systemic this week: the week is unknown for them (their runs
-        # hold, no flag starts or ends, nothing learned)
-        hold = wk.hold
-        held = [a[hold].copy() for a in (st.run_zero, st.run_index, st.run_source, st.ewma)]
-        wk.live = wk.live & ~hold
+        # a student who dropped in a source systemic this week: the week is unknown for them, as
+        # if exempt (runs start again, no flag starts or ends, nothing learned), so that a run
+        # never spans an outage
+        wk.live = wk.live & ~wk.hold
         window = _runs(inp, st, res, wk, config, p)
-        for a, saved in zip((st.run_zero, st.run_index, st.run_source, st.ewma), held, strict=True):
-            a[hold] = saved
         _end_flags(st, wk, window, config)  # ends first (a return to usual), then starts
         _start_flags(inp, st, wk, window, config)
         _learn(st, wk, config)
