@@ -113,10 +113,10 @@ def evaluate(
     }
 
 
-def systemic_caused(session, config: dict, planted: dict) -> int:
-    """Flags that exist only because of the planted systemic events: the flags computed from the
-    loaded data minus the flags of a counterfactual where the outage never happened (the outage
-    building's sessions that week not timetabled; the Moodle outage week simply missing)."""
+def _with_and_without(session, config: dict, planted: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(flags computed from the loaded data, flags of a counterfactual where the outages never
+    happened: the outage building's sessions that week not timetabled; the Moodle outage week
+    simply missing)."""
     from lib.compute.frames import read_daily_frames
     from lib.engagement.engine import run
     from lib.engagement.explain import flags_frame
@@ -147,9 +147,26 @@ def systemic_caused(session, config: dict, planted: dict) -> int:
             cf.value[:, w, k] = np.nan
             cf.count[:, w, k] = 0.0
     counterfactual = flags_frame(cf, run(cf, config), config)
+    return actual, counterfactual
+
+
+def systemic_caused(session, config: dict, planted: dict) -> int:
+    """Flags that exist only because of the planted systemic events (see _with_and_without)."""
+    actual, counterfactual = _with_and_without(session, config, planted)
     keys = ["student_id", "kind", "week_start"]
     merged = actual[keys].merge(counterfactual[keys], on=keys, how="left", indicator=True)
     return int((merged["_merge"] == "left_only").sum())
+
+
+def systemic_caused_students(session, config: dict, planted: dict) -> int:
+    """Students with a flag of a kind that the counterfactual (no systemic events) never raises for
+    them: flags the events caused, not flags they only moved by a week or two."""
+    actual, counterfactual = _with_and_without(session, config, planted)
+    keys = ["student_id", "kind"]
+    merged = actual[keys].merge(
+        counterfactual[keys].drop_duplicates(), on=keys, how="left", indicator=True
+    )
+    return int(merged.loc[merged["_merge"] == "left_only", "student_id"].nunique())
 
 
 def _load_store(folder: Path, url: str) -> None:
@@ -315,6 +332,9 @@ def main() -> None:
             result = evaluate(_flags(session), truth, args.students, teaching, dq, exemptions)
             config = load_engine_config(session)
             result["flags_caused_by_systemic_events"] = systemic_caused(session, config, planted)
+            result["students_flagged_by_systemic_events"] = systemic_caused_students(
+                session, config, planted
+            )
             blind = {**config, "systemic_share": 2.0, "systemic_module_share": 2.0}
             result["flags_caused_by_systemic_events_if_undetected"] = systemic_caused(
                 session, blind, planted
