@@ -231,9 +231,11 @@ def _baselines(inp: Inputs, st: State, t: int, config: dict, p: dict) -> Week:
     spread = np.maximum(1.4826 * np.nan_to_num(mad), 0.1 * base)
     spread = np.where(cold, np.maximum(spread, 0.25 * base), spread)
     # a student with nothing seen yet in any source (no activity, nothing expected) is unknown,
-    # not compared with the cohort prior: no data is not no engagement
+    # not compared with the cohort prior: no data is not no engagement; a source they have never
+    # used is compared with the cohort only in their first weeks (some never use some sources)
     seen = _seen(inp)[:, t, :] | (np.nan_to_num(inp.expected[:, t, :]) > 0)
-    used = (base >= p["min_base"]) & seen.any(1)[:, None]
+    early = st.hist["n_known"] < mh
+    used = (base >= p["min_base"]) & (seen | (early & seen.any(1))[:, None])
     ratio = np.where(used, m / np.where(used, base, 1.0), np.nan)
     return Week(t, ~ex, m, base, cold, used, ratio, spread, prior)
 
