@@ -84,3 +84,33 @@ def test_training_refuses_a_store_without_two_complete_earlier_years(tmp_path):
         with pytest.raises(ValueError, match="two complete earlier academic years"):
             train(session)
         assert show(session)["in_use"] is False
+
+
+def test_order_by_risk_orders_by_score_only_when_the_model_is_in_use(store):
+    import pandas as pd
+
+    from lib.risk import order_by_risk
+
+    with session_scope(store) as session:
+        if show(session).get("version") is None:
+            train(session, trained_by="test")
+        ids = list(
+            session.scalars(
+                select(Student.student_id).where(Student.student_id.like("Y0%")).limit(30)
+            )
+        )
+        flagged = pd.DataFrame({"student_id": ids, "rank": range(len(ids), 0, -1)})
+        row = session.scalars(select(RiskModel).order_by(RiskModel.version.desc())).first()
+        saved = row.in_use
+        row.in_use = True
+        session.flush()
+        by_risk = order_by_risk(session, flagged, ["rank", "student_id"])
+        scores = rank(session, ids).set_index("student_id")["score"]
+        row.in_use = False
+        session.flush()
+        by_rule = order_by_risk(session, flagged, ["rank", "student_id"])
+        row.in_use = saved
+    assert list(by_rule["student_id"]) == ids[::-1]  # the rule order: rank ascending
+    ordered = scores.loc[list(by_risk["student_id"])].fillna(-1).to_numpy()
+    assert (ordered[:-1] >= ordered[1:]).all()
+    assert sorted(by_risk["student_id"]) == sorted(ids)

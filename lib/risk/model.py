@@ -226,3 +226,18 @@ def rank(session: Session, student_ids: list[str], as_of: date | None = None) ->
             "reasons": [by_id.get(s, (np.nan, []))[1] for s in student_ids],
         }
     )[columns]
+
+
+def order_by_risk(session: Session, flagged: pd.DataFrame, rule_order: list[str]) -> pd.DataFrame:
+    """Flagged students' rows in the rule order, or, when the stored model beats the rule order on
+    its held-out year, by learned risk (highest first; the rule order breaks ties)."""
+    ordered = flagged.sort_values(rule_order, kind="stable")
+    if ordered.empty or latest(session) is None:
+        return ordered
+    ids = list(ordered["student_id"].astype(str).unique())
+    ranked = rank(session, ids)
+    if not ranked["in_use"].any():
+        return ordered
+    score = ordered["student_id"].astype(str).map(ranked.set_index("student_id")["score"])
+    ordered = ordered.assign(_risk=score.fillna(-1.0).to_numpy())
+    return ordered.sort_values("_risk", ascending=False, kind="stable").drop(columns="_risk")
