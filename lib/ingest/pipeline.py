@@ -8,14 +8,15 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from lib.ingest import store
+from lib.ingest import limits, store
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError, RowProblem
 from lib.ingest.parsers import parser_for
-from lib.ingest.readers import ROW
+from lib.ingest.readers import ROW, scan_file
 from lib.models import Load, QuarantinedRow, Student
 
 LOADED_STATES = ("loaded", "loaded_with_quarantine")
@@ -66,11 +67,10 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def content_hash(path: Path) -> str:
+def content_hash(path: Path, file_name: str | None = None) -> str:
+    """SHA-256 of a file, read once in blocks; raises IngestError when a line is over the cap."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    scan_file(path, file_name or Path(path).name, digest)
     return digest.hexdigest()
 
 
@@ -107,10 +107,36 @@ def _parse(
 ) -> ParsedFile:
     ctx = make_context(session, path.name, year)
     ctx.extra.update(extra or {})
-    parsed = parser_for(source)(path, ctx)
+    try:
+        parsed = parser_for(source)(path, ctx)
+    except (IngestError, LookupError):
+        raise
+    except Exception as exc:  # a parser bug or a shape we never met: a message, never a traceback
+        raise IngestError(
+            path.name,
+            f"could not be read ({type(exc).__name__}: {limits.quote(exc, 200)}); nothing was "
+            "loaded — check that the file is the export named by the source",
+        ) from exc
     if source != "students":
         _check_students(parsed, ctx.student_ids())
+    _check_limits(session, parsed)
     return parsed
+
+
+def _check_limits(session: Session, parsed: ParsedFile) -> None:
+    """Every value against its column and the plausible window (lib.ingest.limits): row problems."""
+    window = limits.store_window(session)
+    bad = _bad_rows(parsed)
+    for name, frame in parsed.frames.items():
+        if bad and ROW in frame.columns:  # rows already refused are not reported twice
+            frame = frame[~frame[ROW].isin(bad)]
+        parsed.problems += limits.check_frame(name, frame, window)
+    if len(_bad_rows(parsed)) > limits.MAX_PROBLEMS:
+        parsed.problems.append(
+            RowProblem(
+                0, None, f"more than {limits.MAX_PROBLEMS:,} bad rows: the file is refused whole"
+            )
+        )
 
 
 def _check_students(parsed: ParsedFile, known: set[str]) -> None:
@@ -124,20 +150,16 @@ def _check_students(parsed: ParsedFile, known: set[str]) -> None:
             continue
         rows = frame[ROW].to_numpy()[unknown.to_numpy()] if ROW in frame.columns else None
         ids = frame["student_id"].to_numpy()[unknown.to_numpy()]
-        for i, student_id in enumerate(ids[:1000]):
+        for i, student_id in enumerate(ids[: limits.MAX_PROBLEMS + 1]):
             row = int(rows[i]) if rows is not None else 0
             parsed.problems.append(
                 RowProblem(
                     row,
                     "student_id",
-                    f"unknown student id {student_id!r} (not in the student records; "
+                    f"unknown student id {limits.quote(student_id)} (not in the student records; "
                     "load the students file first — ids are never invented)",
-                    str(student_id),
+                    limits.clip_raw(str(student_id)),
                 )
-            )
-        if len(ids) > 1000:
-            parsed.problems.append(
-                RowProblem(0, "student_id", f"{len(ids)} rows name unknown students in all")
             )
 
 
@@ -176,6 +198,7 @@ def preview_file(
     """Parse and validate a file against the store without storing anything."""
     path = Path(path)
     try:
+        scan_file(path, path.name)
         parsed = _parse(session, source, path, year, extra)
     except IngestError as exc:
         return LoadReport(source, path.name, "rejected", message=exc.message, problems=exc.problems)
@@ -211,7 +234,10 @@ def load_file(
     name = path.name
     if not path.is_file():
         return LoadReport(source, name, "rejected", message="no such file")
-    digest = content_hash(path)
+    try:
+        digest = content_hash(path, name)
+    except IngestError as exc:
+        return LoadReport(source, name, "rejected", message=exc.message)
     if source in NAME_MATTERS:
         digest = hashlib.sha256(f"{digest}:{name}".encode()).hexdigest()
     if extra:  # the same bytes with other per-file facts (a due date) are another load
@@ -257,10 +283,10 @@ def load_file(
     first, last = _date_span(parsed)
     load = Load(
         source=source,
-        file_name=name,
+        file_name=name[:500],
         content_hash=digest,
         loaded_at=datetime.now().replace(microsecond=0),
-        loaded_by=loaded_by,
+        loaded_by=loaded_by[:100],
         rows_read=parsed.rows_read,
         rows_loaded=parsed.rows_read - len(bad),
         rows_rejected=len(bad),
@@ -273,18 +299,32 @@ def load_file(
     try:
         session.add(load)
         session.flush()
-        for problem in parsed.problems:
-            session.add(
-                QuarantinedRow(
-                    load_id=load.id,
-                    row_number=problem.row,
-                    column=problem.column,
-                    problem=problem.problem,
-                    raw=problem.raw,
-                )
+        if parsed.problems:
+            session.execute(
+                insert(QuarantinedRow),
+                [
+                    {
+                        "load_id": load.id,
+                        "row_number": p.row,
+                        "column": (p.column or "")[:100] or None,
+                        "problem": p.problem,
+                        "raw": limits.clip_raw(p.raw),
+                    }
+                    for p in parsed.problems
+                ],
             )
         store.write_parsed(session, parsed.frames, load.id)
         session.commit()
+    except SQLAlchemyError as exc:  # the checks above should make this unreachable
+        session.rollback()
+        first = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        return LoadReport(
+            source,
+            name,
+            "rejected",
+            rows_read=parsed.rows_read,
+            message=f"the store refused the file ({limits.quote(first, 200)}); nothing was loaded",
+        )
     except Exception:
         session.rollback()
         raise

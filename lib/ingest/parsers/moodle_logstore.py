@@ -15,8 +15,9 @@ import pyarrow.csv as pacsv
 
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError, RowProblem
+from lib.ingest.limits import MAX_PROBLEMS
 from lib.ingest.parsers.formats import header_key, module_code_in, unrecognised
-from lib.ingest.readers import MAX_PROBLEMS, decode_bytes, sniff_delimiter
+from lib.ingest.readers import decode_bytes, sniff_delimiter
 from lib.sources import VLE
 
 COLUMNS = [
