@@ -121,6 +121,31 @@ def store_window(session: Session, today: date | None = None) -> Window:
     )
 
 
+def stored_days(window: tuple[date, date] | None) -> tuple[date, date]:
+    """The days compute reads from the store: the given window cut to the plausible one. Rows the
+    checks would refuse today (a 9999-12-31 stored before them) are left out, never computed on
+    (no OverflowError, no 20 GB week range)."""
+    plausible = default_window()
+    first, last = plausible.first, plausible.last_scheduled
+    if window is None:
+        return first, last
+    return max(window[0], first), min(window[1], last)
+
+
+def clip_periods(frame: pd.DataFrame, days: tuple[date, date]) -> pd.DataFrame:
+    """Dated periods (start, end) cut to `days`; periods wholly outside are dropped."""
+    if frame.empty:
+        return frame
+    start = pd.to_datetime(frame["start"], errors="coerce")
+    end = pd.to_datetime(frame["end"], errors="coerce")
+    first, last = pd.Timestamp(days[0]), pd.Timestamp(days[1])
+    keep = (start <= last) & (end >= first)
+    out = frame[keep.to_numpy()].copy()
+    out["start"] = start[keep].clip(lower=first).dt.date.to_numpy()
+    out["end"] = end[keep].clip(upper=last).dt.date.to_numpy()
+    return out
+
+
 # --- the check of parsed frames ------------------------------------------------------------------
 
 FRAME_MODELS = {
@@ -145,6 +170,13 @@ BOUNDS = {
     "moodle_id": (1, MAX_INTEGER),
 }
 ROW = "_row"
+FILE_COLUMNS = "file_columns"  # frame.attrs key: frame column -> the file column it came from
+
+
+def name_columns(frame: pd.DataFrame, **names: str) -> pd.DataFrame:
+    """Tell check_frame which file column each frame column came from (for messages)."""
+    frame.attrs[FILE_COLUMNS] = names
+    return frame
 
 
 def _problems(
@@ -170,18 +202,24 @@ def _date_bounds(column: str, frame_name: str, window: Window) -> tuple[date, da
     return window.first, window.last, "the store's window"
 
 
-def check_frame(frame_name: str, frame: pd.DataFrame, window: Window) -> list[RowProblem]:
-    """Row problems of every value of a parsed frame that does not fit its column or the window."""
+def check_frame(
+    frame_name: str, frame: pd.DataFrame, window: Window, names: dict[str, str] | None = None
+) -> list[RowProblem]:
+    """Row problems of every value of a parsed frame that does not fit its column or the window.
+
+    names: frame column -> the file's column it came from (messages name the file's column)."""
     model = FRAME_MODELS.get(frame_name)
     if model is None or frame.empty:
         return []
     problems: list[RowProblem] = []
     table = model.__table__
-    for column in frame.columns:
-        if column == ROW or column not in table.columns:
+    names = names or frame.attrs.get(FILE_COLUMNS, {})
+    for stored in frame.columns:
+        if stored == ROW or stored not in table.columns:
             continue
-        kind = table.columns[column].type
-        values = frame[column]
+        column = names.get(stored, stored)
+        kind = table.columns[stored].type
+        values = frame[stored]
         present = values.notna().to_numpy()
         if isinstance(kind, String) and kind.length:
             text = values.astype(object)
@@ -200,7 +238,7 @@ def check_frame(frame_name: str, frame: pd.DataFrame, window: Window) -> list[Ro
             low, high = BOUNDS.get(
                 column, (0.0, MAX_INTEGER if isinstance(kind, Integer) else 1e15)
             )
-            if isinstance(kind, Integer) and column == "academic_year":
+            if isinstance(kind, Integer) and stored == "academic_year":
                 low, high = window.first_year, window.last_year
             with np.errstate(invalid="ignore"):
                 bad_number = present & ~np.isfinite(number)
@@ -217,7 +255,7 @@ def check_frame(frame_name: str, frame: pd.DataFrame, window: Window) -> list[Ro
                 )
         elif isinstance(kind, (Date, DateTime)):
             moments = pd.Series(pd.to_datetime(values, errors="coerce"), index=frame.index)
-            first, last, what = _date_bounds(column, frame_name, window)
+            first, last, what = _date_bounds(stored, frame_name, window)
             known = moments.notna().to_numpy()
             day = moments.dt.normalize()
             outside = known & ((day < pd.Timestamp(first)) | (day > pd.Timestamp(last))).to_numpy()

@@ -128,9 +128,10 @@ def _check_limits(session: Session, parsed: ParsedFile) -> None:
     window = limits.store_window(session)
     bad = _bad_rows(parsed)
     for name, frame in parsed.frames.items():
+        names = frame.attrs.get(limits.FILE_COLUMNS, {})
         if bad and ROW in frame.columns:  # rows already refused are not reported twice
             frame = frame[~frame[ROW].isin(bad)]
-        parsed.problems += limits.check_frame(name, frame, window)
+        parsed.problems += limits.check_frame(name, frame, window, names)
     if len(_bad_rows(parsed)) > limits.MAX_PROBLEMS:
         parsed.problems.append(
             RowProblem(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from lib.ingest.base import FRAME_COLUMNS, ParseContext, ParsedFile
-from lib.ingest.limits import MAX_MINUTES, MAX_QUANTITY
+from lib.ingest.limits import MAX_MINUTES, MAX_QUANTITY, name_columns
 from lib.ingest.readers import ROW, Validator, read_csv_frame, read_text
 
 CALENDAR_KINDS = ("term", "vacation", "reading_week", "exam", "bank_holiday")
@@ -99,6 +99,7 @@ def parse_events(path: Path, ctx: ParseContext) -> ParsedFile:
             "minutes": minutes,
         }
     )
+    name_columns(out, day="occurred_at")
     return _result(frame, check, "activity", out)
 
 
