@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lib.ingest.limits import MAX_LINE_BYTES
 from lib.ingest.pipeline import load_file
-from lib.models import DailyActivity, Load, Student
+from lib.models import DailyActivity, Load, QuarantinedRow, Student
 from lib.service import compute
 from tests.test_ingest_canonical import (
     EVENTS_HEADER,
@@ -141,3 +141,28 @@ def test_compute_survives_implausible_stored_days(with_students, tmp_path):
     with_students.commit()
     summary = compute(with_students, full=True)
     assert summary["weeks"] < 200  # weeks of 2024 to today, not 0001..9999
+
+
+def test_quarantine_of_many_bad_rows_on_each_store(with_students, tmp_path):
+    """1,500 negative quantities and 500 bad dates beside 300 good rows: exactly the good ones load."""
+    good = [
+        f"20240001,vle,2024-10-{d % 28 + 1:02d}T{d // 28 % 24:02d}:{d // 672:02d},1,,X"
+        for d in range(300)
+    ]
+    negative = [
+        f"20240002,vle,2024-10-{d % 28 + 1:02d}T{d // 28 % 24:02d}:{d // 672:02d},-1,,X"
+        for d in range(1500)
+    ]
+    dates = [f"20240003,vle,9999-10-{d % 28 + 1:02d},1,,X{d}" for d in range(500)]
+    text = EVENTS_HEADER + "\n" + "\n".join(good + negative + dates) + "\n"
+    report = load_file(with_students, "events", write(tmp_path, "many.csv", text), quarantine=True)
+    assert (report.status, report.rows_loaded, report.rows_rejected) == (
+        "loaded_with_quarantine",
+        300,
+        2000,
+    )
+    with_students.expire_all()
+    kept = with_students.scalars(select(QuarantinedRow.row_number)).all()
+    assert len(kept) == 2000 and set(kept) == set(range(302, 2302))
+    stored = with_students.scalars(select(DailyActivity.student_id).distinct()).all()
+    assert stored == ["20240001"]
