@@ -272,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         init_db()
         print("schema is up to date")
         return 0
+    from sqlalchemy.exc import SQLAlchemyError
+
     from lib.ingest.errors import IngestError
 
     handlers = {
@@ -290,3 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     except (IngestError, ValueError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as exc:  # never a raw database traceback (issue #13)
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        print(f"error: the store refused the operation: {first}", file=sys.stderr)
+        return 3

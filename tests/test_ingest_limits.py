@@ -166,3 +166,49 @@ def test_quarantine_of_many_bad_rows_on_each_store(with_students, tmp_path):
     assert len(kept) == 2000 and set(kept) == set(range(302, 2302))
     stored = with_students.scalars(select(DailyActivity.student_id).distinct()).all()
     assert stored == ["20240001"]
+
+
+def test_extra_fields_are_blamed_on_their_row(with_students, tmp_path):
+    text = f"{EVENTS_HEADER}\n20240001,vle,2024-10-01,1,,X\n20240001,vle,2024-10-02,1,,X,extra\n"
+    report = load_file(with_students, "events", write(tmp_path, "fields.csv", text))
+    assert report.status == "rejected"
+    assert "fields.csv, row 3: has 7 fields where the header has 6" in report.as_text()
+
+
+def test_logstore_text_in_a_number_column_names_row_and_column(with_students, tmp_path):
+    users = "id,username,idnumber,email,firstname,lastname\n7,ann,20240001,a@x,Ann,Lee\n"
+    assert (
+        load_file(with_students, "moodle-users", write(tmp_path, "u.csv", users)).status == "loaded"
+    )
+    header = (
+        "id,eventname,component,action,target,objecttable,objectid,crud,edulevel,contextid,"
+        "contextlevel,contextinstanceid,userid,courseid,relateduserid,anonymous,other,"
+        "timecreated,origin,ip,realuserid"
+    )
+    good = "1,\\core\\event\\course_viewed,core,viewed,course,NULL,NULL,r,2,5,50,14,7,14,NULL,0,N;,1727773200,web,1.2.3.4,NULL"
+    bad = good.replace(",1727773200,", ",soon" + "x" * 10_000 + ",")
+    before = snapshot(with_students)
+    path = write(tmp_path, "logstore.csv", "\n".join([header, good, good, bad]) + "\n")
+    report = load_file(with_students, "moodle-logstore", path)
+    text = report.as_text()
+    assert report.status == "rejected"
+    assert "logstore.csv, row 4, column 'timecreated': holds 'soonxxx" in text, text
+    assert len(text) < 2_000
+    assert snapshot(with_students) == before
+
+
+def test_cli_prints_no_traceback_for_hostile_files(sqlite_url, tmp_path, capsys):
+    from lib.cli import main
+
+    students = write(tmp_path, "students.csv", "\n".join([STUDENTS_HEADER, *STUDENT_ROWS]))
+    assert main(["ingest", "students", str(students), "--no-compute"]) == 0
+    capsys.readouterr()
+    bad = write(
+        tmp_path, "bad.csv", f"{EVENTS_HEADER}\n20240001,vle,9999-12-31,1e400,,{'M' * 100}\n"
+    )
+    assert main(["ingest", "events", str(bad), "--no-compute"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (
+        "bad.csv, row 2, column 'occurred_at'" in err and "bad.csv, row 2, column 'quantity'" in err
+    )

@@ -126,12 +126,11 @@ def _parse(
 def _check_limits(session: Session, parsed: ParsedFile) -> None:
     """Every value against its column and the plausible window (lib.ingest.limits): row problems."""
     window = limits.store_window(session)
-    bad = _bad_rows(parsed)
+    seen = {(p.row, p.column) for p in parsed.problems}
     for name, frame in parsed.frames.items():
-        names = frame.attrs.get(limits.FILE_COLUMNS, {})
-        if bad and ROW in frame.columns:  # rows already refused are not reported twice
-            frame = frame[~frame[ROW].isin(bad)]
-        parsed.problems += limits.check_frame(name, frame, window, names)
+        found = limits.check_frame(name, frame, window)
+        # a value the parser refused already (and filled in) is not reported twice
+        parsed.problems += [p for p in found if (p.row, p.column) not in seen]
     if len(_bad_rows(parsed)) > limits.MAX_PROBLEMS:
         parsed.problems.append(
             RowProblem(

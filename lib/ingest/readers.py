@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def read_csv_frame(
             engine="c",
         )
     except pd.errors.ParserError as exc:
-        raise IngestError(file_name, f"cannot be read as CSV: {exc}") from None
+        raise csv_error(file_name, str(exc)) from None
     except pd.errors.EmptyDataError:
         raise IngestError(file_name, "the file is empty") from None
     frame = frame.rename(columns=lambda c: canonical_name(c, aliases))
@@ -144,6 +145,21 @@ def read_csv_frame(
         raise IngestError(file_name, "has a header but no data rows")
     frame[ROW] = line_numbers(text, len(frame))
     return frame
+
+
+def csv_error(file_name: str, text: str) -> IngestError:
+    """A CSV reader's complaint as a row-numbered problem where it names a line."""
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if fields:
+        expected, line, saw = (int(g) for g in fields.groups())
+        problem = RowProblem(
+            line,
+            None,
+            f"has {saw} fields where the header has {expected} (an unquoted delimiter or a "
+            "stray quote?)",
+        )
+        return IngestError(file_name, "cannot be read as CSV", [problem])
+    return IngestError(file_name, f"cannot be read as CSV: {quote(text.strip(), 200)}")
 
 
 def canonical_name(column: str, aliases: dict[str, str] | None = None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import mmap
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ import pyarrow.csv as pacsv
 
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError, RowProblem
-from lib.ingest.limits import MAX_PROBLEMS
+from lib.ingest.limits import MAX_PROBLEMS, quote
 from lib.ingest.parsers.formats import header_key, module_code_in, unrecognised
 from lib.ingest.readers import decode_bytes, sniff_delimiter
 from lib.sources import VLE
@@ -72,14 +73,17 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
         _stream(path, header, delimiter, shortname, counter, newlines=False)
     except pa.ArrowInvalid as exc:
         if "conversion error" in str(exc):
-            raise IngestError(ctx.file_name, _conversion_message(str(exc))) from None
+            columns = [header_key(c) for c in header.split(delimiter)]
+            raise _conversion_error(path, ctx.file_name, str(exc), columns) from None
         counter = _Counter(
             students, ctx.file_name
         )  # a quoted value spans lines: read again, slower but exact
         try:
             _stream(path, header, delimiter, shortname, counter, newlines=True)
         except pa.ArrowInvalid as exc2:
-            raise IngestError(ctx.file_name, f"cannot be read as CSV: {exc2}") from None
+            raise IngestError(
+                ctx.file_name, f"cannot be read as CSV: {quote(str(exc2).strip(), 200)}"
+            ) from None
     if counter.rows == 0:
         raise IngestError(ctx.file_name, "has a header but no data rows")
     modules, module_note = _course_modules(path, counter.course_names, counter.course_ids())
@@ -94,11 +98,23 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
     return ParsedFile(counter.rows, {"activity": out}, counter.problems, notes)
 
 
-def _conversion_message(text: str) -> str:
+def _conversion_error(path: Path, file_name: str, text: str, columns: list[str]) -> IngestError:
+    """pyarrow's conversion complaint as a row problem: the column (by its index in the header)
+    and the first line holding the bad value."""
     match = re.search(r"column #?(\d+).*?invalid value '([^']*)'", text, re.S)
-    column = COLUMNS[int(match.group(1))] if match and int(match.group(1)) < len(COLUMNS) else "?"
-    value = match.group(2) if match else "?"
-    return f"column '{column}' holds {value!r} where a number or NULL is expected ({text.strip()})"
+    index = int(match.group(1)) if match else -1
+    column = columns[index] if 0 <= index < len(columns) else None
+    value = match.group(2) if match else ""
+    row = 0
+    if value:
+        with (
+            open(path, "rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            at = data.find(value.encode())
+            row = data[:at].count(b"\n") + 1 if at >= 0 else 0
+    problem = RowProblem(row, column, f"holds {quote(value)} where a number or NULL is expected")
+    return IngestError(file_name, "has a value that is not a number", [problem])
 
 
 def _student_index(ctx: ParseContext) -> tuple[pd.Index, np.ndarray, int]:
