@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from lib.ingest import limits, store
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError, RowProblem
+from lib.ingest.lock import mark_pending, store_lock
 from lib.ingest.parsers import parser_for
 from lib.ingest.readers import ROW, scan_file
 from lib.models import Load, QuarantinedRow, Student
@@ -242,6 +243,25 @@ def load_file(
         digest = hashlib.sha256(f"{digest}:{name}".encode()).hexdigest()
     if extra:  # the same bytes with other per-file facts (a due date) are another load
         digest = hashlib.sha256(f"{digest}:{sorted(extra.items())}".encode()).hexdigest()
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.rollback()  # a SQLite read snapshot taken before the lock would miss a twin load
+    with store_lock(session):
+        return _load_locked(session, source, path, name, digest, year, loaded_by, quarantine, extra)
+
+
+def _load_locked(
+    session: Session,
+    source: str,
+    path: Path,
+    name: str,
+    digest: str,
+    year: int | None,
+    loaded_by: str,
+    quarantine: bool,
+    extra: dict | None,
+) -> LoadReport:
+    """load_file once it holds the store's writer lock: the same file loading twice at once is
+    recorded once (the second sees the first's load), and the load marks a compute as pending."""
     previous = session.scalar(
         select(Load.id)
         .where(Load.source == source, Load.content_hash == digest, Load.status.in_(LOADED_STATES))
@@ -314,6 +334,7 @@ def load_file(
                 ],
             )
         store.write_parsed(session, parsed.frames, load.id)
+        mark_pending(session, load.id)
         session.commit()
     except SQLAlchemyError as exc:  # the checks above should make this unreachable
         session.rollback()
