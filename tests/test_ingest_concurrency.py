@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from lib.db import session_factory
 from lib.ingest.lock import pending, store_lock
 from lib.ingest.pipeline import load_file
-from lib.models import Load
+from lib.store.db import session_factory
+from lib.store.models import Load
 from tests.test_ingest_canonical import EVENTS_HEADER, STUDENT_ROWS, STUDENTS_HEADER, write
 
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib.db import get_engine, init_db, session_factory
+from lib.compute.service import compute
 from lib.ingest.pipeline import load_file
-from lib.service import compute
+from lib.store.db import get_engine, init_db, session_factory
 from tests.test_ingest_canonical import snapshot
 
 YEAR = 2025

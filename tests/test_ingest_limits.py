@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from lib.compute.service import compute
 from lib.ingest.limits import MAX_LINE_BYTES
 from lib.ingest.pipeline import load_file
-from lib.models import DailyActivity, Load, QuarantinedRow, Student
-from lib.service import compute
+from lib.store.models import DailyActivity, Load, QuarantinedRow, Student
 from tests.test_ingest_canonical import (
     EVENTS_HEADER,
     STUDENT_ROWS,

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.db import get_engine, init_db, session_factory
 from lib.export import activity_frame
 from lib.ingest.pipeline import load_file
-from lib.models import Load, QuarantinedRow
+from lib.store.db import get_engine, init_db, session_factory
+from lib.store.models import Load, QuarantinedRow
 from tests.test_ingest_canonical import EVENTS_HEADER, STUDENT_ROWS, STUDENTS_HEADER, snapshot
 
 STUDENTS = ["20240001", "20240002", "20240003"]

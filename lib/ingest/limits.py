@@ -20,7 +20,7 @@ from sqlalchemy import Date, DateTime, Float, Integer, String, func, select
 from sqlalchemy.orm import Session
 
 from lib.ingest.errors import RowProblem
-from lib.models import (
+from lib.store.models import (
     Attendance,
     CalendarPeriod,
     DailyActivity,

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from lib.models import Load, Setting
+from lib.store.models import Load, Setting
 
 ADVISORY_KEY = 0x5E_D1_13  # any constant: the one lock of loads and computes
 PENDING_KEY = "ingest.compute_pending"

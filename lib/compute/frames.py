@@ -19,8 +19,8 @@ from lib.engagement.weekly import (
     SUBMISSION_COLUMNS,
 )
 from lib.ingest.limits import clip_periods, stored_days
-from lib.ingest.store import expected_students_frame, timetable_frame
-from lib.models import (
+from lib.store.lookups import expected_students_frame, timetable_frame
+from lib.store.models import (
     CalendarPeriod,
     DailyActivity,
     Enrolment,
