@@ -156,11 +156,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_compute(args: argparse.Namespace) -> int:
-    from lib.compute.service import compute
     from lib.store.db import session_scope
+    from lib.usecases import compute_serialised
 
     with session_scope() as session:
-        summary = compute(session, full=args.full)
+        summary = compute_serialised(session, full=args.full)
     print(json.dumps(summary, default=str))
     return 0
 
@@ -239,7 +239,11 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
     with session_scope() as session:
         if args.config_command == "set":
-            result = set_engine_config(session, args.assignments, updated_by=args.by)
+            from lib.ingest.lock import store_lock
+
+            with store_lock(session):  # its recompute is one writer among loads and computes
+                result = set_engine_config(session, args.assignments, updated_by=args.by)
+                session.commit()
             print(json.dumps(result, default=str))
             return 0
         rows = describe(load_engine_config(session))

@@ -15,6 +15,7 @@ from lib.access import User, can, can_view_student
 from lib.auth import create_demo_users
 from lib.compute.service import compute
 from lib.ingest.errors import IngestError
+from lib.ingest.lock import clear_pending, newest_load, pending, store_lock
 from lib.ingest.pipeline import LoadReport, load_files, store_is_empty
 from lib.ingest.readers import decode_bytes, normalise_newlines
 from lib.store.models import CalendarPeriod, Exemption
@@ -62,9 +63,32 @@ def load_and_recompute(
         )
         if stop_on_reject and outcome.failed:
             return outcome
-    if recompute and any(r.status != "rejected" for r in outcome.reports):
-        outcome.summary = compute(session, full=full)
+    loaded = any(r.status != "rejected" for r in outcome.reports)
+    if recompute and (loaded or pending(session) is not None):  # or an earlier compute was killed
+        outcome.summary = compute_serialised(session, full=full)
     return outcome
+
+
+def compute_serialised(session: Session, full: bool = False) -> dict:
+    """compute() under the store's writer lock (one load or compute at a time, on both stores),
+    committed before the lock is released; clears the marker of the loads it covered."""
+    with store_lock(session):
+        session.rollback()  # read what the loads before us committed (SQLite read snapshots)
+        through = newest_load(session)
+        summary = compute(session, full=full)
+        clear_pending(session, through)
+        session.commit()
+    return summary
+
+
+def finish_pending(session: Session, *, wait: bool = True) -> dict | None:
+    """Recompute when a load's compute never finished (killed, crashed, or loaded with
+    --no-compute): the next `ingest`, `compute` or app start calls this. None when none was
+    pending (or, without wait, when another writer holds the store: it computes after itself)."""
+    if pending(session) is None:
+        return None
+    with store_lock(session, wait=wait) as held:
+        return compute_serialised(session) if held else None
 
 
 # Order matters: students before anything naming them; the timetable before attendance.
@@ -110,7 +134,7 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
 
 def recompute(session: Session) -> dict:
     """Bring measures and flags up to date after a change the pages make (exemption, calendar, thresholds)."""
-    return compute(session)
+    return compute_serialised(session)
 
 
 # --- exemptions and calendar periods ----------------------------------------------------------------

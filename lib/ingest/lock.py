@@ -31,8 +31,9 @@ def _engine(bind: Session | Engine) -> Engine:
 
 
 @contextmanager
-def store_lock(bind: Session | Engine) -> Iterator[None]:
-    """Hold the store's writer lock (waiting for it) for the duration of the block."""
+def store_lock(bind: Session | Engine, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the store's writer lock for the duration of the block. Yields whether it is held:
+    with wait=False a lock held elsewhere is not waited for (the block runs with False)."""
     engine = _engine(bind)
     key = str(engine.url)
     depth = getattr(_held, "depth", {})
@@ -40,38 +41,45 @@ def store_lock(bind: Session | Engine) -> Iterator[None]:
     if depth.get(key):
         depth[key] += 1
         try:
-            yield
+            yield True
         finally:
             depth[key] -= 1
         return
-    with _acquire(engine):
-        depth[key] = 1
+    with _acquire(engine, wait) as held:
+        depth[key] = 1 if held else 0
         try:
-            yield
+            yield held
         finally:
             depth[key] = 0
 
 
 @contextmanager
-def _acquire(engine: Engine) -> Iterator[None]:
+def _acquire(engine: Engine, wait: bool) -> Iterator[bool]:
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+            how = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+            held = conn.execute(text(f"SELECT {how}(:k)"), {"k": ADVISORY_KEY}).scalar()
+            held = True if wait else bool(held)
             conn.commit()
             try:
-                yield
+                yield held
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
-                conn.commit()
+                if held:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                    conn.commit()
         return
     database = engine.url.database
     if not database or database == ":memory:":
-        yield  # a private in-memory store has one writer by construction
+        yield True  # a private in-memory store has one writer by construction
         return
     with open(Path(database).with_name(Path(database).name + ".lock"), "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 

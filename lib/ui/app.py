@@ -13,6 +13,7 @@ from lib import auth
 from lib.access import PAGES, User, pages_for, scope_description
 from lib.audit import log_access
 from lib.store.db import session_scope
+from lib.ui.recovery import finish_pending_compute
 from lib.ui.state import Keys, StateKeys
 
 APP_TITLE = "Student Engagement Dashboard"
@@ -226,6 +227,7 @@ def main() -> None:
         st.error("The store is not set up. Run `python -m lib init-db` (and load data) first.")
         st.stop()
     st.session_state[StateKeys.USER] = user
+    finish_pending_compute()  # a load killed before its compute is recomputed at app start
     if st.session_state.get(StateKeys.LOGIN_RECORDED) != user.username:
         with session_scope() as session:
             log_access(session, user, "login", action="login")
