@@ -3,6 +3,10 @@ and PostgreSQL; the same file loading twice at once is recorded once; a killed c
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from datetime import date
 from pathlib import Path
@@ -18,6 +22,7 @@ from lib.ingest.pipeline import load_file
 from lib.store.db import session_factory
 from lib.store.models import Load
 from lib.usecases import finish_pending, load_and_recompute
+from tests.conftest import ROOT
 from tests.test_ingest_canonical import EVENTS_HEADER, STUDENT_ROWS, STUDENTS_HEADER, write
 
 
@@ -180,3 +185,37 @@ def test_app_start_recomputes_a_pending_load(store_url, demo, tmp_path):
         assert pending(session) is None
         assert finish_pending(session) is None  # nothing left to do
     assert len(_flags(store_url, full=False)) > 0
+
+
+KILL_AFTER_LOAD = """
+import os, signal, sys
+from pathlib import Path
+import lib.usecases as usecases
+from lib.store.db import session_scope
+
+def killed(session, full=False):  # SIGKILL once the load has committed, before any compute
+    os.kill(os.getpid(), signal.SIGKILL)
+
+usecases.compute = killed
+with session_scope() as session:
+    usecases.load_and_recompute(session, [("events", Path(sys.argv[1]))])
+"""
+
+
+def test_a_compute_killed_after_the_load_commit_is_recovered(store_url, demo, tmp_path):
+    _base(store_url, demo)
+    a, _ = _halves(demo, tmp_path)
+    env = {**os.environ, "DATABASE_URL": store_url}
+    run = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_LOAD, str(a)], env=env, cwd=ROOT, check=False
+    )
+    assert run.returncode == -signal.SIGKILL
+    with session_factory(store_url)() as session:
+        assert session.scalar(select(Load.id).where(Load.file_name == "a.csv")) is not None
+        assert pending(session) is not None
+    assert cli_main(["compute"]) == 0
+    with session_factory(store_url)() as session:
+        assert pending(session) is None
+    recovered = _flags(store_url, full=False)
+    assert len(recovered) > 0
+    pd.testing.assert_frame_equal(recovered, _flags(store_url, full=True))
