@@ -20,8 +20,11 @@ from lib.store.models import (
     ComplianceRecord,
     DailyActivity,
     Enrolment,
+    EventExpectedStudent,
     Exemption,
     Flag,
+    MoodleUser,
+    QuarantinedRow,
     Student,
     SubjectAccessRequest,
     Submission,
@@ -70,6 +73,12 @@ def collect(session: Session, student_id: str) -> dict[str, pd.DataFrame]:
             session, SubjectAccessRequest, SubjectAccessRequest.student_id == student_id
         ),
         "access_log": entries_about(session, student_id),
+        # harden (#13): the Moodle account, explicit timetable lists and quarantined bad rows
+        "moodle_users": _rows(session, MoodleUser, MoodleUser.student_id == student_id),
+        "event_expected": _rows(
+            session, EventExpectedStudent, EventExpectedStudent.student_id == student_id
+        ),
+        "quarantined_rows": _rows(session, QuarantinedRow, QuarantinedRow.student_id == student_id),
     }
 
 

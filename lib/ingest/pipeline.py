@@ -165,6 +165,17 @@ def _check_students(parsed: ParsedFile, known: set[str]) -> None:
             )
 
 
+def _row_students(parsed: ParsedFile) -> dict[int, str]:
+    """Row number -> the student id it names (ids that fit the column), for the quarantine."""
+    out: dict[int, str] = {}
+    for frame in parsed.frames.values():
+        if ROW in frame.columns and "student_id" in frame.columns and not frame.empty:
+            ids = frame["student_id"]
+            fits = ids.notna() & (ids.astype(str).str.len() <= 20) & (frame[ROW] > 0)
+            out.update(zip(frame.loc[fits, ROW].astype(int), ids[fits].astype(str), strict=True))
+    return out
+
+
 def _bad_rows(parsed: ParsedFile) -> set[int]:
     return {p.row for p in parsed.problems if p.row}
 
@@ -300,6 +311,7 @@ def _load_locked(
                 else "nothing was loaded"
             ),
         )
+    student_of = _row_students(parsed) if bad else {}
     _drop_bad_rows(parsed, bad)
     first, last = _date_span(parsed)
     load = Load(
@@ -330,6 +342,7 @@ def _load_locked(
                         "column": (p.column or "")[:100] or None,
                         "problem": p.problem,
                         "raw": limits.clip_raw(p.raw),
+                        "student_id": student_of.get(p.row),
                     }
                     for p in parsed.problems
                 ],
