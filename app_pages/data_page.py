@@ -1,7 +1,6 @@
 """Data (admin): upload with preview and validation report, load history, coverage, calendar, thresholds, users."""
 
 import json
-import tempfile
 from pathlib import Path
 
 import streamlit as st
@@ -11,6 +10,7 @@ from lib.access import ROLES, can
 from lib.auth import add_user, set_active
 from lib.compute.service import load_engine_config, save_engine_config
 from lib.ingest.pipeline import preview_file
+from lib.ingest.uploads import discard_upload, save_upload
 from lib.sources import INGEST_SOURCES
 from lib.store.db import session_scope
 from lib.ui import cache
@@ -34,10 +34,9 @@ upload_tab, history_tab, coverage_tab, calendar_tab, thresholds_tab, users_tab =
 
 
 def _saved_upload(uploaded) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="dashboard_upload_"))
-    path = folder / Path(uploaded.name).name
-    path.write_bytes(uploaded.getvalue())
-    return path
+    previous = st.session_state.get(StateKeys.UPLOAD_PREVIEW)
+    discard_upload(previous[2] if previous else None)  # a new preview replaces the old file
+    return save_upload(uploaded.name, uploaded.getvalue())
 
 
 def _show_report(report) -> None:
@@ -90,6 +89,7 @@ with upload_tab:
                         quarantine=quarantine,
                     )
                 cache.clear()
+                discard_upload(preview[2])
                 st.session_state.pop(StateKeys.UPLOAD_PREVIEW, None)
                 for report in outcome.reports:
                     _show_report(report)
