@@ -15,6 +15,7 @@ from lib.access import User, can, can_view_student
 from lib.auth import create_demo_users
 from lib.compute.service import compute
 from lib.ingest.errors import IngestError
+from lib.ingest.limits import default_window, store_window
 from lib.ingest.lock import clear_pending, newest_load, pending, store_lock
 from lib.ingest.pipeline import LoadReport, load_files, store_is_empty
 from lib.ingest.readers import decode_bytes, normalise_newlines
@@ -139,6 +140,20 @@ def recompute(session: Session) -> dict:
 
 # --- exemptions and calendar periods ----------------------------------------------------------------
 
+MAX_NOTE = 4000
+
+
+def check_form_dates(session: Session, start: date, end: date) -> None:
+    """Dates typed into a form obey the same window as loaded files (lib.ingest.limits)."""
+    window = store_window(session)
+    first = min(window.first, default_window().first)
+    for day in (start, end):
+        if not first <= day <= window.last_scheduled:
+            raise ValueError(
+                f"{day} is outside the dates the store accepts ({first} to {window.last_scheduled})"
+            )
+
+
 EXEMPTION_REASONS = ("illness", "approved_leave", "placement", "interruption", "other")
 
 
@@ -159,6 +174,9 @@ def add_exemption(
         raise ValueError(f"reason must be one of {', '.join(EXEMPTION_REASONS)}")
     if end < start:
         raise ValueError("the exemption ends before it starts")
+    check_form_dates(session, start, end)
+    if len(note or "") > MAX_NOTE:
+        raise ValueError(f"the note is longer than {MAX_NOTE} characters")
     exemption = Exemption(
         student_id=student_id,
         reason=reason,
@@ -186,6 +204,9 @@ def add_calendar_period(
         raise ValueError(f"kind must be one of {', '.join(CALENDAR_KINDS)}")
     if end < start:
         raise ValueError("the period ends before it starts")
+    check_form_dates(session, start, end)
+    if len(label or "") > 200:
+        raise ValueError("the label is longer than 200 characters")
     period = session.scalar(
         select(CalendarPeriod).where(
             CalendarPeriod.kind == kind, CalendarPeriod.start == start, CalendarPeriod.end == end

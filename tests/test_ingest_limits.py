@@ -212,3 +212,12 @@ def test_cli_prints_no_traceback_for_hostile_files(sqlite_url, tmp_path, capsys)
     assert (
         "bad.csv, row 2, column 'occurred_at'" in err and "bad.csv, row 2, column 'quantity'" in err
     )
+
+
+def test_form_dates_obey_the_same_window(any_session):
+    from lib.usecases import check_form_dates
+
+    check_form_dates(any_session, date(2024, 10, 1), date(2024, 10, 5))
+    for start, end in ((date(1, 1, 1), date(2024, 1, 1)), (date(2024, 1, 1), date(9999, 12, 31))):
+        with pytest.raises(ValueError, match="outside the dates the store accepts"):
+            check_form_dates(any_session, start, end)
