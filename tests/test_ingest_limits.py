@@ -221,3 +221,31 @@ def test_form_dates_obey_the_same_window(any_session):
     for start, end in ((date(1, 1, 1), date(2024, 1, 1)), (date(2024, 1, 1), date(9999, 12, 31))):
         with pytest.raises(ValueError, match="outside the dates the store accepts"):
             check_form_dates(any_session, start, end)
+
+
+def test_logstore_implausible_times_are_blamed_on_their_rows(with_students, tmp_path):
+    users = "id,username,idnumber,email,firstname,lastname\n7,ann,20240001,a@x,Ann,Lee\n"
+    assert (
+        load_file(with_students, "moodle-users", write(tmp_path, "u.csv", users)).status == "loaded"
+    )
+    header = (
+        "id,eventname,component,action,target,objecttable,objectid,crud,edulevel,contextid,"
+        "contextlevel,contextinstanceid,userid,courseid,relateduserid,anonymous,other,"
+        "timecreated,origin,ip,realuserid"
+    )
+    good = "1,\\core\\event\\course_viewed,core,viewed,course,NULL,NULL,r,2,5,50,14,7,14,NULL,0,N;,1727773200,web,1.2.3.4,NULL"
+    rows = [good, good.replace("1727773200", "253402300799"), good.replace("1727773200", "0")]
+    path = write(tmp_path, "logstore.csv", "\n".join([header, *rows]) + "\n")
+    before = snapshot(with_students)
+    report = load_file(with_students, "moodle-logstore", path)
+    text = report.as_text()
+    assert report.status == "rejected"
+    assert "logstore.csv, row 3, column 'timecreated': is outside the store's window" in text, text
+    assert "logstore.csv, row 4, column 'timecreated'" in text
+    assert snapshot(with_students) == before
+    report = load_file(with_students, "moodle-logstore", path, quarantine=True)
+    assert (report.status, report.rows_loaded, report.rows_rejected) == (
+        "loaded_with_quarantine",
+        1,
+        2,
+    )

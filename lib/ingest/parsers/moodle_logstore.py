@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError, RowProblem
-from lib.ingest.limits import MAX_PROBLEMS, quote
+from lib.ingest.limits import MAX_PROBLEMS, clip_raw, default_window, quote
 from lib.ingest.parsers.formats import header_key, module_code_in, unrecognised
 from lib.ingest.readers import decode_bytes, sniff_delimiter
 from lib.sources import VLE
@@ -145,6 +145,21 @@ class _Counter:
                         "logged in as": 0, "not a student": 0}  # fmt: skip
         self.course_names: dict[int, str] = {}
         self.bad = 0
+        window = default_window()  # Unix seconds of the plausible days (UTC, a day's slack)
+        self.seconds = (
+            int(
+                datetime(
+                    window.first.year, window.first.month, window.first.day, tzinfo=UTC
+                ).timestamp()
+            )
+            - 86400,
+            int(
+                datetime(
+                    window.last.year, window.last.month, window.last.day, tzinfo=UTC
+                ).timestamp()
+            )
+            + 2 * 86400,
+        )
 
     def add(self, batch: pa.RecordBatch, shortname: str | None) -> None:
         col = {n: batch.column(n) for n in NUMBERS}
@@ -152,6 +167,13 @@ class _Counter:
         broken = pc.or_(pc.is_null(col["timecreated"]), pc.is_null(col["userid"]))
         if pc.any(broken).as_py():
             self._report(broken, col)
+        first, last = self.seconds
+        implausible = pc.fill_null(
+            pc.or_(pc.less(col["timecreated"], first), pc.greater(col["timecreated"], last)), False
+        )
+        if pc.any(implausible).as_py():  # refused before a day number can overflow its key bits
+            self._report_times(implausible, col["timecreated"])
+            broken = pc.or_(broken, implausible)
         level = pc.fill_null(col["edulevel"], -1)
         participating = pc.equal(level, PARTICIPATING)
         anonymous = pc.not_equal(pc.fill_null(col["anonymous"], 0), 0)
@@ -192,6 +214,22 @@ class _Counter:
         )
         if key.size:
             self.parts.append(pd.Series(key).value_counts(sort=False))
+
+    def _report_times(self, implausible: pa.Array, times: pa.Array) -> None:
+        positions = np.flatnonzero(implausible.to_numpy(zero_copy_only=False))
+        self.bad += len(positions)
+        window = default_window()
+        for i in positions[: max(MAX_PROBLEMS - len(self.problems), 0)]:
+            value = str(times[int(i)].as_py())
+            self.problems.append(
+                RowProblem(
+                    self.rows + int(i) + 2,
+                    "timecreated",
+                    f"is outside the store's window ({window.first} to {window.last}) "
+                    f"(value {quote(value)})",
+                    clip_raw(value),
+                )
+            )
 
     def _report(self, broken: pa.Array, col: dict[str, pa.Array]) -> None:
         positions = np.flatnonzero(broken.to_numpy(zero_copy_only=False))
