@@ -114,7 +114,8 @@ def _conversion_error(path: Path, file_name: str, text: str, columns: list[str])
             at = data.find(value.encode())
             row = data[:at].count(b"\n") + 1 if at >= 0 else 0
     problem = RowProblem(row, column, f"holds {quote(value)} where a number or NULL is expected")
-    return IngestError(file_name, "has a value that is not a number", [problem])
+    where = f"column '{column}'" if column else "a column"
+    return IngestError(file_name, f"{where} holds {quote(value)}: not a number", [problem])
 
 
 def _student_index(ctx: ParseContext) -> tuple[pd.Index, np.ndarray, int]:
