@@ -223,11 +223,16 @@ def add_calendar_period(
 def file_head(path, lines: int = 8, width: int = 300) -> str:
     """The first lines of an uploaded file as text (any of the encodings the loaders accept)."""
     path = Path(path)
+    with open(path, "rb") as handle:
+        sample = handle.read(200_000)  # never the whole file (an upload may be huge)
     try:
-        text, encoding = decode_bytes(path.read_bytes()[:200_000], path.name)
-    except IngestError as exc:
+        try:
+            text, encoding = decode_bytes(sample, path.name)
+        except UnicodeDecodeError:  # a multi-byte character cut at the sample's end
+            text, encoding = decode_bytes(
+                sample[: sample.rfind(b"\n") + 1] or sample[:-3], path.name
+            )
+    except (IngestError, UnicodeDecodeError) as exc:
         return str(exc)
-    except UnicodeDecodeError:  # a multi-byte character cut at the sample's end
-        text, encoding = decode_bytes(path.read_bytes(), path.name)
     head = normalise_newlines(text).split("\n")[:lines]
     return f"({encoding})\n" + "\n".join(line[:width] for line in head)
