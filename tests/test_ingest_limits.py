@@ -122,9 +122,9 @@ def test_calendar_window_bounds_activity(with_students, tmp_path):
     path = write(tmp_path, "old.csv", f"{EVENTS_HEADER}\n20240001,vle,2023-10-01,1,,X\n")
     report = load_file(with_students, "events", path)
     assert report.status == "rejected"
-    assert "old.csv, row 2, column 'occurred_at': is outside the store's window (2024-09-01" in (
-        report.as_text()
-    )
+    text = report.as_text()
+    assert "old.csv, row 2, column 'occurred_at': is outside the store's window (2024-09-01" in text
+    assert "load that year's calendar first" in text
 
 
 def test_compute_survives_implausible_stored_days(with_students, tmp_path):

@@ -193,13 +193,15 @@ def _problems(
     return out
 
 
-def _date_bounds(column: str, frame_name: str, window: Window) -> tuple[date, date, str]:
+def _date_bounds(column: str, frame_name: str, window: Window) -> tuple[date, date, str, str]:
     if frame_name == "students":  # start_date
-        return EARLIEST_START_DATE, window.last_scheduled, "a plausible start date"
+        return EARLIEST_START_DATE, window.last_scheduled, "a plausible start date", ""
     if column in SCHEDULED:
         first = min(window.first, default_window().first)
-        return first, window.last_scheduled, "the schedule window"
-    return window.first, window.last, "the store's window"
+        return first, window.last_scheduled, "the schedule window", ""
+    if window.source.startswith("the first academic year of the calendar"):
+        return window.first, window.last, "the store's window", "; load that year's calendar first"
+    return window.first, window.last, "the store's window", ""
 
 
 def check_frame(
@@ -255,7 +257,7 @@ def check_frame(
                 )
         elif isinstance(kind, (Date, DateTime)):
             moments = pd.Series(pd.to_datetime(values, errors="coerce"), index=frame.index)
-            first, last, what = _date_bounds(stored, frame_name, window)
+            first, last, what, hint = _date_bounds(stored, frame_name, window)
             known = moments.notna().to_numpy()
             day = moments.dt.normalize()
             outside = known & ((day < pd.Timestamp(first)) | (day > pd.Timestamp(last))).to_numpy()
@@ -267,7 +269,7 @@ def check_frame(
                     frame,
                     outside,
                     column,
-                    f"is outside {what} ({first} to {last})",
+                    f"is outside {what} ({first} to {last}){hint}",
                     moments.dt.strftime("%Y-%m-%d"),
                 )
     return problems
