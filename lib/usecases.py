@@ -74,7 +74,9 @@ def compute_serialised(session: Session, full: bool = False) -> dict:
     """compute() under the store's writer lock (one load or compute at a time, on both stores),
     committed before the lock is released; clears the marker of the loads it covered."""
     with store_lock(session):
-        session.rollback()  # read what the loads before us committed (SQLite read snapshots)
+        # commit what the caller saved (thresholds, a calendar period) and end any read snapshot
+        # taken before the lock, so the compute reads what the loads before it committed
+        session.commit()
         through = newest_load(session)
         summary = compute(session, full=full)
         clear_pending(session, through)
