@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         result["during_compute"].get("max_s", 0) / max(result["reference"]["median_s"], 1e-6), 1
     )
     print(json.dumps(result))
+    if not args.store:
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 
