@@ -9,61 +9,68 @@ from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pa
 
 PAGE_SIZE = 25
 
-user = require_page("home")
-version = cache.version()
-st.title("My students" if user.role == "tutor" else "Home")
-st.caption(
-    f"Signed in as {user.display_name} ({user.role.replace('_', ' ')}): you see {scope_description(user)}."
-)
 
-if not can(user, "view_student"):
-    first, last = cache.week_range(version)
-    if last is None:
-        empty_store_notice()
-    else:
-        st.subheader("Data quality")
-        events = cache.dq_events(version, first, last)
-        data_quality_banner(events)
-        if events.empty:
-            st.success("No data-quality events detected.")
-    st.page_link("app_pages/data_page.py", label="Go to the Data page", icon=":material/database:")
-    st.stop()
+def main() -> None:
+    user = require_page("home")
+    version = cache.version()
+    st.title("My students" if user.role == "tutor" else "Home")
+    st.caption(
+        f"Signed in as {user.display_name} ({user.role.replace('_', ' ')}): you see {scope_description(user)}."
+    )
 
-frame, total = cache.my_students(version, user, 0, PAGE_SIZE)
-if total == 0:
-    st.info(f"No students in your scope ({scope_description(user)}) yet.")
-    st.stop()
-page = pager(total, PAGE_SIZE, Keys.HOME_PAGE)
-if page:
-    frame, total = cache.my_students(version, user, page, PAGE_SIZE)
-flagged = int((frame["flag"] != "").sum()) if not frame.empty else 0
-st.metric("Students", f"{total:,}")
-st.write(f"Flagged students on this page: **{flagged}** — flagged and most changed first.")
-frame = frame.assign(open="/student?id=" + frame["student_id"])
-st.dataframe(
-    frame,
-    hide_index=True,
-    width="stretch",
-    column_order=[
-        "open",
-        "student_id",
-        "name",
-        "course",
-        "year",
-        "flag",
-        "latest",
-        "trend",
-        "explanation",
-    ],
-    column_config={
-        "open": st.column_config.LinkColumn("", display_text="open", width="small"),
-        "latest": st.column_config.NumberColumn("latest week", format="percent"),
-        "trend": st.column_config.LineChartColumn(
-            "last 10 weeks vs own baseline", y_min=0, y_max=2, width="medium"
-        ),
-        "explanation": st.column_config.TextColumn("why flagged", width="large"),
-    },
-    key="home_students_table",
-)
-log_view(user, f"home: my students page {page + 1}", frame["student_id"].tolist())
-st.page_link("app_pages/student_page.py", label="Open a student", icon=":material/person:")
+    if not can(user, "view_student"):
+        first, last = cache.week_range(version)
+        if last is None:
+            empty_store_notice()
+        else:
+            st.subheader("Data quality")
+            events = cache.dq_events(version, user, first, last)
+            data_quality_banner(events)
+            if events.empty:
+                st.success("No data-quality events detected.")
+        st.page_link(
+            "app_pages/data_page.py", label="Go to the Data page", icon=":material/database:"
+        )
+        st.stop()
+
+    frame, total = cache.my_students(version, user, 0, PAGE_SIZE)
+    if total == 0:
+        st.info(f"No students in your scope ({scope_description(user)}) yet.")
+        st.stop()
+    page = pager(total, PAGE_SIZE, Keys.HOME_PAGE)
+    if page:
+        frame, total = cache.my_students(version, user, page, PAGE_SIZE)
+    flagged = int((frame["flag"] != "").sum()) if not frame.empty else 0
+    st.metric("Students", f"{total:,}")
+    st.write(f"Flagged students on this page: **{flagged}** — flagged and most changed first.")
+    frame = frame.assign(open="/student?id=" + frame["student_id"])
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_order=[
+            "open",
+            "student_id",
+            "name",
+            "course",
+            "year",
+            "flag",
+            "latest",
+            "trend",
+            "explanation",
+        ],
+        column_config={
+            "open": st.column_config.LinkColumn("", display_text="open", width="small"),
+            "latest": st.column_config.NumberColumn("latest week", format="percent"),
+            "trend": st.column_config.LineChartColumn(
+                "last 10 weeks vs own baseline", y_min=0, y_max=2, width="medium"
+            ),
+            "explanation": st.column_config.TextColumn("why flagged", width="large"),
+        },
+        key="home_students_table",
+    )
+    log_view(user, f"home: my students page {page + 1}", frame["student_id"].tolist())
+    st.page_link("app_pages/student_page.py", label="Open a student", icon=":material/person:")
+
+
+main()

@@ -37,7 +37,7 @@ from lib.usecases import compute_serialised
 started = time.perf_counter()
 with session_scope(sys.argv[1]) as session:
     summary = compute_serialised(session, full=True)
-print(json.dumps({"seconds": time.perf_counter() - started, "mode": summary.get("mode")}))
+print(json.dumps({"seconds": time.perf_counter() - started, "mode": summary.mode}))
 """
 
 

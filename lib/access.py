@@ -134,6 +134,19 @@ def can(user: User | None, action: str) -> bool:
     return user is not None and user.role in ACTIONS.get(action, ())
 
 
+class NotAllowed(PermissionError):
+    """The user's role does not allow the action (raised where the action happens)."""
+
+
+def require(user: User | None, action: str) -> None:
+    """Raise NotAllowed unless the user may perform the action (unknown actions are refused too)."""
+    if action not in ACTIONS:
+        raise NotAllowed(f"unknown action {action!r}")
+    if not can(user, action):
+        who = user.role.replace("_", " ") if user else "nobody logged in"
+        raise NotAllowed(f"{who} may not {action.replace('_', ' ')}")
+
+
 def fields_for(user: User | None) -> tuple[str, ...]:
     """The student fields this user may see (none for admin)."""
     if user is None or user.role not in STUDENT_ROLES:

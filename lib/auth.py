@@ -58,10 +58,20 @@ def check_password_rules(password: str) -> None:
         raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
 
 
+BCRYPT_ROUNDS_ENV = "DASHBOARD_TEST_BCRYPT_ROUNDS"  # set by the tests only: cheap hashes
+
+
+def _bcrypt_rounds() -> int:
+    """bcrypt's cost: 12, unless the test suite asks for cheaper hashes (4 to 12)."""
+    value = os.environ.get(BCRYPT_ROUNDS_ENV, "").strip()
+    return min(max(int(value), 4), 12) if value.isdigit() else 12
+
+
 def hash_password(password: str) -> str:
     """A bcrypt hash of a password that passes the rules."""
     check_password_rules(password)
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode("ascii")
+    salt = bcrypt.gensalt(_bcrypt_rounds())
+    return bcrypt.hashpw(password.encode("utf-8"), salt).decode("ascii")
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:

@@ -151,7 +151,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         else:
             print(report.as_text(), file=sys.stderr if report.status == "rejected" else sys.stdout)
     if outcome.summary is not None and not args.json:
-        print(json.dumps(outcome.summary, default=str))
+        print(json.dumps(outcome.summary.as_dict(), default=str))
     return 1 if outcome.failed else 0
 
 
@@ -161,7 +161,7 @@ def _cmd_compute(args: argparse.Namespace) -> int:
 
     with session_scope() as session:
         summary = compute_serialised(session, full=args.full)
-    print(json.dumps(summary, default=str))
+    print(json.dumps(summary.as_dict(), default=str))
     return 0
 
 
@@ -179,7 +179,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_flags(args: argparse.Namespace) -> int:
-    from lib.compute.service import flags_frame
+    from lib.compute.flags import flags_frame
     from lib.store.db import session_scope
 
     with session_scope() as session:

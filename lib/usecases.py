@@ -3,7 +3,8 @@ the sample folder, exemptions and calendar periods, an uploaded file's first lin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -11,14 +12,20 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.access import User, can, can_view_student
-from lib.auth import create_demo_users
-from lib.compute.service import compute
+from lib.access import NotAllowed, User, can_view_student, require
+from lib.auth import add_user, create_demo_users, set_active
+from lib.compute.service import (
+    ComputeSummary,
+    compute,
+    load_engine_config,
+    save_engine_config,
+)
 from lib.ingest.errors import IngestError
 from lib.ingest.limits import default_window, store_window
 from lib.ingest.lock import clear_pending, newest_load, pending, store_lock
-from lib.ingest.pipeline import LoadReport, load_files, store_is_empty
+from lib.ingest.pipeline import LoadReport, load_files, preview_file, store_is_empty
 from lib.ingest.readers import decode_bytes, normalise_newlines
+from lib.ingest.uploads import discard_upload, save_upload
 from lib.store.models import CalendarPeriod, Exemption
 
 # --- load then recompute ---------------------------------------------------------------------------
@@ -30,7 +37,7 @@ class LoadOutcome:
     compute was skipped or nothing loaded)."""
 
     reports: list[LoadReport]
-    summary: dict | None = None
+    summary: ComputeSummary | None = None
 
     @property
     def failed(self) -> bool:
@@ -70,7 +77,7 @@ def load_and_recompute(
     return outcome
 
 
-def compute_serialised(session: Session, full: bool = False) -> dict:
+def compute_serialised(session: Session, full: bool = False) -> ComputeSummary:
     """compute() under the store's writer lock (one load or compute at a time, on both stores),
     committed before the lock is released; clears the marker of the loads it covered."""
     with store_lock(session):
@@ -84,7 +91,7 @@ def compute_serialised(session: Session, full: bool = False) -> dict:
     return summary
 
 
-def finish_pending(session: Session, *, wait: bool = True) -> dict | None:
+def finish_pending(session: Session, *, wait: bool = True) -> ComputeSummary | None:
     """Recompute when a load's compute never finished (killed, crashed, or loaded with
     --no-compute): the next `ingest`, `compute` or app start calls this. None when none was
     pending (or, without wait, when another writer holds the store: it computes after itself)."""
@@ -123,7 +130,7 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     lines = [report.as_text().splitlines()[0] for report in outcome.reports]
     if outcome.failed:
         raise ValueError(outcome.reports[-1].as_text())
-    lines.append(f"computed: {outcome.summary}")
+    lines.append(f"computed: {outcome.summary.as_dict() if outcome.summary else None}")
     staff = folder / "staff.csv"
     passwords = create_demo_users(session, staff if staff.exists() else None)
     session.commit()
@@ -135,9 +142,10 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     return "\n".join(lines)
 
 
-def recompute(session: Session) -> dict:
-    """Bring measures and flags up to date after a change the pages make (exemption, calendar, thresholds)."""
-    return compute_serialised(session)
+def recompute(session: Session, *, full: bool = False) -> ComputeSummary:
+    """Bring measures and flags up to date after a change a page made. Exemptions are noticed by
+    the next compute; a calendar period added by hand is not a load, so it asks for full."""
+    return compute_serialised(session, full=full)
 
 
 # --- exemptions and calendar periods ----------------------------------------------------------------
@@ -170,8 +178,9 @@ def add_exemption(
     note: str | None = None,
 ) -> Exemption:
     """Record an exemption for a student the user may see and may add exemptions for."""
-    if not can(user, "add_exemption") or not can_view_student(session, user, student_id):
-        raise PermissionError("you may not add exemptions for this student")
+    require(user, "add_exemption")
+    if not can_view_student(session, user, student_id):
+        raise NotAllowed("you may not add exemptions for this student")
     if reason not in EXEMPTION_REASONS:
         raise ValueError(f"reason must be one of {', '.join(EXEMPTION_REASONS)}")
     if end < start:
@@ -200,8 +209,7 @@ def add_calendar_period(
     session: Session, user: User, *, kind: str, start: date, end: date, label: str | None = None
 ) -> CalendarPeriod:
     """Add one period to the term calendar (admins); an identical period is not added twice."""
-    if not can(user, "edit_calendar"):
-        raise PermissionError("you may not change the term calendar")
+    require(user, "edit_calendar")
     if kind not in CALENDAR_KINDS:
         raise ValueError(f"kind must be one of {', '.join(CALENDAR_KINDS)}")
     if end < start:
@@ -238,3 +246,101 @@ def file_head(path, lines: int = 8, width: int = 300) -> str:
         return str(exc)
     head = normalise_newlines(text).split("\n")[:lines]
     return f"({encoding})\n" + "\n".join(line[:width] for line in head)
+
+
+# --- uploads on the Data page ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadPreview:
+    """An uploaded file saved for its preview: what it is, where it waits, what validation said."""
+
+    source: str
+    name: str
+    path: Path
+    head: str
+    report: LoadReport
+
+
+def preview_upload(
+    session: Session, user: User, source: str, name: str, data: bytes, *, year: int | None
+) -> UploadPreview:
+    """Save an uploaded file to a private temporary folder and validate it (nothing stored)."""
+    require(user, "upload_data")
+    path = save_upload(name, data)  # private folder; abandoned previews are swept
+    try:
+        report = preview_file(session, source, path, year=year)
+    except BaseException:
+        discard_upload(path)
+        raise
+    return UploadPreview(source, name, path, file_head(path), report)
+
+
+def load_upload(
+    session: Session, user: User, preview: UploadPreview, *, year: int | None, quarantine: bool
+) -> LoadOutcome:
+    """Load a previewed upload, recompute, and delete its temporary file whatever happens."""
+    require(user, "upload_data")
+    try:
+        return load_and_recompute(
+            session,
+            [(preview.source, preview.path)],
+            year=year,
+            loaded_by=user.username,
+            quarantine=quarantine,
+        )
+    finally:
+        discard_upload(preview.path)
+
+
+# --- thresholds and users (admin) ------------------------------------------------------------------
+
+
+def parse_thresholds(config: Mapping, entered: Mapping) -> dict:
+    """The threshold form's values: text, numbers and flags as entered; tables (lists and
+    mappings, shown as JSON) parsed back, refused with a ValueError naming the setting."""
+    values = {}
+    for name, value in entered.items():
+        if isinstance(config[name], str | int | float):
+            values[name] = value
+            continue
+        try:
+            values[name] = json.loads(value)
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{name}: not valid JSON ({exc})") from None
+    return values
+
+
+def save_thresholds(session: Session, user: User, entered: Mapping) -> ComputeSummary:
+    """Validate and store the thresholds an admin entered, then recompute every flag."""
+    require(user, "edit_thresholds")
+    values = parse_thresholds(load_engine_config(session), entered)
+    save_engine_config(session, values, updated_by=user.username)
+    return compute_serialised(session)
+
+
+def save_staff_user(
+    session: Session,
+    user: User,
+    username: str,
+    *,
+    role: str,
+    school: str | None = None,
+    years: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    active: bool = True,
+) -> None:
+    """Add or update a member of staff (admins); an empty password keeps the stored one."""
+    require(user, "manage_users")
+    add_user(
+        session,
+        username,
+        role=role,
+        school=school or None,
+        years=years or None,
+        email=email or None,
+        password=password or None,
+    )
+    if not active:
+        set_active(session, username.strip().lower(), False)

@@ -25,10 +25,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
 ]
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
+    ),
+]
 
 
 def _free_port() -> int:

@@ -141,7 +141,7 @@ def test_compute_survives_implausible_stored_days(with_students, tmp_path):
     with_students.execute(insert(DailyActivity), rows)
     with_students.commit()
     summary = compute(with_students, full=True)
-    assert summary["weeks"] < 200  # weeks of 2024 to today, not 0001..9999
+    assert summary.weeks < 200  # weeks of 2024 to today, not 0001..9999
 
 
 def test_quarantine_of_many_bad_rows_on_each_store(with_students, tmp_path):

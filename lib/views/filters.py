@@ -127,7 +127,7 @@ def student_clauses(user: User, f: CohortFilters) -> list:
         other = aliased(Flag)
         conditions = [
             other.student_id == Student.student_id,
-            in_force(f.week_from, f.week_to, other),
+            in_force(f.week_to, other),
         ]
         if f.flag in FLAG_KINDS:
             conditions.append(other.kind == f.flag)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lib.access import User, can, can_view_student, fields_for, student_filter
+from lib.compute.flags import in_force
 from lib.store.models import Exemption, Flag, Student, WeeklyMeasure
 
 
@@ -74,24 +77,37 @@ def student_measures(session: Session, user: User, student_id: str) -> pd.DataFr
     return pd.DataFrame(rows, columns=columns)
 
 
-def student_flags(session: Session, user: User, student_id: str) -> pd.DataFrame:
-    """Every flag of one student, newest first (empty when out of scope)."""
-    columns = [
-        "week_start",
-        "ended_week",
-        "kind",
-        "severity",
-        "explanation",
-        "recovery_explanation",
-    ]
+FLAG_COLUMNS = [
+    "week_start",
+    "ended_week",
+    "kind",
+    "severity",
+    "explanation",
+    "recovery_explanation",
+]
+
+
+def _flags(session: Session, user: User, student_id: str, *clauses) -> pd.DataFrame:
     if not can_view_student(session, user, student_id):
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=FLAG_COLUMNS)
     rows = session.execute(
-        select(*(getattr(Flag, c) for c in columns))
-        .where(Flag.student_id == student_id)
+        select(*(getattr(Flag, c) for c in FLAG_COLUMNS))
+        .where(Flag.student_id == student_id, *clauses)
         .order_by(Flag.week_start.desc())
     ).all()
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=FLAG_COLUMNS)
+
+
+def student_flags(session: Session, user: User, student_id: str) -> pd.DataFrame:
+    """Every flag of one student, newest first (empty when out of scope)."""
+    return _flags(session, user, student_id)
+
+
+def student_flags_in_force(
+    session: Session, user: User, student_id: str, as_of: date | None
+) -> pd.DataFrame:
+    """One student's flags in force on `as_of` (the Cohort page's definition), newest first."""
+    return _flags(session, user, student_id, in_force(as_of))
 
 
 def student_exemptions(session: Session, user: User, student_id: str) -> pd.DataFrame:
@@ -112,7 +128,7 @@ def cohort_median(session: Session, user: User, student_id: str) -> pd.DataFrame
     columns = ["week_start", "source", "median"]
     if not can_view_student(session, user, student_id):
         return pd.DataFrame(columns=columns)
-    student = session.get(Student, student_id)
+    student = session.get_one(Student, student_id)
     mates = select(Student.student_id).where(
         Student.course_code == student.course_code, Student.year_of_study == student.year_of_study
     )
