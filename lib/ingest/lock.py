@@ -27,7 +27,10 @@ _held = threading.local()
 
 
 def _engine(bind: Session | Engine) -> Engine:
-    return bind.get_bind() if isinstance(bind, Session) else bind
+    if isinstance(bind, Engine):
+        return bind
+    engine = bind.get_bind()
+    return engine if isinstance(engine, Engine) else engine.engine
 
 
 @contextmanager
@@ -95,17 +98,22 @@ def mark_pending(session: Session, load_id: int) -> None:
         row.value, row.updated_at = value, now
 
 
+def _load_id(row: Setting | None) -> int | None:
+    value = row.value if row is not None else None
+    return int(value["load_id"]) if isinstance(value, dict) and "load_id" in value else None
+
+
 def pending(session: Session) -> int | None:
     """The newest load whose compute has not finished, or None."""
-    row = session.get(Setting, PENDING_KEY)
-    return int(row.value["load_id"]) if row is not None and row.value else None
+    return _load_id(session.get(Setting, PENDING_KEY))
 
 
 def clear_pending(session: Session, through_load_id: int) -> None:
     """After a compute that saw every load up to `through_load_id` committed: clear the marker
     unless a later load set it again."""
     row = session.get(Setting, PENDING_KEY)
-    if row is not None and row.value and int(row.value["load_id"]) <= through_load_id:
+    load_id = _load_id(row)
+    if row is not None and (load_id is None or load_id <= through_load_id):
         session.delete(row)
 
 

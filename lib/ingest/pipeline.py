@@ -352,7 +352,7 @@ def _load_locked(
         session.commit()
     except SQLAlchemyError as exc:  # the checks above should make this unreachable
         session.rollback()
-        first = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        first = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
         return LoadReport(
             source,
             name,
