@@ -101,12 +101,57 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. zero_weeks=3")
     change.add_argument("--by", default="cli", help="who changes it (recorded with the setting)")
 
+    _ops_parsers(sub)
+
     sample = sub.add_parser(
         "load-sample", help="load a demo-data folder into an empty store and create demo users"
     )
     sample.add_argument("folder", type=Path)
     sample.add_argument("--force", action="store_true", help="load even if the store holds data")
     return parser
+
+
+def _ops_parsers(sub) -> None:
+    """backup, restore, purge and retention (lib.ops)."""
+    backup = sub.add_parser("backup", help="write every table of the store to a portable zip")
+    backup.add_argument("--out", type=Path, required=True)
+    restore = sub.add_parser("restore", help="restore a backup into an empty store")
+    restore.add_argument("file", type=Path)
+    purge = sub.add_parser("purge", help="remove engagement data older than the retention")
+    purge.add_argument("--as-of", type=_parse_date, default=None)
+    purge.add_argument("--dry-run", action="store_true", help="count only, remove nothing")
+    purge.add_argument("--by", default="cli", help="who runs it (recorded in the access log)")
+    retention = sub.add_parser("retention", help="show or set the data retention in years")
+    retention.add_argument("--years", type=int, default=None)
+    retention.add_argument("--by", default="cli")
+
+
+def _cmd_ops(args: argparse.Namespace) -> int:
+    from lib.db import session_scope
+    from lib.ops.backup import BackupError, backup, restore
+    from lib.ops.retention import get_retention, purge, set_retention
+
+    try:
+        if args.command == "backup":
+            result = backup(args.out)
+        elif args.command == "restore":
+            result = restore(args.file)
+        elif args.command == "purge":
+            with session_scope() as session:
+                result = purge(session, as_of=args.as_of, by=args.by, dry_run=args.dry_run)
+        else:
+            with session_scope() as session:
+                kept = (
+                    set_retention(session, args.years, args.by)
+                    if args.years is not None
+                    else get_retention(session)
+                )
+                result = {"retention_years": kept.years, "updated_by": kept.updated_by}
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, default=str))
+    return 0
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
@@ -284,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
         "users": _cmd_users,
         "load-sample": _cmd_load_sample,
         "config": _cmd_config,
+        "backup": _cmd_ops,
+        "restore": _cmd_ops,
+        "purge": _cmd_ops,
+        "retention": _cmd_ops,
     }
     try:
         return handlers[args.command](args)
