@@ -409,3 +409,28 @@ class AccessLogEntry(Base):
     what: Mapped[str] = mapped_column(String(200))  # page or export name, with its filters
     student_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     student_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- secure: login sessions and the login backoff ---------------------------------------------------
+
+
+class LoginSession(Base):
+    """A server-side login session: the cookie names it, every run checks it, logout revokes it."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the cookie's id
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LoginThrottle(Base):
+    """Failed logins of one account or one client, and until when its next attempt must wait."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # account:NAME | client:ADDRESS
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,1 @@
+"""The store wing: models, engine and sessions, bulk writes, shared lookups."""
