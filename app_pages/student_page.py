@@ -56,7 +56,7 @@ cols[4].markdown(
     f"**Residence**  \n{(profile['residence'] or '').replace('_', ' ')} · {profile['status']}"
 )
 if "phone" in profile:
-    st.caption(
+    st.markdown(  # not a caption: its faded links fail WCAG contrast
         f"E-mail {profile['email']} · personal e-mail {profile.get('personal_email') or '—'} · phone {profile.get('phone') or '—'}"
     )
 

@@ -1,0 +1,110 @@
+"""Every role through every page of its navigation in Debian's chromium: axe-core (WCAG 2.2 AA) finds
+no serious or critical violation, the browser logs no console error, and a screenshot of each page is
+kept under var/artifacts/walk/. Pages added to the access policy are walked without changing this file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lib.access import PAGES, pages_for
+from lib.db import get_engine, init_db, session_factory
+from tests.app_fixtures import COOKIE_KEY, PASSWORD, STAFF, seed
+from tests.browser_support import (
+    artifact_dir,
+    chromium_page,
+    needs_chromium,
+    npm_folder,
+    streamlit_server,
+    wait_until_idle,
+)
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+BLOCKING = ("serious", "critical")
+# a student each role may open (S002 is the sponsored student of tut_a, in Science year 2)
+STUDENT_OF_ROLE = {"tutor": "S001", "senior_tutor": "S001", "wellbeing": "S001", "visa": "S002"}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("walk")
+    store = f"sqlite:///{folder / 'store.db'}"
+    init_db(store)
+    with session_factory(store)() as session:
+        seed(session)
+    get_engine(store).dispose()
+    env = {"DATABASE_URL": store, "DASHBOARD_COOKIE_KEY": COOKIE_KEY}
+    with streamlit_server(env, folder) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    return (npm_folder("a11y") / "node_modules" / "axe-core" / "axe.min.js").read_text()
+
+
+def page_url(base: str, key: str, role: str) -> str:
+    url = f"{base}/{PAGES[key].url_path}"
+    if key == "student" and role in STUDENT_OF_ROLE:
+        url += f"?id={STUDENT_OF_ROLE[role]}"
+    return url
+
+
+def log_in(page, base: str, role: str) -> None:
+    page.goto(f"{base}/")
+    page.get_by_role("textbox", name="Username").fill(STAFF[role][0])
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Login").click()
+    page.locator('[data-testid="stSidebarNav"]').wait_for()
+    wait_until_idle(page)
+
+
+def axe_violations(page, axe_source: str) -> list[dict]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=axe_source)
+    result = page.evaluate(
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+        AXE_TAGS,
+    )
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "targets": [n["target"] for n in v["nodes"]][:5],
+            "html": [n["html"][:160] for n in v["nodes"]][:3],
+            "why": v["nodes"][0].get("failureSummary", "")[:300],
+        }
+        for v in result["violations"]
+        if v["impact"] in BLOCKING
+    ]
+
+
+@pytest.mark.parametrize("role", list(STAFF))
+def test_every_page_of_every_role_is_accessible_and_error_free(app, axe_source, role):
+    shots = artifact_dir("walk")
+    problems: dict[str, list[dict]] = {}
+    with chromium_page() as page:
+        log_in(page, app, role)
+        for key in pages_for_role(role):
+            page.goto(page_url(app, key, role))
+            page.locator('[data-testid="stSidebarNav"]').wait_for()
+            page.locator("h1").first.wait_for()
+            wait_until_idle(page)
+            page.screenshot(path=str(shots / f"{role}_{key}.png"), full_page=True)
+            found = axe_violations(page, axe_source)
+            if found:
+                problems[key] = found
+        errors = list(page.console_errors)
+    assert not problems, json.dumps(problems, indent=1)
+    assert not errors, errors
+
+
+def pages_for_role(role: str) -> tuple[str, ...]:
+    from lib.access import User
+
+    return pages_for(User(username=STAFF[role][0], role=role))
