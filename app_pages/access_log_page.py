@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lib.audit import entry_count, log_frame
-from lib.db import session_scope
+from lib.store.db import session_scope
 from lib.ui.state import Keys
 from lib.ui.widgets import require_page
 

@@ -5,11 +5,12 @@ from datetime import timedelta
 import streamlit as st
 
 from lib.access import can
-from lib.db import session_scope
-from lib.queries import FLAG_STATES, YES_NO, cohort_csv, describe, from_params
+from lib.store.db import session_scope
 from lib.ui import cache
 from lib.ui.state import Keys
 from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pager, require_page
+from lib.views.cohort import cohort_csv
+from lib.views.filters import FLAG_STATES, YES_NO, describe, from_params
 
 HEATMAP_SIZE = 50
 LIST_SIZE = 25

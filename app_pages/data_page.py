@@ -9,19 +9,21 @@ import streamlit as st
 from lib import charts
 from lib.access import ROLES, can
 from lib.auth import add_user, set_active
-from lib.db import session_scope
-from lib.queries import (
-    CALENDAR_KINDS,
-    add_calendar_period,
-    file_head,
-    loads_frame,
-    quarantined_rows,
-    users_frame,
-)
+from lib.compute.service import load_engine_config, save_engine_config
+from lib.ingest.pipeline import preview_file
 from lib.sources import INGEST_SOURCES
+from lib.store.db import session_scope
 from lib.ui import cache
 from lib.ui.state import Keys, StateKeys
 from lib.ui.widgets import require_page
+from lib.usecases import (
+    CALENDAR_KINDS,
+    add_calendar_period,
+    file_head,
+    load_and_recompute,
+    recompute,
+)
+from lib.views.admin import loads_frame, quarantined_rows, users_frame
 
 user = require_page("data")
 version = cache.version()
@@ -36,16 +38,6 @@ def _saved_upload(uploaded) -> Path:
     path = folder / Path(uploaded.name).name
     path.write_bytes(uploaded.getvalue())
     return path
-
-
-def _recompute(session) -> None:
-    """Bring flags up to date after a change (when the engine is installed)."""
-    try:
-        from lib.service import compute
-    except ImportError:
-        st.warning("The engine is not available: flags were not recomputed.")
-        return
-    compute(session)
 
 
 def _show_report(report) -> None:
@@ -78,8 +70,6 @@ with upload_tab:
         if uploaded is not None and st.button(
             "Preview and validate", key=Keys.UPLOAD_PREVIEW_BUTTON
         ):
-            from lib.ingest.pipeline import preview_file
-
             path = _saved_upload(uploaded)
             with session_scope() as session:
                 report = preview_file(session, source, path, year=year or None)
@@ -91,27 +81,17 @@ with upload_tab:
             st.markdown("**Validation report (nothing stored yet)**")
             _show_report(preview[3])
             if st.button("Load this file", key=Keys.UPLOAD_LOAD_BUTTON, type="primary"):
-                from lib.ingest.pipeline import load_files
-
                 with session_scope() as session:
-                    reports = load_files(
+                    outcome = load_and_recompute(
                         session,
-                        source,
-                        [Path(preview[2])],
+                        [(source, Path(preview[2]))],
                         year=year or None,
                         loaded_by=user.username,
                         quarantine=quarantine,
                     )
-                    if any(r.status != "rejected" for r in reports):
-                        try:
-                            from lib.service import compute
-
-                            compute(session)
-                        except ImportError:
-                            st.warning("The engine is not available: flags were not recomputed.")
                 cache.clear()
                 st.session_state.pop(StateKeys.UPLOAD_PREVIEW, None)
-                for report in reports:
+                for report in outcome.reports:
                     _show_report(report)
 
 with history_tab:
@@ -161,7 +141,7 @@ with calendar_tab:
                         add_calendar_period(
                             session, user, kind=kind, start=period[0], end=period[1], label=label
                         )
-                        _recompute(session)
+                        recompute(session)
                 except (ValueError, PermissionError) as exc:
                     st.error(str(exc))
                 else:
@@ -169,48 +149,43 @@ with calendar_tab:
                     st.success(f"{kind.replace('_', ' ')} {period[0]} to {period[1]} added.")
 
 with thresholds_tab:
-    try:
-        from lib.service import load_engine_config, save_engine_config
-    except ImportError:
-        st.info("The engagement engine is not installed yet; thresholds will be editable here.")
-    else:
-        with session_scope() as session:
-            config = load_engine_config(session)
-        st.caption(
-            "Engine thresholds (defaults with any stored changes). Saving stores what differs "
-            "from the defaults and recomputes every flag."
-        )
-        with st.form(Keys.THRESHOLDS_FORM):
-            cols = st.columns(3)
-            entered = {}
-            for i, (name, value) in enumerate(config.items()):
-                col, key = cols[i % 3], f"{Keys.THRESHOLDS}_{name}"
-                if isinstance(value, bool):
-                    entered[name] = col.checkbox(name, value=value, key=key)
-                elif isinstance(value, int):
-                    entered[name] = col.number_input(name, value=value, step=1, key=key)
-                elif isinstance(value, float):
-                    entered[name] = col.number_input(name, value=value, format="%.4g", key=key)
-                elif isinstance(value, str):
-                    entered[name] = col.text_input(name, value=value, key=key)
-                else:  # lists and mappings, e.g. the index weights
-                    entered[name] = col.text_area(
-                        f"{name} (JSON)", value=json.dumps(value, default=str), key=key
-                    )
-            if st.form_submit_button("Save thresholds and recompute"):
-                try:
-                    values = {
-                        k: json.loads(v) if not isinstance(config[k], str | int | float) else v
-                        for k, v in entered.items()
-                    }
-                    with session_scope() as session:
-                        save_engine_config(session, values, updated_by=user.username)
-                        _recompute(session)
-                except (ValueError, TypeError, KeyError) as exc:
-                    st.error(f"Not saved: {exc}")
-                else:
-                    cache.clear()
-                    st.success("Thresholds saved; flags recomputed.")
+    with session_scope() as session:
+        config = load_engine_config(session)
+    st.caption(
+        "Engine thresholds (defaults with any stored changes). Saving stores what differs "
+        "from the defaults and recomputes every flag."
+    )
+    with st.form(Keys.THRESHOLDS_FORM):
+        cols = st.columns(3)
+        entered = {}
+        for i, (name, value) in enumerate(config.items()):
+            col, key = cols[i % 3], f"{Keys.THRESHOLDS}_{name}"
+            if isinstance(value, bool):
+                entered[name] = col.checkbox(name, value=value, key=key)
+            elif isinstance(value, int):
+                entered[name] = col.number_input(name, value=value, step=1, key=key)
+            elif isinstance(value, float):
+                entered[name] = col.number_input(name, value=value, format="%.4g", key=key)
+            elif isinstance(value, str):
+                entered[name] = col.text_input(name, value=value, key=key)
+            else:  # lists and mappings, e.g. the index weights
+                entered[name] = col.text_area(
+                    f"{name} (JSON)", value=json.dumps(value, default=str), key=key
+                )
+        if st.form_submit_button("Save thresholds and recompute"):
+            try:
+                values = {
+                    k: json.loads(v) if not isinstance(config[k], str | int | float) else v
+                    for k, v in entered.items()
+                }
+                with session_scope() as session:
+                    save_engine_config(session, values, updated_by=user.username)
+                    recompute(session)
+            except (ValueError, TypeError, KeyError) as exc:
+                st.error(f"Not saved: {exc}")
+            else:
+                cache.clear()
+                st.success("Thresholds saved; flags recomputed.")
 
 with users_tab:
     with session_scope() as session:

@@ -5,11 +5,12 @@ from datetime import date, timedelta
 import streamlit as st
 
 from lib.access import can
-from lib.db import session_scope
-from lib.queries import EXEMPTION_REASONS, add_exemption, search_students
+from lib.store.db import session_scope
 from lib.ui import cache
 from lib.ui.state import Keys
 from lib.ui.widgets import empty_store_notice, log_view, require_page
+from lib.usecases import EXEMPTION_REASONS, add_exemption, recompute
+from lib.views.student import search_students
 
 user = require_page("student")
 version = cache.version()
@@ -127,12 +128,7 @@ if can(user, "add_exemption"):
                             end=period[1],
                             note=note,
                         )
-                        try:
-                            from lib.service import compute
-
-                            compute(session)
-                        except ImportError:
-                            pass
+                        recompute(session)
                 except (ValueError, PermissionError) as exc:
                     st.error(str(exc))
                 else:

@@ -37,7 +37,7 @@ SCHOOLS = ("Science", "Engineering", "Business", "Arts", "Law", "Medicine", "Edu
 def build_store(url: str, students: int, weeks: int, seed: int = 1) -> dict:
     """Fill an empty migrated store with synthetic engine output; returns counts and seconds."""
     from lib.auth import add_user
-    from lib.db import get_engine, init_db, session_factory
+    from lib.store.db import get_engine, init_db, session_factory
 
     started = time.perf_counter()
     init_db(url)

@@ -18,10 +18,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib.db import init_db, session_scope  # noqa: E402
+from lib.compute.service import compute, load_engine_config, save_engine_config  # noqa: E402
 from lib.engagement.calendar import monday  # noqa: E402
-from lib.models import Flag, WeeklyMeasure  # noqa: E402
-from lib.service import compute, load_engine_config, save_engine_config  # noqa: E402
+from lib.store.db import init_db, session_scope  # noqa: E402
+from lib.store.models import Flag, WeeklyMeasure  # noqa: E402
 
 EPISODES = ("sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start")
 
@@ -109,10 +109,10 @@ def systemic_caused(session, config: dict, planted: dict) -> int:
     """Flags that exist only because of the planted systemic events: the flags computed from the
     loaded data minus the flags of a counterfactual where the outage never happened (the outage
     building's sessions that week not timetabled; the Moodle outage week simply missing)."""
+    from lib.compute.frames import read_daily_frames
     from lib.engagement.engine import run
     from lib.engagement.explain import flags_frame
     from lib.engagement.measures import build_inputs
-    from lib.store_frames import read_daily_frames
 
     frames = read_daily_frames(session)  # daily rows: the outage is cut out by day
     inp = build_inputs(**frames, config=config)
@@ -169,7 +169,7 @@ def main() -> None:
     url = f"sqlite:///{work / 'store.db'}"
     (work / "store.db").unlink(missing_ok=True)
     init_db(url)
-    from lib.ingest.sample import load_sample_folder
+    from lib.usecases import load_sample_folder
 
     with session_scope(url) as session:
         load_sample_folder(session, data, force=True)  # loads and computes (default detector)
@@ -189,7 +189,7 @@ def main() -> None:
             save_engine_config(session, {"detector": detector}, updated_by="bench")
             summary = compute(session, full=True)
             teaching = _teaching_weeks(session)
-            from lib.models import DataQualityEvent
+            from lib.store.models import DataQualityEvent
 
             dq = pd.DataFrame(
                 session.query(

@@ -142,8 +142,8 @@ def persist_sample(inp: Inputs, res, students: int) -> dict:
     service's bulk path) and extrapolate to everyone: persistence cost, reported separately."""
     import tempfile
 
-    from lib.db import init_db, session_scope
-    from lib.results_store import _write_measures
+    from lib.compute.results import _write_measures
+    from lib.store.db import init_db, session_scope
 
     folder = Path(tempfile.mkdtemp(prefix="engine_persist_"))
     url = f"sqlite:///{folder / 'store.db'}"
@@ -190,7 +190,9 @@ def main() -> None:
     )
     t2 = time.perf_counter()
     n_rows = 0
-    for i in range(0, args.students, 2000):  # as lib.service persists them: per 2,000 students
+    for i in range(
+        0, args.students, 2000
+    ):  # as lib.compute.service persists them: per 2,000 students
         n_rows += len(measures_frame(inp, full, np.arange(i, min(i + 2000, args.students))))
     t_rows = time.perf_counter() - t2
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

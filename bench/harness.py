@@ -26,8 +26,8 @@ def run_child(script: str, *args: str) -> dict:
 def timed_load(store: str, preloads: list[tuple[str, Path]], source: str, path: Path) -> dict:
     """Migrate `store`, load the preload files untimed, then time one load of `path` as `source`."""
     os.environ["DATABASE_URL"] = store
-    from lib.db import init_db, session_factory
     from lib.ingest.pipeline import load_file
+    from lib.store.db import init_db, session_factory
 
     init_db(store)
     with session_factory(store)() as session:

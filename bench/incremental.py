@@ -5,7 +5,7 @@ Builds a migrated store (a temp SQLite file, or --store URL) in bulk with N synt
 Christmas vacation), ~N/100 modules with 4 enrolments per student, timetabled sessions (2 in person
 and 1 online per module and teaching week), daily activity (attendance, online, vle,
 lecture_capture, submission) and submissions; about 5% of students drop their engagement at some
-week. Every bulk part has its Load row. It runs `lib.service.compute` over the first weeks-1 weeks,
+week. Every bulk part has its Load row. It runs `lib.compute.service.compute` over the first weeks-1 weeks,
 then loads week `weeks` as a canonical `events` CSV through the load pipeline `python -m lib ingest`
 uses and times the incremental `compute` that follows (in a child process, for its own peak memory).
 Then a corrected re-export of one Moodle day two weeks back for 2,000 students is loaded and
@@ -292,7 +292,7 @@ def fresh_store(url: str) -> None:
 
 def add_load(session, source: str, frame: pd.DataFrame, first: date, last: date) -> int:
     """A Load row for one bulk part, as the pipeline records a loaded file."""
-    from lib.models import Load
+    from lib.store.models import Load
 
     name = f"bench-{source}.csv"
     students = int(frame["student_id"].nunique()) if "student_id" in frame else 0
@@ -316,8 +316,8 @@ def add_load(session, source: str, frame: pd.DataFrame, first: date, last: date)
 
 def fill_structure(session, c: Cohort, weeks: int) -> None:
     """Students, calendar, modules, enrolments and timetable, each with its Load."""
-    from lib.ingest.store import bulk_upsert
-    from lib.models import CalendarPeriod, Enrolment, Module, Student, TimetableEvent
+    from lib.store.bulk import bulk_upsert
+    from lib.store.models import CalendarPeriod, Enrolment, Module, Student, TimetableEvent
 
     first, last = week_start(0), week_start(weeks) - timedelta(days=1)
     students = students_frame(c)
@@ -339,8 +339,9 @@ def fill_structure(session, c: Cohort, weeks: int) -> None:
 
 def fill_activity(session, c: Cohort, weeks: int) -> int:
     """Daily activity of weeks 1..weeks-1 and the submissions due then; returns activity rows."""
-    from lib.ingest.store import bulk_upsert, write_activity
-    from lib.models import Load, Submission
+    from lib.ingest.store import write_activity
+    from lib.store.bulk import bulk_upsert
+    from lib.store.models import Load, Submission
 
     first, last = week_start(0), week_start(weeks - 1) - timedelta(days=1)
     empty = pd.DataFrame()
@@ -371,7 +372,7 @@ def fill_activity(session, c: Cohort, weeks: int) -> int:
 
 def build_store(url: str, c: Cohort, weeks: int) -> dict:
     """Migrate and fill the store (all weeks but the last); returns counts and seconds."""
-    from lib.db import init_db, session_scope
+    from lib.store.db import init_db, session_scope
 
     started = time.perf_counter()
     fresh_store(url)
@@ -396,8 +397,8 @@ def write_week_csv(c: Cohort, w: int, path: Path) -> int:
 
 
 def first_compute(url: str) -> dict:
-    from lib.db import session_scope
-    from lib.service import compute
+    from lib.compute.service import compute
+    from lib.store.db import session_scope
 
     started = time.perf_counter()
     with session_scope(url) as session:
@@ -421,9 +422,9 @@ def _count(session, table: str) -> int:
 
 def child_incremental(url: str, csv: Path) -> dict:
     """Load the week's events file as `python -m lib ingest events` does, then compute."""
-    from lib.db import session_scope
+    from lib.compute.service import compute
     from lib.ingest.pipeline import load_files
-    from lib.service import compute
+    from lib.store.db import session_scope
 
     started = time.perf_counter()
     with session_scope(url) as session:
@@ -452,11 +453,11 @@ def correct_two_weeks_back(url: str, path: Path, students: int = 2000) -> dict:
     computed: the engine resumes from the state kept before that week."""
     from sqlalchemy import func, select
 
-    from lib.db import session_scope
+    from lib.compute.service import compute
     from lib.ingest.parsers.canonical import EVENT_COLUMNS
     from lib.ingest.pipeline import load_files
-    from lib.models import Student, WeeklyMeasure
-    from lib.service import compute
+    from lib.store.db import session_scope
+    from lib.store.models import Student, WeeklyMeasure
 
     with session_scope(url) as session:
         newest = session.scalar(select(func.max(WeeklyMeasure.week_start)))
@@ -491,7 +492,7 @@ def _fetch(session, sql: str, columns: list[str]) -> pd.DataFrame:
 
 def results(url: str) -> dict[str, pd.DataFrame]:
     """Weekly measures, flags and data-quality events as stored, in a stable order."""
-    from lib.db import session_scope
+    from lib.store.db import session_scope
 
     measure_columns = [*MEASURE_KEYS, *MEASURE_NUMBERS, "cold_start", "teaching"]
     with session_scope(url) as session:
@@ -530,8 +531,8 @@ def rows_differ(a: pd.DataFrame, b: pd.DataFrame) -> int:
 
 def child_check(url: str) -> dict:
     """Full recompute after the incremental one: its time, and whether the results are equal."""
-    from lib.db import session_scope
-    from lib.service import compute
+    from lib.compute.service import compute
+    from lib.store.db import session_scope
 
     before = results(url)
     started = time.perf_counter()

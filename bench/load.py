@@ -163,9 +163,9 @@ def frames(students: int, weeks: int, seed: int = 1) -> dict[str, pd.DataFrame]:
 def build_store(url: str, students: int, weeks: int, sessions: int) -> dict:
     """Fill an empty migrated store in bulk (COPY on PostgreSQL); returns counts and seconds."""
     from lib.auth import add_user
-    from lib.db import init_db, session_scope
-    from lib.ingest.store import bulk_insert
-    from lib.models import Base
+    from lib.store.db import init_db, session_scope
+    from lib.store.bulk import bulk_insert
+    from lib.store.models import Base
 
     started = time.perf_counter()
     init_db(url)
@@ -195,8 +195,8 @@ def students_in_scope(url: str, users: list, per_user: int = 3) -> dict[str, lis
     """A few student ids each user may open (their tutees, their school, anyone)."""
     from sqlalchemy import select
 
-    from lib.db import session_scope
-    from lib.models import Student
+    from lib.store.db import session_scope
+    from lib.store.models import Student
 
     out = {}
     with session_scope(url) as session:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, and_, false, select, true
 from sqlalchemy.orm import Session
 
-from lib.models import StaffUser, Student
+from lib.store.models import StaffUser, Student
 
 ROLES = ("tutor", "senior_tutor", "wellbeing", "visa", "admin")
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lib.access import User
-from lib.models import AccessLogEntry
+from lib.store.models import AccessLogEntry
 
 MAX_IDS_STORED = 50_000
 

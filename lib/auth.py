@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lib.access import ROLES
-from lib.db import ROOT
-from lib.models import StaffUser, Student
+from lib.store.db import ROOT
+from lib.store.models import StaffUser, Student
 
 SECRETS_PATH = ROOT / ".streamlit" / "secrets.toml"
 COOKIE_ENV = "DASHBOARD_COOKIE_KEY"

@@ -127,7 +127,7 @@ def _ops_parsers(sub) -> None:
 
 
 def _cmd_ops(args: argparse.Namespace) -> int:
-    from lib.db import session_scope
+    from lib.store.db import session_scope
     from lib.ops.backup import BackupError, backup, restore
     from lib.ops.retention import get_retention, purge, set_retention
 
@@ -177,44 +177,42 @@ def _ingest_extra(args: argparse.Namespace) -> dict | None:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from lib.db import session_scope
-    from lib.ingest.pipeline import load_files
+    from lib.store.db import session_scope
+    from lib.usecases import load_and_recompute
 
     with session_scope() as session:
-        reports = load_files(
+        outcome = load_and_recompute(
             session,
-            args.source,
-            args.files,
+            [(args.source, path) for path in args.files],
             year=args.year,
             loaded_by=args.by,
             quarantine=args.quarantine,
             extra=_ingest_extra(args),
+            recompute=not args.no_compute,
         )
-    failed = False
-    for report in reports:
-        failed |= report.status == "rejected"
+    for report in outcome.reports:
         if args.json:
             print(json.dumps(report.as_json()))
         else:
             print(report.as_text(), file=sys.stderr if report.status == "rejected" else sys.stdout)
-    if not args.no_compute and any(r.status != "rejected" for r in reports):
-        _compute(full=False, quiet=args.json)
-    return 1 if failed else 0
+    if outcome.summary is not None and not args.json:
+        print(json.dumps(outcome.summary, default=str))
+    return 1 if outcome.failed else 0
 
 
-def _compute(full: bool, quiet: bool = False) -> None:
-    from lib.db import session_scope
-    from lib.service import compute
+def _cmd_compute(args: argparse.Namespace) -> int:
+    from lib.compute.service import compute
+    from lib.store.db import session_scope
 
     with session_scope() as session:
-        summary = compute(session, full=full)
-    if not quiet:
-        print(json.dumps(summary, default=str))
+        summary = compute(session, full=args.full)
+    print(json.dumps(summary, default=str))
+    return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from lib.db import session_scope
     from lib.export import activity_csv
+    from lib.store.db import session_scope
 
     with session_scope() as session:
         text = activity_csv(session)
@@ -226,8 +224,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_flags(args: argparse.Namespace) -> int:
-    from lib.db import session_scope
-    from lib.service import flags_frame
+    from lib.compute.service import flags_frame
+    from lib.store.db import session_scope
 
     with session_scope() as session:
         frame = flags_frame(session, as_of=args.as_of, include_ended=args.all)
@@ -240,8 +238,8 @@ def _cmd_flags(args: argparse.Namespace) -> int:
 
 
 def _cmd_sar(args: argparse.Namespace) -> int:
-    from lib.db import session_scope
     from lib.sar import UnknownStudent, write_subject_access_export
+    from lib.store.db import session_scope
 
     try:
         with session_scope() as session:
@@ -257,7 +255,7 @@ def _cmd_sar(args: argparse.Namespace) -> int:
 
 def _cmd_users(args: argparse.Namespace) -> int:
     from lib.auth import add_user, list_users
-    from lib.db import session_scope
+    from lib.store.db import session_scope
 
     with session_scope() as session:
         if args.users_command == "list":
@@ -280,9 +278,9 @@ def _cmd_users(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from lib.db import session_scope
+    from lib.compute.service import load_engine_config, set_engine_config
     from lib.engagement.config import describe
-    from lib.service import load_engine_config, set_engine_config
+    from lib.store.db import session_scope
 
     with session_scope() as session:
         if args.config_command == "set":
@@ -300,8 +298,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_load_sample(args: argparse.Namespace) -> int:
-    from lib.db import session_scope
-    from lib.ingest.sample import load_sample_folder
+    from lib.store.db import session_scope
+    from lib.usecases import load_sample_folder
 
     with session_scope() as session:
         summary = load_sample_folder(session, args.folder, force=args.force)
@@ -312,7 +310,7 @@ def _cmd_load_sample(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "init-db":
-        from lib.db import init_db
+        from lib.store.db import init_db
 
         init_db()
         print("schema is up to date")
@@ -323,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo-data": _cmd_demo_data,
         "ingest": _cmd_ingest,
         "export": _cmd_export,
-        "compute": lambda a: _compute(full=a.full) or 0,
+        "compute": _cmd_compute,
         "flags": _cmd_flags,
         "sar": _cmd_sar,
         "users": _cmd_users,

@@ -6,7 +6,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.models import DailyActivity
+from lib.store.models import DailyActivity
 
 ACTIVITY_COLUMNS = ["student_id", "source", "date", "quantity", "minutes"]
 

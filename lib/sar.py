@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from lib.access import User
 from lib.audit import entries_about, log_access
-from lib.models import (
+from lib.store.models import (
     Attendance,
     Case,
     CaseEntry,

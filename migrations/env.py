@@ -1,10 +1,10 @@
-"""Alembic environment: migrates the store named by lib.db (or the URL handed in by init_db)."""
+"""Alembic environment: migrates the store named by lib.store.db (or the URL handed in by init_db)."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from lib.db import database_url
-from lib.models import Base
+from lib.store.db import database_url
+from lib.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

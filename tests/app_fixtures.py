@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from lib.auth import add_user
-from lib.models import (
+from lib.store.models import (
     CalendarPeriod,
     DataQualityEvent,
     Exemption,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from lib import queries
+from lib import usecases
 from lib.access import (
     ACTIONS,
     PAGES,
@@ -18,7 +18,8 @@ from lib.access import (
     pages_for,
     scoped_student_ids,
 )
-from lib.models import Student
+from lib.store.models import Student
+from lib.views import cohort, filters, home, student
 from tests.app_fixtures import seeded  # noqa: F401
 
 USERS = {
@@ -105,48 +106,48 @@ def test_senior_tutor_without_school_sees_nobody(seeded):  # noqa: F811
 def test_every_query_route_stays_in_scope(seeded, role):  # noqa: F811
     user = USERS[role]
     allowed = SCOPE[role]
-    f = queries.CohortFilters()
-    assert set(queries.search_students(seeded, user, "Given")["student_id"]) <= allowed
-    assert set(queries.search_students(seeded, user, "S003")["student_id"]) <= allowed
-    ids, total = queries.heatmap_students(seeded, user, f)
+    f = filters.CohortFilters()
+    assert set(student.search_students(seeded, user, "Given")["student_id"]) <= allowed
+    assert set(student.search_students(seeded, user, "S003")["student_id"]) <= allowed
+    ids, total = cohort.heatmap_students(seeded, user, f)
     assert set(ids) == allowed and total == len(allowed)
-    flagged, _ = queries.flagged_list(seeded, user, f)
+    flagged, _ = cohort.flagged_list(seeded, user, f)
     assert set(flagged["student_id"]) <= allowed
-    export = queries.cohort_export(seeded, user, f)
+    export = cohort.cohort_export(seeded, user, f)
     assert set(export.get("student_id", [])) == allowed
-    home, _ = queries.my_students(seeded, user)
-    assert set(home.get("student_id", [])) <= allowed
+    mine, _ = home.my_students(seeded, user)
+    assert set(mine.get("student_id", [])) <= allowed
     for sid in {"S001", "S002", "S003", "S004", "S005"} - allowed:
-        assert queries.student_profile(seeded, user, sid) is None
-        assert queries.student_measures(seeded, user, sid).empty
-        assert queries.student_flags(seeded, user, sid).empty
-        assert queries.student_exemptions(seeded, user, sid).empty
-        assert queries.cohort_median(seeded, user, sid).empty
+        assert student.student_profile(seeded, user, sid) is None
+        assert student.student_measures(seeded, user, sid).empty
+        assert student.student_flags(seeded, user, sid).empty
+        assert student.student_exemptions(seeded, user, sid).empty
+        assert student.cohort_median(seeded, user, sid).empty
 
 
 def test_filters_cannot_widen_scope(seeded):  # noqa: F811
     tutor = USERS["tutor"]
-    f = queries.from_params({"school": "Arts"})
-    assert queries.cohort_size(seeded, tutor, f) == 0
-    assert queries.cohort_export(seeded, tutor, f).empty
+    f = filters.from_params({"school": "Arts"})
+    assert cohort.cohort_size(seeded, tutor, f) == 0
+    assert cohort.cohort_export(seeded, tutor, f).empty
 
 
 def test_export_is_logged_with_every_student(seeded):  # noqa: F811
-    from lib.models import AccessLogEntry
+    from lib.store.models import AccessLogEntry
 
-    data = queries.cohort_csv(seeded, USERS["visa"], queries.CohortFilters())
+    data = cohort.cohort_csv(seeded, USERS["visa"], filters.CohortFilters())
     assert b"S002" in data and b"S001" not in data
     entry = seeded.scalars(select(AccessLogEntry)).one()
     assert entry.action == "export" and entry.student_ids == ["S002", "S004"]
     with pytest.raises(PermissionError):
-        queries.cohort_csv(seeded, USERS["admin"], queries.CohortFilters())
+        cohort.cohort_csv(seeded, USERS["admin"], filters.CohortFilters())
 
 
 def test_add_exemption_is_checked(seeded):  # noqa: F811
     from datetime import date
 
     with pytest.raises(PermissionError):
-        queries.add_exemption(
+        usecases.add_exemption(
             seeded,
             USERS["tutor"],
             "S001",
@@ -155,7 +156,7 @@ def test_add_exemption_is_checked(seeded):  # noqa: F811
             end=date(2025, 10, 5),
         )
     with pytest.raises(PermissionError):  # senior tutor of Science years 1-2; S004 is Arts
-        queries.add_exemption(
+        usecases.add_exemption(
             seeded,
             USERS["senior_tutor"],
             "S004",
@@ -163,7 +164,7 @@ def test_add_exemption_is_checked(seeded):  # noqa: F811
             start=date(2025, 10, 1),
             end=date(2025, 10, 5),
         )
-    queries.add_exemption(
+    usecases.add_exemption(
         seeded,
         USERS["senior_tutor"],
         "S001",
@@ -174,7 +175,7 @@ def test_add_exemption_is_checked(seeded):  # noqa: F811
 
 
 def test_query_params_round_trip():
-    f = queries.from_params(
+    f = filters.from_params(
         {
             "school": "Science",
             "year": "2",
@@ -186,8 +187,8 @@ def test_query_params_round_trip():
     )
     assert f.school == "Science" and f.year == 2 and f.visa == "yes" and f.flag == "index_drop"
     assert f.week_to is None
-    assert queries.from_params(f.to_params()) == f
-    assert queries.from_params({"visa": "maybe", "flag": "DROP TABLE"}).to_params() == {}
+    assert filters.from_params(f.to_params()) == f
+    assert filters.from_params({"visa": "maybe", "flag": "DROP TABLE"}).to_params() == {}
     assert seeded_students_exist()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lib.export import activity_frame
 from lib.ingest.pipeline import load_file
-from lib.models import Attendance, Submission, TimetableEvent
+from lib.store.models import Attendance, Submission, TimetableEvent
 
 FIX = Path(__file__).parent / "fixtures" / "adapters"
 AMIRA, BEN, CHEN, DANA = "26000001", "26000002", "26000003", "26000004"
@@ -51,7 +51,7 @@ def activity(session: Session, source: str) -> dict[tuple[str, str], tuple[float
 
 
 def snapshot(session: Session) -> dict[str, int]:
-    from lib.models import Base
+    from lib.store.models import Base
 
     session.expire_all()
     return {
@@ -544,7 +544,7 @@ def test_cli_due_date_for_a_worksheet(sqlite_url: str, tmp_path: Path, capsys):
     assert main([*args, "--json", "--no-compute"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["status"] == "loaded" and report["rows_loaded"] == 3
-    from lib.db import session_scope
+    from lib.store.db import session_scope
 
     with session_scope() as session:
         statuses = sorted(s.status for s in session.scalars(select(Submission)))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from lib.export import activity_frame
 from lib.ingest.pipeline import load_file
-from lib.models import Attendance
+from lib.store.models import Attendance
 
 KEYS = ["student_id", "date"]
 TEAMS_UNTIL = "2025-10-12"  # Teams reports of the first weeks only: every variant, fewer files

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from lib.access import PAGES, ROLE_PAGES, ROLES
-from lib.models import AccessLogEntry, Exemption, StaffUser
+from lib.store.models import AccessLogEntry, Exemption, StaffUser
 from tests import app_fixtures
 from tests.app_fixtures import COOKIE_KEY, ROOT, STAFF, login, new_app, open_page
 
@@ -106,7 +106,7 @@ def test_page_guard_refuses_a_role_without_the_page(seeded, role, page):
     from streamlit.testing.v1 import AppTest
 
     from lib.access import User
-    from lib.db import session_scope
+    from lib.store.db import session_scope
     from lib.ui.state import StateKeys
 
     with session_scope() as session:
@@ -317,7 +317,8 @@ def test_out_of_scope_student_by_export(seeded, role, sid):
     import pandas as pd
 
     from lib.access import User
-    from lib.queries import cohort_csv, from_params
+    from lib.views.cohort import cohort_csv
+    from lib.views.filters import from_params
     from tests.app_fixtures import STUDENTS
 
     staff = seeded.scalar(select(StaffUser).where(StaffUser.username == STAFF[role][0]))
@@ -479,7 +480,7 @@ def test_sso_maps_the_email_to_a_staff_user_with_roles_from_the_store(
 def test_admin_adds_a_calendar_period(seeded):
     from datetime import date
 
-    from lib.models import CalendarPeriod
+    from lib.store.models import CalendarPeriod
 
     at = open_page("admin", "data")
     at.selectbox(key="calendar_form_kind").set_value("vacation")
@@ -494,8 +495,7 @@ def test_admin_adds_a_calendar_period(seeded):
 
 
 def test_admin_changes_a_threshold(seeded):
-    pytest.importorskip("lib.service")
-    from lib.service import load_engine_config
+    from lib.compute.service import load_engine_config
 
     at = open_page("admin", "data")
     widget = at.number_input(key="thresholds_json_baseline_weeks")

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from lib.db import get_engine
-from lib.models import AccessLogEntry, Base, Case, CaseEntry, Student
 from lib.store.append_only import HISTORY_TABLES, history_purge, protected_tables
+from lib.store.db import get_engine
+from lib.store.models import AccessLogEntry, Base, Case, CaseEntry, Student
 from tests.app_fixtures import seed
 
 

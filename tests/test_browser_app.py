@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lib.auth import COOKIE_NAME
-from lib.db import get_engine, init_db, session_factory
+from lib.store.db import get_engine, init_db, session_factory
 from tests.app_fixtures import COOKIE_KEY, PASSWORD, ROOT, seed
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from lib.auth import add_user
-from lib.db import get_engine, init_db, session_factory
-from lib.models import AccessLogEntry
+from lib.store.db import get_engine, init_db, session_factory
+from lib.store.models import AccessLogEntry
 from tests.app_fixtures import COOKIE_KEY, seed
 from tests.browser_support import (
     chromium_page,

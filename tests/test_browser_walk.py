@@ -9,7 +9,7 @@ import json
 import pytest
 
 from lib.access import PAGES, pages_for
-from lib.db import get_engine, init_db, session_factory
+from lib.store.db import get_engine, init_db, session_factory
 from tests.app_fixtures import COOKIE_KEY, PASSWORD, STAFF, seed
 from tests.browser_support import (
     artifact_dir,

@@ -16,7 +16,7 @@ from lib.demo.population import make_population
 from lib.demo.term_calendar import academic_calendar
 from lib.export import activity_frame
 from lib.ingest.pipeline import load_files
-from lib.ingest.sample import CANONICAL_ORDER
+from lib.usecases import CANONICAL_ORDER
 
 KINDS = {"sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start"}
 

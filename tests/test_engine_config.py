@@ -11,11 +11,11 @@ import sys
 from sqlalchemy import select
 
 from lib.cli import main
-from lib.db import session_factory
+from lib.compute.service import load_engine_config
 from lib.engagement.config import DEFAULTS, DESCRIPTIONS
-from lib.ingest.sample import load_sample_folder
-from lib.models import Flag, Setting
-from lib.service import load_engine_config
+from lib.store.db import session_factory
+from lib.store.models import Flag, Setting
+from lib.usecases import load_sample_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lib.compute.frames import read_daily_frames, read_frames
+from lib.compute.service import load_engine_config
 from lib.engagement.measures import build_inputs
 from lib.engagement.weekly import week_monday, week_number
-from lib.ingest.sample import load_sample_folder
-from lib.service import load_engine_config
-from lib.store_frames import read_daily_frames, read_frames
+from lib.usecases import load_sample_folder
 
 ARRAYS = ("weeks", "teaching", "exempt", "value", "count", "expected", "vle_events")
 ARRAYS += ("vle_last_day", "missed")

@@ -13,10 +13,16 @@ import pytest
 from sqlalchemy import func, select
 
 from lib.cli import main
+from lib.compute.service import (
+    compute,
+    data_version,
+    flags_frame,
+    load_engine_config,
+    save_engine_config,
+)
 from lib.ingest.pipeline import load_files
-from lib.ingest.sample import CANONICAL_ORDER, load_sample_folder
-from lib.models import DataQualityEvent, Flag, WeeklyMeasure
-from lib.service import compute, data_version, flags_frame, load_engine_config, save_engine_config
+from lib.store.models import DataQualityEvent, Flag, WeeklyMeasure
+from lib.usecases import CANONICAL_ORDER, load_sample_folder
 
 EPISODES = ("sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start")
 

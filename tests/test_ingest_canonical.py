@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from lib.export import activity_csv, activity_frame
 from lib.ingest.pipeline import load_file, preview_file
-from lib.models import (
+from lib.store.models import (
     Base,
     CalendarPeriod,
     DailyActivity,

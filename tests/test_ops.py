@@ -24,9 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from lib.db import forget_engines, get_engine, session_factory
-from lib.ingest.sample import load_sample_folder
-from lib.models import AccessLogEntry, DailyActivity, Flag, WeeklyMeasure
+from lib.store.db import forget_engines, get_engine, session_factory
+from lib.usecases import load_sample_folder
+from lib.store.models import AccessLogEntry, DailyActivity, Flag, WeeklyMeasure
 from lib.ops.backup import BackupError, backup, read_manifest, restore, table_rows, tables
 from lib.ops.retention import cutoff_for, purge, set_retention
 from tests.conftest import TEST_DATABASE_URL

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from lib.auth import COOKIE_NAME
-from lib.db import get_engine, init_db, session_factory
+from lib.store.db import get_engine, init_db, session_factory
 from lib.ops.replicas import NGINX, ROUTE_COOKIE, serve
 from tests.app_fixtures import COOKIE_KEY, PASSWORD, seed
 from tests.browser_support import chromium_page, needs_chromium, wait_until_idle

@@ -9,8 +9,8 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from lib.models import AccessLogEntry, SubjectAccessRequest
 from lib.sar import UnknownStudent, write_subject_access_export
+from lib.store.models import AccessLogEntry, SubjectAccessRequest
 from tests.app_fixtures import seed
 
 

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from lib.db import get_engine, init_db
-from lib.models import Base
+from lib.store.db import get_engine, init_db
+from lib.store.models import Base
 
 
 def test_migrations_match_the_models(store_url):
@@ -24,7 +24,7 @@ def test_init_db_is_idempotent(store_url):
 
 
 def test_default_store_is_sqlite_under_var(monkeypatch):
-    from lib.db import DEFAULT_SQLITE_PATH, database_url
+    from lib.store.db import DEFAULT_SQLITE_PATH, database_url
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     assert database_url() == f"sqlite:///{DEFAULT_SQLITE_PATH}"

@@ -16,7 +16,8 @@ from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError, RowProblem
 from lib.ingest.parsers import parser_for
 from lib.ingest.readers import ROW
-from lib.models import Load, QuarantinedRow, Student
+from lib.store import lookups
+from lib.store.models import Load, QuarantinedRow, Student
 
 LOADED_STATES = ("loaded", "loaded_with_quarantine")
 # Sources whose file name carries meaning (a worksheet's assignment, a legacy Teams list's meeting):
@@ -89,16 +90,16 @@ def make_context(session: Session, file_name: str, year: int | None) -> ParseCon
     return ParseContext(
         file_name=file_name,
         year=year,
-        student_ids=once("ids", lambda: store.student_ids(session)),
-        student_emails=once("emails", lambda: store.student_emails(session)),
-        student_names=once("names", lambda: store.student_names_frame(session)),
-        moodle_users=once("moodle_users", lambda: store.moodle_users_frame(session)),
-        timetable_events=once("events", lambda: store.timetable_frame(session)),
-        expected_students=once("expected", lambda: store.expected_students_frame(session)),
-        enrolments=once("enrolments", lambda: store.enrolments_frame(session)),
-        explicit_students=once("explicit", lambda: store.explicit_frame(session)),
-        module_timetable=lambda code: store.timetable_frame(session, code),
-        module_expected=lambda code: store.expected_students_frame(session, code),
+        student_ids=once("ids", lambda: lookups.student_ids(session)),
+        student_emails=once("emails", lambda: lookups.student_emails(session)),
+        student_names=once("names", lambda: lookups.student_names_frame(session)),
+        moodle_users=once("moodle_users", lambda: lookups.moodle_users_frame(session)),
+        timetable_events=once("events", lambda: lookups.timetable_frame(session)),
+        expected_students=once("expected", lambda: lookups.expected_students_frame(session)),
+        enrolments=once("enrolments", lambda: lookups.enrolments_frame(session)),
+        explicit_students=once("explicit", lambda: lookups.explicit_frame(session)),
+        module_timetable=lambda code: lookups.timetable_frame(session, code),
+        module_expected=lambda code: lookups.expected_students_frame(session, code),
     )
 
 

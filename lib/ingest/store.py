@@ -1,17 +1,19 @@
-"""Writes parsed frames into the store in bulk (upserts by natural key) and reads the lookups parsers need."""
+"""Writes parsed frames into the store (upserts by natural key, derived daily activity, exemptions)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, and_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from lib.ingest.readers import ROW
-from lib.models import (
+from lib.sources import SUBMISSION
+from lib.store.bulk import bulk_upsert
+from lib.store.lookups import frame_of
+from lib.store.models import (
     Attendance,
     CalendarPeriod,
     DailyActivity,
@@ -24,217 +26,6 @@ from lib.models import (
     Submission,
     TimetableEvent,
 )
-from lib.sources import SUBMISSION
-
-# --- lookups ---------------------------------------------------------------------------------------
-
-
-def student_ids(session: Session) -> set[str]:
-    return set(session.scalars(select(Student.student_id)))
-
-
-def student_emails(session: Session) -> dict[str, str]:
-    rows = session.execute(select(Student.email, Student.student_id, Student.personal_email))
-    mapping: dict[str, str] = {}
-    for email, student_id, personal in rows:
-        if personal:
-            mapping[personal.lower()] = student_id
-        if email:
-            mapping[email.lower()] = student_id
-    return mapping
-
-
-def _frame(session: Session, statement) -> pd.DataFrame:
-    result = session.execute(statement)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-
-
-def student_names_frame(session: Session) -> pd.DataFrame:
-    """(student_id, full_name) of every student, full name = given and family name."""
-    frame = _frame(session, select(Student.student_id, Student.given_name, Student.family_name))
-    full = frame["given_name"].fillna("") + " " + frame["family_name"].fillna("")
-    return pd.DataFrame({"student_id": frame["student_id"], "full_name": full.str.strip()})
-
-
-def moodle_users_frame(session: Session) -> pd.DataFrame:
-    return _frame(
-        session,
-        select(
-            MoodleUser.moodle_id,
-            MoodleUser.username,
-            MoodleUser.student_id,
-            MoodleUser.email,
-            MoodleUser.full_name,
-        ),
-    )
-
-
-def timetable_frame(session: Session, module_code: str | None = None) -> pd.DataFrame:
-    """Timetabled events, all or those of one module."""
-    statement = select(
-        TimetableEvent.event_id,
-        TimetableEvent.module_code,
-        TimetableEvent.event_type,
-        TimetableEvent.title,
-        TimetableEvent.start_at,
-        TimetableEvent.end_at,
-        TimetableEvent.location,
-        TimetableEvent.online,
-        TimetableEvent.explicit_list,
-    )
-    if module_code is not None:
-        statement = statement.where(TimetableEvent.module_code == module_code)
-    frame = _frame(session, statement)
-    for column in ("start_at", "end_at"):
-        frame[column] = pd.to_datetime(frame[column])
-    return frame
-
-
-def explicit_frame(session: Session) -> pd.DataFrame:
-    """(event_id, student_id) of the explicit student-event lists."""
-    return _frame(session, select(EventExpectedStudent.event_id, EventExpectedStudent.student_id))
-
-
-def enrolments_frame(session: Session) -> pd.DataFrame:
-    return _frame(
-        session, select(Enrolment.student_id, Enrolment.module_code, Enrolment.academic_year)
-    )
-
-
-def academic_year_of(moment: pd.Series) -> pd.Series:
-    """Academic year (first calendar year) of each date: September starts a new year."""
-    moment = pd.to_datetime(moment)
-    return moment.dt.year - (moment.dt.month < 9).astype(int)
-
-
-def expected_students_frame(session: Session, module_code: str | None = None) -> pd.DataFrame:
-    """(event_id, student_id) for every timetabled event (or one module's): its explicit list, else
-    its module's cohort."""
-    events = timetable_frame(session, module_code)
-    statement = select(EventExpectedStudent.event_id, EventExpectedStudent.student_id)
-    if module_code is not None:
-        statement = statement.join(
-            TimetableEvent, TimetableEvent.event_id == EventExpectedStudent.event_id
-        ).where(TimetableEvent.module_code == module_code)
-    explicit = _frame(session, statement)
-    by_module = events[~events["explicit_list"].astype(bool)][
-        ["event_id", "module_code", "start_at"]
-    ]
-    by_module = by_module.assign(academic_year=academic_year_of(by_module["start_at"]))
-    cohort = by_module.merge(enrolments_frame(session), on=["module_code", "academic_year"])
-    return pd.concat([explicit, cohort[["event_id", "student_id"]]], ignore_index=True)
-
-
-# --- bulk writes -----------------------------------------------------------------------------------
-
-BULK_CHUNK_ROWS = 200_000
-
-
-def _column_values(series: pd.Series, dialect: str) -> list:
-    """Python values for one column, in the form the driver stores for SQLAlchemy's types."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        values = series.to_numpy(dtype="datetime64[us]")
-        missing = np.isnat(values)
-        if dialect == "sqlite":
-            text = np.datetime_as_string(values, unit="us").astype(object)
-            text = np.char.replace(text.astype(str), "T", " ").astype(object)
-        else:
-            text = series.dt.to_pydatetime().astype(object)
-        text[missing] = None
-        return text.tolist()
-    if series.dtype == object and len(series) and hasattr(series.iloc[0], "isoformat"):
-        if dialect == "sqlite":
-            return [None if v is None or v is pd.NaT else v.isoformat() for v in series]
-        return [None if v is pd.NaT else v for v in series.tolist()]
-    if pd.api.types.is_bool_dtype(series):
-        return series.astype(int).tolist() if dialect == "sqlite" else series.tolist()
-    if pd.api.types.is_float_dtype(series):
-        values = series.astype(object)
-        values[series.isna()] = None
-        return values.tolist()
-    if pd.api.types.is_integer_dtype(series):
-        return series.astype(int).tolist()
-    values = series.astype(object)
-    values[series.isna()] = None
-    return values.tolist()
-
-
-def _driver_rows(session: Session, frame: pd.DataFrame):
-    """(connection, dialect name, columns, quoted column list, row tuples as the driver takes)."""
-    columns = list(frame.columns)
-    conn = session.connection()
-    dialect = conn.dialect.name
-    rows = list(zip(*(_column_values(frame[c], dialect) for c in columns), strict=True))
-    return conn, dialect, columns, ", ".join(f'"{c}"' for c in columns), rows
-
-
-def bulk_upsert(
-    session: Session, table: Table, frame: pd.DataFrame, keys: list[str], *, replace: bool = True
-) -> int:
-    """INSERT rows, and on a natural-key conflict update them (replace) or keep the stored row.
-
-    A stored row whose values are all unchanged keeps its load_id: the engine recomputes only
-    what loads changed, and a weekly export repeating earlier rows changes nothing."""
-    if frame.empty:
-        return 0
-    frame = frame.drop(columns=[ROW], errors="ignore")
-    if len(frame) > BULK_CHUNK_ROWS:  # bounded memory: Python row tuples cost ~10x the frame
-        return sum(
-            bulk_upsert(session, table, frame.iloc[i : i + BULK_CHUNK_ROWS], keys, replace=replace)
-            for i in range(0, len(frame), BULK_CHUNK_ROWS)
-        )
-    conn, dialect, columns, quoted, rows = _driver_rows(session, frame)
-    key_list = ", ".join(f'"{k}"' for k in keys)
-    updates = [c for c in columns if c not in keys]
-    if replace and updates:
-        action = "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
-        compared = [c for c in updates if c != "load_id"]
-        if "load_id" in updates and compared:
-            differs = "IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM"
-            action += " WHERE " + " OR ".join(
-                f'"{table.name}"."{c}" {differs} excluded."{c}"' for c in compared
-            )
-    else:
-        action = "DO NOTHING"
-    if dialect == "sqlite":
-        marks = ", ".join("?" for _ in columns)
-        sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks}) ON CONFLICT ({key_list}) {action}'
-        conn.exec_driver_sql(sql, rows)
-        return len(rows)
-    temp = f"tmp_{uuid.uuid4().hex[:10]}"
-    raw = conn.connection.dbapi_connection
-    with raw.cursor() as cursor:
-        cursor.execute(f'CREATE TEMP TABLE {temp} (LIKE "{table.name}" INCLUDING DEFAULTS)')
-        with cursor.copy(f"COPY {temp} ({quoted}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(
-            f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM {temp} '
-            f"ON CONFLICT ({key_list}) {action}"
-        )
-        cursor.execute(f"DROP TABLE {temp}")
-    return len(rows)
-
-
-def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
-    """INSERT rows known to be new (COPY on PostgreSQL): for rows whose keys were just deleted."""
-    if frame.empty:
-        return 0
-    if len(frame) > BULK_CHUNK_ROWS:
-        return sum(
-            bulk_insert(session, table, frame.iloc[i : i + BULK_CHUNK_ROWS])
-            for i in range(0, len(frame), BULK_CHUNK_ROWS)
-        )
-    conn, dialect, columns, quoted, rows = _driver_rows(session, frame)
-    if dialect == "sqlite":
-        marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
-        return len(rows)
-    with conn.connection.dbapi_connection.cursor() as cursor:
-        with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row)
-    return len(rows)
 
 
 def aggregate_activity(frame: pd.DataFrame) -> pd.DataFrame:
@@ -272,7 +63,7 @@ def _derive_attendance_activity(session: Session, frame: pd.DataFrame, load_id: 
     start = first_seen.min().normalize()
     end = first_seen.max().normalize() + timedelta(days=1)
     for source in frame["source"].unique():
-        stored = _frame(
+        stored = frame_of(
             session,
             select(
                 Attendance.student_id,
@@ -310,7 +101,7 @@ def _derive_attendance_activity(session: Session, frame: pd.DataFrame, load_id: 
 def _derive_submission_activity(session: Session, frame: pd.DataFrame, load_id: int) -> None:
     """Daily `submission` activity (submissions made that day) for the students this file touched."""
     touched = set(frame["student_id"].unique())
-    stored = _frame(
+    stored = frame_of(
         session,
         select(Submission.student_id, Submission.submitted_at, Submission.module_code).where(
             Submission.submitted_at.is_not(None)
@@ -347,6 +138,7 @@ def _write_modules(session: Session, codes: pd.Series) -> None:
 def write_parsed(session: Session, frames: dict[str, pd.DataFrame], load_id: int) -> None:
     """Write every frame a parser returned, tagged with the load that brought it."""
     tag = {"load_id": load_id}
+    frames = {name: f.drop(columns=[ROW], errors="ignore") for name, f in frames.items()}
     if (f := frames.get("students")) is not None and not f.empty:
         bulk_upsert(session, Student.__table__, f.assign(**tag), ["student_id"])
     if (f := frames.get("enrolments")) is not None and not f.empty:
@@ -377,7 +169,7 @@ def write_parsed(session: Session, frames: dict[str, pd.DataFrame], load_id: int
     if (f := frames.get("exemptions")) is not None and not f.empty:
         _write_exemptions(session, f, load_id)
     if (f := frames.get("activity")) is not None and not f.empty:
-        write_activity(session, f.drop(columns=[ROW], errors="ignore"), load_id)
+        write_activity(session, f, load_id)
     if (f := frames.get("attendance")) is not None and not f.empty:
         bulk_upsert(
             session, Attendance.__table__, f.assign(**tag), ["student_id", "event_id", "source"]
@@ -400,7 +192,7 @@ def _mark_explicit_lists(session: Session, event_ids: pd.Series) -> None:
 
 
 def _write_exemptions(session: Session, frame: pd.DataFrame, load_id: int) -> None:
-    existing = _frame(
+    existing = frame_of(
         session, select(Exemption.student_id, Exemption.reason, Exemption.start, Exemption.end)
     )
     keys = ["student_id", "reason", "start", "end"]

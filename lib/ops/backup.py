@@ -36,8 +36,8 @@ from sqlalchemy import (
     text,
 )
 
-from lib.db import ROOT, get_engine
-from lib.models import Base
+from lib.store.db import ROOT, get_engine
+from lib.store.models import Base
 
 FORMAT = "engagement-dashboard-backup/1"
 MANIFEST = "manifest.json"

@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lib.db import ROOT
+from lib.store.db import ROOT
 
 NGINX = Path("/usr/sbin/nginx")
 ROUTE_COOKIE = "dashboard_route"

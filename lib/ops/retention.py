@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from lib.access import User
 from lib.audit import log_access
-from lib.models import (
+from lib.store.models import (
     Attendance,
     Case,
     DailyActivity,

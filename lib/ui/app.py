@@ -12,7 +12,7 @@ from streamlit_authenticator.utilities import LoginError
 from lib import auth
 from lib.access import PAGES, User, pages_for, scope_description
 from lib.audit import log_access
-from lib.db import session_scope
+from lib.store.db import session_scope
 from lib.ui.a11y import apply_accessibility_styles
 from lib.ui.state import Keys, StateKeys
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import charts, queries
+from lib import charts
 from lib.access import User
-from lib.db import session_scope
-from lib.queries import CohortFilters
+from lib.store.db import session_scope
+from lib.views import admin, cohort, common, filters, home, student
+from lib.views.filters import CohortFilters
 
 
 def version() -> str:
     """The current data version (cheap: a few max() lookups)."""
     with session_scope() as session:
-        return queries.data_version(session)
+        return common.data_version(session)
 
 
 def clear() -> None:
@@ -25,91 +26,91 @@ def clear() -> None:
 @st.cache_data(show_spinner=False, max_entries=64)
 def week_range(data_version: str) -> tuple:
     with session_scope() as session:
-        return queries.week_range(session)
+        return common.week_range(session)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def default_weeks(data_version: str) -> tuple:
     with session_scope() as session:
-        return queries.default_weeks(session)
+        return common.default_weeks(session)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def filter_options(data_version: str, user: User) -> dict:
     with session_scope() as session:
-        return queries.filter_options(session, user)
+        return filters.filter_options(session, user)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def cohort_summary(data_version: str, user: User, f: CohortFilters) -> dict:
     with session_scope() as session:
         return {
-            "size": queries.cohort_size(session, user, f),
-            "counts": queries.flag_counts(session, user, f),
-            "flagged": queries.flagged_students(session, user, f),
-            "trend": queries.flag_trend(session, user, f),
+            "size": cohort.cohort_size(session, user, f),
+            "counts": cohort.flag_counts(session, user, f),
+            "flagged": cohort.flagged_students(session, user, f),
+            "trend": cohort.flag_trend(session, user, f),
         }
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def heatmap_page(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> dict:
     with session_scope() as session:
-        ids, total = queries.heatmap_students(session, user, f, limit=size, offset=page * size)
+        ids, total = cohort.heatmap_students(session, user, f, limit=size, offset=page * size)
         rel = pd.DataFrame()
         if ids and f.week_from and f.week_to:
-            rel = queries.relative_engagement(session, ids, f.week_from, f.week_to)
+            rel = common.relative_engagement(session, ids, f.week_from, f.week_to)
         return {"ids": ids, "total": total, "rel": rel}
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def flagged_page(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> tuple:
     with session_scope() as session:
-        return queries.flagged_list(session, user, f, limit=size, offset=page * size)
+        return cohort.flagged_list(session, user, f, limit=size, offset=page * size)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def dq_events(data_version: str, week_from, week_to) -> pd.DataFrame:
     with session_scope() as session:
-        return queries.data_quality_events(session, week_from, week_to)
+        return cohort.data_quality_events(session, week_from, week_to)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def my_students(data_version: str, user: User, page: int, size: int) -> tuple:
     with session_scope() as session:
-        return queries.my_students(session, user, limit=size, offset=page * size)
+        return home.my_students(session, user, limit=size, offset=page * size)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def student_bundle(data_version: str, user: User, student_id: str) -> dict | None:
     with session_scope() as session:
-        profile = queries.student_profile(session, user, student_id)
+        profile = student.student_profile(session, user, student_id)
         if profile is None:
             return None
         return {
             "profile": profile,
-            "measures": queries.student_measures(session, user, student_id),
-            "flags": queries.student_flags(session, user, student_id),
-            "exemptions": queries.student_exemptions(session, user, student_id),
-            "calendar": queries.calendar_periods(session),
+            "measures": student.student_measures(session, user, student_id),
+            "flags": student.student_flags(session, user, student_id),
+            "exemptions": student.student_exemptions(session, user, student_id),
+            "calendar": common.calendar_periods(session),
         }
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def cohort_median(data_version: str, user: User, student_id: str) -> pd.DataFrame:
     with session_scope() as session:
-        return queries.cohort_median(session, user, student_id)
+        return student.cohort_median(session, user, student_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def coverage(data_version: str) -> pd.DataFrame:
     with session_scope() as session:
-        return queries.coverage_frame(session)
+        return admin.coverage_frame(session)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def calendar(data_version: str) -> pd.DataFrame:
     with session_scope() as session:
-        return queries.calendar_periods(session)
+        return common.calendar_periods(session)
 
 
 # --- figures: built once per data version and view, returned as Plotly dicts (cheap to copy) -----
@@ -129,7 +130,7 @@ def cohort_figures(data_version: str, user: User, f: CohortFilters) -> dict:
 @st.cache_data(show_spinner=False, max_entries=512)
 def heatmap_figure(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> dict:
     heat = heatmap_page(data_version, user, f, page, size)
-    weeks = queries.week_list(f.week_from, f.week_to)
+    weeks = common.week_list(f.week_from, f.week_to)
     figure = charts.relative_heatmap(heat["rel"], heat["ids"], weeks).to_plotly_json()
     return {"ids": heat["ids"], "total": heat["total"], "figure": figure}
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from lib.access import User, can_open
 from lib.audit import log_access
-from lib.db import session_scope
+from lib.store.db import session_scope
 from lib.ui.state import StateKeys
 
 

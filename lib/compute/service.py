@@ -12,15 +12,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.engagement.calendar import monday, week_range
-from lib.engagement.config import DEFAULTS, config_hash, merge_config, parse_assignments
-from lib.engagement.engine import earlier_flag_ends, run_keeping
-from lib.engagement.explain import dq_frame
-from lib.engagement.explain import flags_frame as engine_flags
-from lib.engagement.measures import Inputs, build_inputs, complete_through
-from lib.engagement.weekly import RATE_SOURCES
-from lib.models import DailyActivity, Exemption, Flag, Load, Setting, Student, Submission
-from lib.results_store import (
+from lib.compute.frames import query_frame, read_frames, read_inputs
+from lib.compute.results import (
     SNAPSHOT_WEEKS,
     load_snapshot,
     next_flag_id,
@@ -33,7 +26,14 @@ from lib.results_store import (
     write_dq,
     write_flags,
 )
-from lib.store_frames import query_frame, read_frames, read_inputs
+from lib.engagement.calendar import monday, week_range
+from lib.engagement.config import DEFAULTS, config_hash, merge_config, parse_assignments
+from lib.engagement.engine import earlier_flag_ends, run_keeping
+from lib.engagement.explain import dq_frame
+from lib.engagement.explain import flags_frame as engine_flags
+from lib.engagement.measures import Inputs, build_inputs, complete_through
+from lib.engagement.weekly import RATE_SOURCES
+from lib.store.models import DailyActivity, Exemption, Flag, Load, Setting, Student, Submission
 
 CONFIG_KEY = "engine_config"
 STATE_KEY = "engine_state"

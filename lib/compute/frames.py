@@ -18,8 +18,8 @@ from lib.engagement.weekly import (
     RATE_SOURCES,
     SUBMISSION_COLUMNS,
 )
-from lib.ingest.store import expected_students_frame, timetable_frame
-from lib.models import (
+from lib.store.lookups import expected_students_frame, timetable_frame
+from lib.store.models import (
     CalendarPeriod,
     DailyActivity,
     Enrolment,

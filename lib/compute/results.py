@@ -9,13 +9,13 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from lib.compute.frames import query_frame
 from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP, State
 from lib.engagement.explain import explain_end, measures_frame
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
-from lib.ingest.store import bulk_insert
-from lib.models import DataQualityEvent, EngineSnapshot, Flag, WeeklyMeasure
-from lib.store_frames import query_frame
+from lib.store.bulk import bulk_insert
+from lib.store.models import DataQualityEvent, EngineSnapshot, Flag, WeeklyMeasure
 
 MEASURE_CHUNK_ROWS = 250_000  # measure rows built at once (bounded memory)
 SNAPSHOT_WEEKS = 6  # weekly engine states kept: a load changing up to 6 weeks back resumes

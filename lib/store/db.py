@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lib.store.append_only import register_sqlite
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQLITE_PATH = ROOT / "var" / "dashboard.db"
 
 

@@ -1,0 +1,1 @@
+"""The read side: one module per page, plus the cohort filters they share."""

@@ -1,0 +1,77 @@
+"""The Data page's reads (aggregate, no student data): load history, quarantine, coverage, users."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lib.store.models import DailyActivity, Load, QuarantinedRow, StaffUser
+
+
+def loads_frame(session: Session, *, limit: int = 500) -> pd.DataFrame:
+    """Load history with provenance, newest first."""
+    columns = [
+        "id",
+        "source",
+        "file_name",
+        "content_hash",
+        "loaded_at",
+        "loaded_by",
+        "rows_read",
+        "rows_loaded",
+        "rows_rejected",
+        "students",
+        "status",
+        "first_date",
+        "last_date",
+        "message",
+    ]
+    rows = session.execute(
+        select(*(getattr(Load, c) for c in columns)).order_by(Load.id.desc()).limit(limit)
+    ).all()
+    return pd.DataFrame(rows, columns=columns)
+
+
+def quarantined_rows(session: Session, load_id: int, *, limit: int = 1000) -> pd.DataFrame:
+    """The bad rows kept aside by one load (row number, column, problem)."""
+    rows = session.execute(
+        select(QuarantinedRow.row_number, QuarantinedRow.column, QuarantinedRow.problem)
+        .where(QuarantinedRow.load_id == load_id)
+        .order_by(QuarantinedRow.row_number)
+        .limit(limit)
+    ).all()
+    return pd.DataFrame(rows, columns=["row", "column", "problem"])
+
+
+def coverage_frame(session: Session) -> pd.DataFrame:
+    """Activity rows per source per week (so a missing export stands out)."""
+    rows = session.execute(
+        select(DailyActivity.day, DailyActivity.source, func.count()).group_by(
+            DailyActivity.day, DailyActivity.source
+        )
+    ).all()
+    frame = pd.DataFrame(rows, columns=["day", "source", "rows"])
+    if frame.empty:
+        return pd.DataFrame(columns=["week_start", "source", "rows"])
+    day = pd.to_datetime(frame["day"])
+    frame["week_start"] = (day - pd.to_timedelta(day.dt.weekday, unit="D")).dt.date
+    return frame.groupby(["week_start", "source"], as_index=False)["rows"].sum()
+
+
+def users_frame(session: Session) -> pd.DataFrame:
+    """Staff users with role and scope (never password hashes)."""
+    columns = [
+        "username",
+        "display_name",
+        "email",
+        "role",
+        "school",
+        "years",
+        "active",
+        "locked_until",
+    ]
+    rows = session.execute(
+        select(*(getattr(StaffUser, c) for c in columns)).order_by(StaffUser.username)
+    ).all()
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,91 @@
+"""The Home page's read: the user's students, flagged and most changed first, with a sparkline each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session, aliased
+
+from lib.access import User, student_filter
+from lib.compute.flags import in_force
+from lib.store.models import Flag, Student, WeeklyMeasure
+from lib.views.common import default_weeks, relative_engagement
+from lib.views.filters import SEVERITY_ORDER, CohortFilters, student_clauses
+
+
+def my_students(
+    session: Session, user: User, *, limit: int = 25, offset: int = 0, weeks: int = 10
+) -> tuple[pd.DataFrame, int]:
+    """The user's students, flagged (most severe) and most changed first, with a sparkline series.
+
+    "Most changed" is the latest week's combined index relative to the student's own baseline
+    (lowest first); students without a result that week come last."""
+    _, last = default_weeks(session)  # "now": the latest teaching week with loaded activity
+    clauses = student_clauses(user, CohortFilters())
+    total = session.scalar(select(func.count()).select_from(Student).where(*clauses)) or 0
+    worst = (
+        select(func.min(SEVERITY_ORDER))
+        .where(Flag.student_id == Student.student_id, in_force(last, last))
+        .scalar_subquery()
+    )
+    latest = aliased(WeeklyMeasure)
+    ratio = case(
+        (latest.baseline > 0, latest.value / latest.baseline),
+        else_=None,
+    )
+    query = select(Student.student_id).where(*clauses)
+    if last is not None:
+        query = query.outerjoin(
+            latest,
+            and_(
+                latest.student_id == Student.student_id,
+                latest.week_start == last,
+                latest.source == "index",
+            ),
+        )
+        order = (func.coalesce(worst, 9), func.coalesce(ratio, 99.0), Student.student_id)
+    else:
+        order = (func.coalesce(worst, 9), Student.student_id)
+    ids = list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
+    if not ids:
+        return pd.DataFrame(), total
+    profile = pd.DataFrame(
+        session.execute(
+            select(
+                Student.student_id,
+                Student.given_name,
+                Student.family_name,
+                Student.course_code,
+                Student.year_of_study,
+            ).where(Student.student_id.in_(ids), student_filter(user))
+        ).all(),
+        columns=["student_id", "given_name", "family_name", "course", "year"],
+    )
+    profile.insert(1, "name", profile.pop("given_name") + " " + profile.pop("family_name"))
+    flags = session.execute(
+        select(Flag.student_id, Flag.kind, Flag.severity, Flag.explanation)
+        .where(Flag.student_id.in_(ids), in_force(last, last))
+        .order_by(SEVERITY_ORDER)
+    ).all()
+    by_student: dict[str, list] = {}
+    for sid, kind, severity, explanation in flags:
+        by_student.setdefault(sid, []).append((kind, severity, explanation))
+    profile["flag"] = profile["student_id"].map(
+        lambda s: ", ".join(f"{k} ({sev})" for k, sev, _ in by_student.get(s, []))
+    )
+    profile["explanation"] = profile["student_id"].map(
+        lambda s: " ".join(e for _, _, e in by_student.get(s, []))
+    )
+    spark: dict[str, list[float]] = {s: [] for s in ids}
+    if last is not None:
+        rel = relative_engagement(session, ids, last - timedelta(weeks=weeks - 1), last)
+        for sid, group in rel.sort_values("week_start").groupby("student_id"):
+            # non-teaching weeks (no ratio) are left out rather than drawn as a drop to zero
+            spark[sid] = [round(float(v), 2) for v in group["ratio"] if pd.notna(v)]
+    profile["trend"] = profile["student_id"].map(lambda s: spark.get(s, []))
+    profile["latest"] = profile["trend"].map(lambda t: t[-1] if t else None)
+    order = {sid: i for i, sid in enumerate(ids)}
+    profile = profile.sort_values("student_id", key=lambda c: c.map(order)).reset_index(drop=True)
+    return profile, total

@@ -1,0 +1,125 @@
+"""The Student page's reads: search, profile fields, weekly measures, flags, exemptions, course median."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from lib.access import User, can, can_view_student, fields_for, student_filter
+from lib.store.models import Exemption, Flag, Student, WeeklyMeasure
+
+
+def search_students(session: Session, user: User, text: str, *, limit: int = 20) -> pd.DataFrame:
+    """Students in the user's scope whose id, name or e-mail contains the text."""
+    text = (text or "").strip()
+    columns = ["student_id", "name", "course", "year"]
+    if len(text) < 2 or not can(user, "search_students"):
+        return pd.DataFrame(columns=columns)
+    like = f"%{text.lower()}%"
+    full_name = func.lower(Student.given_name + " " + Student.family_name)
+    rows = session.execute(
+        select(
+            Student.student_id,
+            Student.given_name + " " + Student.family_name,
+            Student.course_code,
+            Student.year_of_study,
+        )
+        .where(
+            student_filter(user),
+            or_(
+                func.lower(Student.student_id).like(like),
+                full_name.like(like),
+                func.lower(Student.email).like(like),
+            ),
+        )
+        .order_by(Student.student_id)
+        .limit(limit)
+    ).all()
+    return pd.DataFrame(rows, columns=columns)
+
+
+def student_profile(session: Session, user: User, student_id: str) -> dict | None:
+    """The fields of one student the user may see, or None when out of scope or unknown."""
+    if not can_view_student(session, user, student_id):
+        return None
+    student = session.get(Student, student_id)
+    if student is None:
+        return None
+    return {c: getattr(student, c) for c in fields_for(user) if hasattr(Student, c)}
+
+
+def student_measures(session: Session, user: User, student_id: str) -> pd.DataFrame:
+    """Every weekly measure of one student (empty when out of scope)."""
+    columns = [
+        "week_start",
+        "source",
+        "value",
+        "expected",
+        "baseline",
+        "baseline_low",
+        "baseline_high",
+        "cold_start",
+        "teaching",
+    ]
+    if not can_view_student(session, user, student_id):
+        return pd.DataFrame(columns=columns)
+    rows = session.execute(
+        select(*(getattr(WeeklyMeasure, c) for c in columns))
+        .where(WeeklyMeasure.student_id == student_id)
+        .order_by(WeeklyMeasure.week_start, WeeklyMeasure.source)
+    ).all()
+    return pd.DataFrame(rows, columns=columns)
+
+
+def student_flags(session: Session, user: User, student_id: str) -> pd.DataFrame:
+    """Every flag of one student, newest first (empty when out of scope)."""
+    columns = [
+        "week_start",
+        "ended_week",
+        "kind",
+        "severity",
+        "explanation",
+        "recovery_explanation",
+    ]
+    if not can_view_student(session, user, student_id):
+        return pd.DataFrame(columns=columns)
+    rows = session.execute(
+        select(*(getattr(Flag, c) for c in columns))
+        .where(Flag.student_id == student_id)
+        .order_by(Flag.week_start.desc())
+    ).all()
+    return pd.DataFrame(rows, columns=columns)
+
+
+def student_exemptions(session: Session, user: User, student_id: str) -> pd.DataFrame:
+    """One student's exemptions (empty when out of scope)."""
+    columns = ["start", "end", "reason", "note", "created_by", "created_at"]
+    if not can_view_student(session, user, student_id):
+        return pd.DataFrame(columns=columns)
+    rows = session.execute(
+        select(*(getattr(Exemption, c) for c in columns))
+        .where(Exemption.student_id == student_id)
+        .order_by(Exemption.start)
+    ).all()
+    return pd.DataFrame(rows, columns=columns)
+
+
+def cohort_median(session: Session, user: User, student_id: str) -> pd.DataFrame:
+    """Median weekly value per source of the student's course-mates (context only, never a flag)."""
+    columns = ["week_start", "source", "median"]
+    if not can_view_student(session, user, student_id):
+        return pd.DataFrame(columns=columns)
+    student = session.get(Student, student_id)
+    mates = select(Student.student_id).where(
+        Student.course_code == student.course_code, Student.year_of_study == student.year_of_study
+    )
+    rows = session.execute(
+        select(WeeklyMeasure.week_start, WeeklyMeasure.source, WeeklyMeasure.value).where(
+            WeeklyMeasure.student_id.in_(mates)
+        )
+    ).all()
+    frame = pd.DataFrame(rows, columns=["week_start", "source", "value"])
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    return frame.groupby(["week_start", "source"])["value"].median().rename("median").reset_index()
