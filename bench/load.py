@@ -163,8 +163,8 @@ def frames(students: int, weeks: int, seed: int = 1) -> dict[str, pd.DataFrame]:
 def build_store(url: str, students: int, weeks: int, sessions: int) -> dict:
     """Fill an empty migrated store in bulk (COPY on PostgreSQL); returns counts and seconds."""
     from lib.auth import add_user
-    from lib.store.db import init_db, session_scope
     from lib.store.bulk import bulk_insert
+    from lib.store.db import init_db, session_scope
     from lib.store.models import Base
 
     started = time.perf_counter()

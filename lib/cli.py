@@ -127,9 +127,9 @@ def _ops_parsers(sub) -> None:
 
 
 def _cmd_ops(args: argparse.Namespace) -> int:
-    from lib.store.db import session_scope
     from lib.ops.backup import BackupError, backup, restore
     from lib.ops.retention import get_retention, purge, set_retention
+    from lib.store.db import session_scope
 
     try:
         if args.command == "backup":

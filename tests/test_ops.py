@@ -24,11 +24,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from lib.store.db import forget_engines, get_engine, session_factory
-from lib.usecases import load_sample_folder
-from lib.store.models import AccessLogEntry, DailyActivity, Flag, WeeklyMeasure
 from lib.ops.backup import BackupError, backup, read_manifest, restore, table_rows, tables
 from lib.ops.retention import cutoff_for, purge, set_retention
+from lib.store.db import forget_engines, get_engine, session_factory
+from lib.store.models import AccessLogEntry, DailyActivity, Flag, WeeklyMeasure
+from lib.usecases import load_sample_folder
 from tests.conftest import TEST_DATABASE_URL
 
 # Tables the demo data plus the filler rows must populate (new tables are compared too).

@@ -8,8 +8,8 @@ import urllib.request
 import pytest
 
 from lib.auth import COOKIE_NAME
-from lib.store.db import get_engine, init_db, session_factory
 from lib.ops.replicas import NGINX, ROUTE_COOKIE, serve
+from lib.store.db import get_engine, init_db, session_factory
 from tests.app_fixtures import COOKIE_KEY, PASSWORD, seed
 from tests.browser_support import chromium_page, needs_chromium, wait_until_idle
 from tests.conftest import TEST_DATABASE_URL, _fresh_postgres_url
