@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -103,14 +104,47 @@ def chromium_page(viewport=(1400, 1000)) -> Iterator[object]:
         page = context.new_page()
         page.set_default_timeout(45_000)
         errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: (
+                errors.append(f"{m.text} ({m.location.get('url', '')})")
+                if m.type == "error"
+                else None
+            ),
+        )
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "requestfailed",  # ERR_ABORTED: a load cut short by the test's next navigation
+            lambda r: (
+                None
+                if "ERR_ABORTED" in (r.failure or "")
+                else errors.append(f"request failed ({r.failure}): {r.url}")
+            ),
+        )
+        page.on(
+            "response",
+            lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+        )
         page.console_errors = errors
         try:
             yield page
         finally:
             context.close()
             browser.close()
+
+
+_PROBE = re.compile(r"https?://[^/]+/[a-z0-9-]+/_stcore/(host-config|health)\b")
+
+
+def _streamlit_base_path_probe(message: str) -> bool:
+    """Streamlit's frontend, opened on a deep link such as /cohort, first asks /cohort/_stcore/...
+    in case the app is served under that base path, then the root: the 404 is expected, no fault."""
+    return "404" in message and bool(_PROBE.search(message))
+
+
+def console_errors(page) -> list[str]:
+    """The console errors and failed requests of the page, less Streamlit's base-path probe."""
+    return [e for e in page.console_errors if not _streamlit_base_path_probe(e)]
 
 
 def wait_until_idle(page, rounds: int = 5) -> None:

@@ -14,6 +14,7 @@ from tests.app_fixtures import COOKIE_KEY, PASSWORD, STAFF, seed
 from tests.browser_support import (
     artifact_dir,
     chromium_page,
+    console_errors,
     needs_chromium,
     npm_folder,
     streamlit_server,
@@ -47,7 +48,7 @@ def axe_source() -> str:
 
 
 def page_url(base: str, key: str, role: str) -> str:
-    url = f"{base}/{PAGES[key].url_path}"
+    url = f"{base}/" if key == "home" else f"{base}/{PAGES[key].url_path}"  # home is the default
     if key == "student" and role in STUDENT_OF_ROLE:
         url += f"?id={STUDENT_OF_ROLE[role]}"
     return url
@@ -99,9 +100,9 @@ def test_every_page_of_every_role_is_accessible_and_error_free(app, axe_source, 
             found = axe_violations(page, axe_source)
             if found:
                 problems[key] = found
-        errors = list(page.console_errors)
+        errors = console_errors(page)
     assert not problems, json.dumps(problems, indent=1)
-    assert not errors, errors
+    assert not errors, "\n".join(errors)
 
 
 def pages_for_role(role: str) -> tuple[str, ...]:
