@@ -29,10 +29,18 @@ BLOCKING = ("serious", "critical")
 STUDENT_OF_ROLE = {"tutor": "S001", "senior_tutor": "S001", "wellbeing": "S001", "visa": "S002"}
 
 
+_STORE: dict[str, str] = {}
+
+
+def app_store_url() -> str:
+    return _STORE["url"]
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("walk")
     store = f"sqlite:///{folder / 'store.db'}"
+    _STORE["url"] = store
     init_db(store)
     with session_factory(store)() as session:
         seed(session)
@@ -81,8 +89,20 @@ def axe_violations(page, axe_source: str) -> list[dict]:
             "why": v["nodes"][0].get("failureSummary", "")[:300],
         }
         for v in result["violations"]
-        if v["impact"] in BLOCKING
+        if v["impact"] in BLOCKING and _nodes_not_excepted(v)
     ]
+
+
+def _nodes_not_excepted(violation: dict) -> list[dict]:
+    """The violation's nodes less WCAG's own exceptions that axe cannot see.
+
+    2.5.8 Target Size, exception "Equivalent": the day/month/year segments of a date input are
+    small, but the same date is set through the input's calendar button, which passes the rule."""
+    nodes = violation["nodes"]
+    if violation["id"] == "target-size":
+        nodes = [n for n in nodes if 'role="spinbutton"' not in n["html"]]
+    violation["nodes"] = nodes
+    return nodes
 
 
 @pytest.mark.parametrize("role", list(STAFF))
@@ -109,3 +129,46 @@ def pages_for_role(role: str) -> tuple[str, ...]:
     from lib.access import User
 
     return pages_for(User(username=STAFF[role][0], role=role))
+
+
+# The actions each role takes on its walk (pages landing later add theirs here).
+EXPORT_ROLES = ("tutor", "senior_tutor", "wellbeing", "visa")
+
+
+@pytest.mark.parametrize("role", list(STAFF))
+def test_walk_of_a_working_session_downloads_an_export_and_logs_out(app, role):
+    from sqlalchemy import select
+
+    from lib.store.db import session_factory as factory
+    from lib.store.models import AccessLogEntry
+
+    shots = artifact_dir("walk")
+    with chromium_page() as page:
+        log_in(page, app, role)
+        if role in EXPORT_ROLES:
+            page.goto(f"{app}/cohort")
+            button = page.get_by_role("button", name="Download these students as CSV (logged)")
+            button.wait_for()
+            wait_until_idle(page)
+            with page.expect_download() as download:
+                button.click()
+            saved = shots / f"{role}_cohort_export.csv"
+            download.value.save_as(saved)
+            header, *rows = saved.read_text(encoding="utf-8-sig").splitlines()
+            assert "student_id" in header and rows
+            page.screenshot(path=str(shots / f"{role}_after_export.png"), full_page=True)
+        wait_until_idle(page)
+        page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Log out").click()
+        page.get_by_role("textbox", name="Username").wait_for()
+        page.screenshot(path=str(shots / f"{role}_logged_out.png"), full_page=True)
+        errors = console_errors(page)
+    if role in EXPORT_ROLES:
+        url = app_store_url()
+        with factory(url)() as session:
+            exports = session.scalars(
+                select(AccessLogEntry).where(
+                    AccessLogEntry.username == STAFF[role][0], AccessLogEntry.action == "export"
+                )
+            ).all()
+        assert exports, "the download left no access-log entry"
+    assert not errors, "\n".join(errors)

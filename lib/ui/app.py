@@ -13,7 +13,6 @@ from lib import auth
 from lib.access import PAGES, User, pages_for, scope_description
 from lib.audit import log_access
 from lib.store.db import session_scope
-from lib.ui.a11y import apply_accessibility_styles
 from lib.ui.state import Keys, StateKeys
 
 APP_TITLE = "Student Engagement Dashboard"
@@ -211,7 +210,6 @@ def main() -> None:
     cookie component), so a deep link such as /cohort?school=X keeps its page while the browser's
     cookie answers and while the user logs in; a successful login reruns into the same page."""
     st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide")
-    apply_accessibility_styles()
     _stop_with_key_error()
     key = auth.cookie_key()
     _remember_requested_params()
