@@ -10,6 +10,7 @@ from lib import charts
 from lib.access import ROLES, can
 from lib.auth import add_user, set_active
 from lib.compute.service import load_engine_config, save_engine_config
+from lib.engagement.config import DESCRIPTIONS as CONFIG_DESCRIPTIONS
 from lib.ingest.pipeline import preview_file
 from lib.sources import INGEST_SOURCES
 from lib.store.db import session_scope
@@ -172,6 +173,7 @@ with thresholds_tab:
                 entered[name] = col.text_area(
                     f"{name} (JSON)", value=json.dumps(value, default=str), key=key
                 )
+            col.caption(CONFIG_DESCRIPTIONS.get(name, ""))  # what the engine name means
         if st.form_submit_button("Save thresholds and recompute"):
             try:
                 values = {

@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--email", default=None)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_sub.add_parser("list", help="list staff users")
+    demo = users_sub.add_parser(
+        "reset-demo", help="new passwords for the demo users, printed with their roles"
+    )
+    demo.add_argument("--folder", type=Path, default=Path("sample_data"), help="its staff.csv")
 
     config = sub.add_parser("config", help="show or change the engine thresholds and windows")
     config_sub = config.add_subparsers(dest="config_command", required=True)
@@ -261,6 +265,11 @@ def _cmd_users(args: argparse.Namespace) -> int:
         if args.users_command == "list":
             for user in list_users(session):
                 print(f"{user.username}\t{user.role}\t{user.school or ''}\t{user.years or ''}")
+            return 0
+        if args.users_command == "reset-demo":
+            from lib.usecases import reset_demo_logins
+
+            print(reset_demo_logins(session, args.folder))
             return 0
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
         add_user(
