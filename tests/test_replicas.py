@@ -11,7 +11,7 @@ from lib.auth import COOKIE_NAME
 from lib.ops.replicas import NGINX, ROUTE_COOKIE, serve
 from lib.store.db import get_engine, init_db, session_factory
 from tests.app_fixtures import COOKIE_KEY, PASSWORD, seed
-from tests.browser_support import chromium_page, needs_chromium, wait_until_idle
+from tests.browser_support import chromium_page, console_errors, needs_chromium, wait_until_idle
 from tests.conftest import TEST_DATABASE_URL, _fresh_postgres_url
 
 pytestmark = [
@@ -102,6 +102,10 @@ def test_sessions_on_both_replicas_and_a_returning_user_on_the_other(cluster):
         assert first_response.value.headers["x-upstream"] == second
         page.get_by_role("heading", name="GivenS001 FamilyS001 · S001").first.wait_for()
         assert page.get_by_role("textbox", name="Username").count() == 0
+        assert "frame-ancestors 'self'" in first_response.value.headers["content-security-policy"]
+        wait_until_idle(page)
+        csp = [e for e in console_errors(page) if "Content Security Policy" in e]
+        assert not csp, "\n".join(csp)  # the app runs under the README's security headers
     with chromium_page() as page:
         _log_in_through(page, cluster.front, route_b, "tut_a")
         page.get_by_text("You see your personal tutees.").first.wait_for()

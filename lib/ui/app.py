@@ -209,7 +209,7 @@ def main() -> None:
     Navigation is registered before anything that can be interrupted (the login form and the
     cookie component), so a deep link such as /cohort?school=X keeps its page while the browser's
     cookie answers and while the user logs in; a successful login reruns into the same page."""
-    st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide")
+    st.set_page_config(page_title=APP_TITLE, page_icon="📊", layout="wide")
     _stop_with_key_error()
     key = auth.cookie_key()
     _remember_requested_params()
