@@ -7,6 +7,7 @@ import streamlit as st
 from lib.access import can
 from lib.store.db import session_scope
 from lib.ui import cache
+from lib.ui.chart_text import chart_in_words
 from lib.ui.state import Keys
 from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pager, require_page
 from lib.views.cohort import cohort_csv
@@ -90,8 +91,10 @@ left, right = st.columns(2)
 figures = cache.cohort_figures(version, user, filters)
 if "counts" in figures:
     left.plotly_chart(figures["counts"], key="cohort_counts_chart")
+    chart_in_words(figures["counts"], left)
 if "trend" in figures:
     right.plotly_chart(figures["trend"], key="cohort_trend_chart")
+    chart_in_words(figures["trend"], right)
 
 shown: list[str] = []
 if week_from and week_to:
@@ -103,6 +106,7 @@ if week_from and week_to:
         "flagged (most severe) first. 100% = the student's own usual level."
     )
     st.plotly_chart(heat["figure"], key="cohort_heatmap")
+    chart_in_words(heat["figure"])
     shown += heat["ids"]
 
 st.subheader("Flagged students")

@@ -15,6 +15,7 @@ from lib.ingest.pipeline import preview_file
 from lib.sources import INGEST_SOURCES
 from lib.store.db import session_scope
 from lib.ui import cache
+from lib.ui.chart_text import chart_in_words
 from lib.ui.state import Keys, StateKeys
 from lib.ui.widgets import require_page
 from lib.usecases import (
@@ -115,14 +116,18 @@ with coverage_tab:
     if coverage.empty:
         st.info("No activity loaded yet.")
     else:
-        st.plotly_chart(charts.coverage_heatmap(coverage), key="coverage_chart")
+        figure = charts.coverage_heatmap(coverage)
+        st.plotly_chart(figure, key="coverage_chart")
+        chart_in_words(figure)
 
 with calendar_tab:
     calendar = cache.calendar(version)
     if calendar.empty:
         st.info("No term calendar loaded yet: upload a `calendar` file (kind,start,end,label).")
     else:
-        st.plotly_chart(charts.calendar_timeline(calendar), key="calendar_chart")
+        figure = charts.calendar_timeline(calendar)
+        st.plotly_chart(figure, key="calendar_chart")
+        chart_in_words(figure)
         st.dataframe(calendar, hide_index=True, key="calendar_table")
     st.caption("A whole calendar can also be loaded as a `calendar` file on the Upload tab.")
     with st.form(Keys.CALENDAR_FORM, clear_on_submit=True):
