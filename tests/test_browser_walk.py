@@ -179,3 +179,27 @@ def test_walk_of_a_working_session_downloads_an_export_and_logs_out(app, role):
             ).all()
         assert exports, "the download left no access-log entry"
     assert not errors, "\n".join(errors)
+
+
+def test_login_and_navigation_by_keyboard_alone(app):
+    """The login form and the page links work with the keyboard only (no mouse click)."""
+    with chromium_page() as page:
+        page.goto(f"{app}/")
+        page.get_by_role("textbox", name="Username").wait_for()
+        wait_until_idle(page)
+        page.get_by_role("textbox", name="Username").focus()
+        page.keyboard.type(STAFF["wellbeing"][0])
+        page.keyboard.press("Tab")
+        page.keyboard.type(PASSWORD)
+        for _ in range(10):  # Tab onwards until the Login button has the focus
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.innerText") == "Login":
+                break
+        page.keyboard.press("Enter")
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        nav.wait_for()
+        wait_until_idle(page)
+        nav.get_by_role("link", name="Cohort").focus()
+        page.keyboard.press("Enter")
+        page.get_by_role("heading", name="Cohort").first.wait_for()
+        assert "/cohort" in page.url
