@@ -1,50 +1,25 @@
 """Data (admin): upload with preview and validation report, load history, coverage, calendar, thresholds, users."""
 
 import json
-import tempfile
-from pathlib import Path
 
 import streamlit as st
 
 from lib import charts
-from lib.access import ROLES, can
-from lib.auth import add_user, set_active
-from lib.compute.service import load_engine_config, save_engine_config
+from lib.access import ROLES, User, can
 from lib.engagement.config import DESCRIPTIONS as CONFIG_DESCRIPTIONS
-from lib.ingest.pipeline import preview_file
+from lib.ingest.pipeline import LoadReport
+from lib.safe_markdown import escape_markdown
 from lib.sources import INGEST_SOURCES
-from lib.store.db import session_scope
-from lib.ui import cache
+from lib.ui import actions, cache
 from lib.ui.chart_text import chart_in_words
-from lib.ui.state import Keys, StateKeys
+from lib.ui.state import Keys, data_page_state
 from lib.ui.widgets import require_page
-from lib.usecases import (
-    CALENDAR_KINDS,
-    add_calendar_period,
-    file_head,
-    load_and_recompute,
-    recompute,
-)
-from lib.views.admin import loads_frame, quarantined_rows, users_frame
-
-user = require_page("data")
-version = cache.version()
-st.title("Data")
-upload_tab, history_tab, coverage_tab, calendar_tab, thresholds_tab, users_tab = st.tabs(
-    ["Upload", "Load history", "Coverage", "Calendar", "Thresholds", "Users"]
-)
+from lib.usecases import CALENDAR_KINDS
 
 
-def _saved_upload(uploaded) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="dashboard_upload_"))
-    path = folder / Path(uploaded.name).name
-    path.write_bytes(uploaded.getvalue())
-    return path
-
-
-def _show_report(report) -> None:
+def show_report(report: LoadReport) -> None:
     box = st.error if report.status == "rejected" else st.success
-    box(report.message or report.status)
+    box(escape_markdown(report.message or report.status))  # it quotes the file's name and cells
     st.code(report.as_text(), language="text")
     if report.problems:
         st.dataframe(
@@ -54,64 +29,65 @@ def _show_report(report) -> None:
         )
 
 
-with upload_tab:
-    if can(user, "upload_data"):
-        source = st.selectbox("Source", INGEST_SOURCES, key=Keys.UPLOAD_SOURCE)
-        uploaded = st.file_uploader("Export file", key=Keys.UPLOAD_FILE)
-        year = st.number_input(
-            "Academic year for dates without one (first calendar year; 0 = none)",
-            min_value=0,
-            max_value=2100,
-            value=0,
-            key=Keys.UPLOAD_YEAR,
+def upload_tab(user: User) -> None:
+    if not can(user, "upload_data"):
+        return
+    source = st.selectbox("Source", INGEST_SOURCES, key=Keys.UPLOAD_SOURCE)
+    uploaded = st.file_uploader("Export file", key=Keys.UPLOAD_FILE)
+    year = st.number_input(
+        "Academic year for dates without one (first calendar year; 0 = none)",
+        min_value=0,
+        max_value=2100,
+        value=0,
+        key=Keys.UPLOAD_YEAR,
+    )
+    quarantine = st.checkbox(
+        "Load the good rows and keep bad rows in the quarantine report (otherwise reject the file)",
+        key=Keys.UPLOAD_QUARANTINE,
+    )
+    state = data_page_state()
+    if uploaded is not None and st.button("Preview and validate", key=Keys.UPLOAD_PREVIEW_BUTTON):
+        if state.preview is not None:
+            actions.discard_upload(state.preview)
+        state.preview = actions.preview_upload(
+            user, source, uploaded.name, uploaded.getvalue(), year or None
         )
-        quarantine = st.checkbox(
-            "Load the good rows and keep bad rows in the quarantine report (otherwise reject the file)",
-            key=Keys.UPLOAD_QUARANTINE,
+    preview = state.preview
+    if (
+        preview is None
+        or uploaded is None
+        or (preview.source, preview.name)
+        != (
+            source,
+            uploaded.name,
         )
-        if uploaded is not None and st.button(
-            "Preview and validate", key=Keys.UPLOAD_PREVIEW_BUTTON
-        ):
-            path = _saved_upload(uploaded)
-            with session_scope() as session:
-                report = preview_file(session, source, path, year=year or None)
-            st.session_state[StateKeys.UPLOAD_PREVIEW] = (source, uploaded.name, str(path), report)
-        preview = st.session_state.get(StateKeys.UPLOAD_PREVIEW)
-        if preview and uploaded is not None and preview[:2] == (source, uploaded.name):
-            st.markdown("**First lines of the file**")
-            st.code(file_head(preview[2]), language="text")
-            st.markdown("**Validation report (nothing stored yet)**")
-            _show_report(preview[3])
-            if st.button("Load this file", key=Keys.UPLOAD_LOAD_BUTTON, type="primary"):
-                with session_scope() as session:
-                    outcome = load_and_recompute(
-                        session,
-                        [(source, Path(preview[2]))],
-                        year=year or None,
-                        loaded_by=user.username,
-                        quarantine=quarantine,
-                    )
-                cache.clear()
-                st.session_state.pop(StateKeys.UPLOAD_PREVIEW, None)
-                for report in outcome.reports:
-                    _show_report(report)
+    ):
+        return
+    st.markdown("**First lines of the file**")
+    st.code(preview.head, language="text")
+    st.markdown("**Validation report (nothing stored yet)**")
+    show_report(preview.report)
+    if st.button("Load this file", key=Keys.UPLOAD_LOAD_BUTTON, type="primary"):
+        state.preview = None
+        outcome = actions.load_upload(user, preview, year or None, quarantine)
+        for report in outcome.reports:
+            show_report(report)
 
-with history_tab:
-    with session_scope() as session:
-        loads = loads_frame(session)
+
+def history_tab(version: str) -> None:
+    loads = cache.loads(version)
     if loads.empty:
         st.info("Nothing loaded yet. Use the Upload tab or `python -m lib ingest`.")
-    else:
-        st.dataframe(loads, hide_index=True, width="stretch", key="loads_table")
-        quarantined = loads[loads["status"] == "loaded_with_quarantine"]["id"].tolist()
-        if quarantined:
-            load_id = st.selectbox("Quarantine report of load", quarantined, key="quarantine_load")
-            with session_scope() as session:
-                st.dataframe(
-                    quarantined_rows(session, int(load_id)), hide_index=True, key="quarantine_table"
-                )
+        return
+    st.dataframe(loads, hide_index=True, width="stretch", key="loads_table")
+    quarantined = loads[loads["status"] == "loaded_with_quarantine"]["id"].tolist()
+    if quarantined:
+        load_id = st.selectbox("Quarantine report of load", quarantined, key="quarantine_load")
+        rows = cache.quarantined_rows(version, int(load_id))
+        st.dataframe(rows, hide_index=True, key="quarantine_table")
 
-with coverage_tab:
+
+def coverage_tab(version: str) -> None:
     coverage = cache.coverage(version)
     if coverage.empty:
         st.info("No activity loaded yet.")
@@ -120,7 +96,8 @@ with coverage_tab:
         st.plotly_chart(figure, key="coverage_chart")
         chart_in_words(figure)
 
-with calendar_tab:
+
+def calendar_tab(user: User, version: str) -> None:
     calendar = cache.calendar(version)
     if calendar.empty:
         st.info("No term calendar loaded yet: upload a `calendar` file (kind,start,end,label).")
@@ -138,25 +115,21 @@ with calendar_tab:
         kind = c1.selectbox("Kind", CALENDAR_KINDS, key="calendar_form_kind")
         period = c2.date_input("From – to", value=(), key="calendar_form_period")
         label = c3.text_input("Label", key="calendar_form_label")
-        if st.form_submit_button("Add period and recompute"):
-            if not isinstance(period, tuple) or len(period) != 2:
-                st.error("Pick the first and the last day of the period.")
-            else:
-                try:
-                    with session_scope() as session:
-                        add_calendar_period(
-                            session, user, kind=kind, start=period[0], end=period[1], label=label
-                        )
-                        recompute(session)
-                except (ValueError, PermissionError) as exc:
-                    st.error(str(exc))
-                else:
-                    cache.clear()
-                    st.success(f"{kind.replace('_', ' ')} {period[0]} to {period[1]} added.")
+        if not st.form_submit_button("Add period and recompute"):
+            return
+    if not isinstance(period, tuple) or len(period) != 2:
+        st.error("Pick the first and the last day of the period.")
+        return
+    try:
+        actions.add_calendar_period(user, kind, period[0], period[1], label)
+    except (ValueError, PermissionError) as exc:
+        st.error(escape_markdown(exc))
+    else:
+        st.success(f"{kind.replace('_', ' ')} {period[0]} to {period[1]} added.")
 
-with thresholds_tab:
-    with session_scope() as session:
-        config = load_engine_config(session)
+
+def thresholds_tab(user: User, version: str) -> None:
+    config = cache.engine_config(version)
     st.caption(
         "Engine thresholds (defaults with any stored changes). Saving stores what differs "
         "from the defaults and recomputes every flag."
@@ -179,25 +152,18 @@ with thresholds_tab:
                     f"{name} (JSON)", value=json.dumps(value, default=str), key=key
                 )
             col.caption(CONFIG_DESCRIPTIONS.get(name, ""))  # what the engine name means
-        if st.form_submit_button("Save thresholds and recompute"):
-            try:
-                values = {
-                    k: json.loads(v) if not isinstance(config[k], str | int | float) else v
-                    for k, v in entered.items()
-                }
-                with session_scope() as session:
-                    save_engine_config(session, values, updated_by=user.username)
-                    recompute(session)
-            except (ValueError, TypeError, KeyError) as exc:
-                st.error(f"Not saved: {exc}")
-            else:
-                cache.clear()
-                st.success("Thresholds saved; flags recomputed.")
+        if not st.form_submit_button("Save thresholds and recompute"):
+            return
+    try:
+        actions.save_thresholds(user, entered)
+    except (ValueError, TypeError, KeyError, PermissionError) as exc:
+        st.error(f"Not saved: {escape_markdown(exc)}")
+    else:
+        st.success("Thresholds saved; flags recomputed.")
 
-with users_tab:
-    with session_scope() as session:
-        users = users_frame(session)
-    st.dataframe(users, hide_index=True, width="stretch", key="users_table")
+
+def users_tab(user: User, version: str) -> None:
+    st.dataframe(cache.users(version), hide_index=True, width="stretch", key="users_table")
     with st.form(Keys.USER_FORM, clear_on_submit=True):
         st.markdown(
             "**Add or update a user** (leave the password empty to keep it, or for SSO-only users)"
@@ -212,22 +178,42 @@ with users_tab:
             "Password (10–72 bytes)", type="password", key="user_form_password"
         )
         active = st.checkbox("Active", value=True, key="user_form_active")
-        if st.form_submit_button("Save user"):
-            try:
-                with session_scope() as session:
-                    add_user(
-                        session,
-                        username,
-                        role=role,
-                        school=school or None,
-                        years=years or None,
-                        email=email or None,
-                        password=password or None,
-                    )
-                    if not active:
-                        set_active(session, username.strip().lower(), False)
-            except (ValueError, LookupError) as exc:
-                st.error(str(exc))
-            else:
-                cache.clear()
-                st.success(f"User {username} saved.")
+        if not st.form_submit_button("Save user"):
+            return
+    try:
+        actions.save_staff_user(
+            user,
+            username,
+            role=role,
+            school=school,
+            years=years,
+            email=email,
+            password=password,
+            active=active,
+        )
+    except (ValueError, LookupError, PermissionError) as exc:
+        st.error(escape_markdown(exc))
+    else:
+        st.success(f"User {escape_markdown(username)} saved.")
+
+
+def main() -> None:
+    user = require_page("data")
+    version = cache.version()
+    st.title("Data")
+    tabs = st.tabs(["Upload", "Load history", "Coverage", "Calendar", "Thresholds", "Users"])
+    with tabs[0]:
+        upload_tab(user)
+    with tabs[1]:
+        history_tab(version)
+    with tabs[2]:
+        coverage_tab(version)
+    with tabs[3]:
+        calendar_tab(user, version)
+    with tabs[4]:
+        thresholds_tab(user, version)
+    with tabs[5]:
+        users_tab(user, version)
+
+
+main()

@@ -187,7 +187,7 @@ def main() -> None:
     for detector in ("robust_z", "ewma"):
         with session_scope(url) as session:
             save_engine_config(session, {"detector": detector}, updated_by="bench")
-            summary = compute(session, full=True)
+            summary = compute(session, full=True).as_dict()
             teaching = _teaching_weeks(session)
             from lib.store.models import DataQualityEvent
 

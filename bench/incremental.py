@@ -402,7 +402,7 @@ def first_compute(url: str) -> dict:
 
     started = time.perf_counter()
     with session_scope(url) as session:
-        result = compute(session)
+        result = compute(session).as_dict()
     return {"seconds": time.perf_counter() - started, "result": result}
 
 
@@ -432,7 +432,7 @@ def child_incremental(url: str, csv: Path) -> dict:
     load_seconds = time.perf_counter() - started
     started = time.perf_counter()
     with session_scope(url) as session:
-        result = compute(session)
+        result = compute(session).as_dict()
     incremental_seconds = time.perf_counter() - started
     correction = correct_two_weeks_back(url, csv.with_name("correction.csv"))
     with session_scope(url) as session:
@@ -472,7 +472,7 @@ def correct_two_weeks_back(url: str, path: Path, students: int = 2000) -> dict:
         load_files(session, "events", [path], loaded_by="bench")
     started = time.perf_counter()
     with session_scope(url) as session:
-        result = compute(session)
+        result = compute(session).as_dict()
     return {
         "correction_rows": len(frame),
         "correction_seconds": time.perf_counter() - started,
@@ -537,7 +537,7 @@ def child_check(url: str) -> dict:
     before = results(url)
     started = time.perf_counter()
     with session_scope(url) as session:
-        result = compute(session, full=True)
+        result = compute(session, full=True).as_dict()
     seconds = time.perf_counter() - started
     after = results(url)
     differences = {

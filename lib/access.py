@@ -29,16 +29,17 @@ class PageSpec:
 PAGES: dict[str, PageSpec] = {
     p.key: p
     for p in (
-        PageSpec("home", "Home", "app_pages/home_page.py", "home", ":material/home:"),
-        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", ":material/groups:"),
-        PageSpec("student", "Student", "app_pages/student_page.py", "student", ":material/person:"),
-        PageSpec("data", "Data", "app_pages/data_page.py", "data", ":material/database:"),
+        PageSpec("home", "Home", "app_pages/home_page.py", "home", "🏠"),
+        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", "👥"),
+        PageSpec("student", "Student", "app_pages/student_page.py", "student", "👤"),
+        PageSpec("data", "Data", "app_pages/data_page.py", "data", "🗄️"),
+        PageSpec("case", "Cases", "app_pages/case_page.py", "case", "🗂️"),  # cases wing
         PageSpec(
             "access_log",
             "Access log",
             "app_pages/access_log_page.py",
             "access-log",
-            ":material/policy:",
+            "📜",
         ),
     )
 }
@@ -46,10 +47,10 @@ PAGES: dict[str, PageSpec] = {
 STUDENT_ROLES = ("tutor", "senior_tutor", "wellbeing", "visa")
 
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "tutor": ("home", "cohort", "student"),
-    "senior_tutor": ("home", "cohort", "student"),
-    "wellbeing": ("home", "cohort", "student"),
-    "visa": ("home", "cohort", "student"),
+    "tutor": ("home", "cohort", "student", "case"),
+    "senior_tutor": ("home", "cohort", "student", "case"),
+    "wellbeing": ("home", "cohort", "student", "case"),
+    "visa": ("home", "cohort", "student", "case"),
     "admin": ("home", "data", "access_log"),
 }
 
@@ -66,6 +67,32 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "edit_calendar": ("admin",),
     "manage_users": ("admin",),
     "view_access_log": ("admin",),
+    # --- cases wing (SPEC §5); the track rule below narrows each action per track
+    "view_case": STUDENT_ROLES,
+    "open_case": STUDENT_ROLES,
+    "record_contact": STUDENT_ROLES,
+    "correct_entry": STUDENT_ROLES,
+    "handover": ("tutor", "senior_tutor", "wellbeing"),
+    "refer": ("wellbeing",),
+    "emergency_decision": ("wellbeing",),
+    "close_case": STUDENT_ROLES,
+    "reopen_case": STUDENT_ROLES,
+    # --- mail wing: e-mail to a student from a case; the weekly digest of one's own students
+    "send_email": STUDENT_ROLES,
+    "receive_digest": STUDENT_ROLES,
+    "view_contact_impact": ("senior_tutor", "wellbeing"),
+}
+
+# Which roles see and work which case track: the visa team works only its own track and never
+# sees the welfare track (welfare information, SPEC §2); wellbeing and senior tutors see both;
+# tutors see their tutees' cases on both tracks but record only on the welfare track.
+TRACK_VIEW_ROLES: dict[str, tuple[str, ...]] = {
+    "welfare": ("tutor", "senior_tutor", "wellbeing"),
+    "visa": ("tutor", "senior_tutor", "wellbeing", "visa"),
+}
+TRACK_WORK_ROLES: dict[str, tuple[str, ...]] = {
+    "welfare": ("tutor", "senior_tutor", "wellbeing"),
+    "visa": ("visa",),
 }
 
 PROFILE_FIELDS = (
@@ -132,6 +159,33 @@ def can_open(user: User | None, page: str) -> bool:
 def can(user: User | None, action: str) -> bool:
     """Whether the user may perform an action (unknown actions are denied)."""
     return user is not None and user.role in ACTIONS.get(action, ())
+
+
+def can_on_track(user: User | None, action: str, track: str) -> bool:
+    """Whether the user may perform a case action on a case of this track (`view_case` needs the
+    track's view roles, every other case action its work roles)."""
+    if not can(user, action):
+        return False
+    roles = TRACK_VIEW_ROLES if action == "view_case" else TRACK_WORK_ROLES
+    return user.role in roles.get(track, ())
+
+
+def visible_tracks(user: User | None) -> tuple[str, ...]:
+    """The case tracks this user may see."""
+    return tuple(t for t in TRACK_VIEW_ROLES if can_on_track(user, "view_case", t))
+
+
+class NotAllowed(PermissionError):
+    """The user's role does not allow the action (raised where the action happens)."""
+
+
+def require(user: User | None, action: str) -> None:
+    """Raise NotAllowed unless the user may perform the action (unknown actions are refused too)."""
+    if action not in ACTIONS:
+        raise NotAllowed(f"unknown action {action!r}")
+    if not can(user, action):
+        who = user.role.replace("_", " ") if user else "nobody logged in"
+        raise NotAllowed(f"{who} may not {action.replace('_', ' ')}")
 
 
 def fields_for(user: User | None) -> tuple[str, ...]:

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from lib.access import User
 from lib.audit import entries_about, log_access
+from lib.auth import active_staff
+from lib.safe_csv import to_csv
 from lib.store.models import (
     Attendance,
     Case,
@@ -97,9 +99,13 @@ def summary_text(student: Student, tables: dict[str, pd.DataFrame], made_on: dat
 
 
 def write_subject_access_export(
-    session: Session, student_id: str, out: Path, *, requested_by: str = "cli"
+    session: Session, student_id: str, out: Path, *, requested_by: str
 ) -> Path:
-    """Write the zip, record the request as fulfilled (tutor copied) and log the export."""
+    """Write the zip, record the request as fulfilled (tutor copied) and log the export.
+
+    `requested_by` must name an active staff user (LookupError otherwise): the access log
+    records real people only."""
+    actor = User.from_staff(active_staff(session, requested_by))
     tables = collect(session, student_id)
     student = session.get(Student, student_id)
     today = date.today()
@@ -109,7 +115,7 @@ def write_subject_access_export(
         archive.writestr("README.txt", summary_text(student, tables, today))
         for name, frame in tables.items():
             buffer = io.StringIO()
-            frame.to_csv(buffer, index=False)
+            to_csv(frame, buffer)
             archive.writestr(f"{name}.csv", buffer.getvalue())
     open_request = session.scalars(
         select(SubjectAccessRequest).where(
@@ -128,7 +134,6 @@ def write_subject_access_export(
     open_request.fulfilled_on = today
     open_request.fulfilled_by = requested_by
     open_request.tutor_copy_to = student.tutor_username
-    actor = User(username=requested_by, role="operator")  # a data-protection officer at the CLI
     log_access(session, actor, f"subject access export {out.name}", [student_id], action="sar")
     session.commit()
     return out

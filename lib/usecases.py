@@ -3,7 +3,10 @@ the sample folder, exemptions and calendar periods, an uploaded file's first lin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -11,11 +14,17 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.access import User, can, can_view_student
-from lib.auth import create_demo_users
-from lib.compute.service import compute
+from lib.access import NotAllowed, User, can_view_student, require
+from lib.auth import add_user, create_demo_users, set_active
+from lib.cases.sample import close_sample_cases
+from lib.compute.service import (
+    ComputeSummary,
+    compute,
+    load_engine_config,
+    save_engine_config,
+)
 from lib.ingest.errors import IngestError
-from lib.ingest.pipeline import LoadReport, load_files, store_is_empty
+from lib.ingest.pipeline import LoadReport, load_files, preview_file, store_is_empty
 from lib.ingest.readers import decode_bytes, normalise_newlines
 from lib.store.models import CalendarPeriod, Exemption
 
@@ -28,7 +37,7 @@ class LoadOutcome:
     compute was skipped or nothing loaded)."""
 
     reports: list[LoadReport]
-    summary: dict | None = None
+    summary: ComputeSummary | None = None
 
     @property
     def failed(self) -> bool:
@@ -77,6 +86,7 @@ CANONICAL_ORDER = [
     ("timetable", "timetable/student_event.csv"),
     ("events", "events.csv"),
     ("submissions", "submissions.csv"),
+    ("contacts", "contacts.csv"),  # mail wing: sample welfare cases (lib.cases.sample)
 ]
 
 
@@ -98,19 +108,30 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     lines = [report.as_text().splitlines()[0] for report in outcome.reports]
     if outcome.failed:
         raise ValueError(outcome.reports[-1].as_text())
-    lines.append(f"computed: {outcome.summary}")
+    lines.append(f"computed: {outcome.summary.as_dict() if outcome.summary else None}")
+    staff = folder / "staff.csv"
+    passwords = create_demo_users(session, staff if staff.exists() else None)
+    session.commit()
+    lines.append(
+        f"sample cases closed: {close_sample_cases(session, folder / 'case_closures.csv')}"
+    )
     lines.append("")
-    lines.append(reset_demo_logins(session, folder))
+    lines.append(demo_logins_text(session, passwords))
     return "\n".join(lines)
 
 
 def reset_demo_logins(session: Session, folder: Path) -> str:
     """Give the demo users (one per role) fresh passwords; the lines to print, with their roles."""
-    from lib.auth import get_user
-
     staff = Path(folder) / "staff.csv"
     passwords = create_demo_users(session, staff if staff.exists() else None)
     session.commit()
+    return demo_logins_text(session, passwords)
+
+
+def demo_logins_text(session: Session, passwords: dict[str, str]) -> str:
+    """The demo logins as printed: username, role (and school), password."""
+    from lib.auth import get_user
+
     lines = [
         "Demo logins (shown once; `python -m lib users reset-demo` prints new ones):",
         f"  {'username':<24} {'role':<32} password",
@@ -123,9 +144,10 @@ def reset_demo_logins(session: Session, folder: Path) -> str:
     return "\n".join(lines)
 
 
-def recompute(session: Session) -> dict:
-    """Bring measures and flags up to date after a change the pages make (exemption, calendar, thresholds)."""
-    return compute(session)
+def recompute(session: Session, *, full: bool = False) -> ComputeSummary:
+    """Bring measures and flags up to date after a change a page made. Exemptions are noticed by
+    the next compute; a calendar period added by hand is not a load, so it asks for full."""
+    return compute(session, full=full)
 
 
 # --- exemptions and calendar periods ----------------------------------------------------------------
@@ -144,8 +166,9 @@ def add_exemption(
     note: str | None = None,
 ) -> Exemption:
     """Record an exemption for a student the user may see and may add exemptions for."""
-    if not can(user, "add_exemption") or not can_view_student(session, user, student_id):
-        raise PermissionError("you may not add exemptions for this student")
+    require(user, "add_exemption")
+    if not can_view_student(session, user, student_id):
+        raise NotAllowed("you may not add exemptions for this student")
     if reason not in EXEMPTION_REASONS:
         raise ValueError(f"reason must be one of {', '.join(EXEMPTION_REASONS)}")
     if end < start:
@@ -171,8 +194,7 @@ def add_calendar_period(
     session: Session, user: User, *, kind: str, start: date, end: date, label: str | None = None
 ) -> CalendarPeriod:
     """Add one period to the term calendar (admins); an identical period is not added twice."""
-    if not can(user, "edit_calendar"):
-        raise PermissionError("you may not change the term calendar")
+    require(user, "edit_calendar")
     if kind not in CALENDAR_KINDS:
         raise ValueError(f"kind must be one of {', '.join(CALENDAR_KINDS)}")
     if end < start:
@@ -201,3 +223,109 @@ def file_head(path, lines: int = 8, width: int = 300) -> str:
         text, encoding = decode_bytes(path.read_bytes(), path.name)
     head = normalise_newlines(text).split("\n")[:lines]
     return f"({encoding})\n" + "\n".join(line[:width] for line in head)
+
+
+# --- uploads on the Data page ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadPreview:
+    """An uploaded file saved for its preview: what it is, where it waits, what validation said."""
+
+    source: str
+    name: str
+    path: Path
+    head: str
+    report: LoadReport
+
+
+def preview_upload(
+    session: Session, user: User, source: str, name: str, data: bytes, *, year: int | None
+) -> UploadPreview:
+    """Save an uploaded file to a private temporary folder and validate it (nothing stored)."""
+    require(user, "upload_data")
+    folder = Path(tempfile.mkdtemp(prefix="dashboard_upload_"))
+    path = folder / (Path(name).name or "upload")
+    path.write_bytes(data)
+    try:
+        report = preview_file(session, source, path, year=year)
+    except BaseException:
+        discard_upload(path)
+        raise
+    return UploadPreview(source, name, path, file_head(path), report)
+
+
+def load_upload(
+    session: Session, user: User, preview: UploadPreview, *, year: int | None, quarantine: bool
+) -> LoadOutcome:
+    """Load a previewed upload, recompute, and delete its temporary file whatever happens."""
+    require(user, "upload_data")
+    try:
+        return load_and_recompute(
+            session,
+            [(preview.source, preview.path)],
+            year=year,
+            loaded_by=user.username,
+            quarantine=quarantine,
+        )
+    finally:
+        discard_upload(preview.path)
+
+
+def discard_upload(path: Path) -> None:
+    """Delete an upload's temporary folder (the file and the folder made for it)."""
+    if path.parent.name.startswith("dashboard_upload_"):
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+# --- thresholds and users (admin) ------------------------------------------------------------------
+
+
+def parse_thresholds(config: Mapping, entered: Mapping) -> dict:
+    """The threshold form's values: text, numbers and flags as entered; tables (lists and
+    mappings, shown as JSON) parsed back, refused with a ValueError naming the setting."""
+    values = {}
+    for name, value in entered.items():
+        if isinstance(config[name], str | int | float):
+            values[name] = value
+            continue
+        try:
+            values[name] = json.loads(value)
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{name}: not valid JSON ({exc})") from None
+    return values
+
+
+def save_thresholds(session: Session, user: User, entered: Mapping) -> ComputeSummary:
+    """Validate and store the thresholds an admin entered, then recompute every flag."""
+    require(user, "edit_thresholds")
+    values = parse_thresholds(load_engine_config(session), entered)
+    save_engine_config(session, values, updated_by=user.username)
+    return compute(session)
+
+
+def save_staff_user(
+    session: Session,
+    user: User,
+    username: str,
+    *,
+    role: str,
+    school: str | None = None,
+    years: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    active: bool = True,
+) -> None:
+    """Add or update a member of staff (admins); an empty password keeps the stored one."""
+    require(user, "manage_users")
+    add_user(
+        session,
+        username,
+        role=role,
+        school=school or None,
+        years=years or None,
+        email=email or None,
+        password=password or None,
+    )
+    if not active:
+        set_active(session, username.strip().lower(), False)

@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 
 from sqlalchemy import select
 
 from lib.cli import main
 from lib.compute.service import load_engine_config
-from lib.engagement.config import DEFAULTS, DESCRIPTIONS
+from lib.engagement.config import DEFAULTS, SETTINGS
 from lib.store.db import session_factory
 from lib.store.models import Flag, Setting
-from lib.usecases import load_sample_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
+    """`python -m lib ARGS` in a new process (the real entry point)."""
     return subprocess.run(
         [sys.executable, "-m", "lib", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
 
 
+def _main(*args: str) -> subprocess.CompletedProcess:
+    """The same command line run in this process (no interpreter start-up per call)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
 def test_every_setting_is_described():
-    assert set(DESCRIPTIONS) == set(DEFAULTS)
-    assert all(text.strip() for text in DESCRIPTIONS.values())
+    assert len({s.name for s in SETTINGS}) == len(SETTINGS) == len(DEFAULTS)
+    assert all(s.help.strip() for s in SETTINGS)
+    assert DEFAULTS == {s.name: s.default for s in SETTINGS}
 
 
 def test_config_show_prints_defaults_with_descriptions(sqlite_url):
@@ -40,10 +51,9 @@ def test_config_show_prints_defaults_with_descriptions(sqlite_url):
     assert not any("(default" in line for line in lines)  # nothing changed yet
 
 
-def test_config_set_validates_saves_and_recomputes(sqlite_url, demo_dir, capsys):
+def test_config_set_validates_saves_and_recomputes(sample_url, capsys):
+    sqlite_url = sample_url
     with session_factory(sqlite_url)() as session:
-        load_sample_folder(session, demo_dir, force=True)
-        session.commit()
         zero_before = session.query(Flag).filter(Flag.kind == "no_engagement").count()
     assert zero_before > 0
     assert main(["config", "set", "zero_weeks=6", "min_baseline.vle=1", "--by", "ops"]) == 0
@@ -82,7 +92,7 @@ def test_config_set_refuses_unknown_keys_and_bad_values(sqlite_url):
         (["zero_weeks"], "expected KEY=VALUE"),
     ]
     for args, message in cases:
-        done = _cli("config", "set", "sustain_weeks=3", *args)
+        done = _main("config", "set", "sustain_weeks=3", *args)
         assert done.returncode == 2, (args, done.stdout)
         assert message in done.stderr, (args, done.stderr)
     with session_factory(sqlite_url)() as session:  # nothing stored, not even the valid setting

@@ -9,7 +9,6 @@ from lib.compute.frames import read_daily_frames, read_frames
 from lib.compute.service import load_engine_config
 from lib.engagement.measures import build_inputs
 from lib.engagement.weekly import week_monday, week_number
-from lib.usecases import load_sample_folder
 
 ARRAYS = ("weeks", "teaching", "exempt", "value", "count", "expected", "vle_events")
 ARRAYS += ("vle_last_day", "missed")
@@ -22,10 +21,8 @@ def test_week_numbers_start_on_monday():
     assert [str(m) for m in mondays] == ["2025-09-15", "2025-09-22", "2025-09-22", "1969-12-29"]
 
 
-def test_weekly_sql_read_equals_daily_rows(any_session, demo_dir):
-    session = any_session
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+def test_weekly_sql_read_equals_daily_rows(any_sample_session):
+    session = any_sample_session
     config = load_engine_config(session)
     frames = read_frames(session)
     rate, count = frames["activity"]

@@ -13,16 +13,16 @@ import pytest
 from sqlalchemy import func, select
 
 from lib.cli import main
+from lib.compute.flags import flags_frame
 from lib.compute.service import (
     compute,
     data_version,
-    flags_frame,
     load_engine_config,
     save_engine_config,
 )
 from lib.ingest.pipeline import load_files
 from lib.store.models import DataQualityEvent, Flag, WeeklyMeasure
-from lib.usecases import CANONICAL_ORDER, load_sample_folder
+from lib.usecases import CANONICAL_ORDER
 
 EPISODES = ("sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start")
 
@@ -76,9 +76,8 @@ def _snapshot(session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return measures, flags, dq
 
 
-def test_demo_episodes_found_and_non_teaching_weeks_clean(session, demo_dir):
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+def test_demo_episodes_found_and_non_teaching_weeks_clean(sample_session, demo_dir):
+    session = sample_session
     flags = pd.DataFrame(session.execute(select(Flag.student_id, Flag.kind, Flag.week_start)).all())
     truth = pd.read_csv(demo_dir / "ground_truth.csv", dtype=str, keep_default_na=False)
     episodes = truth[truth["kind"].isin(EPISODES) & (truth["onset"] <= "2025-12-01")]
@@ -111,9 +110,8 @@ def test_demo_episodes_found_and_non_teaching_weeks_clean(session, demo_dir):
     assert n_index == 200 * len(weeks)
 
 
-def test_python_m_lib_flags_prints_the_stored_flags(sqlite_url, session, demo_dir):
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+def test_python_m_lib_flags_prints_the_stored_flags(sample_session):
+    session = sample_session
     out = io.StringIO()
     with redirect_stdout(out):
         assert main(["flags", "--all", "--as-of", "2025-12-19"]) == 0
@@ -139,10 +137,8 @@ def test_python_m_lib_flags_prints_the_stored_flags(sqlite_url, session, demo_di
     assert len(early) < len(frame)
 
 
-def test_incremental_compute_equals_full(any_session, demo_dir, tmp_path):
-    session = any_session
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+def test_incremental_compute_equals_full(any_sample_session, demo_dir, tmp_path):
+    session = any_sample_session
     ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].head(3).tolist()
     extra = tmp_path / "library.csv"
     rows = [f"{sid},library,2025-11-{day:02d},2,,\n" for sid in ids for day in (3, 4, 11, 18)]
@@ -152,27 +148,27 @@ def test_incremental_compute_equals_full(any_session, demo_dir, tmp_path):
     (report,) = load_files(session, "events", [extra], loaded_by="test")
     assert report.status != "rejected"
     summary = compute(session)
-    assert summary["mode"] == "incremental" and summary["students"] == 3
+    assert summary.mode == "incremental" and summary.students == 3
     assert data_version(session) != before_version
     incremental = _snapshot(session)
     ids_before = sorted(session.scalars(select(Flag.id)))
-    assert compute(session, full=True)["mode"] == "full"
+    assert compute(session, full=True).mode == "full"
     full = _snapshot(session)
     for a, b in zip(incremental, full, strict=True):
         pd.testing.assert_frame_equal(a, b)
     assert sorted(session.scalars(select(Flag.id))) == ids_before  # unchanged flags keep their ids
-    assert compute(session)["mode"] == "up_to_date"
+    assert compute(session).mode == "up_to_date"
 
 
-def test_config_change_and_full_recompute(session, demo_dir):
-    load_sample_folder(session, demo_dir, force=True)
+def test_config_change_and_full_recompute(sample_session):
+    session = sample_session
     assert load_engine_config(session)["zero_weeks"] == 2
     zero_before = session.query(Flag).filter(Flag.kind == "no_engagement").count()
     save_engine_config(session, {"zero_weeks": 4, "min_baseline": {"vle": 1.0}}, updated_by="admin")
     config = load_engine_config(session)
     assert config["zero_weeks"] == 4 and config["min_baseline"]["vle"] == 1.0
     assert config["min_baseline"]["attendance"] == 0.1  # other entries keep their defaults
-    assert compute(session)["mode"] == "full"  # a changed configuration recomputes everything
+    assert compute(session).mode == "full"  # a changed configuration recomputes everything
     zero_after = session.query(Flag).filter(Flag.kind == "no_engagement").count()
     assert zero_after <= zero_before
     with pytest.raises(ValueError):
@@ -182,11 +178,9 @@ def test_config_change_and_full_recompute(session, demo_dir):
 
 
 def test_a_weekly_load_writes_the_new_week_for_everyone_and_equals_full(
-    any_session, demo_dir, tmp_path
+    any_sample_session, demo_dir, tmp_path
 ):
-    session = any_session
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+    session = any_sample_session
     last_week = session.query(func.max(WeeklyMeasure.week_start)).scalar()
     ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].tolist()
     extra = tmp_path / "next_week.csv"
@@ -198,24 +192,23 @@ def test_a_weekly_load_writes_the_new_week_for_everyone_and_equals_full(
     extra.write_text("student_id,source,occurred_at,quantity,minutes,module_code\n" + "".join(rows))
     load_files(session, "events", [extra], loaded_by="test")
     summary = compute(session)
-    assert summary["mode"] == "new_weeks", summary
-    assert summary["weeks_rewritten_for_everyone"] == 1
+    assert summary.mode == "new_weeks", summary
+    assert summary.weeks_rewritten_for_everyone == 1
     # in full: the student with a row in an earlier week (and any using a source for the first
     # time); the 150 loaded only in the new week are not rewritten
-    assert 1 <= summary["students"] < 10
+    assert 1 <= summary.students < 10
     rows = session.query(WeeklyMeasure).filter(
         WeeklyMeasure.week_start == monday, WeeklyMeasure.source == "index"
     )
     assert rows.count() == 200  # every student has the new week, not only the ones loaded
     incremental = _snapshot(session)
-    assert compute(session, full=True)["mode"] == "full"
+    assert compute(session, full=True).mode == "full"
     for a, b in zip(incremental, _snapshot(session), strict=True):
         pd.testing.assert_frame_equal(a, b)
 
 
-def test_a_load_moving_a_weeks_cohort_prior_rewrites_everyone(session, demo_dir, tmp_path):
-    load_sample_folder(session, demo_dir, force=True)
-    session.commit()
+def test_a_load_moving_a_weeks_cohort_prior_rewrites_everyone(sample_session, demo_dir, tmp_path):
+    session = sample_session
     ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].tolist()
     extra = tmp_path / "late_moodle.csv"
     days = [date(2025, 10, 6) + timedelta(days=d) for d in range(5)]  # an early teaching week
@@ -225,7 +218,7 @@ def test_a_load_moving_a_weeks_cohort_prior_rewrites_everyone(session, demo_dir,
     # most students' Moodle days of that week change: the week's cohort median (the prior of
     # every student in cold start) moves, so untouched students' baselines may move too
     summary = compute(session)
-    assert (summary["mode"], summary["reason"]) == (
+    assert (summary.mode, summary.reason) == (
         "full",
         "a week's cohort prior (cold-start baseline) moved",
     )
@@ -265,7 +258,7 @@ def test_weekly_loads_resume_from_the_snapshot_and_equal_a_full_recompute(
         for source, path in paths.items():
             (report,) = load_files(session, source, [path], loaded_by="test")
             assert report.status != "rejected", report.as_text()
-        modes.append(compute(session)["mode"])
+        modes.append(compute(session).mode)
         session.commit()
     assert modes[0] == "full"
     # late submissions change the week before: resumed from the state kept after the week before
@@ -276,7 +269,7 @@ def test_weekly_loads_resume_from_the_snapshot_and_equal_a_full_recompute(
         f"student_id,source,occurred_at,quantity,minutes,module_code\n{sid},vle,2025-12-22,3,,\n"
     )
     load_files(session, "events", [early], loaded_by="test")
-    assert compute(session) == {
+    assert compute(session).as_dict() == {
         "mode": "up_to_date",
         "reason": "the new days are in a week not complete yet",
         "seconds": pytest.approx(0, abs=60),
@@ -288,12 +281,12 @@ def test_weekly_loads_resume_from_the_snapshot_and_equal_a_full_recompute(
     )
     load_files(session, "events", [fix], loaded_by="test")
     summary = compute(session)
-    assert (summary["mode"], summary["weeks_rewritten_for_everyone"]) == ("resumed_from_week", 4)
+    assert (summary.mode, summary.weeks_rewritten_for_everyone) == ("resumed_from_week", 4)
     stepwise = _snapshot(session)
     assert len(stepwise[1]) > 5 and stepwise[1]["ended_week"].notna().any()  # flags and recoveries
     assert len(stepwise[2]) >= 1  # the planted outages
     ids_before = sorted(session.scalars(select(Flag.id)))
-    assert compute(session, full=True)["mode"] == "full"
+    assert compute(session, full=True).mode == "full"
     for a, b in zip(stepwise, _snapshot(session), strict=True):
         pd.testing.assert_frame_equal(a, b)
     assert sorted(session.scalars(select(Flag.id))) == ids_before

@@ -26,7 +26,9 @@ def _csv(archive: zipfile.ZipFile, name: str) -> list[dict]:
 
 
 def test_export_holds_only_this_student_and_records_the_request(seeded_any, tmp_path):
-    out = write_subject_access_export(seeded_any, "S001", tmp_path / "s001.zip", requested_by="dpo")
+    out = write_subject_access_export(
+        seeded_any, "S001", tmp_path / "s001.zip", requested_by="admin1"
+    )
     with zipfile.ZipFile(out) as archive:
         names = set(archive.namelist())
         assert {"README.txt", "profile.csv", "weekly_measures.csv", "flags.csv"} <= names
@@ -40,15 +42,15 @@ def test_export_holds_only_this_student_and_records_the_request(seeded_any, tmp_
         readme = archive.read("README.txt").decode()
         assert "S001" in readme and "holds no grades" in readme
     request = seeded_any.scalars(select(SubjectAccessRequest)).one()
-    assert request.student_id == "S001" and request.fulfilled_by == "dpo"
+    assert request.student_id == "S001" and request.fulfilled_by == "admin1"
     assert request.tutor_copy_to == "tut_a"
     log = seeded_any.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "sar")).one()
-    assert log.student_ids == ["S001"] and log.username == "dpo"
+    assert log.student_ids == ["S001"] and log.username == "admin1"
 
 
 def test_second_export_lists_the_first_in_its_access_log(seeded_any, tmp_path):
-    write_subject_access_export(seeded_any, "S001", tmp_path / "a.zip", requested_by="dpo")
-    out = write_subject_access_export(seeded_any, "S001", tmp_path / "b.zip", requested_by="dpo")
+    write_subject_access_export(seeded_any, "S001", tmp_path / "a.zip", requested_by="admin1")
+    out = write_subject_access_export(seeded_any, "S001", tmp_path / "b.zip", requested_by="admin1")
     with zipfile.ZipFile(out) as archive:
         viewers = _csv(archive, "access_log.csv")
         requests = _csv(archive, "subject_access_requests.csv")
@@ -58,5 +60,27 @@ def test_second_export_lists_the_first_in_its_access_log(seeded_any, tmp_path):
 
 def test_unknown_student_is_refused(seeded_any, tmp_path):
     with pytest.raises(UnknownStudent, match="S999"):
-        write_subject_access_export(seeded_any, "S999", tmp_path / "x.zip")
+        write_subject_access_export(seeded_any, "S999", tmp_path / "x.zip", requested_by="admin1")
     assert not (tmp_path / "x.zip").exists()
+
+
+@pytest.mark.parametrize("by", ["anyname", "", "cli"])
+def test_the_actor_must_be_a_real_active_user(seeded_any, tmp_path, by):
+    with pytest.raises(LookupError, match="not an active staff user"):
+        write_subject_access_export(seeded_any, "S001", tmp_path / "x.zip", requested_by=by)
+    assert not (tmp_path / "x.zip").exists()
+    assert (
+        seeded_any.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "sar")).all() == []
+    )
+
+
+def test_a_disabled_user_cannot_be_the_actor(seeded_any, tmp_path, capsys):
+    from lib.auth import set_active
+    from lib.cli import main
+
+    set_active(seeded_any, "admin1", False)
+    seeded_any.commit()
+    code = main(["sar", "S001", "--out", str(tmp_path / "y.zip"), "--by", "admin1"])
+    assert code == 2
+    assert "'admin1' is not an active staff user" in capsys.readouterr().err
+    assert not (tmp_path / "y.zip").exists()

@@ -49,7 +49,9 @@ def _raw_frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
     params = compiled.params
     if compiled.positional:
         params = tuple(params[name] for name in compiled.positiontup)
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None  # a connection checked out of the pool
+    cursor = dbapi.cursor()
     try:
         cursor.execute(str(compiled), params)
         rows = cursor.fetchall()

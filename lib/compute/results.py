@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lib.compute.frames import query_frame
-from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP, State
+from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP, Results, State
 from lib.engagement.explain import explain_end, measures_frame
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
@@ -37,7 +37,7 @@ def _delete_for(session: Session, model, students: list[str] | None) -> None:
 
 
 def persist_measures(
-    session: Session, inp: Inputs, res, students: list[str] | None, first_week: int
+    session: Session, inp: Inputs, res: Results, students: list[str] | None, first_week: int
 ) -> int:
     """Replace the weekly measures of these students (None: everyone) and, for everyone else, of
     the weeks from first_week on; rows built per chunk of students (bounded memory)."""
@@ -59,13 +59,13 @@ def persist_measures(
     return _write_groups(session, inp, res, groups)
 
 
-def replace_measures_from(session: Session, inp: Inputs, res) -> int:
+def replace_measures_from(session: Session, inp: Inputs, res: Results) -> int:
     """Replace every student's measures of these weeks and later (the weeks of `inp`)."""
     session.execute(delete(WeeklyMeasure).where(WeeklyMeasure.week_start >= inp.weeks[0].item()))
     return _write_groups(session, inp, res, [(np.arange(len(inp.student_ids)), 0)])
 
 
-def _write_groups(session: Session, inp: Inputs, res, groups) -> int:
+def _write_groups(session: Session, inp: Inputs, res: Results, groups) -> int:
     rows = 0
     for sel, first in groups:
         S, W, K = inp.value.shape
@@ -134,7 +134,7 @@ def write_flags(
     now = datetime.now().replace(microsecond=0)
     kept = merged[merged["_merge"] == "both"]
     for row in kept.itertuples(index=False):  # only flags that already existed (few)
-        flag = session.get(Flag, int(row.id))
+        flag = session.get_one(Flag, int(row.id))
         ended, recovery = _day(row.ended_week), _text(row.recovery_explanation)
         if (
             flag.ended_week != ended
@@ -165,7 +165,7 @@ def _column_flag(column: int) -> tuple[int, int]:
 def rewrite_flags_from(
     session: Session,
     inp: Inputs,
-    res,
+    res: Results,
     flags: pd.DataFrame,
     ends: pd.DataFrame,
     before: State,
@@ -246,9 +246,13 @@ def write_dq(session: Session, dq: pd.DataFrame, since: date | None = None) -> N
 
 def stored_dq(session: Session) -> list:
     """(week, source, module) of the stored data-quality events."""
-    return session.execute(
-        select(DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code)
-    ).all()
+    return list(
+        session.execute(
+            select(
+                DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code
+            )
+        ).all()
+    )
 
 
 def next_flag_id(session: Session) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.compute.frames import query_frame, read_frames, read_inputs
+from lib.compute.frames import read_frames, read_inputs
 from lib.compute.results import (
     SNAPSHOT_WEEKS,
     load_snapshot,
@@ -28,18 +28,76 @@ from lib.compute.results import (
 )
 from lib.engagement.calendar import monday, week_range
 from lib.engagement.config import DEFAULTS, config_hash, merge_config, parse_assignments
-from lib.engagement.engine import earlier_flag_ends, run_keeping
+from lib.engagement.engine import Results, earlier_flag_ends, run_keeping
 from lib.engagement.explain import dq_frame
 from lib.engagement.explain import flags_frame as engine_flags
 from lib.engagement.measures import Inputs, build_inputs, complete_through
 from lib.engagement.weekly import RATE_SOURCES
-from lib.store.models import DailyActivity, Exemption, Flag, Load, Setting, Student, Submission
+from lib.store.models import DailyActivity, Exemption, Load, Setting, Student, Submission
 
 CONFIG_KEY = "engine_config"
 STATE_KEY = "engine_state"
 # Loads of these sources change who is expected where and when: recompute everything.
 STRUCTURAL_SOURCES = {"students", "enrolments", "calendar", "timetable"}
-FLAG_COLUMNS = ["student_id", "week_start", "kind", "severity", "explanation"]
+
+
+@dataclass
+class EngineState:
+    """What the last compute recorded (stored as JSON under STATE_KEY): the newest load and
+    exemption it saw, the configuration's hash, the results version, the first and last week
+    computed, and each week's cohort prior per source."""
+
+    load_id: int = 0
+    exemption_id: int = 0
+    config: str | None = None
+    version: int = 0
+    weeks: list[str] = field(default_factory=list)
+    priors: dict | None = None
+
+    @classmethod
+    def from_json(cls, value: dict | None) -> EngineState:
+        value = value or {}
+        return cls(
+            load_id=int(value.get("load_id", 0)),
+            exemption_id=int(value.get("exemption_id", 0)),
+            config=value.get("config"),
+            version=int(value.get("version", 0)),
+            weeks=list(value.get("weeks") or []),
+            priors=value.get("priors"),
+        )
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ComputeSummary:
+    """What one compute did: `as_dict()` is what `python -m lib compute` prints (fields that do
+    not apply to the mode are None and left out)."""
+
+    mode: str
+    seconds: float
+    reason: str | None = None
+    students: int | None = None
+    weeks: int | None = None
+    weeks_rewritten_for_everyone: int | None = None
+    teaching_weeks: int | None = None
+    measures_written: int | None = None
+    flags_raised: int | None = None
+    flags_open: int | None = None
+    flags_ended: int | None = None
+    flags_new: int | None = None
+    flags_removed: int | None = None
+    flags_ended_earlier: int | None = None
+    dq_events: int | None = None
+    seconds_read: float | None = None
+    seconds_engine: float | None = None
+    seconds_measures: float | None = None
+
+    def as_dict(self) -> dict:
+        """The fields that apply, mode first and seconds (the total) last."""
+        out = {k: v for k, v in asdict(self).items() if v is not None and k != "seconds"}
+        return {**out, "seconds": self.seconds}
 
 
 # --- configuration ---------------------------------------------------------------------------------
@@ -85,7 +143,7 @@ def set_engine_config(session: Session, assignments: list[str], updated_by: str)
     save_engine_config(session, stored, updated_by)
     after = load_engine_config(session)
     changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
-    return {"changed": changed, "compute": compute(session, full=True)}
+    return {"changed": changed, "compute": compute(session, full=True).as_dict()}
 
 
 def _touch(touched: dict, rows) -> None:
@@ -112,13 +170,13 @@ def _day(value) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _changes(session: Session, state: dict) -> Changes:
+def _changes(session: Session, state: EngineState) -> Changes:
     """What changed since the last compute: cheap queries (no grouping per student)."""
     marks = (
         session.scalar(select(func.max(Load.id))) or 0,
         session.scalar(select(func.max(Exemption.id))) or 0,
     )
-    since = int(state.get("load_id", 0))
+    since = state.load_id
     sources = set(session.scalars(select(Load.source).where(Load.id > since)))
     if sources & STRUCTURAL_SOURCES:
         return Changes(since, marks, True, None, [])
@@ -128,10 +186,10 @@ def _changes(session: Session, state: dict) -> Changes:
         _day(session.scalar(select(func.min(func.coalesce(day, day))).where(model.load_id > since)))
         for model, day in ((DailyActivity, DailyActivity.day), (Submission, Submission.due_at))
     ]
-    days = [d for d in days if d is not None]
-    exempted = (Exemption.load_id > since) | (Exemption.id > int(state.get("exemption_id", 0)))
+    known = [d for d in days if d is not None]
+    exempted = (Exemption.load_id > since) | (Exemption.id > state.exemption_id)
     students = list(session.scalars(select(Exemption.student_id).where(exempted)))
-    return Changes(since, marks, False, min(days) if days else None, students)
+    return Changes(since, marks, False, min(known) if known else None, students)
 
 
 def _touched(session: Session, changes: Changes) -> dict:
@@ -159,22 +217,28 @@ def _timetable_flips(inp: Inputs, old_weeks: int) -> bool:
     return False
 
 
-def _priors(inp: Inputs, res, earlier: list | None = None) -> dict:
+def _prior(res: Results) -> np.ndarray:
+    """The engine's cohort prior per week and source (run() always computes it)."""
+    assert res.prior is not None
+    return res.prior
+
+
+def _priors(inp: Inputs, res: Results, earlier: list | None = None) -> dict:
     """The cohort prior of every week per source, as stored with the engine state (after the
     stored rows of `earlier` weeks when given)."""
     return {
         "sources": list(inp.sources),
-        "weeks": (earlier or []) + np.round(res.prior, 12).tolist(),
+        "weeks": (earlier or []) + np.round(_prior(res), 12).tolist(),
     }
 
 
-def _priors_moved(inp: Inputs, res, stored: dict | None) -> bool:
+def _priors_moved(inp: Inputs, res: Results, stored: dict | None) -> bool:
     """Whether the cohort prior (the cold-start baseline of everyone) of a week computed before
     changed (a touched student's earlier weeks can move it); unknown counts as moved."""
     if not stored or not stored.get("weeks"):
         return True
     old = np.array(stored["weeks"], float)
-    now = np.round(res.prior[: len(old)], 12)
+    now = np.round(_prior(res)[: len(old)], 12)
     if len(old) > len(now):
         return True
     for k_old, source in enumerate(stored["sources"]):
@@ -185,17 +249,19 @@ def _priors_moved(inp: Inputs, res, stored: dict | None) -> bool:
     return False
 
 
-def _full_reason(inp: Inputs, res, state: dict, full: bool, dq_changed: bool) -> str | None:
+def _full_reason(
+    inp: Inputs, res: Results, state: EngineState, full: bool, dq_changed: bool
+) -> str | None:
     """Why everything must be rewritten (None when a partial write is exact)."""
     span = [str(inp.weeks[0]), str(inp.weeks[-1])] if len(inp.weeks) else []
-    old = state.get("weeks") or []
+    old = state.weeks
     if full:
         return "requested, first compute, configuration or structural load"
     if not span or len(old) != 2 or span[0] != old[0] or span[1] < old[1]:
         return "the weeks computed changed other than by new weeks at the end"
     if dq_changed:
         return "a systemic (data-quality) event of a week computed before appeared or vanished"
-    if _priors_moved(inp, res, state.get("priors")):
+    if _priors_moved(inp, res, state.priors):
         return "a week's cohort prior (cold-start baseline) moved"
     old_weeks = int(np.searchsorted(inp.weeks, np.datetime64(old[1]), side="right"))
     if _timetable_flips(inp, old_weeks):
@@ -204,7 +270,7 @@ def _full_reason(inp: Inputs, res, state: dict, full: bool, dq_changed: bool) ->
 
 
 def _plan(
-    inp: Inputs, res, state: dict, full: bool, touched: dict, dq_changed: bool
+    inp: Inputs, res: Results, state: EngineState, full: bool, touched: dict, dq_changed: bool
 ) -> tuple[str, str, list[str] | None, int]:
     """(mode, reason, students whose every week is rewritten (None: everyone), first week
     rewritten for everyone else (len(weeks): none)).
@@ -219,9 +285,9 @@ def _plan(
     if reason is not None:
         return "full", reason, None, W
     known = set(inp.student_ids)
-    if str(inp.weeks[-1]) == state["weeks"][1]:
+    if str(inp.weeks[-1]) == state.weeks[1]:
         return "incremental", "loads touched these students", sorted(set(touched) & known), W
-    old_weeks = int(np.searchsorted(inp.weeks, np.datetime64(state["weeks"][1]), side="right"))
+    old_weeks = int(np.searchsorted(inp.weeks, np.datetime64(state.weeks[1]), side="right"))
     new_from = inp.weeks[old_weeks].item()
     earlier = {s for s, day in touched.items() if day is None or day < new_from} & known
     return "new_weeks", "the data horizon moved forward", sorted(earlier), old_weeks
@@ -235,9 +301,9 @@ def _dq_keys(keys, through: str | None) -> set:
 
 def _save_state(
     session: Session,
-    state: dict,
+    state: EngineState,
     inp: Inputs,
-    res,
+    res: Results,
     config: dict,
     marks: tuple[int, int],
     span: list[str] | None = None,
@@ -245,20 +311,16 @@ def _save_state(
 ) -> int:
     """Store what the next compute compares with (loads seen, weeks, priors); returns the new
     version."""
-    version = int(state.get("version", 0)) + 1
-    _put_setting(
-        session,
-        STATE_KEY,
-        {
-            "load_id": marks[0],
-            "exemption_id": marks[1],
-            "config": config_hash(config),
-            "version": version,
-            "weeks": span or [str(inp.weeks[0]), str(inp.weeks[-1])],
-            "priors": priors or _priors(inp, res),
-        },
-        "engine",
+    version = state.version + 1
+    saved = EngineState(
+        load_id=marks[0],
+        exemption_id=marks[1],
+        config=config_hash(config),
+        version=version,
+        weeks=span or [str(inp.weeks[0]), str(inp.weeks[-1])],
+        priors=priors or _priors(inp, res),
     )
+    _put_setting(session, STATE_KEY, saved.to_json(), "engine")
     return version
 
 
@@ -283,8 +345,14 @@ def _keep_snapshots(
 
 
 def _compute_all(
-    session: Session, config: dict, state: dict, full: bool, touched: dict, marks, t0: float
-) -> dict:
+    session: Session,
+    config: dict,
+    state: EngineState,
+    full: bool,
+    touched: dict,
+    marks: tuple[int, int],
+    t0: float,
+) -> ComputeSummary:
     """compute() by a pass over every week (writing only what changed, see `_plan`)."""
     inp = read_inputs(session, config)
     t_read = time.perf_counter()
@@ -292,7 +360,7 @@ def _compute_all(
     flags = engine_flags(inp, res, config)
     dq = dq_frame(inp, res)
     t_engine = time.perf_counter()
-    through = (state.get("weeks") or [None, None])[1]
+    through = state.weeks[1] if state.weeks else None
     now = dq[["week_start", "source", "module_code"]].itertuples(index=False)
     dq_changed = not full and _dq_keys(now, through) != _dq_keys(stored_dq(session), through)
     mode, reason, students, first_week = _plan(inp, res, state, full, touched, dq_changed)
@@ -304,29 +372,28 @@ def _compute_all(
     write_dq(session, dq)
     version = _save_state(session, state, inp, res, config, marks)
     _keep_snapshots(session, inp, flags, 0, states, version, every=True)
-    return {
-        "mode": mode,
-        "reason": reason,
-        "students": int(len(inp.student_ids)) if students is None else len(students),
-        "weeks": int(len(inp.weeks)),
-        "weeks_rewritten_for_everyone": int(len(inp.weeks) - first_week)
-        if students is not None
-        else int(len(inp.weeks)),
-        "teaching_weeks": int(inp.teaching.sum()),
-        "measures_written": rows,
-        "flags_raised": int(len(flags)),
-        "flags_open": int(flags["ended_week"].isna().sum()),
-        "flags_ended": int(flags["ended_week"].notna().sum()),
+    rewritten = len(inp.weeks) - first_week if students is not None else len(inp.weeks)
+    return ComputeSummary(
+        mode=mode,
+        reason=reason,
+        students=int(len(inp.student_ids)) if students is None else len(students),
+        weeks=int(len(inp.weeks)),
+        weeks_rewritten_for_everyone=int(rewritten),
+        teaching_weeks=int(inp.teaching.sum()),
+        measures_written=rows,
+        flags_raised=int(len(flags)),
+        flags_open=int(flags["ended_week"].isna().sum()),
+        flags_ended=int(flags["ended_week"].notna().sum()),
         **counts,
-        "dq_events": int(len(dq)),
+        dq_events=int(len(dq)),
         **_timings(t0, t_read, t_engine, t_measures),
-    }
+    )
 
 
-def _resume_week(state: dict, changes: Changes) -> date | None:
+def _resume_week(state: EngineState, changes: Changes) -> date | None:
     """The first week to recompute: the Monday after the last week computed, or the week of the
     earliest day changed since when earlier (None: exemptions changed, or nothing computed)."""
-    span = state.get("weeks") or []
+    span = state.weeks
     if len(span) != 2 or changes.earliest is None or changes.exempted:
         return None
     after = date.fromisoformat(span[1]) + timedelta(days=7)
@@ -335,13 +402,15 @@ def _resume_week(state: dict, changes: Changes) -> date | None:
 
 
 def _compute_resumed(
-    session: Session, config: dict, state: dict, changes: Changes, t0: float
-) -> dict | None:
+    session: Session, config: dict, state: EngineState, changes: Changes, t0: float
+) -> ComputeSummary | None:
     """compute() from the first week changed on: the engine resumes from the state kept after
     the week before (the last SNAPSHOT_WEEKS weeks' are kept) over those weeks alone, read from
     the store by date (None when that is not exact: then every week is passed over)."""
     start = _resume_week(state, changes)
-    snap = load_snapshot(session, start - timedelta(days=7)) if start else None
+    if start is None:
+        return None
+    snap = load_snapshot(session, start - timedelta(days=7))
     if snap is None:
         return None
     students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
@@ -349,12 +418,13 @@ def _compute_resumed(
         return None
     last = complete_through(session.scalar(select(func.max(DailyActivity.day)))).date()
     if last < start:  # only days of a week not complete yet: they are read when it is
-        _put_setting(session, STATE_KEY, {**state, "load_id": changes.marks[0]}, "engine")
-        return {
-            "mode": "up_to_date",
-            "reason": "the new days are in a week not complete yet",
-            "seconds": round(time.perf_counter() - t0, 2),
-        }
+        seen = replace(state, load_id=changes.marks[0])
+        _put_setting(session, STATE_KEY, seen.to_json(), "engine")
+        return ComputeSummary(
+            "up_to_date",
+            round(time.perf_counter() - t0, 2),
+            reason="the new days are in a week not complete yet",
+        )
     frames = read_frames(session, (start, last))
     weeks = week_range(start, last)
     inp = build_inputs(**frames, config=config, weeks=weeks, sources=snap.sources, carry=snap.carry)
@@ -364,6 +434,7 @@ def _compute_resumed(
     first_id = next_flag_id(session)
     res, states = run_keeping(inp, config, snap.state.resumed(first_id), keep=SNAPSHOT_WEEKS)
     flags = engine_flags(inp, res, config)
+    assert res.state is not None  # run() always leaves the engine state in its results
     ends = earlier_flag_ends(res.state)
     dq = dq_frame(inp, res)
     t_engine = time.perf_counter()
@@ -371,30 +442,30 @@ def _compute_resumed(
     t_measures = time.perf_counter()
     counts = rewrite_flags_from(session, inp, res, flags, ends, snap.state, since=start)
     write_dq(session, dq, since=start)
-    before = (start - date.fromisoformat(state["weeks"][0])).days // 7
-    priors = _priors(inp, res, ((state.get("priors") or {}).get("weeks") or [])[:before])
-    span = [state["weeks"][0], str(inp.weeks[-1])]
+    before = (start - date.fromisoformat(state.weeks[0])).days // 7
+    priors = _priors(inp, res, ((state.priors or {}).get("weeks") or [])[:before])
+    span = [state.weeks[0], str(inp.weeks[-1])]
     version = _save_state(session, state, inp, res, config, changes.marks, span=span, priors=priors)
     _keep_snapshots(session, inp, flags, first_id, states, version, every=False)
-    appended = str(start) > state["weeks"][1]
-    return {
-        "mode": "new_weeks_resumed" if appended else "resumed_from_week",
-        "reason": "only days after the last week computed were loaded"
+    appended = str(start) > state.weeks[1]
+    return ComputeSummary(
+        mode="new_weeks_resumed" if appended else "resumed_from_week",
+        reason="only days after the last week computed were loaded"
         if appended
         else f"days from the week of {start} on changed",
-        "students": int(len(inp.student_ids)),
-        "weeks": before + len(inp.weeks),
-        "weeks_rewritten_for_everyone": int(len(inp.weeks)),
-        "teaching_weeks": int(inp.teaching.sum()),
-        "measures_written": rows,
-        "flags_raised": int(len(flags)),
+        students=int(len(inp.student_ids)),
+        weeks=before + len(inp.weeks),
+        weeks_rewritten_for_everyone=int(len(inp.weeks)),
+        teaching_weeks=int(inp.teaching.sum()),
+        measures_written=rows,
+        flags_raised=int(len(flags)),
         **counts,
-        "dq_events": int(len(dq)),
+        dq_events=int(len(dq)),
         **_timings(t0, t_read, t_engine, t_measures),
-    }
+    )
 
 
-def compute(session: Session, full: bool = False) -> dict:
+def compute(session: Session, full: bool = False) -> ComputeSummary:
     """Bring weekly measures, baselines, flags and data-quality events up to date with the store.
 
     A load changing only the last SNAPSHOT_WEEKS weeks computed or later days (the weekly load,
@@ -407,11 +478,11 @@ def compute(session: Session, full: bool = False) -> dict:
     weeks of everyone when the data horizon moved forward."""
     t0 = time.perf_counter()
     config = load_engine_config(session)
-    state = _setting(session, STATE_KEY) or {}
+    state = EngineState.from_json(_setting(session, STATE_KEY))
     changes = _changes(session, state)
-    full = full or changes.structural or state.get("config") != config_hash(config)
+    full = full or changes.structural or state.config != config_hash(config)
     if not full and changes.earliest is None and not changes.exempted:
-        return {"mode": "up_to_date", "seconds": round(time.perf_counter() - t0, 2)}
+        return ComputeSummary("up_to_date", round(time.perf_counter() - t0, 2))
     if not full:
         resumed = _compute_resumed(session, config, state, changes, t0)
         if resumed is not None:
@@ -420,20 +491,6 @@ def compute(session: Session, full: bool = False) -> dict:
     return _compute_all(session, config, state, full, touched, changes.marks, t0)
 
 
-def flags_frame(
-    session: Session, as_of: date | None = None, include_ended: bool = False
-) -> pd.DataFrame:
-    """Flags in force at `as_of` (default today), or with include_ended every flag raised by then."""
-    as_of = as_of or date.today()
-    query = select(
-        Flag.student_id, Flag.week_start, Flag.kind, Flag.severity, Flag.explanation
-    ).where(Flag.week_start <= as_of)
-    if not include_ended:
-        query = query.where((Flag.ended_week.is_(None)) | (Flag.ended_week > as_of))
-    query = query.order_by(Flag.week_start, Flag.student_id, Flag.kind)
-    return query_frame(session, query, FLAG_COLUMNS)
-
-
 def data_version(session: Session) -> int:
     """A number that changes whenever engine results are rewritten (for caches)."""
-    return int((_setting(session, STATE_KEY) or {}).get("version", 0))
+    return EngineState.from_json(_setting(session, STATE_KEY)).version

@@ -1,6 +1,7 @@
-"""Engine thresholds and windows: documented defaults (DEFAULTS, described in DESCRIPTIONS) with
-stored overrides merged over them. `python -m lib config show` prints the effective values, defaults
-and descriptions; `python -m lib config set KEY=VALUE ...` validates, stores and recomputes.
+"""Engine thresholds and windows: one Setting record per key (name, documented default, help;
+DEFAULTS and HELP are derived from SETTINGS) with stored overrides merged over the defaults.
+`python -m lib config show` prints the effective values, defaults and help; `python -m lib config
+set KEY=VALUE ...` validates, stores and recomputes.
 Per-source tables (index_weights, min_baseline, source_min_baseline) fall back on their "other" entry.
 """
 
@@ -10,106 +11,145 @@ import copy
 import hashlib
 import json
 import math
-
-DEFAULTS: dict = {
-    "detector": "robust_z",
-    "baseline_weeks": 8,
-    "min_history": 3,
-    "accept_ratio": 0.5,
-    "cold_accept_ratio": 0.25,
-    "index_cap": 2.0,
-    "index_weights": {
-        "attendance": 1.0,
-        "online": 1.0,
-        "vle": 1.0,
-        "submission": 0.5,
-        "lecture_capture": 0.5,
-        "other": 0.5,
-    },
-    "min_baseline": {
-        "attendance": 0.1,
-        "online": 0.1,
-        "vle": 0.5,
-        "submission": 0.3,
-        "lecture_capture": 10.0,
-        "other": 0.5,
-    },
-    "drop_ratio": 0.55,
-    "z_threshold": 2.0,
-    "cold_drop_ratio": 0.3,
-    "ewma_alpha": 0.6,
-    "ewma_threshold": 0.5,
-    "sustain_weeks": 2,
-    "zero_weeks": 2,
-    "source_drop_ratio": 0.2,
-    "others_hold_ratio": 0.75,
-    "source_min_baseline": {
-        "attendance": 0.4,
-        "online": 0.4,
-        "vle": 1.5,
-        "submission": 10.0,
-        "lecture_capture": 240.0,
-        "other": 2.0,
-    },
-    "source_min_sessions": 3.0,
-    "recover_ratio": 0.8,
-    "missed_min": 3,
-    "missed_window_weeks": 6,
-    "systemic_drop_ratio": 0.5,
-    "systemic_share": 0.35,
-    "systemic_excess": 0.25,
-    "systemic_module_share": 0.8,
-    "systemic_module_min_students": 12,
-    "rate_full_weight_sessions": 3.0,
-    "systemic_min_students": 8,
-    "severity_high": 0.25,
-    "severity_medium": 0.45,
-}
+from dataclasses import dataclass
+from typing import Any
 
 
-DESCRIPTIONS: dict[str, str] = {
-    "detector": 'index-drop detector: "robust_z" (rolling median/MAD z-score) or "ewma"',
-    "baseline_weeks": "rolling window: how many prior accepted teaching weeks make a baseline",
-    "min_history": "cold start: fewer accepted weeks than this blend the own median with the "
-    "cohort prior",
-    "accept_ratio": "a week enters the baseline only if value >= this x baseline (drops never "
-    "drag it down)",
-    "cold_accept_ratio": "the same during cold start, against the cohort prior",
-    "index_cap": "a source's value/baseline ratio is capped here inside the index",
-    "index_weights": 'weight of each source in the combined index (others: "other")',
-    "min_baseline": "a source counts for a student only when their baseline reaches this",
-    "drop_ratio": "index drop: index at most this (1.0 = usual) ...",
-    "z_threshold": "... and robust z-score at most -this (robust_z detector)",
-    "cold_drop_ratio": "index drop during cold start (against the prior): index at most this",
-    "ewma_alpha": "EWMA detector: smoothing weight of the newest week",
-    "ewma_threshold": "EWMA detector: smoothed index at most this is low",
-    "sustain_weeks": "consecutive low teaching weeks before an index or source drop flag",
-    "zero_weeks": "consecutive teaching weeks with zero engagement across all sources",
-    "source_drop_ratio": "one source at most this x its baseline ...",
-    "others_hold_ratio": "... while the other sources' index is at least this in the week it "
-    "is raised",
-    "source_min_baseline": "a source drop needs a baseline at least this high",
-    "source_min_sessions": "... and, for attendance/online, usually this many sessions attended "
-    "a week",
-    "recover_ratio": "a flag ends in the first teaching week back at this x baseline",
-    "missed_min": "missed submissions: this many missing ...",
-    "missed_window_weeks": "... within this many teaching weeks",
-    "systemic_drop_ratio": 'a student "dropped" in a source/module week below this x their '
-    "baseline",
-    "systemic_share": "source-level data-quality event when at least this share of a source's "
-    "users drop ...",
-    "systemic_excess": "... and that share exceeds the source's usual weekly share of drops by "
-    "this much",
-    "systemic_module_share": "module-level event: this share of the module's expected students "
-    "recorded nothing",
-    "systemic_module_min_students": "a module-level event concerns at least this many students",
-    "rate_full_weight_sessions": "attendance/online weigh fully in the index from this many "
-    "expected sessions",
-    "systemic_min_students": "a source-level event concerns at least this many students (and "
-    "needs 3 weeks of history)",
-    "severity_high": "index (or source ratio) at most this: high severity",
-    "severity_medium": "index (or source ratio) at most this: medium severity",
-}
+@dataclass(frozen=True)
+class Setting:
+    """One engine setting: its name, documented default and help text."""
+
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "detector",
+        "robust_z",
+        'index-drop detector: "robust_z" (rolling median/MAD z-score) or "ewma"',
+    ),
+    Setting(
+        "baseline_weeks",
+        8,
+        "rolling window: how many prior accepted teaching weeks make a baseline",
+    ),
+    Setting(
+        "min_history",
+        3,
+        "cold start: fewer accepted weeks than this blend the own median with the cohort prior",
+    ),
+    Setting(
+        "accept_ratio",
+        0.5,
+        "a week enters the baseline only if value >= this x baseline (drops never drag it down)",
+    ),
+    Setting("cold_accept_ratio", 0.25, "the same during cold start, against the cohort prior"),
+    Setting("index_cap", 2.0, "a source's value/baseline ratio is capped here inside the index"),
+    Setting(
+        "index_weights",
+        {
+            "attendance": 1.0,
+            "online": 1.0,
+            "vle": 1.0,
+            "submission": 0.5,
+            "lecture_capture": 0.5,
+            "other": 0.5,
+        },
+        'weight of each source in the combined index (others: "other")',
+    ),
+    Setting(
+        "min_baseline",
+        {
+            "attendance": 0.1,
+            "online": 0.1,
+            "vle": 0.5,
+            "submission": 0.3,
+            "lecture_capture": 10.0,
+            "other": 0.5,
+        },
+        "a source counts for a student only when their baseline reaches this",
+    ),
+    Setting("drop_ratio", 0.55, "index drop: index at most this (1.0 = usual) ..."),
+    Setting("z_threshold", 2.0, "... and robust z-score at most -this (robust_z detector)"),
+    Setting(
+        "cold_drop_ratio",
+        0.3,
+        "index drop during cold start (against the prior): index at most this",
+    ),
+    Setting("ewma_alpha", 0.6, "EWMA detector: smoothing weight of the newest week"),
+    Setting("ewma_threshold", 0.5, "EWMA detector: smoothed index at most this is low"),
+    Setting(
+        "sustain_weeks", 2, "consecutive low teaching weeks before an index or source drop flag"
+    ),
+    Setting("zero_weeks", 2, "consecutive teaching weeks with zero engagement across all sources"),
+    Setting("source_drop_ratio", 0.2, "one source at most this x its baseline ..."),
+    Setting(
+        "others_hold_ratio",
+        0.75,
+        "... while the other sources' index is at least this in the week it is raised",
+    ),
+    Setting(
+        "source_min_baseline",
+        {
+            "attendance": 0.4,
+            "online": 0.4,
+            "vle": 1.5,
+            "submission": 10.0,
+            "lecture_capture": 240.0,
+            "other": 2.0,
+        },
+        "a source drop needs a baseline at least this high",
+    ),
+    Setting(
+        "source_min_sessions",
+        3.0,
+        "... and, for attendance/online, usually this many sessions attended a week",
+    ),
+    Setting("recover_ratio", 0.8, "a flag ends in the first teaching week back at this x baseline"),
+    Setting("missed_min", 3, "missed submissions: this many missing ..."),
+    Setting("missed_window_weeks", 6, "... within this many teaching weeks"),
+    Setting(
+        "systemic_drop_ratio",
+        0.5,
+        'a student "dropped" in a source/module week below this x their baseline',
+    ),
+    Setting(
+        "systemic_share",
+        0.35,
+        "source-level data-quality event when at least this share of a source's users drop ...",
+    ),
+    Setting(
+        "systemic_excess",
+        0.25,
+        "... and that share exceeds the source's usual weekly share of drops by this much",
+    ),
+    Setting(
+        "systemic_module_share",
+        0.8,
+        "module-level event: this share of the module's expected students recorded nothing",
+    ),
+    Setting(
+        "systemic_module_min_students",
+        12,
+        "a module-level event concerns at least this many students",
+    ),
+    Setting(
+        "rate_full_weight_sessions",
+        3.0,
+        "attendance/online weigh fully in the index from this many expected sessions",
+    ),
+    Setting(
+        "systemic_min_students",
+        8,
+        "a source-level event concerns at least this many students (and needs 3 weeks of history)",
+    ),
+    Setting("severity_high", 0.25, "index (or source ratio) at most this: high severity"),
+    Setting("severity_medium", 0.45, "index (or source ratio) at most this: medium severity"),
+)
+DEFAULTS: dict = {s.name: s.default for s in SETTINGS}
+HELP: dict[str, str] = {s.name: s.help for s in SETTINGS}
 DETECTORS = ("robust_z", "ewma")
 
 
@@ -182,10 +222,10 @@ def describe(config: dict) -> list[tuple[str, object, object, str]]:
         value = config[key]
         if isinstance(default, dict):
             for entry in sorted(set(default) | set(value)):
-                row = (f"{key}.{entry}", value.get(entry), default.get(entry), DESCRIPTIONS[key])
+                row = (f"{key}.{entry}", value.get(entry), default.get(entry), HELP[key])
                 rows.append(row)
         else:
-            rows.append((key, value, default, DESCRIPTIONS[key]))
+            rows.append((key, value, default, HELP[key]))
     return rows
 
 

@@ -6,10 +6,17 @@ import uuid
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table
+from sqlalchemy import FromClause, Table
 from sqlalchemy.orm import Session
 
 BULK_CHUNK_ROWS = 200_000
+
+
+def _table_name(table: FromClause) -> str:
+    """The name of a model's table (`Model.__table__`)."""
+    if not isinstance(table, Table):
+        raise TypeError(f"bulk writes need a table, not {table!r}")
+    return table.name
 
 
 def _column_values(series: pd.Series, dialect: str) -> list:
@@ -51,7 +58,12 @@ def _driver_rows(session: Session, frame: pd.DataFrame):
 
 
 def bulk_upsert(
-    session: Session, table: Table, frame: pd.DataFrame, keys: list[str], *, replace: bool = True
+    session: Session,
+    table: FromClause,
+    frame: pd.DataFrame,
+    keys: list[str],
+    *,
+    replace: bool = True,
 ) -> int:
     """INSERT rows, and on a natural-key conflict update them (replace) or keep the stored row.
 
@@ -64,6 +76,7 @@ def bulk_upsert(
             bulk_upsert(session, table, frame.iloc[i : i + BULK_CHUNK_ROWS], keys, replace=replace)
             for i in range(0, len(frame), BULK_CHUNK_ROWS)
         )
+    name = _table_name(table)
     conn, dialect, columns, quoted, rows = _driver_rows(session, frame)
     key_list = ", ".join(f'"{k}"' for k in keys)
     updates = [c for c in columns if c not in keys]
@@ -73,31 +86,31 @@ def bulk_upsert(
         if "load_id" in updates and compared:
             differs = "IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM"
             action += " WHERE " + " OR ".join(
-                f'"{table.name}"."{c}" {differs} excluded."{c}"' for c in compared
+                f'"{name}"."{c}" {differs} excluded."{c}"' for c in compared
             )
     else:
         action = "DO NOTHING"
     if dialect == "sqlite":
         marks = ", ".join("?" for _ in columns)
-        sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks}) ON CONFLICT ({key_list}) {action}'
+        sql = f'INSERT INTO "{name}" ({quoted}) VALUES ({marks}) ON CONFLICT ({key_list}) {action}'
         conn.exec_driver_sql(sql, rows)
         return len(rows)
     temp = f"tmp_{uuid.uuid4().hex[:10]}"
     raw = conn.connection.dbapi_connection
     with raw.cursor() as cursor:
-        cursor.execute(f'CREATE TEMP TABLE {temp} (LIKE "{table.name}" INCLUDING DEFAULTS)')
+        cursor.execute(f'CREATE TEMP TABLE {temp} (LIKE "{name}" INCLUDING DEFAULTS)')
         with cursor.copy(f"COPY {temp} ({quoted}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
-            f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM {temp} '
+            f'INSERT INTO "{name}" ({quoted}) SELECT {quoted} FROM {temp} '
             f"ON CONFLICT ({key_list}) {action}"
         )
         cursor.execute(f"DROP TABLE {temp}")
     return len(rows)
 
 
-def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
+def bulk_insert(session: Session, table: FromClause, frame: pd.DataFrame) -> int:
     """INSERT rows known to be new (COPY on PostgreSQL): for rows whose keys were just deleted."""
     if frame.empty:
         return 0
@@ -106,13 +119,14 @@ def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
             bulk_insert(session, table, frame.iloc[i : i + BULK_CHUNK_ROWS])
             for i in range(0, len(frame), BULK_CHUNK_ROWS)
         )
+    name = _table_name(table)
     conn, dialect, columns, quoted, rows = _driver_rows(session, frame)
     if dialect == "sqlite":
         marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
+        conn.exec_driver_sql(f'INSERT INTO "{name}" ({quoted}) VALUES ({marks})', rows)
         return len(rows)
     with conn.connection.dbapi_connection.cursor() as cursor:
-        with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        with cursor.copy(f'COPY "{name}" ({quoted}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row(row)
     return len(rows)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from lib import charts
 from lib.access import User
+from lib.compute.service import load_engine_config
 from lib.store.db import session_scope
 from lib.views import admin, cohort, common, filters, home, student
 from lib.views.filters import CohortFilters
@@ -69,9 +70,9 @@ def flagged_page(data_version: str, user: User, f: CohortFilters, page: int, siz
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def dq_events(data_version: str, week_from, week_to) -> pd.DataFrame:
+def dq_events(data_version: str, user: User, week_from, week_to) -> pd.DataFrame:
     with session_scope() as session:
-        return cohort.data_quality_events(session, week_from, week_to)
+        return cohort.data_quality_events(session, user, week_from, week_to)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -86,10 +87,12 @@ def student_bundle(data_version: str, user: User, student_id: str) -> dict | Non
         profile = student.student_profile(session, user, student_id)
         if profile is None:
             return None
+        _, as_of = common.default_weeks(session)
         return {
             "profile": profile,
             "measures": student.student_measures(session, user, student_id),
             "flags": student.student_flags(session, user, student_id),
+            "in_force": student.student_flags_in_force(session, user, student_id, as_of),
             "exemptions": student.student_exemptions(session, user, student_id),
             "calendar": common.calendar_periods(session),
         }
@@ -130,14 +133,21 @@ def cohort_figures(data_version: str, user: User, f: CohortFilters) -> dict:
 @st.cache_data(show_spinner=False, max_entries=512)
 def heatmap_figure(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> dict:
     heat = heatmap_page(data_version, user, f, page, size)
-    weeks = common.week_list(f.week_from, f.week_to)
+    weeks = common.week_list(f.week_from, f.week_to) if f.week_from and f.week_to else []
     figure = charts.relative_heatmap(heat["rel"], heat["ids"], weeks).to_plotly_json()
     return {"ids": heat["ids"], "total": heat["total"], "figure": figure}
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def student_figures(data_version: str, user: User, student_id: str, median: bool) -> dict:
-    """source -> timeline figure (index first) for one student in the user's scope."""
+def student_figures(
+    data_version: str,
+    user: User,
+    student_id: str,
+    median: bool,
+    markers: pd.DataFrame | None = None,
+) -> dict:
+    """source -> {"figure", "summary"} (index first) for one student in the user's scope, on one
+    shared week axis, with the student's case contacts and steps (`markers`) marked."""
     bundle = student_bundle(data_version, user, student_id)
     if bundle is None or bundle["measures"].empty:
         return {}
@@ -150,14 +160,61 @@ def student_figures(data_version: str, user: User, student_id: str, median: bool
         flags = flags[flags["week_start"] <= as_of]
     overlay = cohort_median(data_version, user, student_id) if median else None
     sources = sorted(measures["source"].unique(), key=lambda s: (s != "index", s))
+    x_range = charts.week_axis_range(measures)
     return {
-        source: charts.student_timeline(
-            measures,
-            source,
-            flags=flags,
-            calendar=bundle["calendar"],
-            exemptions=bundle["exemptions"],
-            median=overlay,
-        ).to_plotly_json()
+        source: {
+            "figure": charts.student_timeline(
+                measures,
+                source,
+                flags=flags,
+                calendar=bundle["calendar"],
+                exemptions=bundle["exemptions"],
+                median=overlay,
+                markers=markers,
+                x_range=x_range,
+            ).to_plotly_json(),
+            "summary": charts.timeline_summary(measures, source, flags=flags, markers=markers),
+        }
         for source in sources
     }
+
+
+# --- not cached: the Data and Access log pages' tables change without a new data version --------
+
+
+def loads(data_version: str) -> pd.DataFrame:
+    with session_scope() as session:
+        return admin.loads_frame(session)
+
+
+def quarantined_rows(data_version: str, load_id: int) -> pd.DataFrame:
+    with session_scope() as session:
+        return admin.quarantined_rows(session, load_id)
+
+
+def users(data_version: str) -> pd.DataFrame:
+    with session_scope() as session:
+        return admin.users_frame(session)
+
+
+def engine_config(data_version: str) -> dict:
+    with session_scope() as session:
+        return load_engine_config(session)
+
+
+def search_students(data_version: str, user: User, text: str) -> pd.DataFrame:
+    with session_scope() as session:
+        return student.search_students(session, user, text)
+
+
+def probed_students(user: User, text: str) -> list[str]:
+    """Students outside the user's scope that a search names (to log the refusal); not cached."""
+    with session_scope() as session:
+        return student.probed_students(session, user, text)
+
+
+def access_log(
+    user: User, username: str | None, student_id: str | None
+) -> tuple[int, pd.DataFrame]:
+    with session_scope() as session:
+        return admin.access_log(session, user, username=username, student_id=student_id)

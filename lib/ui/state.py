@@ -1,4 +1,12 @@
-"""Session-state keys and widget keys used across pages (stable, in one place)."""
+"""Session-state keys, widget keys and the typed state pages keep between reruns (in one place)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from lib.usecases import UploadPreview
 
 
 class StateKeys:
@@ -9,6 +17,9 @@ class StateKeys:
     LOGGED_VIEWS = "dashboard_logged_views"
     LOGIN_RECORDED = "dashboard_login_recorded"
     COOKIE_PENDING = "dashboard_cookie_pending"
+    DATA_PAGE = "data_page_state"
+    SESSION_TOKEN = "dashboard_session_token"
+    LOGGED_OUT = "dashboard_logged_out"
     UPLOAD_PREVIEW = "data_upload_preview"
 
 
@@ -33,7 +44,6 @@ class Keys:
     UPLOAD_PREVIEW_BUTTON = "upload_preview_button"
     UPLOAD_LOAD_BUTTON = "upload_load_button"
     THRESHOLDS = "thresholds_json"
-    THRESHOLDS_SAVE = "thresholds_save"
     THRESHOLDS_FORM = "thresholds_form"
     USER_FORM = "user_form"
     CALENDAR_FORM = "calendar_form"
@@ -43,3 +53,15 @@ class Keys:
     @staticmethod
     def filter(name: str) -> str:
         return f"cohort_filter_{name}"
+
+
+@dataclass
+class DataPageState:
+    """What the Data page keeps between reruns: the upload waiting to be loaded."""
+
+    preview: UploadPreview | None = None
+
+
+def data_page_state() -> DataPageState:
+    """This session's Data page state (created on first use)."""
+    return st.session_state.setdefault(StateKeys.DATA_PAGE, DataPageState())

@@ -6,6 +6,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lib.access import User, require
+from lib.audit import entry_count, log_frame
 from lib.store.models import DailyActivity, Load, QuarantinedRow, StaffUser
 
 HASH_SHOWN = 12  # hex digits: enough to tell files apart by eye; the store keeps all 64
@@ -79,3 +81,14 @@ def users_frame(session: Session) -> pd.DataFrame:
         select(*(getattr(StaffUser, c) for c in columns)).order_by(StaffUser.username)
     ).all()
     return pd.DataFrame(rows, columns=columns)
+
+
+def access_log(
+    session: Session, user: User, *, username: str | None = None, student_id: str | None = None
+) -> tuple[int, pd.DataFrame]:
+    """How many entries the access log holds, and the newest that match (admins)."""
+    require(user, "view_access_log")
+    frame = log_frame(
+        session, username=username or None, student_id=(student_id or "").strip() or None
+    )
+    return entry_count(session), frame

@@ -8,8 +8,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.access import User, can, fields_for
+from lib.access import User, fields_for, require
 from lib.compute.flags import in_force
+from lib.safe_csv import to_csv
 from lib.store.models import DataQualityEvent, Flag, Student
 from lib.views.filters import SEVERITY_ORDER, CohortFilters, describe, student_clauses
 
@@ -23,11 +24,11 @@ def cohort_size(session: Session, user: User, f: CohortFilters) -> int:
 
 
 def flag_counts(session: Session, user: User, f: CohortFilters) -> pd.DataFrame:
-    """Students with a flag in force per kind (and severity) in the selected weeks."""
+    """Students with a flag in force per kind (and severity) in the last selected week."""
     query = (
         select(Flag.kind, Flag.severity, func.count(func.distinct(Flag.student_id)))
         .join(Student, Student.student_id == Flag.student_id)
-        .where(*student_clauses(user, f), in_force(f.week_from, f.week_to))
+        .where(*student_clauses(user, f), in_force(f.week_to))
         .group_by(Flag.kind, Flag.severity)
     )
     rows = session.execute(query).all()
@@ -35,12 +36,12 @@ def flag_counts(session: Session, user: User, f: CohortFilters) -> pd.DataFrame:
 
 
 def flagged_students(session: Session, user: User, f: CohortFilters) -> int:
-    """How many of the filtered students have at least one flag in force in the selected weeks."""
+    """How many of the filtered students have at least one flag in force in the last selected week."""
     return (
         session.scalar(
             select(func.count(func.distinct(Flag.student_id)))
             .join(Student, Student.student_id == Flag.student_id)
-            .where(*student_clauses(user, f), in_force(f.week_from, f.week_to))
+            .where(*student_clauses(user, f), in_force(f.week_to))
         )
         or 0
     )
@@ -65,7 +66,8 @@ def flag_trend(session: Session, user: User, f: CohortFilters) -> pd.DataFrame:
 def flagged_list(
     session: Session, user: User, f: CohortFilters, *, limit: int = 50, offset: int = 0
 ) -> tuple[pd.DataFrame, int]:
-    """One page of the flags in force for the filtered students, most severe first, and the total."""
+    """One page of the flags in force in the last selected week for the filtered students, most
+    severe first, and the total."""
     base = (
         select(
             Flag.student_id,
@@ -79,7 +81,7 @@ def flagged_list(
             Flag.explanation,
         )
         .join(Student, Student.student_id == Flag.student_id)
-        .where(*student_clauses(user, f), in_force(f.week_from, f.week_to))
+        .where(*student_clauses(user, f), in_force(f.week_to))
     )
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.execute(
@@ -111,7 +113,7 @@ def heatmap_students(
     """One page of filtered student ids, flagged (most severe) first, and the total."""
     worst = (
         select(func.min(SEVERITY_ORDER))
-        .where(Flag.student_id == Student.student_id, in_force(f.week_from, f.week_to))
+        .where(Flag.student_id == Student.student_id, in_force(f.week_to))
         .scalar_subquery()
     )
     clauses = student_clauses(user, f)
@@ -127,9 +129,15 @@ def heatmap_students(
 
 
 def data_quality_events(
-    session: Session, week_from: date | None, week_to: date | None, *, limit: int = 200
+    session: Session,
+    user: User,
+    week_from: date | None,
+    week_to: date | None,
+    *,
+    limit: int = 200,
 ) -> pd.DataFrame:
     """Systemic drops (not student problems) in the selected weeks, newest first."""
+    require(user, "view_data_quality")
     query = select(
         DataQualityEvent.week_start,
         DataQualityEvent.source,
@@ -186,7 +194,7 @@ def cohort_export(session: Session, user: User, f: CohortFilters) -> pd.DataFram
         session.execute(
             select(Flag.student_id, Flag.kind, Flag.severity, Flag.week_start, Flag.explanation)
             .join(Student, Student.student_id == Flag.student_id)
-            .where(*student_clauses(user, f), in_force(f.week_from, f.week_to))
+            .where(*student_clauses(user, f), in_force(f.week_to))
         ).all(),
         columns=["student_id", "kind", "severity", "week_start", "explanation"],
     )
@@ -206,9 +214,8 @@ def cohort_csv(session: Session, user: User, f: CohortFilters) -> bytes:
     """The filtered students as CSV; the export is written to the access log with every id."""
     from lib.audit import log_access
 
-    if not can(user, "export_csv"):
-        raise PermissionError("you may not export student data")
+    require(user, "export_csv")
     frame = cohort_export(session, user, f)
     ids = frame["student_id"].tolist() if "student_id" in frame else []
     log_access(session, user, f"cohort export ({describe(f)})", ids, action="export")
-    return frame.to_csv(index=False).encode("utf-8")
+    return to_csv(frame).encode("utf-8")

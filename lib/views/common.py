@@ -63,7 +63,8 @@ def default_weeks(session: Session, weeks: int = 16) -> tuple[date | None, date 
 
 def week_list(week_from: date, week_to: date) -> list[date]:
     """Every Monday-aligned week start from week_from to week_to."""
-    out, current = [], week_from
+    out: list[date] = []
+    current = week_from
     while current <= week_to and len(out) < 600:
         out.append(current)
         current += timedelta(weeks=1)

@@ -27,7 +27,7 @@ def my_students(
     total = session.scalar(select(func.count()).select_from(Student).where(*clauses)) or 0
     worst = (
         select(func.min(SEVERITY_ORDER))
-        .where(Flag.student_id == Student.student_id, in_force(last, last))
+        .where(Flag.student_id == Student.student_id, in_force(last))
         .scalar_subquery()
     )
     latest = aliased(WeeklyMeasure)
@@ -45,10 +45,10 @@ def my_students(
                 latest.source == "index",
             ),
         )
-        order = (func.coalesce(worst, 9), func.coalesce(ratio, 99.0), Student.student_id)
+        ranking = [func.coalesce(worst, 9), func.coalesce(ratio, 99.0), Student.student_id]
     else:
-        order = (func.coalesce(worst, 9), Student.student_id)
-    ids = list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
+        ranking = [func.coalesce(worst, 9), Student.student_id]
+    ids = list(session.scalars(query.order_by(*ranking).limit(limit).offset(offset)))
     if not ids:
         return pd.DataFrame(), total
     profile = pd.DataFrame(
@@ -66,7 +66,7 @@ def my_students(
     profile.insert(1, "name", profile.pop("given_name") + " " + profile.pop("family_name"))
     flags = session.execute(
         select(Flag.student_id, Flag.kind, Flag.severity, Flag.explanation)
-        .where(Flag.student_id.in_(ids), in_force(last, last))
+        .where(Flag.student_id.in_(ids), in_force(last))
         .order_by(SEVERITY_ORDER)
     ).all()
     by_student: dict[str, list] = {}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lib.access import User, can, can_view_student, fields_for, student_filter
+from lib.compute.flags import in_force
 from lib.store.models import Exemption, Flag, Student, WeeklyMeasure
 
 
@@ -37,6 +40,30 @@ def search_students(session: Session, user: User, text: str, *, limit: int = 20)
         .limit(limit)
     ).all()
     return pd.DataFrame(rows, columns=columns)
+
+
+def probed_students(session: Session, user: User, text: str, *, limit: int = 20) -> list[str]:
+    """Students outside the user's scope whose id, e-mail or full name is exactly the text searched
+    (a probe, written to the access log as refused; never shown)."""
+    text = (text or "").strip().lower()
+    if len(text) < 2 or not can(user, "search_students"):
+        return []
+    full_name = func.lower(Student.given_name + " " + Student.family_name)
+    return list(
+        session.scalars(
+            select(Student.student_id)
+            .where(
+                Student.student_id.not_in(select(Student.student_id).where(student_filter(user))),
+                or_(
+                    func.lower(Student.student_id) == text,
+                    func.lower(Student.email) == text,
+                    full_name == text,
+                ),
+            )
+            .order_by(Student.student_id)
+            .limit(limit)
+        )
+    )
 
 
 def student_profile(session: Session, user: User, student_id: str) -> dict | None:
@@ -72,24 +99,37 @@ def student_measures(session: Session, user: User, student_id: str) -> pd.DataFr
     return pd.DataFrame(rows, columns=columns)
 
 
-def student_flags(session: Session, user: User, student_id: str) -> pd.DataFrame:
-    """Every flag of one student, newest first (empty when out of scope)."""
-    columns = [
-        "week_start",
-        "ended_week",
-        "kind",
-        "severity",
-        "explanation",
-        "recovery_explanation",
-    ]
+FLAG_COLUMNS = [
+    "week_start",
+    "ended_week",
+    "kind",
+    "severity",
+    "explanation",
+    "recovery_explanation",
+]
+
+
+def _flags(session: Session, user: User, student_id: str, *clauses) -> pd.DataFrame:
     if not can_view_student(session, user, student_id):
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=FLAG_COLUMNS)
     rows = session.execute(
-        select(*(getattr(Flag, c) for c in columns))
-        .where(Flag.student_id == student_id)
+        select(*(getattr(Flag, c) for c in FLAG_COLUMNS))
+        .where(Flag.student_id == student_id, *clauses)
         .order_by(Flag.week_start.desc())
     ).all()
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=FLAG_COLUMNS)
+
+
+def student_flags(session: Session, user: User, student_id: str) -> pd.DataFrame:
+    """Every flag of one student, newest first (empty when out of scope)."""
+    return _flags(session, user, student_id)
+
+
+def student_flags_in_force(
+    session: Session, user: User, student_id: str, as_of: date | None
+) -> pd.DataFrame:
+    """One student's flags in force on `as_of` (the Cohort page's definition), newest first."""
+    return _flags(session, user, student_id, in_force(as_of))
 
 
 def student_exemptions(session: Session, user: User, student_id: str) -> pd.DataFrame:
@@ -110,7 +150,7 @@ def cohort_median(session: Session, user: User, student_id: str) -> pd.DataFrame
     columns = ["week_start", "source", "median"]
     if not can_view_student(session, user, student_id):
         return pd.DataFrame(columns=columns)
-    student = session.get(Student, student_id)
+    student = session.get_one(Student, student_id)
     mates = select(Student.student_id).where(
         Student.course_code == student.course_code, Student.year_of_study == student.year_of_study
     )
