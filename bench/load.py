@@ -39,6 +39,7 @@ DEFAULT_STORE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_load"
 CHROMIUM = "/usr/bin/chromium"
 COOKIE_NAME = "engagement_dashboard_auth"  # lib.auth.COOKIE_NAME
+RAMP_SECONDS = 1.0
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -226,7 +227,7 @@ async def _view(page, url: str, heading: str) -> float:
     """Seconds from the request until the heading shows and the script run has finished."""
     started = time.perf_counter()
     await page.goto(url)
-    await page.locator("h1, h2").filter(has_text=heading).first.wait_for(timeout=180_000)
+    await page.locator("h1, h2").filter(has_text=heading).first.wait_for(timeout=600_000)
     quiet = 0
     while quiet < 3:  # idle on three polls in a row: the run has really finished
         quiet = quiet + 1 if await page.evaluate(IDLE_JS) else 0
@@ -234,11 +235,14 @@ async def _view(page, url: str, heading: str) -> float:
     return time.perf_counter() - started - 0.3
 
 
-async def _session(browser, base: str, user: tuple, ids: list[str], rounds: int, out: list):
+async def _session(
+    browser, base: str, user: tuple, ids: list[str], rounds: int, out: list, delay: float
+):
+    await asyncio.sleep(delay)  # staff arrive over a few seconds, not in the same millisecond
     username, role, _ = user
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
-    page.set_default_timeout(180_000)
+    page.set_default_timeout(600_000)
     try:
         started = time.perf_counter()
         await page.goto(f"{base}/")
@@ -246,7 +250,7 @@ async def _session(browser, base: str, user: tuple, ids: list[str], rounds: int,
         await page.get_by_role("textbox", name="Password").fill(PASSWORD)
         await page.get_by_role("button", name="Login").click()
         home = "My students" if role == "tutor" else "Home"
-        await page.locator("h1").filter(has_text=home).first.wait_for(timeout=180_000)
+        await page.locator("h1").filter(has_text=home).first.wait_for(timeout=600_000)
         out.append(("login", time.perf_counter() - started))
         for _ in range(600):  # the re-login cookie: later page loads sign in through it
             if any(c["name"] == COOKIE_NAME for c in await context.cookies()):
@@ -274,16 +278,24 @@ async def run_sessions(base: str, users: list, ids: dict, rounds: int) -> list[t
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            await asyncio.gather(
-                *(_session(browser, base, u, ids[u[0]], rounds, timings) for u in users)
+            outcomes = await asyncio.gather(
+                *(
+                    _session(browser, base, u, ids[u[0]], rounds, timings, RAMP_SECONDS * n)
+                    for n, u in enumerate(users)
+                ),
+                return_exceptions=True,
             )
         finally:
             await browser.close()
+    failed = [repr(o)[:300] for o in outcomes if isinstance(o, BaseException)]
+    timings.extend(("failed", float("nan")) for _ in failed)
+    if failed:
+        print(f"{len(failed)} session(s) failed; first: {failed[0]}", file=sys.stderr)
     return timings
 
 
 def summary(timings: list[tuple[str, float]]) -> dict:
-    views = [t for name, t in timings if name != "login"]
+    views = [t for name, t in timings if name not in ("login", "failed")]
 
     def pct(values: list[float], q: float) -> float:
         return round(float(np.percentile(values, q)), 3) if values else float("nan")
@@ -298,6 +310,7 @@ def summary(timings: list[tuple[str, float]]) -> dict:
         "p50_seconds": pct(views, 50),
         "p95_seconds": pct(views, 95),
         "max_seconds": round(max(views), 3) if views else None,
+        "sessions_failed": sum(1 for name, _ in timings if name == "failed"),
         "per_page": per_page,
     }
 
