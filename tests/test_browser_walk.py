@@ -5,6 +5,7 @@ kept under var/artifacts/walk/. Pages added to the access policy are walked with
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -203,3 +204,35 @@ def test_login_and_navigation_by_keyboard_alone(app):
         page.keyboard.press("Enter")
         page.get_by_role("heading", name="Cohort").first.wait_for()
         assert "/cohort" in page.url
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option).click()
+
+
+def test_tutor_opens_a_case_records_a_contact_and_hands_over(app):
+    """From the flagged student to the case: a contact attempt, then escalation to wellbeing."""
+    shots = artifact_dir("walk")
+    with chromium_page() as page:
+        log_in(page, app, "tutor")
+        page.goto(f"{app}/student?id=S001")
+        page.get_by_role("heading", name=re.compile("S001")).first.wait_for()
+        wait_until_idle(page)
+        page.screenshot(path=str(shots / "tutor_student_before_case.png"), full_page=True)
+        (shots / "tutor_student_text.txt").write_text(page.locator("section.main, [data-testid='stMain']").first.inner_text())
+        page.get_by_role("button", name=re.compile(r"^Open a case")).first.click()
+        page.get_by_role("heading", name="Record a contact attempt").wait_for()
+        wait_until_idle(page)
+        _choose(page, "Channel", "University e-mail")
+        _choose(page, "Outcome", "No response")
+        page.get_by_role("button", name="Record contact").click()
+        page.get_by_text("Contact attempt recorded.").wait_for()
+        wait_until_idle(page)
+        page.screenshot(path=str(shots / "tutor_case_contact.png"), full_page=True)
+        page.get_by_role("button", name="Hand over").click()
+        page.get_by_text("Handed over to the wellbeing team.").wait_for()
+        wait_until_idle(page)
+        page.screenshot(path=str(shots / "tutor_case_handed_over.png"), full_page=True)
+        errors = console_errors(page)
+    assert not errors, "\n".join(errors)
