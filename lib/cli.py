@@ -133,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--out", type=Path, help="write one USERNAME.eml per user into this folder")
     where.add_argument("--send", action="store_true", help="send through DASHBOARD_SMTP_URL")
 
+    from lib.compliance.commands import add_parser as add_compliance_parser
+
+    add_compliance_parser(sub, _parse_date)
+
+    model = sub.add_parser("model", help="the learned withdrawal-risk ranking (lib/risk)")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    model_sub.add_parser("train", help="train on earlier years, test on the latest, store")
+    model_sub.add_parser("show", help="the stored model's window, scores and whether it is used")
+
     sample = sub.add_parser(
         "load-sample", help="load a demo-data folder into an empty store and create demo users"
     )
@@ -372,6 +381,16 @@ def _cmd_digest(args: argparse.Namespace) -> int:
     return 1 if any("NOT sent" in line for line in lines) else 0
 
 
+def _cmd_model(args: argparse.Namespace) -> int:
+    from lib.risk import show, train
+    from lib.store.db import session_scope
+
+    with session_scope() as session:
+        result = train(session) if args.model_command == "train" else show(session)
+    print(json.dumps(result, indent=1, default=str))
+    return 0
+
+
 def _cmd_load_sample(args: argparse.Namespace) -> int:
     from lib.store.db import session_scope
     from lib.usecases import load_sample_folder
@@ -380,6 +399,12 @@ def _cmd_load_sample(args: argparse.Namespace) -> int:
         summary = load_sample_folder(session, args.folder, force=args.force)
     print(summary)
     return 0
+
+
+def _cmd_compliance(args: argparse.Namespace) -> int:
+    from lib.compliance.commands import run
+
+    return run(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -408,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         "purge": _cmd_ops,
         "retention": _cmd_ops,
         "digest": _cmd_digest,
+        "compliance": _cmd_compliance,
+        "model": _cmd_model,
     }
     try:
         return handlers[args.command](args)

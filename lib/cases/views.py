@@ -233,7 +233,7 @@ def open_flag_id(session: Session, student_id: str) -> int | None:
     """The student's most severe flag in force (the flag a case opens from), if any."""
     return session.scalar(
         select(Flag.id)
-        .where(Flag.student_id == student_id, in_force(None, None))
+        .where(Flag.student_id == student_id, in_force(None))
         .order_by(Flag.week_start.desc())
         .limit(1)
     )
