@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--digest", action="store_true", help="opt in to the weekly digest e-mail (needs --email)"
     )
     users_sub.add_parser("list", help="list staff users")
+    demo = users_sub.add_parser(
+        "reset-demo", help="new passwords for the demo users, printed with their roles"
+    )
+    demo.add_argument("--folder", type=Path, default=Path("sample_data"), help="its staff.csv")
     unlock = users_sub.add_parser(
         "unlock", help="clear a user's failed sign-ins and wait (and, with --client, a machine's)"
     )
@@ -120,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. zero_weeks=3")
     change.add_argument("--by", default="cli", help="who changes it (recorded with the setting)")
 
+    _ops_parsers(sub)
     digest = sub.add_parser(
         "digest", help="the weekly digest e-mail for each opted-in user (scoped by the policy)"
     )
@@ -143,6 +148,49 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("folder", type=Path)
     sample.add_argument("--force", action="store_true", help="load even if the store holds data")
     return parser
+
+
+def _ops_parsers(sub) -> None:
+    """backup, restore, purge and retention (lib.ops)."""
+    backup = sub.add_parser("backup", help="write every table of the store to a portable zip")
+    backup.add_argument("--out", type=Path, required=True)
+    restore = sub.add_parser("restore", help="restore a backup into an empty store")
+    restore.add_argument("file", type=Path)
+    purge = sub.add_parser("purge", help="remove engagement data older than the retention")
+    purge.add_argument("--as-of", type=_parse_date, default=None)
+    purge.add_argument("--dry-run", action="store_true", help="count only, remove nothing")
+    purge.add_argument("--by", default="cli", help="who runs it (recorded in the access log)")
+    retention = sub.add_parser("retention", help="show or set the data retention in years")
+    retention.add_argument("--years", type=int, default=None)
+    retention.add_argument("--by", default="cli")
+
+
+def _cmd_ops(args: argparse.Namespace) -> int:
+    from lib.ops.backup import BackupError, backup, restore
+    from lib.ops.retention import get_retention, purge, set_retention
+    from lib.store.db import session_scope
+
+    try:
+        if args.command == "backup":
+            result = backup(args.out)
+        elif args.command == "restore":
+            result = restore(args.file)
+        elif args.command == "purge":
+            with session_scope() as session:
+                result = purge(session, as_of=args.as_of, by=args.by, dry_run=args.dry_run)
+        else:
+            with session_scope() as session:
+                kept = (
+                    set_retention(session, args.years, args.by)
+                    if args.years is not None
+                    else get_retention(session)
+                )
+                result = {"retention_years": kept.years, "updated_by": kept.updated_by}
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, default=str))
+    return 0
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
@@ -261,6 +309,11 @@ def _cmd_users(args: argparse.Namespace) -> int:
         if args.users_command == "list":
             for user in list_users(session):
                 print(f"{user.username}\t{user.role}\t{user.school or ''}\t{user.years or ''}")
+            return 0
+        if args.users_command == "reset-demo":
+            from lib.usecases import reset_demo_logins
+
+            print(reset_demo_logins(session, args.folder))
             return 0
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
         add_user(
@@ -381,6 +434,10 @@ def main(argv: list[str] | None = None) -> int:
         "users": _cmd_users,
         "load-sample": _cmd_load_sample,
         "config": _cmd_config,
+        "backup": _cmd_ops,
+        "restore": _cmd_ops,
+        "purge": _cmd_ops,
+        "retention": _cmd_ops,
         "digest": _cmd_digest,
         "compliance": _cmd_compliance,
         "model": _cmd_model,
