@@ -8,6 +8,7 @@ from lib.access import User, can
 from lib.safe_markdown import escape_markdown
 from lib.ui import actions, cache
 from lib.ui.cases import student_case_section
+from lib.ui.compliance import withdrawal_review_section
 from lib.ui.state import Keys
 from lib.ui.student_charts import student_charts
 from lib.ui.widgets import empty_store_notice, log_view, require_page
@@ -49,7 +50,7 @@ def header(student_id: str, profile: dict) -> None:
         f"**Residence**  \n{escape_markdown((profile['residence'] or '').replace('_', ' '))} · {shown['status']}"
     )
     if "phone" in profile:
-        st.caption(
+        st.markdown(  # not a caption: its faded links fail WCAG contrast
             f"E-mail {shown['email']} · personal e-mail {shown.get('personal_email') or '—'} · phone {shown.get('phone') or '—'}"
         )
 
@@ -136,6 +137,7 @@ def main() -> None:
     else:
         st.dataframe(bundle["flags"], hide_index=True, width="stretch", key="student_flags_table")
     exemptions(user, student_id, bundle)
+    withdrawal_review_section(student_id)
 
 
 main()

@@ -8,6 +8,8 @@ from datetime import date, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
+from lib.access import AUTHORISED_ABSENCE
+
 GREY = "#d9d9d9"
 FLAG_COLOUR = "rgba(214, 39, 40, 0.18)"
 VACATION_COLOUR = "rgba(127, 127, 127, 0.15)"
@@ -321,7 +323,8 @@ def _shade(fig, calendar, exemptions, flags, last_week) -> None:
                 fillcolor=EXEMPTION_COLOUR,
                 line_width=0,
                 layer="below",
-                annotation_text=row.reason,
+                # the reason only reaches a chart for a role that may see welfare information
+                annotation_text=getattr(row, "reason", None) or AUTHORISED_ABSENCE,
                 annotation_position="top left",
             )
     if flags is not None:

@@ -35,9 +35,9 @@ USERS = {
 
 PAGE_TABLE = {
     "tutor": {"home", "cohort", "student", "case"},
-    "senior_tutor": {"home", "cohort", "student", "case"},
-    "wellbeing": {"home", "cohort", "student", "case"},
-    "visa": {"home", "cohort", "student", "case"},
+    "senior_tutor": {"home", "cohort", "student", "case", "withdrawal_review"},
+    "wellbeing": {"home", "cohort", "student", "case", "withdrawal_review", "subject_access"},
+    "visa": {"home", "cohort", "student", "case", "compliance"},
     "admin": {"home", "data", "access_log"},
 }
 
@@ -68,6 +68,11 @@ ACTION_TABLE = {
     "send_email": {"tutor", "senior_tutor", "wellbeing", "visa"},
     "receive_digest": {"tutor", "senior_tutor", "wellbeing", "visa"},
     "view_contact_impact": {"senior_tutor", "wellbeing"},
+    "view_compliance": {"visa"},
+    "record_compliance_report": {"visa"},
+    "export_compliance": {"visa"},
+    "review_withdrawal": {"senior_tutor", "wellbeing"},
+    "handle_sar": {"wellbeing"},
 }
 
 SCOPE = {

@@ -1,4 +1,5 @@
-"""Working days (SPEC §5): no weekends, the calendar's bank_holiday rows, the UK nation's bank holidays."""
+"""Working days shared by every wing (SPEC §5, §6): no weekends, the calendar's bank_holiday rows,
+the UK nation's bank holidays from the holidays library."""
 
 from __future__ import annotations
 
@@ -50,18 +51,20 @@ class WorkingDays:
     def is_working(self, day: date) -> bool:
         return bool(np.is_busday(np.datetime64(day, "D"), busdaycal=self._calendar))
 
-    def add(self, day: date, n: int) -> date:
-        """The n-th working day after `day` (a non-working `day` first rolls forward)."""
-        out = np.busday_offset(np.datetime64(day, "D"), n, roll="forward", busdaycal=self._calendar)
-        return out.astype(object)
-
     def add_many(self, days: np.ndarray, n: int) -> np.ndarray:
-        """`add` for an array of datetime64[D] days (NaT stays NaT)."""
+        """The n-th working day after each day (datetime64[D]; NaT stays NaT). The day itself
+        never counts: 10 working days after a Friday, or after the Saturday, is the second Friday
+        after it."""
         days = np.asarray(days, dtype="datetime64[D]")
         out = np.full(days.shape, np.datetime64("NaT"), dtype="datetime64[D]")
         ok = ~np.isnat(days)
-        out[ok] = np.busday_offset(days[ok], n, roll="forward", busdaycal=self._calendar)
+        # roll back to the last working day on or before, so that "after" starts from the next one
+        out[ok] = np.busday_offset(days[ok], n, roll="backward", busdaycal=self._calendar)
         return out
+
+    def add(self, day: date, n: int) -> date:
+        """The n-th working day after `day`."""
+        return self.add_many(np.array([day], dtype="datetime64[D]"), n)[0].astype(object)
 
     def count_between(self, start: date, end: date) -> int:
         """Working days after `start` up to and including `end` (0 when end <= start)."""
