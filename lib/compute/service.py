@@ -432,9 +432,9 @@ def _compute_resumed(
         )
     frames = read_frames(session, (start, last))
     # module groups are inferred from the attendance of the weeks before too
-    before = (start - timedelta(weeks=GROUP_LOOKBACK_WEEKS), start - timedelta(days=1))
+    lookback = (start - timedelta(weeks=GROUP_LOOKBACK_WEEKS), start - timedelta(days=1))
     rate, counted = frames["activity"]
-    frames["activity"] = (pd.concat([rate_activity(session, before), rate]), counted)
+    frames["activity"] = (pd.concat([rate_activity(session, lookback), rate]), counted)
     weeks = week_range(start, last)
     inp = build_inputs(**frames, config=config, weeks=weeks, sources=snap.sources, carry=snap.carry)
     if inp.sources != snap.sources or (inp.timetabled & ~snap.carry.timetabled).any():
