@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from lib.access import User
 from lib.audit import entries_about, log_access
 from lib.auth import active_staff
-from lib.safe_csv import to_csv
+from lib.safe_csv import write_csv
 from lib.store.models import (
     Attendance,
     Case,
@@ -115,7 +115,7 @@ def write_subject_access_export(
         archive.writestr("README.txt", summary_text(student, tables, today))
         for name, frame in tables.items():
             buffer = io.StringIO()
-            to_csv(frame, buffer)
+            write_csv(frame, buffer)
             archive.writestr(f"{name}.csv", buffer.getvalue())
     open_request = session.scalars(
         select(SubjectAccessRequest).where(
