@@ -207,3 +207,41 @@ def test_cohort_url_out_of_range_shows_the_page_not_an_error(seeded, params):
     weeks = at.date_input(key="cohort_filter_weeks").value
     assert weeks[0] >= app_fixtures.FIRST_WEEK and weeks[0] <= weeks[1]
     assert at.get("plotly_chart")
+
+
+# --- sessions and backoff through the app -----------------------------------------------------------
+
+
+def test_a_waiting_account_is_refused_until_an_admin_unlocks_it(seeded):
+    from datetime import datetime
+
+    from lib.cli import main as cli
+
+    seeded.execute(
+        update(StaffUser)
+        .where(StaffUser.username == "tut_a")
+        .values(failed_logins=11, locked_until=datetime(2999, 1, 1))
+    )
+    seeded.commit()
+    at = login("tutor")
+    no_exception(at)
+    assert at.session_state["authentication_status"] is False
+    assert "Too many failed sign-ins" in at.error[0].value
+    assert cli(["users", "unlock", "tut_a"]) == 0
+    at = login("tutor")
+    assert at.session_state["authentication_status"] is True
+
+
+def test_logout_revokes_the_session_record(seeded):
+    from lib import sessions
+    from lib.auth import cookie_key
+    from lib.ui.state import Keys, StateKeys
+
+    at = login("wellbeing")
+    token = at.session_state[StateKeys.SESSION_TOKEN]
+    assert sessions.check(seeded, token, cookie_key()) == "wb"
+    at.button(key=Keys.LOGOUT).click().run()
+    no_exception(at)
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    seeded.expire_all()
+    assert sessions.check(seeded, token, cookie_key()) is None
