@@ -80,12 +80,9 @@ def _links_and_images(bodies: list[str]) -> list[str]:
 
 @pytest.fixture
 def hostile_names(seeded):
-    """S001 (tut_a's tutee) named with an image beacon and a link; a data-quality event likewise."""
-    seeded.execute(
-        update(Student)
-        .where(Student.student_id == "S001")
-        .values(given_name=BEACON, family_name=LINK)
-    )
+    """Every student named with an image beacon and a link; flags, a data-quality event and a member
+    of staff likewise."""
+    seeded.execute(update(Student).values(given_name=BEACON, family_name=LINK))
     seeded.execute(update(Flag).values(explanation=f"dropped {LINK} {BEACON}"))
     seeded.execute(update(DataQualityEvent).values(module_code=LINK, explanation=BEACON))
     seeded.execute(update(StaffUser).where(StaffUser.username == "tut_a").values(display_name=LINK))
@@ -108,6 +105,11 @@ def test_the_parser_would_see_the_raw_names():
         ("admin", "home", {}),
         ("tutor", "student", {"id": LINK}),  # echoed from the URL: "not in your scope"
         ("tutor", "student", {"id": BEACON}),
+        ("tutor", "case", {}),
+        ("visa", "compliance", {}),
+        ("wellbeing", "withdrawal_review", {}),
+        ("wellbeing", "subject_access", {}),
+        ("wellbeing", "home", {}),
     ],
 )
 def test_stored_and_url_text_renders_no_link_or_image(hostile_names, role, page, params):
