@@ -6,7 +6,7 @@ import streamlit as st
 
 from lib import charts
 from lib.access import ROLES, User, can
-from lib.engagement.config import DESCRIPTIONS as CONFIG_DESCRIPTIONS
+from lib.engagement.config import HELP as CONFIG_DESCRIPTIONS
 from lib.ingest.pipeline import LoadReport
 from lib.safe_markdown import escape_markdown
 from lib.sources import INGEST_SOURCES
