@@ -8,6 +8,7 @@ import streamlit as st
 
 from lib.compliance import views
 from lib.compliance.status import STATUSES
+from lib.safe_markdown import escape_markdown
 from lib.store.db import session_scope
 from lib.ui.widgets import log_view, require_page
 
@@ -107,7 +108,7 @@ def _act(action, done: str) -> None:
         with session_scope() as session:
             action(session)
     except (ValueError, PermissionError) as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
     else:
         st.success(done)
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
+from lib.safe_markdown import escape_markdown
 from lib.sar import DEFAULT_DUE_DAYS, UnknownStudent, fulfil, log_request, open_requests
 from lib.store.db import session_scope
 from lib.ui.widgets import require_page
@@ -40,9 +41,11 @@ def _log_form(user) -> None:
                     request = log_request(
                         session, user, student_id, received, due if set_due else None
                     )
-                    st.success(f"Request logged for {request.student_id}, due {request.due_on}.")
+                    st.success(
+                        f"Request logged for {escape_markdown(request.student_id)}, due {request.due_on}."
+                    )
             except (ValueError, PermissionError, UnknownStudent) as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from lib.compliance.review import (
     review_list,
     terms,
 )
+from lib.safe_markdown import escape_markdown
 from lib.store.db import session_scope
 from lib.ui.widgets import log_view, require_page
 
@@ -42,9 +43,9 @@ def _decision_form(user, term, frame) -> None:
                         last_engagement=last if isinstance(last, date) else None,
                     )
             except (ValueError, PermissionError) as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
             else:
-                st.success(f"Decision recorded for {student_id}.")
+                st.success(f"Decision recorded for {escape_markdown(student_id)}.")
                 st.rerun()
 
 

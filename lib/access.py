@@ -46,21 +46,21 @@ PAGES: dict[str, PageSpec] = {
             "Visa compliance",
             "app_pages/compliance_page.py",
             "compliance",
-            ":material/verified_user:",
+            "🛂",
         ),
         PageSpec(
             "withdrawal_review",
             "Assumed-withdrawal review",
             "app_pages/withdrawal_review_page.py",
             "withdrawal-review",
-            ":material/fact_check:",
+            "📋",
         ),
         PageSpec(
             "subject_access",
             "Subject access requests",
             "app_pages/subject_access_page.py",
             "subject-access",
-            ":material/folder_zip:",
+            "🗂️",
         ),
     )
 }

@@ -328,7 +328,7 @@ def session_lifetime(secrets_path: Path | None = None) -> timedelta:
         path = Path(secrets_path) if secrets_path else SECRETS_PATH
         value = _secrets_section(path).get("session_hours", DEFAULT_SESSION_HOURS)
     try:
-        hours = float(value)  # type: ignore[arg-type]
+        hours = float(str(value))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"session hours must be a number, not {value!r}") from exc
     if not 0.1 <= hours <= MAX_SESSION_HOURS:

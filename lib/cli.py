@@ -264,7 +264,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_flags(args: argparse.Namespace) -> int:
     from lib.compute.flags import flags_frame
-    from lib.safe_csv import to_csv
+    from lib.safe_csv import write_csv
     from lib.store.db import session_scope
 
     with session_scope() as session:
@@ -273,7 +273,7 @@ def _cmd_flags(args: argparse.Namespace) -> int:
         frame = frame.astype({"week_start": str})
         print(json.dumps(frame.to_dict(orient="records"), indent=1))
     else:
-        to_csv(frame, sys.stdout)
+        write_csv(frame, sys.stdout)
     return 0
 
 

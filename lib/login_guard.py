@@ -99,10 +99,9 @@ def sign_in(
     )
     if until is not None and until > now:
         return Attempt(wait_seconds=max(1, math.ceil((until - now).total_seconds())))
-    stored_hash = user.password_hash if user is not None and user.active else None
-    if stored_hash is None:
+    if user is None or not user.active or not user.password_hash:
         verify_password(password or "", _dummy_hash())  # the same time as for a real account
-    elif verify_password(password or "", stored_hash):
+    elif verify_password(password or "", user.password_hash):
         user.failed_logins, user.locked_until = 0, None
         session.flush()
         return Attempt(username=user.username)
@@ -133,7 +132,7 @@ def _count_failure(
             with session.begin_nested():
                 session.add(throttle)
         except IntegrityError:  # another sign-in from the same client created it meanwhile
-            throttle = session.get(LoginThrottle, client_key(client), populate_existing=True)
+            throttle = session.get_one(LoginThrottle, client_key(client), populate_existing=True)
     throttle.failures = (throttle.failures or 0) + 1
     throttle.last_failure_at = now
     wait = CLIENT_BACKOFF.delay(throttle.failures)
@@ -143,5 +142,8 @@ def _count_failure(
 
 def clear_client(session: Session, client: str) -> bool:
     """Forget a client's failed sign-ins (an admin's command); True when there were any."""
-    result = session.execute(delete(LoginThrottle).where(LoginThrottle.key == client_key(client)))
-    return bool(result.rowcount)
+    found = session.get(LoginThrottle, client_key(client))
+    if found is not None:
+        session.delete(found)
+        session.flush()
+    return found is not None

@@ -42,7 +42,13 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def to_csv(frame: pd.DataFrame, target: IO[str] | None = None, **options: Any) -> str | None:
-    """frame.to_csv of the neutralised frame (index off unless asked); text when no target."""
+def to_csv(frame: pd.DataFrame, **options: Any) -> str:
+    """The neutralised frame as CSV text (index off unless asked; other options as frame.to_csv)."""
     options.setdefault("index", False)
-    return neutralise_frame(frame).to_csv(target, **options)
+    return str(neutralise_frame(frame).to_csv(None, **options))
+
+
+def write_csv(frame: pd.DataFrame, target: IO[str], **options: Any) -> None:
+    """Write the neutralised frame as CSV to an open text file (index off unless asked)."""
+    options.setdefault("index", False)
+    neutralise_frame(frame).to_csv(target, **options)

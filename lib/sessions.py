@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from lib.store.models import LoginSession
@@ -90,9 +90,14 @@ def revoke(session: Session, token: str | None, key: str, now: datetime | None =
 
 def revoke_all(session: Session, username: str, now: datetime | None = None) -> int:
     """End every live session of a user (password changed, account disabled); how many."""
-    result = session.execute(
-        update(LoginSession)
-        .where(LoginSession.username == username, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=now or datetime.now())
+    live = list(
+        session.scalars(
+            select(LoginSession).where(
+                LoginSession.username == username, LoginSession.revoked_at.is_(None)
+            )
+        )
     )
-    return result.rowcount or 0
+    for record in live:
+        record.revoked_at = now or datetime.now()
+    session.flush()
+    return len(live)

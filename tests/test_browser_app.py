@@ -211,7 +211,7 @@ def test_tables_offer_no_built_in_download(server, page):
     """client.disableDataExport: st.dataframe's toolbar has no CSV download (it bypasses the log)."""
     page.goto(f"{server}/cohort")
     _log_in(page, "wb")
-    table = page.locator('[data-testid="stDataFrame"]').first
+    table = page.locator('[data-testid="stDataFrame"]:visible').first
     table.wait_for()
     _wait_until_idle(page)
     table.hover()

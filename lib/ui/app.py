@@ -107,8 +107,8 @@ def _password_user(key: str) -> User | None:
         st.session_state.pop(StateKeys.SESSION_TOKEN, None)
         return None
     st.session_state[StateKeys.SESSION_TOKEN] = token
-    pending = st.session_state.pop(StateKeys.COOKIE_PENDING, None)
-    if pending is not None:
+    pending = st.session_state.get(StateKeys.COOKIE_PENDING)
+    if pending is not None:  # on every run: a run cut short by a rerun may never reach the browser
         session_cookie.write(pending.token, pending.expires_at)
     return user
 

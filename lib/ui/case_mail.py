@@ -11,6 +11,7 @@ import streamlit as st
 from lib.access import User, can
 from lib.cases.mail import TEMPLATES, MailError, draft_message, send_to_student, smtp_server
 from lib.cases.service import CaseDenied, CaseInputError
+from lib.safe_markdown import escape_markdown
 from lib.store.db import session_scope
 from lib.store.models import Case, Student
 from lib.ui import cache
@@ -83,8 +84,10 @@ def message_templates(user: User, case_id: int, *, prefix: str = "case_mail") ->
                         session, user, case_id, key, times, key=_send_key(prefix), server=server
                     )
             except (CaseInputError, CaseDenied, MailError) as error:
-                st.error(f"Not sent, nothing recorded: {error}")
+                st.error(f"Not sent, nothing recorded: {escape_markdown(error)}")
             else:
                 st.session_state.pop(f"{prefix}_send_key", None)
                 cache.clear()
-                st.success(f"Sent to {draft.to} and recorded as a contact attempt.")
+                st.success(
+                    f"Sent to {escape_markdown(draft.to)} and recorded as a contact attempt."
+                )
