@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from lib.cli import main as cli_main
-from lib.compute.service import compute, flags_frame
+from lib.compute.flags import flags_frame
+from lib.compute.service import compute
 from lib.ingest.lock import pending, store_lock
 from lib.ingest.pipeline import load_file
 from lib.store.db import session_factory
