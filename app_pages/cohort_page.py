@@ -7,8 +7,11 @@ import streamlit as st
 
 from lib.access import User, can
 from lib.ui import actions, cache
+from lib.ui.chart_text import chart_in_words
+from lib.ui.contact_impact import contact_impact_section
+from lib.ui.dq_banner import data_quality_line
 from lib.ui.state import Keys
-from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pager, require_page
+from lib.ui.widgets import empty_store_notice, log_view, pager, require_page
 from lib.views.filters import FLAG_STATES, YES_NO, CohortFilters, describe, from_params
 
 HEATMAP_SIZE = 50
@@ -25,7 +28,9 @@ def init_widget(name: str, value) -> None:
 
 def pick_filters(version: str, options: dict, first, last) -> CohortFilters:
     """The filters from the URL and the widgets; the URL is updated to match."""
-    requested = from_params(st.query_params.to_dict())
+    requested = from_params(
+        st.query_params.to_dict(), first, last
+    )  # a date_input raises out of range
     default_from, default_to = cache.default_weeks(version)
     for name in CHOICES:
         value = getattr(requested, name)
@@ -78,7 +83,7 @@ def summary_and_charts(user: User, version: str, filters: CohortFilters) -> int:
         f"{(week_to - week_from).days // 7 + 1}" if week_from and week_to else "—",
         help=f"{week_from} to {week_to}" if week_from else "no results yet",
     )
-    data_quality_banner(cache.dq_events(version, user, week_from, week_to))
+    data_quality_line(version, user, week_from, week_to)
     return size
 
 
@@ -91,6 +96,7 @@ def heatmap(user: User, version: str, filters: CohortFilters, size: int) -> list
         "flagged (most severe) first. 100% = the student's own usual level."
     )
     st.plotly_chart(heat["figure"], key="cohort_heatmap")
+    chart_in_words(heat["figure"])
     return heat["ids"]
 
 
@@ -137,8 +143,10 @@ def main() -> None:
     figures = cache.cohort_figures(version, user, filters)
     if "counts" in figures:
         left.plotly_chart(figures["counts"], key="cohort_counts_chart")
+        chart_in_words(figures["counts"], left)
     if "trend" in figures:
         right.plotly_chart(figures["trend"], key="cohort_trend_chart")
+        chart_in_words(figures["trend"], right)
     shown: list[str] = []
     if filters.week_from and filters.week_to:
         shown += heatmap(user, version, filters, size)
@@ -153,6 +161,7 @@ def main() -> None:
             key=Keys.COHORT_EXPORT,
             on_click="ignore",
         )
+    contact_impact_section(user)
 
 
 main()

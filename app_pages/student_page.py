@@ -5,8 +5,12 @@ from datetime import date, timedelta
 import streamlit as st
 
 from lib.access import User, can
+from lib.safe_markdown import escape_markdown
 from lib.ui import actions, cache
+from lib.ui.cases import student_case_section
+from lib.ui.compliance import withdrawal_review_section
 from lib.ui.state import Keys
+from lib.ui.student_charts import student_charts
 from lib.ui.widgets import empty_store_notice, log_view, require_page
 from lib.usecases import EXEMPTION_REASONS
 
@@ -16,6 +20,9 @@ def search(user: User, version: str) -> None:
     if not query:
         return
     hits = cache.search_students(version, user, query)
+    probed = cache.probed_students(user, query)
+    if probed:
+        log_view(user, "student search outside scope", probed, action="refused")
     if hits.empty:
         st.info("No student in your scope matches.")
         return
@@ -30,37 +37,36 @@ def search(user: User, version: str) -> None:
 
 
 def header(student_id: str, profile: dict) -> None:
-    st.header(f"{profile['given_name']} {profile['family_name']} · {student_id}")
+    shown = {name: escape_markdown(value) for name, value in profile.items()}  # untrusted text
+    st.header(f"{shown['given_name']} {shown['family_name']} · {escape_markdown(student_id)}")
     cols = st.columns(5)
-    cols[0].markdown(f"**Course**  \n{profile['course_code']} — {profile['course_name']}")
+    cols[0].markdown(f"**Course**  \n{shown['course_code']} — {shown['course_name']}")
     cols[1].markdown(
-        f"**Year / level / mode**  \n{profile['year_of_study']} · {profile['level']} · {profile['mode']}"
+        f"**Year / level / mode**  \n{shown['year_of_study']} · {shown['level']} · {shown['mode']}"
     )
-    cols[2].markdown(f"**Personal tutor**  \n{profile.get('tutor_username') or '—'}")
+    cols[2].markdown(f"**Personal tutor**  \n{shown.get('tutor_username') or '—'}")
     cols[3].markdown(f"**Sponsored visa**  \n{'yes' if profile['visa_sponsored'] else 'no'}")
     cols[4].markdown(
-        f"**Residence**  \n{(profile['residence'] or '').replace('_', ' ')} · {profile['status']}"
+        f"**Residence**  \n{escape_markdown((profile['residence'] or '').replace('_', ' '))} · {shown['status']}"
     )
     if "phone" in profile:
-        st.caption(
-            f"E-mail {profile['email']} · personal e-mail {profile.get('personal_email') or '—'} · phone {profile.get('phone') or '—'}"
+        st.markdown(  # not a caption: its faded links fail WCAG contrast
+            f"E-mail {shown['email']} · personal e-mail {shown.get('personal_email') or '—'} · phone {shown.get('phone') or '—'}"
         )
 
 
 def timelines(user: User, version: str, student_id: str, bundle: dict, as_of) -> None:
     measures = bundle["measures"]
     if measures.empty:
-        empty_store_notice(f"weekly measures for {student_id}")
+        empty_store_notice(f"weekly measures for {escape_markdown(student_id)}")
         return
     show_median = st.toggle(
         "Show course median (context only; flags use the student's own pattern)",
         key=Keys.STUDENT_MEDIAN,
     )
-    figures = cache.student_figures(version, user, student_id, show_median)
-    for source, figure in figures.items():
-        st.plotly_chart(figure, key=f"student_timeline_{source}")
+    student_charts(version, user, student_id, show_median)
     st.caption(
-        "Green band: the student's usual range. Red: flagged weeks. Grey: vacations and non-teaching weeks. Blue: exemptions."
+        "Green band: the student's usual range. Red: flagged weeks. Grey: vacations and non-teaching weeks. Blue: exemptions. Purple triangles: case contacts and ladder steps."
     )
     with st.expander("Weekly table"):
         shown = measures if as_of is None else measures[measures["week_start"] <= as_of]
@@ -95,7 +101,7 @@ def exemptions(user: User, student_id: str, bundle: dict) -> None:
     try:
         actions.add_exemption(user, student_id, reason, period[0], period[1], note)
     except (ValueError, PermissionError) as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
     else:
         st.success("Exemption recorded.")
         st.rerun()
@@ -112,22 +118,26 @@ def main() -> None:
         st.stop()
     bundle = cache.student_bundle(version, user, student_id)
     if bundle is None:
-        st.warning(f"No student {student_id!r} in your scope.")
+        log_view(user, "student page outside scope", [student_id[:40]], action="refused")
+        st.warning(f"No student '{escape_markdown(student_id, 40)}' in your scope.")
         st.stop()
     log_view(user, "student page", [student_id])
     header(student_id, bundle["profile"])
     _, as_of = cache.default_weeks(version)
     for row in bundle["in_force"].itertuples():
         st.error(
-            f"**{row.kind.replace('_', ' ')}** ({row.severity}) since week of {row.week_start}: {row.explanation}"
+            f"**{escape_markdown(row.kind.replace('_', ' '))}** ({escape_markdown(row.severity)}) "
+            f"since week of {row.week_start}: {escape_markdown(row.explanation)}"
         )
     timelines(user, version, student_id, bundle, as_of)
+    student_case_section(user, student_id)  # cases wing
     st.subheader("Flags")
     if bundle["flags"].empty:
         st.write("No flags raised.")
     else:
         st.dataframe(bundle["flags"], hide_index=True, width="stretch", key="student_flags_table")
     exemptions(user, student_id, bundle)
+    withdrawal_review_section(student_id)
 
 
 main()

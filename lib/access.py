@@ -29,16 +29,38 @@ class PageSpec:
 PAGES: dict[str, PageSpec] = {
     p.key: p
     for p in (
-        PageSpec("home", "Home", "app_pages/home_page.py", "home", ":material/home:"),
-        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", ":material/groups:"),
-        PageSpec("student", "Student", "app_pages/student_page.py", "student", ":material/person:"),
-        PageSpec("data", "Data", "app_pages/data_page.py", "data", ":material/database:"),
+        PageSpec("home", "Home", "app_pages/home_page.py", "home", "🏠"),
+        PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", "👥"),
+        PageSpec("student", "Student", "app_pages/student_page.py", "student", "👤"),
+        PageSpec("data", "Data", "app_pages/data_page.py", "data", "🗄️"),
+        PageSpec("case", "Cases", "app_pages/case_page.py", "case", "🗂️"),  # cases wing
         PageSpec(
             "access_log",
             "Access log",
             "app_pages/access_log_page.py",
             "access-log",
-            ":material/policy:",
+            "📜",
+        ),
+        PageSpec(
+            "compliance",
+            "Visa compliance",
+            "app_pages/compliance_page.py",
+            "compliance",
+            ":material/verified_user:",
+        ),
+        PageSpec(
+            "withdrawal_review",
+            "Assumed-withdrawal review",
+            "app_pages/withdrawal_review_page.py",
+            "withdrawal-review",
+            ":material/fact_check:",
+        ),
+        PageSpec(
+            "subject_access",
+            "Subject access requests",
+            "app_pages/subject_access_page.py",
+            "subject-access",
+            ":material/folder_zip:",
         ),
     )
 }
@@ -46,10 +68,10 @@ PAGES: dict[str, PageSpec] = {
 STUDENT_ROLES = ("tutor", "senior_tutor", "wellbeing", "visa")
 
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "tutor": ("home", "cohort", "student"),
-    "senior_tutor": ("home", "cohort", "student"),
-    "wellbeing": ("home", "cohort", "student"),
-    "visa": ("home", "cohort", "student"),
+    "tutor": ("home", "cohort", "student", "case"),
+    "senior_tutor": ("home", "cohort", "student", "case", "withdrawal_review"),
+    "wellbeing": ("home", "cohort", "student", "case", "withdrawal_review", "subject_access"),
+    "visa": ("home", "cohort", "student", "case", "compliance"),
     "admin": ("home", "data", "access_log"),
 }
 
@@ -66,6 +88,38 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "edit_calendar": ("admin",),
     "manage_users": ("admin",),
     "view_access_log": ("admin",),
+    # --- cases wing (SPEC §5); the track rule below narrows each action per track
+    "view_case": STUDENT_ROLES,
+    "open_case": STUDENT_ROLES,
+    "record_contact": STUDENT_ROLES,
+    "correct_entry": STUDENT_ROLES,
+    "handover": ("tutor", "senior_tutor", "wellbeing"),
+    "refer": ("wellbeing",),
+    "emergency_decision": ("wellbeing",),
+    "close_case": STUDENT_ROLES,
+    "reopen_case": STUDENT_ROLES,
+    # --- mail wing: e-mail to a student from a case; the weekly digest of one's own students
+    "send_email": STUDENT_ROLES,
+    "receive_digest": STUDENT_ROLES,
+    "view_contact_impact": ("senior_tutor", "wellbeing"),
+    # compliance wing
+    "view_compliance": ("visa",),
+    "record_compliance_report": ("visa",),
+    "export_compliance": ("visa",),
+    "review_withdrawal": ("senior_tutor", "wellbeing"),
+    "handle_sar": ("wellbeing",),
+}
+
+# Which roles see and work which case track: the visa team works only its own track and never
+# sees the welfare track (welfare information, SPEC §2); wellbeing and senior tutors see both;
+# tutors see their tutees' cases on both tracks but record only on the welfare track.
+TRACK_VIEW_ROLES: dict[str, tuple[str, ...]] = {
+    "welfare": ("tutor", "senior_tutor", "wellbeing"),
+    "visa": ("tutor", "senior_tutor", "wellbeing", "visa"),
+}
+TRACK_WORK_ROLES: dict[str, tuple[str, ...]] = {
+    "welfare": ("tutor", "senior_tutor", "wellbeing"),
+    "visa": ("visa",),
 }
 
 PROFILE_FIELDS = (
@@ -134,6 +188,20 @@ def can(user: User | None, action: str) -> bool:
     return user is not None and user.role in ACTIONS.get(action, ())
 
 
+def can_on_track(user: User | None, action: str, track: str) -> bool:
+    """Whether the user may perform a case action on a case of this track (`view_case` needs the
+    track's view roles, every other case action its work roles)."""
+    if not can(user, action):
+        return False
+    roles = TRACK_VIEW_ROLES if action == "view_case" else TRACK_WORK_ROLES
+    return user.role in roles.get(track, ())
+
+
+def visible_tracks(user: User | None) -> tuple[str, ...]:
+    """The case tracks this user may see."""
+    return tuple(t for t in TRACK_VIEW_ROLES if can_on_track(user, "view_case", t))
+
+
 class NotAllowed(PermissionError):
     """The user's role does not allow the action (raised where the action happens)."""
 
@@ -152,9 +220,44 @@ def fields_for(user: User | None) -> tuple[str, ...]:
     if user is None or user.role not in STUDENT_ROLES:
         return ()
     fields = PROFILE_FIELDS + (CONTACT_FIELDS if can(user, "view_contact_details") else ())
-    if can(user, "view_welfare_notes"):
+    if can_see_welfare(user):
         fields += ("welfare_notes",)
     return fields
+
+
+# --- welfare information (SPEC §2): one rule, asked by every page, table, chart, export and e-mail ---
+
+# Columns that carry welfare information wherever they appear: notes of contacts and cases, the
+# reason of an authorised absence, referrals and emergency-contact decisions.
+WELFARE_COLUMNS = frozenset(
+    {"note", "notes", "reason", "referral_team", "authorised_by", "next_action", "welfare_notes"}
+)
+# Case states a role without welfare information may see; any other state reads as "open".
+PUBLIC_CASE_STATES = ("open", "closed")
+AUTHORISED_ABSENCE = "authorised absence"
+
+
+def can_see_welfare(user: User | None) -> bool:
+    """Whether the user may see welfare information (SPEC §2): notes, reasons, referrals, decisions."""
+    return can(user, "view_welfare_notes")
+
+
+def without_welfare(user: User | None, frame):
+    """The frame as this user may see it: welfare columns dropped, case states reduced to open/closed
+    for a role without welfare information (returned unchanged for a role with it)."""
+    if can_see_welfare(user):
+        return frame
+    frame = frame.drop(columns=[c for c in frame.columns if c in WELFARE_COLUMNS])
+    if "state" in frame.columns:
+        frame = frame.assign(state=frame["state"].map(public_case_state))
+    return frame
+
+
+def public_case_state(state: str | None) -> str | None:
+    """A case state as a role without welfare information sees it (open or closed)."""
+    if not isinstance(state, str) or state in PUBLIC_CASE_STATES:
+        return state
+    return "open"
 
 
 def student_filter(user: User | None) -> ColumnElement[bool]:

@@ -1,4 +1,4 @@
-"""Staff users, password hashes, demo users, the login-cookie key and the login-attempt limit."""
+"""Staff users, password hashes, demo users, the login-cookie key, session lifetime and unlocking."""
 
 from __future__ import annotations
 
@@ -6,41 +6,33 @@ import math
 import os
 import secrets
 import tomllib
-from collections import Counter
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import bcrypt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
+from lib import sessions
 from lib.access import ROLES
 from lib.store.db import ROOT
 from lib.store.models import StaffUser, Student
 
 SECRETS_PATH = ROOT / ".streamlit" / "secrets.toml"
 COOKIE_ENV = "DASHBOARD_COOKIE_KEY"
-MIN_KEY_LENGTH = 32
+SESSION_HOURS_ENV = "DASHBOARD_SESSION_HOURS"
+DEFAULT_SESSION_HOURS = 9.0  # one working day
+MAX_SESSION_HOURS = 24.0 * 7
+# The cookie is an HS256 token signed with the key: whoever can guess the key can forge any user.
+# zxcvbn estimates how many guesses the key takes (it finds sequences, keyboard rows, words, dates
+# and repeats, and counts 10 guesses per unexplained character); a random key of 48 URL-safe
+# characters or more passes, a key a person makes up does not.
+MIN_KEY_BITS = 160
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72
-MAX_LOGIN_ATTEMPTS = 5
-LOCKOUT = timedelta(minutes=15)
 COOKIE_NAME = "engagement_dashboard_auth"
-COOKIE_EXPIRY_DAYS = 1.0
-WELL_KNOWN_KEYS = (
-    "some_key",
-    "changeme",
-    "change_me",
-    "change-me",
-    "secret",
-    "password",
-    "abcdef",
-    "123456",
-    "random_signature_key",
-    "your_cookie_key",
-    "cookie_key",
-    "example",
-)
 
 
 class CookieKeyError(RuntimeError):
@@ -110,8 +102,10 @@ def add_user(
     display_name: str | None = None,
     email: str | None = None,
     password: str | None = None,
+    digest: bool | None = None,
 ) -> StaffUser:
-    """Create or update a staff user; a None password keeps the existing hash (or none: SSO only)."""
+    """Create or update a staff user; a None password keeps the existing hash (or none: SSO only);
+    `digest` opts in to (True) or out of (False) the weekly digest e-mail, None keeps it."""
     username = username.strip().lower()
     if not username:
         raise ValueError("username is empty")
@@ -131,10 +125,15 @@ def add_user(
     new_email = email or user.email
     user.email = new_email.strip().lower() if new_email else None
     user.active = True
+    if digest is not None:
+        if digest and not user.email:
+            raise ValueError("the weekly digest needs an e-mail address (--email)")
+        user.digest = digest
     if password_hash is not None:
         user.password_hash = password_hash
         user.failed_logins = 0
         user.locked_until = None
+        sessions.revoke_all(session, username)
     session.flush()
     return user
 
@@ -150,6 +149,16 @@ def get_user(session: Session, username: str | None) -> StaffUser | None:
         return None
     user = session.scalar(select(StaffUser).where(StaffUser.username == username.lower()))
     return user if user is not None and user.active else None
+
+
+def active_staff(session: Session, username: str | None) -> StaffUser:
+    """The active staff user with this username; LookupError naming the problem otherwise."""
+    user = get_user(session, username)
+    if user is None:
+        raise LookupError(
+            f"{username!r} is not an active staff user (see `python -m lib users list`)"
+        )
+    return user
 
 
 def user_by_email(session: Session, email: str | None) -> StaffUser | None:
@@ -168,6 +177,8 @@ def set_active(session: Session, username: str, active: bool) -> None:
     if user is None:
         raise LookupError(f"no staff user {username!r}")
     user.active = active
+    if not active:
+        sessions.revoke_all(session, user.username)
     session.flush()
 
 
@@ -232,76 +243,39 @@ def _staff_names(staff_csv: Path | None) -> dict[str, tuple[str | None, str | No
     return out
 
 
-# --- login-attempt limit --------------------------------------------------------------------------
+# --- lockout --------------------------------------------------------------------------------------
 
 
-def is_locked(user: StaffUser, now: datetime | None = None) -> bool:
-    """Whether the user is locked out after too many failed logins."""
-    now = now or datetime.now()
-    return user.locked_until is not None and user.locked_until > now
-
-
-def record_login(session: Session, username: str, success: bool) -> StaffUser | None:
-    """Count a failed login (locking after MAX_LOGIN_ATTEMPTS) or reset the count on success."""
-    user = session.scalar(select(StaffUser).where(StaffUser.username == username.lower()))
+def unlock(session: Session, username: str) -> StaffUser:
+    """Clear a staff user's failed sign-ins and any wait before the next one (an admin's command)."""
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
     if user is None:
-        return None
-    if success:
-        user.failed_logins = 0
-        user.locked_until = None
-    else:
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= MAX_LOGIN_ATTEMPTS:
-            user.locked_until = datetime.now() + LOCKOUT
-            user.failed_logins = 0
+        raise LookupError(f"no staff user {username!r}")
+    user.failed_logins = 0
+    user.locked_until = None
     session.flush()
     return user
-
-
-def credentials(session: Session, only: str | None = None) -> dict:
-    """The streamlit-authenticator credentials dict for the active, unlocked users with a password.
-
-    With `only`, just that user (the logged-in runs need no other hash)."""
-    users: dict[str, dict] = {}
-    now = datetime.now()
-    query = select(StaffUser).where(StaffUser.active.is_(True))
-    if only is not None:
-        query = query.where(StaffUser.username == only.lower())
-    for user in session.scalars(query):
-        if not user.password_hash or is_locked(user, now):
-            continue
-        users[user.username] = {
-            "name": user.display_name,
-            "email": user.email or "",
-            "password": user.password_hash,
-            "roles": [user.role],
-            "failed_login_attempts": user.failed_logins or 0,
-        }
-    return {"usernames": users}
 
 
 # --- cookie key -----------------------------------------------------------------------------------
 
 
-def _entropy_bits_per_char(text: str) -> float:
-    counts = Counter(text)
-    return -sum(c / len(text) * math.log2(c / len(text)) for c in counts.values())
+@lru_cache(maxsize=16)
+def key_strength_bits(key: str) -> float:
+    """log2 of the guesses zxcvbn estimates an attacker needs for this key (first 128 characters)."""
+    return math.log2(max(float(zxcvbn(key[:128], max_length=128)["guesses"]), 1.0))
 
 
 def cookie_key_problem(key: str | None) -> str | None:
     """Why a cookie key is unacceptable, or None when it is fine."""
     if not key:
         return "no login-cookie key is set"
-    if len(key) < MIN_KEY_LENGTH:
-        return f"the login-cookie key has {len(key)} characters; it needs at least {MIN_KEY_LENGTH}"
-    lowered = key.lower()
-    if any(lowered.startswith(w) or lowered.replace(w, "") == "" for w in WELL_KNOWN_KEYS):
-        return "the login-cookie key is a well-known placeholder"
-    for period in range(1, 9):
-        if key == (key[:period] * (len(key) // period + 1))[: len(key)]:
-            return "the login-cookie key is a repeated pattern"
-    if len(set(key)) < 12 or _entropy_bits_per_char(key) < 3.0:
-        return "the login-cookie key has too little randomness"
+    bits = key_strength_bits(key)
+    if bits < MIN_KEY_BITS:
+        return (
+            f"the login-cookie key is too easy to guess (about {bits:.0f} bits; "
+            f"at least {MIN_KEY_BITS} are needed)"
+        )
     return None
 
 
@@ -314,20 +288,25 @@ def how_to_set_cookie_key() -> str:
     return (
         f"Set the environment variable {COOKIE_ENV} to a long random secret, or put\n"
         f'[dashboard]\ncookie_key = "..."\ninto {where} '
-        f"(at least {MIN_KEY_LENGTH} random characters). For example run\n"
+        "(at least 48 random characters). For example run\n"
         'python -c "from lib.auth import ensure_secrets_file; ensure_secrets_file()"\n'
         "which writes a random key into the secrets file when none is there."
     )
 
 
-def _key_from_secrets(path: Path) -> str | None:
+def _secrets_section(path: Path) -> dict:
     if not path.exists():
-        return None
+        return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
-        return None
-    value = data.get("dashboard", {}).get("cookie_key")
+        return {}
+    section = data.get("dashboard", {})
+    return section if isinstance(section, dict) else {}
+
+
+def _key_from_secrets(path: Path) -> str | None:
+    value = _secrets_section(path).get("cookie_key")
     return str(value) if value else None
 
 
@@ -340,6 +319,21 @@ def cookie_key(secrets_path: Path | None = None) -> str:
     if problem:
         raise CookieKeyError(f"{problem}.\n\n{how_to_set_cookie_key()}")
     return key  # type: ignore[return-value]
+
+
+def session_lifetime(secrets_path: Path | None = None) -> timedelta:
+    """How long a login lasts: DASHBOARD_SESSION_HOURS or [dashboard] session_hours, default 9 h."""
+    value: object = os.environ.get(SESSION_HOURS_ENV)
+    if value is None:
+        path = Path(secrets_path) if secrets_path else SECRETS_PATH
+        value = _secrets_section(path).get("session_hours", DEFAULT_SESSION_HOURS)
+    try:
+        hours = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"session hours must be a number, not {value!r}") from exc
+    if not 0.1 <= hours <= MAX_SESSION_HOURS:
+        raise ValueError(f"session hours must be between 0.1 and {MAX_SESSION_HOURS:g}: {hours:g}")
+    return timedelta(hours=hours)
 
 
 def ensure_secrets_file(path: Path | None = None) -> bool:

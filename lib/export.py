@@ -6,6 +6,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lib.safe_csv import to_csv
 from lib.store.models import DailyActivity
 
 ACTIVITY_COLUMNS = ["student_id", "source", "date", "quantity", "minutes"]
@@ -31,4 +32,4 @@ def activity_frame(session: Session) -> pd.DataFrame:
 
 def activity_csv(session: Session) -> str:
     """The activity export as CSV text: whole numbers without a decimal point, empty minutes blank."""
-    return activity_frame(session).to_csv(index=False, float_format="%.10g", lineterminator="\n")
+    return to_csv(activity_frame(session), float_format="%.10g", lineterminator="\n")

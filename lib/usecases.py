@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from lib.access import NotAllowed, User, can_view_student, require
 from lib.auth import add_user, create_demo_users, set_active
+from lib.cases.sample import close_sample_cases
 from lib.compute.service import (
     ComputeSummary,
     compute,
@@ -111,6 +112,7 @@ CANONICAL_ORDER = [
     ("timetable", "timetable/student_event.csv"),
     ("events", "events.csv"),
     ("submissions", "submissions.csv"),
+    ("contacts", "contacts.csv"),  # mail wing: sample welfare cases (lib.cases.sample)
 ]
 
 
@@ -119,7 +121,9 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     folder = Path(folder)
     if not force and not store_is_empty(session):
         return (
-            "the store already holds students: sample data not loaded (use --force to load anyway)"
+            "the store already holds students: sample data not loaded (use --force to load anyway).\n"
+            "Demo logins: `python -m lib users reset-demo` gives the demo users new passwords and "
+            "prints them with their roles (or `make clean-store run` starts afresh)."
         )
     files = [
         (source, folder / name) for source, name in CANONICAL_ORDER if (folder / name).exists()
@@ -134,11 +138,35 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     staff = folder / "staff.csv"
     passwords = create_demo_users(session, staff if staff.exists() else None)
     session.commit()
-    lines.append("")
     lines.append(
-        "Demo users for this sample data (shown once; `make clean-store run` starts afresh with new ones):"
+        f"sample cases closed: {close_sample_cases(session, folder / 'case_closures.csv')}"
     )
-    lines += [f"  {user:<24} {password}" for user, password in passwords.items()]
+    lines.append("")
+    lines.append(demo_logins_text(session, passwords))
+    return "\n".join(lines)
+
+
+def reset_demo_logins(session: Session, folder: Path) -> str:
+    """Give the demo users (one per role) fresh passwords; the lines to print, with their roles."""
+    staff = Path(folder) / "staff.csv"
+    passwords = create_demo_users(session, staff if staff.exists() else None)
+    session.commit()
+    return demo_logins_text(session, passwords)
+
+
+def demo_logins_text(session: Session, passwords: dict[str, str]) -> str:
+    """The demo logins as printed: username, role (and school), password."""
+    from lib.auth import get_user
+
+    lines = [
+        "Demo logins (shown once; `python -m lib users reset-demo` prints new ones):",
+        f"  {'username':<24} {'role':<32} password",
+    ]
+    for username, password in passwords.items():
+        user = get_user(session, username)
+        role = user.role.replace("_", " ") if user is not None else "?"
+        scope = f" ({user.school})" if user is not None and user.school else ""
+        lines.append(f"  {username:<24} {role + scope:<32} {password}")
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from lib.store.models import (
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery"
-COOKIE_KEY = "k3Y-9fQ2_xZ7mN4pL8wR1tV6bH0cJ5dG-aE3sU"
+COOKIE_KEY = secrets.token_urlsafe(48)  # a fresh strong key per test run, never a committed one
 FIRST_WEEK = date(2025, 9, 29)
 WEEKS = 10
 STAFF = {

@@ -181,3 +181,40 @@ def test_logout_deletes_the_login_cookie(server, page):
     page.goto(f"{server}/cohort")  # a fresh load: no cookie, so the login form again
     page.get_by_role("textbox", name="Username").wait_for()
     assert page.get_by_role("heading", name="Cohort").count() == 0
+
+
+def test_the_cookie_of_a_logged_out_session_is_refused(server, page):
+    """Logout revokes the session on the server: a copy of the old cookie no longer logs in."""
+    page.goto(f"{server}/")
+    _log_in(page, "wb")
+    page.get_by_role("heading", name="Home").first.wait_for()
+    _wait_for_login_cookie(page)
+    stolen = [c for c in page.context.cookies() if c["name"] == COOKIE_NAME]
+    other = page.context.browser.new_context()
+    try:
+        copy = other.new_page()
+        copy.set_default_timeout(45_000)
+        other.add_cookies(stolen)
+        copy.goto(f"{server}/cohort")  # while the session lives, the copy is logged in
+        copy.get_by_role("heading", name="Cohort").first.wait_for()
+        _wait_until_idle(page)
+        page.get_by_role("button", name="Log out").click()
+        page.get_by_role("textbox", name="Username").wait_for()
+        copy.goto(f"{server}/cohort")  # after the logout, the same cookie is refused
+        copy.get_by_role("textbox", name="Username").wait_for()
+        assert copy.get_by_role("heading", name="Cohort").count() == 0
+    finally:
+        other.close()
+
+
+def test_tables_offer_no_built_in_download(server, page):
+    """client.disableDataExport: st.dataframe's toolbar has no CSV download (it bypasses the log)."""
+    page.goto(f"{server}/cohort")
+    _log_in(page, "wb")
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.wait_for()
+    _wait_until_idle(page)
+    table.hover()
+    page.wait_for_timeout(500)
+    assert page.get_by_role("button", name="Download as CSV").count() == 0
+    assert page.get_by_role("button", name="Search").count() >= 1  # the toolbar itself is there

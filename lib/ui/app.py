@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import streamlit as st
-import streamlit_authenticator as stauth
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from streamlit_authenticator.utilities import LoginError
 
-from lib import auth
+from lib import auth, login_guard, sessions
 from lib.access import PAGES, User, pages_for, scope_description
 from lib.audit import log_access
+from lib.safe_markdown import escape_markdown
 from lib.store.db import session_scope
+from lib.ui import session_cookie
 from lib.ui.recovery import finish_pending_compute
 from lib.ui.state import Keys, StateKeys
 
 APP_TITLE = "Student Engagement Dashboard"
+# Set by the app as well as in .streamlit/config.toml, so that they hold wherever it is started from:
+# no tracebacks for users; no built-in table download (it bypasses the access log and the CSV
+# neutralising), only the app's own logged download.
+CLIENT_OPTIONS = {"client.showErrorDetails": "none", "client.disableDataExport": True}
 
 
 def _page_objects(user: User | None) -> list[st.Page]:
@@ -60,79 +62,72 @@ def _stop_with_key_error() -> None:
         st.stop()
 
 
-def _sync_failed_attempts(creds: dict, before: dict[str, int]) -> None:
-    """Persist the library's failed-attempt counts so the limit survives restarts and sessions."""
-    with session_scope() as session:
-        for username, data in creds["usernames"].items():
-            after = data.get("failed_login_attempts", 0)
-            if after > before.get(username, 0):
-                for _ in range(after - before.get(username, 0)):
-                    auth.record_login(session, username, success=False)
-            elif after == 0 and before.get(username, 0) > 0:
-                auth.record_login(session, username, success=True)
-
-
-def _set_login_cookie(authenticator: stauth.Authenticate) -> None:
-    """Set the signed re-login cookie (in the first run after a password login)."""
-    model = authenticator.cookie_controller.cookie_model
-    model.exp_date = model._set_exp_date()
-    token = model._token_encode()
-    model.cookie_manager.set(
-        model.cookie_name,
-        token,
-        expires_at=datetime.now() + timedelta(days=model.cookie_expiry_days),
-        key="set_after_login",
-    )
-
-
-def _authenticator(creds: dict, key: str) -> stauth.Authenticate:
-    return stauth.Authenticate(
-        creds, auth.COOKIE_NAME, key, auth.COOKIE_EXPIRY_DAYS, auto_hash=False
-    )
-
-
 def _password_login(key: str) -> bool:
-    """The login form (and the re-login cookie check); True when this run logged someone in."""
-    with session_scope() as session:
-        creds = auth.credentials(session)
-    before = {u: d.get("failed_login_attempts", 0) for u, d in creds["usernames"].items()}
-    authenticator = _authenticator(creds, key)
-    if st.session_state.get("logout"):
-        # Logged out in this session: delete the browser's re-login cookie. It is done here, on
-        # the login page that stays on screen, because the logout run itself reruns at once.
-        authenticator.cookie_controller.cookie_model.delete_cookie()
+    """The sign-in form; True when this run signed someone in (their session and cookie started)."""
+    if st.session_state.get(StateKeys.LOGGED_OUT):
+        session_cookie.delete()  # here, on the login page that stays on screen after logout
     st.title(APP_TITLE)
     st.caption("Staff sign-in. Students never log in here.")
-    try:
-        authenticator.login(
-            location="main", max_login_attempts=auth.MAX_LOGIN_ATTEMPTS, key=Keys.LOGIN_FORM
+    with st.form(Keys.LOGIN_FORM):
+        username = st.text_input("Username", max_chars=100, autocomplete="username")
+        password = st.text_input(
+            "Password", type="password", max_chars=200, autocomplete="current-password"
         )
-    except LoginError as exc:
-        st.session_state["authentication_status"] = None
-        st.error(f"{exc}. Try again in {int(auth.LOCKOUT.total_seconds() // 60)} minutes.")
-    _sync_failed_attempts(creds, before)
-    status = st.session_state.get("authentication_status")
-    if status is False:
-        st.error("Username or password is incorrect (or the account is locked).")
-    if status and st.session_state.get(StateKeys.COOKIE_PENDING) is None:
-        st.session_state[StateKeys.COOKIE_PENDING] = True
-    return bool(status)
-
-
-def _logged_in_password_user(key: str) -> tuple[stauth.Authenticate, User | None]:
-    """The authenticator (for the logout button) and the logged-in user, re-read from the store."""
-    username = st.session_state.get("username")
+        submitted = st.form_submit_button("Login")
+    if not submitted:
+        return False
     with session_scope() as session:
-        staff = auth.get_user(session, username)
+        attempt = login_guard.sign_in(session, username, password, session_cookie.client_address())
+        started = (
+            sessions.start(session, attempt.username, key, auth.session_lifetime())
+            if attempt.username
+            else None
+        )
+    if started is None:
+        st.session_state["authentication_status"] = False
+        st.error(attempt.message())
+        return False
+    st.session_state[StateKeys.SESSION_TOKEN] = started.token
+    st.session_state[StateKeys.COOKIE_PENDING] = started
+    st.session_state.pop(StateKeys.LOGGED_OUT, None)
+    return True
+
+
+def _password_user(key: str) -> User | None:
+    """The user of this browser's live server-side session (checked on every run), or None."""
+    token = st.session_state.get(StateKeys.SESSION_TOKEN)
+    if token is None and not st.session_state.get(StateKeys.LOGGED_OUT):
+        token = session_cookie.read()
+    if token is None:
+        return None
+    with session_scope() as session:
+        staff = auth.get_user(session, sessions.check(session, token, key))
         user = User.from_staff(staff) if staff is not None else None
-        creds = auth.credentials(session, only=username)
-    authenticator = _authenticator(creds, key)
-    if user is None or not creds["usernames"]:
-        authenticator.logout(location="unrendered")
-        return authenticator, None
-    if st.session_state.pop(StateKeys.COOKIE_PENDING, None):
-        _set_login_cookie(authenticator)
-    return authenticator, user
+    if user is None:
+        st.session_state.pop(StateKeys.SESSION_TOKEN, None)
+        return None
+    st.session_state[StateKeys.SESSION_TOKEN] = token
+    pending = st.session_state.pop(StateKeys.COOKIE_PENDING, None)
+    if pending is not None:
+        session_cookie.write(pending.token, pending.expires_at)
+    return user
+
+
+def _log_out(key: str) -> None:
+    """Revoke the server-side session, forget this browser session's user; the cookie goes next run."""
+    with session_scope() as session:
+        sessions.revoke(session, st.session_state.get(StateKeys.SESSION_TOKEN), key)
+    for name in (
+        StateKeys.SESSION_TOKEN,
+        StateKeys.USER,
+        StateKeys.LOGIN_RECORDED,
+        StateKeys.LOGGED_VIEWS,
+        StateKeys.COOKIE_PENDING,
+    ):
+        st.session_state.pop(name, None)
+    st.session_state[StateKeys.LOGGED_OUT] = True
+    for name in ("authentication_status", "username", "name", "roles"):
+        st.session_state.pop(name, None)
 
 
 def _sso_provider() -> str | None:
@@ -162,7 +157,8 @@ def _sso_login_prompt() -> bool:
             st.login(_sso_provider())
         return False
     st.error(
-        f"No active staff account has the e-mail {st.user.get('email')}. Ask an administrator."
+        f"No active staff account has the e-mail {escape_markdown(st.user.get('email'))}. "
+        "Ask an administrator."
     )
     if st.button("Sign out", key=Keys.LOGOUT):
         st.logout()
@@ -181,27 +177,36 @@ def _restore_requested_params() -> None:
         st.query_params.from_dict(wanted)
 
 
-def _sidebar(user: User, authenticator: stauth.Authenticate | None) -> None:
+def _sidebar(user: User, key: str, sso: bool) -> None:
     with st.sidebar:
-        st.markdown(f"**{user.display_name}**  \n{user.role.replace('_', ' ')}")
-        st.caption(f"You see {scope_description(user)}.")
-        if authenticator is not None:
-            authenticator.logout("Log out", location="sidebar", key=Keys.LOGOUT)
-            if not st.session_state.get("authentication_status"):
-                for name in (StateKeys.USER, StateKeys.LOGIN_RECORDED, StateKeys.LOGGED_VIEWS):
-                    st.session_state.pop(name, None)
-                st.rerun()
-        elif st.button("Log out", key=Keys.LOGOUT):
-            st.logout()
+        st.markdown(f"**{escape_markdown(user.display_name)}**  \n{user.role.replace('_', ' ')}")
+        st.caption(f"You see {escape_markdown(scope_description(user))}.")
+        if not st.button("Log out", key=Keys.LOGOUT):
+            return
+    if sso:
+        st.logout()
+    _log_out(key)
+    st.rerun()
 
 
-def _current_user(key: str) -> tuple[stauth.Authenticate | None, User | None]:
+def _current_user(key: str) -> User | None:
     """The logged-in user of this session, or None (then the login is shown)."""
     if _sso_configured():
-        return None, _sso_user()
-    if not st.session_state.get("authentication_status"):
-        return None, None
-    return _logged_in_password_user(key)
+        return _sso_user()
+    return _password_user(key)
+
+
+def _remember_login(user: User) -> None:
+    """The user of this session in session state (read by the pages), the login in the access log."""
+    st.session_state[StateKeys.USER] = user
+    st.session_state["authentication_status"] = True
+    st.session_state["username"] = user.username
+    st.session_state["roles"] = [user.role]
+    if st.session_state.get(StateKeys.LOGIN_RECORDED) != user.username:
+        with session_scope() as session:
+            log_access(session, user, "login", action="login")
+        st.session_state[StateKeys.LOGIN_RECORDED] = user.username
+        _restore_requested_params()
 
 
 def main() -> None:
@@ -210,12 +215,14 @@ def main() -> None:
     Navigation is registered before anything that can be interrupted (the login form and the
     cookie component), so a deep link such as /cohort?school=X keeps its page while the browser's
     cookie answers and while the user logs in; a successful login reruns into the same page."""
-    st.set_page_config(page_title=APP_TITLE, page_icon=":material/monitoring:", layout="wide")
+    st.set_page_config(page_title=APP_TITLE, page_icon="📊", layout="wide")
+    for option, value in CLIENT_OPTIONS.items():
+        st.set_option(option, value)
     _stop_with_key_error()
     key = auth.cookie_key()
     _remember_requested_params()
     try:
-        authenticator, user = _current_user(key)
+        user = _current_user(key)
         if user is None:
             st.session_state.pop(StateKeys.USER, None)
             st.navigation(_page_objects(None), position="hidden")
@@ -226,13 +233,8 @@ def main() -> None:
     except (OperationalError, ProgrammingError):
         st.error("The store is not set up. Run `python -m lib init-db` (and load data) first.")
         st.stop()
-    st.session_state[StateKeys.USER] = user
     finish_pending_compute()  # a load killed before its compute is recomputed at app start
-    if st.session_state.get(StateKeys.LOGIN_RECORDED) != user.username:
-        with session_scope() as session:
-            log_access(session, user, "login", action="login")
-        st.session_state[StateKeys.LOGIN_RECORDED] = user.username
-        _restore_requested_params()
+    _remember_login(user)
     page = st.navigation(_page_objects(user))
-    _sidebar(user, authenticator)
+    _sidebar(user, key, _sso_configured())
     page.run()

@@ -18,6 +18,9 @@ class StateKeys:
     LOGIN_RECORDED = "dashboard_login_recorded"
     COOKIE_PENDING = "dashboard_cookie_pending"
     DATA_PAGE = "data_page_state"
+    SESSION_TOKEN = "dashboard_session_token"
+    LOGGED_OUT = "dashboard_logged_out"
+    UPLOAD_PREVIEW = "data_upload_preview"
 
 
 class Keys:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from lib.access import User, can_open
 from lib.audit import log_access
+from lib.safe_markdown import escape_markdown
 from lib.store.db import session_scope
 from lib.ui.state import StateKeys
 
@@ -26,15 +27,17 @@ def require_page(page: str) -> User:
         st.warning("Please log in.")
         st.stop()
     if not can_open(user, page):
+        log_view(user, f"page {page}", [], action="refused")
         st.error("Your role does not give access to this page.")
         st.stop()
     return user
 
 
 def log_view(user: User, what: str, student_ids: Iterable[str], action: str = "view") -> None:
-    """Write an access-log entry once per distinct view (page, filters and students) in a session."""
+    """Write an access-log entry once per distinct view (page, filters and students) in a session;
+    a refusal (action "refused") is written even when it names no student."""
     ids = sorted(set(student_ids))
-    if not ids:
+    if not ids and action != "refused":
         return
     digest = hashlib.sha256(f"{action}|{what}|{','.join(ids)}".encode()).hexdigest()
     seen: set[str] = st.session_state.setdefault(StateKeys.LOGGED_VIEWS, set())
@@ -59,9 +62,13 @@ def data_quality_banner(events: pd.DataFrame) -> None:
     if events is None or events.empty:
         return
     lines = [
-        f"- week of {row.week_start}: **{row.source}**"
-        + (f" ({row.module_code})" if isinstance(row.module_code, str) and row.module_code else "")
-        + f": {row.explanation}"
+        f"- week of {row.week_start}: **{escape_markdown(row.source)}**"
+        + (
+            f" ({escape_markdown(row.module_code)})"
+            if isinstance(row.module_code, str) and row.module_code
+            else ""
+        )
+        + f": {escape_markdown(row.explanation)}"
         for row in events.head(8).itertuples()
     ]
     more = f"\n\n…and {len(events) - 8} more." if len(events) > 8 else ""

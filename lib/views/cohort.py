@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from lib.access import User, fields_for, require
 from lib.compute.flags import in_force
+from lib.safe_csv import to_csv
 from lib.store.models import DataQualityEvent, Flag, Student
 from lib.views.filters import SEVERITY_ORDER, CohortFilters, describe, student_clauses
 
@@ -218,4 +219,4 @@ def cohort_csv(session: Session, user: User, f: CohortFilters) -> bytes:
     frame = cohort_export(session, user, f)
     ids = frame["student_id"].tolist() if "student_id" in frame else []
     log_access(session, user, f"cohort export ({describe(f)})", ids, action="export")
-    return frame.to_csv(index=False).encode("utf-8")
+    return to_csv(frame).encode("utf-8")

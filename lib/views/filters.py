@@ -67,15 +67,33 @@ def _date(value: str | None) -> date | None:
 
 def _int(value: str | None) -> int | None:
     try:
-        return int(str(value).strip()) if value not in (None, "") else None
+        number = int(str(value).strip()[:6]) if value not in (None, "") else None
     except ValueError:
         return None
+    return number if number is not None and 0 <= number <= 100 else None
 
 
-def from_params(params: Mapping[str, str]) -> CohortFilters:
-    """Filters from query parameters; unknown or malformed values fall back to defaults."""
+def _clamp(day: date | None, first: date | None, last: date | None) -> date | None:
+    if day is None:
+        return None
+    if first is not None and day < first:
+        return first
+    if last is not None and day > last:
+        return last
+    return day
+
+
+def from_params(
+    params: Mapping[str, str], first: date | None = None, last: date | None = None
+) -> CohortFilters:
+    """Filters from query parameters; unknown or malformed values fall back to defaults, and dates
+    are clamped into first..last (the weeks with results) when given, earliest first."""
     visa = (params.get("visa") or "any").lower()
     flag = (params.get("flag") or "any").lower()
+    week_from = _clamp(_date(params.get("from")), first, last)
+    week_to = _clamp(_date(params.get("to")), first, last)
+    if week_from and week_to and week_from > week_to:
+        week_from, week_to = week_to, week_from
     return CohortFilters(
         school=_text(params.get("school")),
         course=_text(params.get("course")),
@@ -86,8 +104,8 @@ def from_params(params: Mapping[str, str]) -> CohortFilters:
         visa=visa if visa in YES_NO else "any",
         residence=_text(params.get("residence")),
         flag=flag if flag in FLAG_STATES else "any",
-        week_from=_date(params.get("from")),
-        week_to=_date(params.get("to")),
+        week_from=week_from,
+        week_to=week_to,
     )
 
 

@@ -40,6 +40,8 @@ def parse_students(path: Path, ctx: ParseContext) -> ParsedFile:
     year = check.number("year_of_study", optional=False, minimum=1, maximum=8, whole=True)
     out["year_of_study"] = year.fillna(0).astype(int)
     out["start_date"] = check.date("start_date", optional=True).dt.date
+    if "status_date" in frame.columns:  # optional (SPEC §8): the date `status` took effect
+        out["status_date"] = check.date("status_date", optional=True).dt.date
     out["email"] = out["email"].str.lower()
     for column in ("personal_email", "phone", "tutor_username"):
         out[column] = out[column].where(out[column] != "", None)
