@@ -63,14 +63,19 @@ def student_selects(student_id: str) -> dict[str, Select]:
 
 
 def _quarantined(session: Session, student_id: str) -> pd.DataFrame:
-    """Quarantined rows whose raw text names the student id as a whole field."""
+    """Quarantined rows naming the student: by the student id the load recorded for the row, or
+    by raw text holding the student id as a whole field."""
     columns = [c.key for c in QuarantinedRow.__table__.columns]
+    named = QuarantinedRow.student_id == student_id
     rows = session.execute(
-        select(*QuarantinedRow.__table__.columns).where(QuarantinedRow.raw.contains(student_id))
+        select(*QuarantinedRow.__table__.columns).where(
+            named | QuarantinedRow.raw.contains(student_id)
+        )
     ).all()
     frame = pd.DataFrame(rows, columns=columns)
     whole = re.compile(rf"(?<![0-9A-Za-z]){re.escape(student_id)}(?![0-9A-Za-z])")
-    return frame[frame["raw"].fillna("").map(lambda raw: bool(whole.search(raw)))]
+    by_text = frame["raw"].fillna("").map(lambda raw: bool(whole.search(raw)))
+    return frame[(frame["student_id"] == student_id) | by_text]
 
 
 def collect(session: Session, student_id: str) -> dict[str, pd.DataFrame]:

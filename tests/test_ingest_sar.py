@@ -34,7 +34,7 @@ def test_sar_includes_moodle_account_event_lists_and_quarantined_rows(any_sessio
 
     tables = collect(session, "20240001")
     assert tables["moodle_users"]["moodle_id"].tolist() == [7]
-    assert tables["event_expected"]["event_id"].tolist() == ["E1"]
+    assert tables["event_expected_students"]["event_id"].tolist() == ["E1"]
     assert tables["quarantined_rows"]["row_number"].tolist() == [2]
     assert "below 0" in tables["quarantined_rows"]["problem"].iloc[0]
     other = collect(session, "20240003")
