@@ -148,8 +148,8 @@ def case_view(
     today = today or date.today()
     days = working_days(session)
     row = cases_frame(session, as_of=None, case_ids=[case_id], days=days).iloc[0]
-    student = session.get(Student, case.student_id)
-    contact = {"University e-mail": student.email}
+    student = session.get_one(Student, case.student_id)
+    contact: dict[str, str | None] = {"University e-mail": student.email}
     if can(user, "view_contact_details"):
         contact["Personal e-mail"] = student.personal_email
         contact["Phone"] = student.phone
@@ -233,7 +233,7 @@ def open_flag_id(session: Session, student_id: str) -> int | None:
     """The student's most severe flag in force (the flag a case opens from), if any."""
     return session.scalar(
         select(Flag.id)
-        .where(Flag.student_id == student_id, in_force(None, None))
+        .where(Flag.student_id == student_id, in_force(None))
         .order_by(Flag.week_start.desc())
         .limit(1)
     )

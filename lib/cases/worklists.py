@@ -79,7 +79,7 @@ def flags_in_force(session: Session, user: User) -> pd.DataFrame:
             Flag.explanation,
         )
         .join(Student, Student.student_id == Flag.student_id)
-        .where(in_force(None, None), student_filter(user)),
+        .where(in_force(None), student_filter(user)),
         [
             "student_id",
             "given",
