@@ -41,6 +41,27 @@ PAGES: dict[str, PageSpec] = {
             "access-log",
             "📜",
         ),
+        PageSpec(
+            "compliance",
+            "Visa compliance",
+            "app_pages/compliance_page.py",
+            "compliance",
+            ":material/verified_user:",
+        ),
+        PageSpec(
+            "withdrawal_review",
+            "Assumed-withdrawal review",
+            "app_pages/withdrawal_review_page.py",
+            "withdrawal-review",
+            ":material/fact_check:",
+        ),
+        PageSpec(
+            "subject_access",
+            "Subject access requests",
+            "app_pages/subject_access_page.py",
+            "subject-access",
+            ":material/folder_zip:",
+        ),
     )
 }
 
@@ -48,9 +69,9 @@ STUDENT_ROLES = ("tutor", "senior_tutor", "wellbeing", "visa")
 
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "tutor": ("home", "cohort", "student", "case"),
-    "senior_tutor": ("home", "cohort", "student", "case"),
-    "wellbeing": ("home", "cohort", "student", "case"),
-    "visa": ("home", "cohort", "student", "case"),
+    "senior_tutor": ("home", "cohort", "student", "case", "withdrawal_review"),
+    "wellbeing": ("home", "cohort", "student", "case", "withdrawal_review", "subject_access"),
+    "visa": ("home", "cohort", "student", "case", "compliance"),
     "admin": ("home", "data", "access_log"),
 }
 
@@ -77,6 +98,16 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "emergency_decision": ("wellbeing",),
     "close_case": STUDENT_ROLES,
     "reopen_case": STUDENT_ROLES,
+    # --- mail wing: e-mail to a student from a case; the weekly digest of one's own students
+    "send_email": STUDENT_ROLES,
+    "receive_digest": STUDENT_ROLES,
+    "view_contact_impact": ("senior_tutor", "wellbeing"),
+    # compliance wing
+    "view_compliance": ("visa",),
+    "record_compliance_report": ("visa",),
+    "export_compliance": ("visa",),
+    "review_withdrawal": ("senior_tutor", "wellbeing"),
+    "handle_sar": ("wellbeing",),
 }
 
 # Which roles see and work which case track: the visa team works only its own track and never
@@ -189,9 +220,44 @@ def fields_for(user: User | None) -> tuple[str, ...]:
     if user is None or user.role not in STUDENT_ROLES:
         return ()
     fields = PROFILE_FIELDS + (CONTACT_FIELDS if can(user, "view_contact_details") else ())
-    if can(user, "view_welfare_notes"):
+    if can_see_welfare(user):
         fields += ("welfare_notes",)
     return fields
+
+
+# --- welfare information (SPEC §2): one rule, asked by every page, table, chart, export and e-mail ---
+
+# Columns that carry welfare information wherever they appear: notes of contacts and cases, the
+# reason of an authorised absence, referrals and emergency-contact decisions.
+WELFARE_COLUMNS = frozenset(
+    {"note", "notes", "reason", "referral_team", "authorised_by", "next_action", "welfare_notes"}
+)
+# Case states a role without welfare information may see; any other state reads as "open".
+PUBLIC_CASE_STATES = ("open", "closed")
+AUTHORISED_ABSENCE = "authorised absence"
+
+
+def can_see_welfare(user: User | None) -> bool:
+    """Whether the user may see welfare information (SPEC §2): notes, reasons, referrals, decisions."""
+    return can(user, "view_welfare_notes")
+
+
+def without_welfare(user: User | None, frame):
+    """The frame as this user may see it: welfare columns dropped, case states reduced to open/closed
+    for a role without welfare information (returned unchanged for a role with it)."""
+    if can_see_welfare(user):
+        return frame
+    frame = frame.drop(columns=[c for c in frame.columns if c in WELFARE_COLUMNS])
+    if "state" in frame.columns:
+        frame = frame.assign(state=frame["state"].map(public_case_state))
+    return frame
+
+
+def public_case_state(state: str | None) -> str | None:
+    """A case state as a role without welfare information sees it (open or closed)."""
+    if not isinstance(state, str) or state in PUBLIC_CASE_STATES:
+        return state
+    return "open"
 
 
 def student_filter(user: User | None) -> ColumnElement[bool]:

@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", default=None, help="display name")
     add.add_argument("--email", default=None)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument(
+        "--digest", action="store_true", help="opt in to the weekly digest e-mail (needs --email)"
+    )
     users_sub.add_parser("list", help="list staff users")
     unlock = users_sub.add_parser(
         "unlock", help="clear a user's failed sign-ins and wait (and, with --client, a machine's)"
@@ -116,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     change = config_sub.add_parser("set", help="validate, store and recompute everything")
     change.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. zero_weeks=3")
     change.add_argument("--by", default="cli", help="who changes it (recorded with the setting)")
+
+    digest = sub.add_parser(
+        "digest", help="the weekly digest e-mail for each opted-in user (scoped by the policy)"
+    )
+    digest.add_argument("--as-of", type=_parse_date, default=None)
+    where = digest.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="write one USERNAME.eml per user into this folder")
+    where.add_argument("--send", action="store_true", help="send through DASHBOARD_SMTP_URL")
+
+    from lib.compliance.commands import add_parser as add_compliance_parser
+
+    add_compliance_parser(sub, _parse_date)
 
     sample = sub.add_parser(
         "load-sample", help="load a demo-data folder into an empty store and create demo users"
@@ -252,6 +267,7 @@ def _cmd_users(args: argparse.Namespace) -> int:
             display_name=args.name,
             email=args.email,
             password=password,
+            digest=True if args.digest else None,
         )
     print(f"user {args.username} saved ({args.role})")
     return 0
@@ -289,6 +305,24 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_digest(args: argparse.Namespace) -> int:
+    from lib.cases.digest import send_digests, write_digests
+    from lib.cases.mail import SMTP_ENV, smtp_server
+    from lib.store.db import session_scope
+
+    with session_scope() as session:
+        if args.out is not None:
+            lines = write_digests(session, args.out, args.as_of)
+        else:
+            server = smtp_server()
+            if server is None:
+                print(f"digest: no SMTP server: set {SMTP_ENV} (smtp://host:port)", file=sys.stderr)
+                return 2
+            lines = send_digests(session, server, args.as_of)
+    print("\n".join(lines) or "no user has opted in to the digest")
+    return 1 if any("NOT sent" in line for line in lines) else 0
+
+
 def _cmd_load_sample(args: argparse.Namespace) -> int:
     from lib.store.db import session_scope
     from lib.usecases import load_sample_folder
@@ -297,6 +331,12 @@ def _cmd_load_sample(args: argparse.Namespace) -> int:
         summary = load_sample_folder(session, args.folder, force=args.force)
     print(summary)
     return 0
+
+
+def _cmd_compliance(args: argparse.Namespace) -> int:
+    from lib.compliance.commands import run
+
+    return run(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         "users": _cmd_users,
         "load-sample": _cmd_load_sample,
         "config": _cmd_config,
+        "digest": _cmd_digest,
+        "compliance": _cmd_compliance,
     }
     try:
         return handlers[args.command](args)

@@ -35,9 +35,9 @@ USERS = {
 
 PAGE_TABLE = {
     "tutor": {"home", "cohort", "student", "case"},
-    "senior_tutor": {"home", "cohort", "student", "case"},
-    "wellbeing": {"home", "cohort", "student", "case"},
-    "visa": {"home", "cohort", "student", "case"},
+    "senior_tutor": {"home", "cohort", "student", "case", "withdrawal_review"},
+    "wellbeing": {"home", "cohort", "student", "case", "withdrawal_review", "subject_access"},
+    "visa": {"home", "cohort", "student", "case", "compliance"},
     "admin": {"home", "data", "access_log"},
 }
 
@@ -64,6 +64,15 @@ ACTION_TABLE = {
     "emergency_decision": {"wellbeing"},
     "close_case": {"tutor", "senior_tutor", "wellbeing", "visa"},
     "reopen_case": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    # mail wing
+    "send_email": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "receive_digest": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "view_contact_impact": {"senior_tutor", "wellbeing"},
+    "view_compliance": {"visa"},
+    "record_compliance_report": {"visa"},
+    "export_compliance": {"visa"},
+    "review_withdrawal": {"senior_tutor", "wellbeing"},
+    "handle_sar": {"wellbeing"},
 }
 
 SCOPE = {

@@ -7,11 +7,12 @@ import io
 import zipfile
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Integer, select
 
 from lib.sar import UnknownStudent, write_subject_access_export
 from lib.store.models import AccessLogEntry, SubjectAccessRequest
 from tests.app_fixtures import seed
+from tests.planting import filler
 
 
 @pytest.fixture
@@ -62,6 +63,116 @@ def test_unknown_student_is_refused(seeded_any, tmp_path):
     with pytest.raises(UnknownStudent, match="S999"):
         write_subject_access_export(seeded_any, "S999", tmp_path / "x.zip", requested_by="admin1")
     assert not (tmp_path / "x.zip").exists()
+
+
+# --- the schema walk: every table that references a student is in the zip -------------------------
+
+
+def _student_tables() -> dict[str, str | None]:
+    """Table -> the column linking it to a student-keyed table (None: it has `student_id`), found
+    from Base.metadata alone, independently of lib.sar."""
+    from lib.store.models import Base
+
+    found: dict[str, str | None] = {
+        t.name: None for t in Base.metadata.tables.values() if "student_id" in t.c
+    }
+    grew = True
+    while grew:
+        grew = False
+        for table in Base.metadata.tables.values():
+            for fk in table.foreign_keys:
+                if table.name not in found and fk.column.table.name in found:
+                    found[table.name] = fk.parent.key
+                    grew = True
+    return found
+
+
+def _value(session, column, student_id: str, parents: dict):
+    """A value for one column of a planted row: the student, the planted parent's key, an
+    existing referenced row, or a filler of the column's type unlikely to clash with seeded rows."""
+    from datetime import date
+
+    if column.key == "student_id":
+        return student_id
+    for fk in column.foreign_keys:
+        if fk.column.table.name in parents:
+            return parents[fk.column.table.name][fk.column.key]
+        return session.scalar(select(fk.column).limit(1))
+    return filler(column, "planted", date(2001, 2, 3))
+
+
+def _insert(session, table, student_id: str, planted: dict, linked: dict) -> dict:
+    """Insert one row with every required column filled (a referenced row created when none
+    exists); returns the row's values with its primary key."""
+    values = {}
+    for column in table.columns:
+        if (
+            column.primary_key
+            and column.autoincrement in (True, "auto")
+            and isinstance(column.type, Integer)
+            and not column.foreign_keys
+        ):
+            continue
+        link = column.key == "student_id" or linked.get(table.name) == column.key
+        if column.nullable and not column.primary_key and not link:
+            continue
+        for fk in column.foreign_keys:
+            parent = fk.column.table
+            if parent.name not in planted and session.scalar(select(fk.column).limit(1)) is None:
+                _insert(session, parent, student_id, planted, linked)
+        values[column.key] = _value(session, column, student_id, planted)
+    result = session.execute(table.insert().values(**values))
+    keys = dict(values)
+    if result.inserted_primary_key:
+        pk = [c.key for c in table.primary_key]
+        keys.update(
+            {k: v for k, v in zip(pk, result.inserted_primary_key, strict=False) if v is not None}
+        )
+    return keys
+
+
+def _plant_everywhere(session, student_id: str) -> dict[str, dict]:
+    """One row about the student in every student-referencing table (parents before children)."""
+    from lib.store.models import Base
+
+    linked = _student_tables()
+    planted: dict[str, dict] = {}
+    for table in Base.metadata.sorted_tables:
+        if table.name in linked and table.name != "students":
+            planted[table.name] = _insert(session, table, student_id, planted, linked)
+    session.commit()
+    return planted
+
+
+def test_every_table_referencing_a_student_is_in_the_export(seeded_any, tmp_path):
+    from lib.sar import CSV_NAMES
+
+    planted = _plant_everywhere(seeded_any, "S001")
+    out = write_subject_access_export(seeded_any, "S001", tmp_path / "all.zip", requested_by="wb")
+    with zipfile.ZipFile(out) as archive:
+        names = set(archive.namelist())
+        for table in _student_tables():
+            name = f"{CSV_NAMES.get(table, table)}.csv"
+            assert name in names, f"{table} references a student but is missing from the export"
+            assert _csv(archive, name), f"{table}: the planted row is missing from {name}"
+        for table in planted:
+            rows = _csv(archive, f"{CSV_NAMES.get(table, table)}.csv")
+            if "student_id" in rows[0]:
+                assert {r["student_id"] for r in rows} == {"S001"}, table
+    assert {"moodle_users", "event_expected_students", "case_entries"} <= set(planted)
+
+
+def test_quarantined_rows_naming_the_student_are_exported(seeded_any, tmp_path):
+    from lib.store.models import Load, QuarantinedRow
+
+    load = seeded_any.scalar(select(Load).limit(1))
+    for raw in ("S001,Science,bad-date", "S0010,Science,other student"):
+        seeded_any.add(QuarantinedRow(load_id=load.id, row_number=2, problem="bad date", raw=raw))
+    seeded_any.commit()
+    out = write_subject_access_export(seeded_any, "S001", tmp_path / "q.zip", requested_by="wb")
+    with zipfile.ZipFile(out) as archive:
+        rows = _csv(archive, "quarantined_rows.csv")
+    assert [r["raw"] for r in rows] == ["S001,Science,bad-date"]
 
 
 @pytest.mark.parametrize("by", ["anyname", "", "cli"])

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -104,6 +105,8 @@ class StaffUser(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # --- mail wing (migration 0010): opted in to the weekly digest e-mail (`users add --digest`)
+    digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # --- teaching -------------------------------------------------------------------------------------
@@ -386,6 +389,8 @@ class ComplianceRecord(Base):
     reported_on: Mapped[date | None] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
+    # --- compliance wing: the day the record takes effect (a withdrawal's date) ---
+    effective_on: Mapped[date | None] = mapped_column(Date)
 
 
 class WithdrawalReviewDecision(Base):

@@ -17,6 +17,7 @@ from lib.cases import ladder, service, views, worklists
 from lib.cases.service import CaseInputError, Contact
 from lib.safe_markdown import escape_markdown
 from lib.store.db import session_scope
+from lib.ui.case_mail import message_templates
 from lib.ui.widgets import log_view
 
 CASE_PAGE = PAGES["case"].path if "case" in PAGES else "app_pages/case_page.py"
@@ -493,6 +494,7 @@ def case_page(user: User) -> None:
         STUDENT_PAGE, label="Student page (engagement)", query_params={"id": view.student_id}
     )
     if view.actions["record_contact"]:
+        message_templates(user, case_id)
         _contact_form(view, user)
     _action_forms(view, user)
     st.subheader(f"History ({len(view.entries)} entries; corrections are new entries)")

@@ -8,7 +8,15 @@ import pandas as pd
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from lib.access import User, can, can_view_student, fields_for, student_filter
+from lib.access import (
+    User,
+    can,
+    can_see_welfare,
+    can_view_student,
+    fields_for,
+    student_filter,
+    without_welfare,
+)
 from lib.compute.flags import in_force
 from lib.store.models import Exemption, Flag, Student, WeeklyMeasure
 
@@ -133,8 +141,11 @@ def student_flags_in_force(
 
 
 def student_exemptions(session: Session, user: User, student_id: str) -> pd.DataFrame:
-    """One student's exemptions (empty when out of scope)."""
+    """One student's exemptions (empty when out of scope); reason and note only for a role that
+    may see welfare information, the others see that an authorised absence exists and its dates."""
     columns = ["start", "end", "reason", "note", "created_by", "created_at"]
+    if not can_see_welfare(user):
+        columns = ["start", "end", "created_by", "created_at"]
     if not can_view_student(session, user, student_id):
         return pd.DataFrame(columns=columns)
     rows = session.execute(
@@ -142,7 +153,7 @@ def student_exemptions(session: Session, user: User, student_id: str) -> pd.Data
         .where(Exemption.student_id == student_id)
         .order_by(Exemption.start)
     ).all()
-    return pd.DataFrame(rows, columns=columns)
+    return without_welfare(user, pd.DataFrame(rows, columns=columns))
 
 
 def cohort_median(session: Session, user: User, student_id: str) -> pd.DataFrame:

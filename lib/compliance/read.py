@@ -1,0 +1,491 @@
+"""Reads the compliance inputs of every sponsored student from the store in a few bulk queries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Integer, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from lib.compliance.policy import Thresholds
+from lib.compliance.status import POINT_COLUMNS, ComplianceInputs
+from lib.compute.frames import _epoch_day_sql, _raw_frame, query_frame
+from lib.store.models import (
+    Attendance,
+    CalendarPeriod,
+    Case,
+    CaseEntry,
+    ComplianceRecord,
+    DailyActivity,
+    Enrolment,
+    EventExpectedStudent,
+    Exemption,
+    Student,
+    Submission,
+    TimetableEvent,
+)
+
+TUTORIAL_OUTCOMES = ("tutorial_booked", "tutorial_attended")
+ATTENDANCE_SOURCES = ("attendance", "online")
+
+
+def _sponsored(only: list[str] | None = None):
+    """SELECT of the sponsored students' ids (optionally only some of them)."""
+    query = select(Student.student_id).where(Student.visa_sponsored.is_(True))
+    if only is not None:
+        query = query.where(Student.student_id.in_(only))
+    return query
+
+
+def _epoch_days(session: Session, column) -> object:
+    """SQL for a date column's days since 1970-01-01 (integers travel faster than dates)."""
+    dialect = session.get_bind().dialect.name
+    return literal_column(_epoch_day_sql(f"{column.table.name}.{column.key}", dialect), Integer)
+
+
+def _codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Positions in `index` of the values (-1 when absent); a categorical is looked up by category."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        by_category = index.get_indexer(values.cat.categories.astype(str))
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, by_category[codes], -1)
+    return index.get_indexer(values)
+
+
+def _activity(
+    session: Session, ids, first_day: date, as_of: date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sponsored students' activity in the window, in two reads of as few values as possible:
+    attendance rows (QR/Teams: student, module, epoch day, quantity) and the distinct days with
+    any other engagement (student, epoch day). Student ids come back categorical."""
+    a = DailyActivity
+    in_window = (a.student_id.in_(ids), a.day.between(first_day, as_of))
+    attendance = _raw_frame(
+        session,
+        select(a.student_id, a.module_code, _epoch_days(session, a.day), a.quantity).where(
+            *in_window, a.source.in_(ATTENDANCE_SOURCES), a.quantity > 0
+        ),
+        ["student_id", "module_code", "day", "quantity"],
+    )
+    other = _raw_frame(
+        session,
+        select(a.student_id, _epoch_days(session, a.day))
+        .where(
+            *in_window,
+            a.source.not_in(ATTENDANCE_SOURCES),
+            (a.quantity > 0) | (a.minutes > 0),
+        )
+        .distinct(),
+        ["student_id", "day"],
+    )
+    for frame in (attendance, other):
+        frame["student_id"] = frame["student_id"].astype("category")
+        frame["day"] = frame["day"].astype(np.int64)
+    attendance["quantity"] = attendance["quantity"].astype(float)
+    return attendance, other
+
+
+def _session_points(
+    session: Session,
+    ids,
+    first: datetime,
+    last: datetime,
+    grace: int,
+    detail: bool,
+    activity: pd.DataFrame,
+) -> pd.DataFrame:
+    """Timetabled sessions each sponsored student was expected at (explicit list, else module
+    enrolment in the event's academic year), met by a QR scan or Teams join inside the session,
+    or, where the feed has no per-session rows, by the day's attendances of that module (the
+    first n sessions of the module that day are met by n attendances). Events and enrolments are
+    read once and joined in memory on integer codes; evidence texts only with `detail`."""
+    te, ees, en = TimetableEvent, EventExpectedStudent, Enrolment
+    cols = ["event_id", "module_code", "event_type", "start_at", "end_at", "online", "explicit"]
+    events = _raw_frame(
+        session,
+        select(
+            te.event_id,
+            te.module_code,
+            te.event_type,
+            te.start_at,
+            te.end_at,
+            te.online,
+            te.explicit_list,
+        ).where(te.start_at.between(first, last)),
+        cols,
+    )
+    if events.empty:
+        return pd.DataFrame(columns=POINT_COLUMNS)
+    events["start_at"] = pd.to_datetime(events["start_at"])
+    events["end_at"] = pd.to_datetime(events["end_at"])
+    events["year"] = events["start_at"].dt.year - (events["start_at"].dt.month < 9)
+    modules = pd.Index(events["module_code"].unique())
+    events["m"] = modules.get_indexer(events["module_code"])
+    enrolled = _raw_frame(
+        session,
+        select(en.student_id, en.module_code, en.academic_year).where(en.student_id.in_(ids)),
+        ["student_id", "module_code", "year"],
+    )
+    students = pd.Index(enrolled["student_id"].unique())
+    explicit = _raw_frame(
+        session,
+        select(ees.student_id, ees.event_id)
+        .join(te, te.event_id == ees.event_id)
+        .where(te.start_at.between(first, last), ees.student_id.in_(ids)),
+        ["student_id", "event_id"],
+    )
+    students = students.append(pd.Index(explicit["student_id"].unique())).unique()
+    event_index = pd.Index(events["event_id"])
+    # cohort expectation: every enrolment x its module's events of that academic year
+    cohort_events = events[~events["explicit"].astype(bool)]
+    key_events = cohort_events["m"].to_numpy(np.int64) * 10_000 + cohort_events["year"].to_numpy()
+    enrolled_m = modules.get_indexer(enrolled["module_code"])
+    key_enrolled = enrolled_m.astype(np.int64) * 10_000 + enrolled["year"].to_numpy(np.int64)
+    pair = pd.DataFrame({"k": key_enrolled, "s": students.get_indexer(enrolled["student_id"])})
+    pair = pair[enrolled_m >= 0].merge(
+        pd.DataFrame({"k": key_events, "e": cohort_events.index.to_numpy()}), on="k"
+    )
+    listed = pd.DataFrame(
+        {
+            "s": students.get_indexer(explicit["student_id"]),
+            "e": event_index.get_indexer(explicit["event_id"]),
+        }
+    )
+    points = pd.concat([pair[["s", "e"]], listed[listed["e"] >= 0]], ignore_index=True)
+    s_code = points["s"].to_numpy()
+    e_code = points["e"].to_numpy()
+    start = events["start_at"].to_numpy("datetime64[s]")[e_code]
+    end = events["end_at"].to_numpy("datetime64[s]")[e_code]
+    m_code = events["m"].to_numpy(np.int64)[e_code]
+    day = start.astype("datetime64[D]").astype(np.int64)
+
+    # per-session rows (QR scan or Teams join inside the session, with a grace before the start)
+    met = np.zeros(len(points), bool)
+    how = np.full(len(points), "", dtype=object)
+    seen = _raw_frame(
+        session,
+        select(Attendance.student_id, Attendance.event_id, Attendance.source, Attendance.first_seen)
+        .where(Attendance.student_id.in_(ids))
+        .where(Attendance.first_seen >= first - timedelta(days=1)),
+        ["student_id", "event_id", "source", "first_seen"],
+    )
+    if not seen.empty:
+        seen_key = pd.DataFrame(
+            {
+                "s": students.get_indexer(seen["student_id"]),
+                "e": event_index.get_indexer(seen["event_id"]),
+                "t": pd.to_datetime(seen["first_seen"]).to_numpy("datetime64[s]"),
+                "src": seen["source"].to_numpy(),
+            }
+        )
+        joined = points.reset_index().merge(seen_key, on=["s", "e"])
+        at = joined["t"].to_numpy("datetime64[s]")
+        inside = (at >= start[joined["index"]] - np.timedelta64(grace * 60, "s")) & (
+            at <= end[joined["index"]]
+        )
+        hits = joined[inside].sort_values("t").drop_duplicates("index")
+        met[hits["index"].to_numpy()] = True
+        how[hits["index"].to_numpy()] = np.where(
+            hits["src"] == "online", "Teams join at ", "QR scan at "
+        ) + pd.to_datetime(hits["t"]).dt.strftime("%H:%M")
+
+    # the day's attendances per module stand in where no per-session row met the point
+    daily = activity
+    width = 1 << 20  # > any epoch day up to 2990
+    n_mod = len(modules) + 1
+    point_key = (s_code * n_mod + m_code) * width + day
+    daily_s = _codes_in(students, daily["student_id"])
+    daily_m = modules.get_indexer(daily["module_code"])
+    ok = (daily_s >= 0) & (daily_m >= 0)
+    daily_key = (daily_s[ok].astype(np.int64) * n_mod + daily_m[ok]) * width + daily[
+        "day"
+    ].to_numpy(np.int64)[ok]
+    attended = pd.Series(daily["quantity"].to_numpy(float)[ok]).groupby(daily_key).sum()
+    order = np.lexsort((start.astype(np.int64), point_key))
+    sorted_key = point_key[order]
+    group_start = (
+        np.r_[True, sorted_key[1:] != sorted_key[:-1]] if len(order) else np.zeros(0, bool)
+    )
+    first_of_group = np.maximum.accumulate(np.where(group_start, np.arange(len(order)), 0))
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order)) - first_of_group
+    # -1 (no attendance that module-day) picks the appended 0
+    quantity = np.append(attended.to_numpy(float), 0.0)[attended.index.get_indexer(point_key)]
+    by_day = ~met & (rank < quantity)
+    frame = pd.DataFrame(
+        {
+            "student_id": pd.Categorical.from_codes(s_code, categories=students.astype(str)),
+            "at": start,
+            "kind": "session",
+            "met": met | by_day,
+        }
+    )
+    if not detail:
+        frame["ref"] = ""
+        frame["evidence"] = ""
+        return frame[POINT_COLUMNS]
+    ev = events.iloc[e_code]
+    frame["ref"] = (
+        ev["event_type"].astype(str)
+        + " "
+        + ev["module_code"].astype(str)
+        + " ("
+        + ev["event_id"].astype(str)
+        + ")"
+    ).to_numpy()
+    module_text = ev["module_code"].astype(str).to_numpy()
+    frame["evidence"] = np.where(
+        met,
+        how,
+        np.where(
+            by_day,
+            "attendance recorded for " + module_text + " that day",
+            "no QR scan or Teams join inside the session",
+        ),
+    )
+    return frame[POINT_COLUMNS]
+
+
+def _deadline_points(session: Session, ids, first: datetime, last: datetime) -> pd.DataFrame:
+    """Submission deadlines, met by a submission made by the deadline."""
+    frame = _raw_frame(
+        session,
+        select(
+            Submission.student_id,
+            Submission.assignment_id,
+            Submission.module_code,
+            Submission.due_at,
+            Submission.submitted_at,
+        ).where(Submission.student_id.in_(ids), Submission.due_at.between(first, last)),
+        ["student_id", "assignment_id", "module_code", "due_at", "submitted_at"],
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=POINT_COLUMNS)
+    due = pd.to_datetime(frame["due_at"])
+    sent = pd.to_datetime(frame["submitted_at"])
+    met = (sent.notna() & (sent <= due)).to_numpy()
+    sent_text = sent.dt.strftime("%Y-%m-%d %H:%M").fillna("")
+    evidence = np.where(
+        sent.isna(), "no submission", np.where(met, "submitted ", "late: submitted ") + sent_text
+    )
+    return pd.DataFrame(
+        {
+            "student_id": frame["student_id"].astype(str),
+            "at": due,
+            "kind": "deadline",
+            "ref": "assignment "
+            + frame["assignment_id"].astype(str)
+            + " "
+            + frame["module_code"].fillna("").astype(str),
+            "met": met,
+            "evidence": evidence,
+        }
+    )
+
+
+def _tutorial_points(session: Session, ids, first: datetime, last: datetime) -> pd.DataFrame:
+    """Tutorials booked in cases (on the next-action date, else the entry's date), met when the case
+    records one attended on or after the booking; an attended one never booked is a met point."""
+    when = func.coalesce(CaseEntry.contacted_at, CaseEntry.recorded_at)
+    frame = query_frame(
+        session,
+        select(
+            Case.student_id,
+            CaseEntry.case_id,
+            CaseEntry.id,
+            CaseEntry.outcome,
+            when,
+            CaseEntry.next_due,
+        )
+        .join(Case, Case.id == CaseEntry.case_id)
+        .where(Case.student_id.in_(ids), CaseEntry.outcome.in_(TUTORIAL_OUTCOMES))
+        .where(when.between(first - timedelta(days=60), last)),
+        ["student_id", "case_id", "entry_id", "outcome", "on", "next_due"],
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=POINT_COLUMNS)
+    frame["on"] = pd.to_datetime(frame["on"])
+    booked = frame[frame["outcome"] == "tutorial_booked"].copy()
+    attended = frame[frame["outcome"] == "tutorial_attended"]
+    booked["at"] = pd.to_datetime(booked["next_due"]).fillna(booked["on"])
+    pairs = booked.merge(attended[["case_id", "on"]], on="case_id", suffixes=("", "_att"))
+    pairs = pairs[pairs["on_att"] >= pairs["on"]]
+    booked["met"] = booked["entry_id"].isin(set(pairs["entry_id"]))
+    lone = attended[~attended["case_id"].isin(set(booked["case_id"]))]
+    out = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "student_id": booked["student_id"].astype(str),
+                    "at": booked["at"],
+                    "kind": "tutorial",
+                    "ref": "case "
+                    + booked["case_id"].astype(str)
+                    + " entry "
+                    + booked["entry_id"].astype(str),
+                    "met": booked["met"].to_numpy(),
+                    "evidence": np.where(
+                        booked["met"], "tutorial attended", "tutorial booked, not attended"
+                    ),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "student_id": lone["student_id"].astype(str),
+                    "at": lone["on"],
+                    "kind": "tutorial",
+                    "ref": "case "
+                    + lone["case_id"].astype(str)
+                    + " entry "
+                    + lone["entry_id"].astype(str),
+                    "met": True,
+                    "evidence": "tutorial attended",
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    return out[(out["at"] >= first) & (out["at"] <= last)]
+
+
+def _categorical_concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Point frames concatenated with `student_id` as one categorical (no column of strings)."""
+    names: set[str] = set()
+    for part in parts:
+        column = part["student_id"]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            names.update(column.cat.categories.astype(str))
+        else:
+            names.update(column.astype(str).unique())
+    categories = pd.Index(sorted(names))
+    fixed = []
+    for part in parts:
+        column = part["student_id"]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.cat.set_categories(categories)
+        else:
+            column = pd.Categorical(column.astype(str), categories=categories)
+        at = pd.to_datetime(part["at"]).astype("datetime64[s]")  # one unit: no cast when joined
+        fixed.append(
+            part.assign(student_id=column, at=at, met=part["met"].astype(bool))[POINT_COLUMNS]
+        )
+    return pd.concat(fixed, ignore_index=True)
+
+
+def read_inputs(
+    session: Session,
+    as_of: date,
+    thresholds: Thresholds,
+    only: list[str] | None = None,
+    detail: bool = False,
+) -> ComplianceInputs:
+    """The inputs of every sponsored student (or of `only` those) for statuses at `as_of`; with
+    `detail`, each session point carries its reference and evidence in words."""
+    ids = _sponsored(only)
+    first_day = as_of - timedelta(days=thresholds.lookback_days + 7)
+    first = datetime.combine(first_day, datetime.min.time())
+    last = datetime.combine(as_of, datetime.max.time())
+    students = query_frame(
+        session,
+        select(Student.student_id, Student.start_date, Student.status).where(
+            Student.student_id.in_(ids)
+        ),
+        ["student_id", "start_date", "status"],
+    )
+    withdrawals = query_frame(
+        session,
+        select(
+            ComplianceRecord.student_id,
+            func.min(
+                func.coalesce(
+                    ComplianceRecord.effective_on, func.date(ComplianceRecord.recorded_at)
+                )
+            ),
+        )
+        .where(ComplianceRecord.student_id.in_(ids), ComplianceRecord.kind == "withdrawn")
+        .group_by(ComplianceRecord.student_id),
+        ["student_id", "withdrawn_on"],
+    )
+    students = students.merge(withdrawals, on="student_id", how="left")
+    # the student record says withdrawn without a date: withdrawn from the start of the window
+    record_says = (
+        students["status"].astype(str).str.lower().eq("withdrawn") & students["withdrawn_on"].isna()
+    )
+    students.loc[record_says, "withdrawn_on"] = first_day
+    attended, other_days = _activity(session, ids, first_day, as_of)
+    points = _categorical_concat(
+        [
+            _session_points(
+                session, ids, first, last, thresholds.scan_grace_minutes, detail, attended
+            ),
+            _deadline_points(session, ids, first, last),
+            _tutorial_points(session, ids, first, last),
+        ]
+    )
+    engaged = (DailyActivity.quantity > 0) | (DailyActivity.minutes > 0)
+    names = pd.Index(
+        sorted(
+            set(attended["student_id"].cat.categories.astype(str))
+            | set(other_days["student_id"].cat.categories.astype(str))
+        ),
+        dtype=object,
+    )
+    engaged_students = pd.Categorical.from_codes(
+        np.concatenate(
+            [
+                _codes_in(names, attended["student_id"]),
+                _codes_in(names, other_days["student_id"]),
+            ]
+        ),
+        categories=names,
+    )
+    days = np.concatenate(
+        [attended["day"].to_numpy(np.int64), other_days["day"].to_numpy(np.int64)]
+    )
+    activity = pd.DataFrame({"student_id": engaged_students, "day": days.astype("datetime64[D]")})
+    # the newest engagement before the window (inside it, the window's own rows tell)
+    earlier = query_frame(
+        session,
+        select(DailyActivity.student_id, func.max(DailyActivity.day))
+        .where(DailyActivity.student_id.in_(ids), DailyActivity.day < first_day, engaged)
+        .group_by(DailyActivity.student_id),
+        ["student_id", "day"],
+    )
+    newest = activity.groupby("student_id", observed=True)["day"].max().reset_index()
+    newest["student_id"] = newest["student_id"].astype(str)
+    last_activity = pd.concat([earlier, newest], ignore_index=True)
+    exemptions = query_frame(
+        session,
+        select(Exemption.student_id, Exemption.start, Exemption.end).where(
+            Exemption.student_id.in_(ids), Exemption.end >= first_day
+        ),
+        ["student_id", "start", "end"],
+    )
+    calendar = query_frame(
+        session,
+        select(CalendarPeriod.kind, CalendarPeriod.start, CalendarPeriod.end),
+        ["kind", "start", "end"],
+    )
+    reports = query_frame(
+        session,
+        select(
+            ComplianceRecord.student_id,
+            ComplianceRecord.reported_on,
+            ComplianceRecord.reference,
+            ComplianceRecord.recorded_by,
+        ).where(ComplianceRecord.student_id.in_(ids), ComplianceRecord.kind == "report"),
+        ["student_id", "reported_on", "reference", "recorded_by"],
+    )
+    data_start = session.scalar(select(func.min(DailyActivity.day)))
+    return ComplianceInputs(
+        students=students[["student_id", "start_date", "withdrawn_on"]],
+        points=points[POINT_COLUMNS],
+        activity_days=activity,
+        last_activity=last_activity,
+        exemptions=exemptions,
+        calendar=calendar,
+        reports=reports,
+        data_start=data_start,
+    )
