@@ -7,6 +7,7 @@ import streamlit as st
 
 from lib.access import User, can
 from lib.ui import actions, cache
+from lib.ui.chart_text import chart_in_words
 from lib.ui.contact_impact import contact_impact_section
 from lib.ui.dq_banner import data_quality_line
 from lib.ui.state import Keys
@@ -95,6 +96,7 @@ def heatmap(user: User, version: str, filters: CohortFilters, size: int) -> list
         "flagged (most severe) first. 100% = the student's own usual level."
     )
     st.plotly_chart(heat["figure"], key="cohort_heatmap")
+    chart_in_words(heat["figure"])
     return heat["ids"]
 
 
@@ -141,8 +143,10 @@ def main() -> None:
     figures = cache.cohort_figures(version, user, filters)
     if "counts" in figures:
         left.plotly_chart(figures["counts"], key="cohort_counts_chart")
+        chart_in_words(figures["counts"], left)
     if "trend" in figures:
         right.plotly_chart(figures["trend"], key="cohort_trend_chart")
+        chart_in_words(figures["trend"], right)
     shown: list[str] = []
     if filters.week_from and filters.week_to:
         shown += heatmap(user, version, filters, size)

@@ -6,10 +6,12 @@ import streamlit as st
 
 from lib import charts
 from lib.access import ROLES, User, can
+from lib.engagement.config import DESCRIPTIONS as CONFIG_DESCRIPTIONS
 from lib.ingest.pipeline import LoadReport
 from lib.safe_markdown import escape_markdown
 from lib.sources import INGEST_SOURCES
 from lib.ui import actions, cache
+from lib.ui.chart_text import chart_in_words
 from lib.ui.state import Keys, data_page_state
 from lib.ui.widgets import require_page
 from lib.usecases import CALENDAR_KINDS
@@ -90,7 +92,9 @@ def coverage_tab(version: str) -> None:
     if coverage.empty:
         st.info("No activity loaded yet.")
     else:
-        st.plotly_chart(charts.coverage_heatmap(coverage), key="coverage_chart")
+        figure = charts.coverage_heatmap(coverage)
+        st.plotly_chart(figure, key="coverage_chart")
+        chart_in_words(figure)
 
 
 def calendar_tab(user: User, version: str) -> None:
@@ -98,7 +102,9 @@ def calendar_tab(user: User, version: str) -> None:
     if calendar.empty:
         st.info("No term calendar loaded yet: upload a `calendar` file (kind,start,end,label).")
     else:
-        st.plotly_chart(charts.calendar_timeline(calendar), key="calendar_chart")
+        figure = charts.calendar_timeline(calendar)
+        st.plotly_chart(figure, key="calendar_chart")
+        chart_in_words(figure)
         st.dataframe(calendar, hide_index=True, key="calendar_table")
     st.caption("A whole calendar can also be loaded as a `calendar` file on the Upload tab.")
     with st.form(Keys.CALENDAR_FORM, clear_on_submit=True):
@@ -145,6 +151,7 @@ def thresholds_tab(user: User, version: str) -> None:
                 entered[name] = col.text_area(
                     f"{name} (JSON)", value=json.dumps(value, default=str), key=key
                 )
+            col.caption(CONFIG_DESCRIPTIONS.get(name, ""))  # what the engine name means
         if not st.form_submit_button("Save thresholds and recompute"):
             return
     try:

@@ -50,7 +50,7 @@ def header(student_id: str, profile: dict) -> None:
         f"**Residence**  \n{escape_markdown((profile['residence'] or '').replace('_', ' '))} · {shown['status']}"
     )
     if "phone" in profile:
-        st.caption(
+        st.markdown(  # not a caption: its faded links fail WCAG contrast
             f"E-mail {shown['email']} · personal e-mail {shown.get('personal_email') or '—'} · phone {shown.get('phone') or '—'}"
         )
 

@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--digest", action="store_true", help="opt in to the weekly digest e-mail (needs --email)"
     )
     users_sub.add_parser("list", help="list staff users")
+    demo = users_sub.add_parser(
+        "reset-demo", help="new passwords for the demo users, printed with their roles"
+    )
+    demo.add_argument("--folder", type=Path, default=Path("sample_data"), help="its staff.csv")
     unlock = users_sub.add_parser(
         "unlock", help="clear a user's failed sign-ins and wait (and, with --client, a machine's)"
     )
@@ -120,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. zero_weeks=3")
     change.add_argument("--by", default="cli", help="who changes it (recorded with the setting)")
 
+    _ops_parsers(sub)
     digest = sub.add_parser(
         "digest", help="the weekly digest e-mail for each opted-in user (scoped by the policy)"
     )
@@ -132,12 +137,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_compliance_parser(sub, _parse_date)
 
+    model = sub.add_parser("model", help="the learned withdrawal-risk ranking (lib/risk)")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    model_sub.add_parser("train", help="train on earlier years, test on the latest, store")
+    model_sub.add_parser("show", help="the stored model's window, scores and whether it is used")
+
     sample = sub.add_parser(
         "load-sample", help="load a demo-data folder into an empty store and create demo users"
     )
     sample.add_argument("folder", type=Path)
     sample.add_argument("--force", action="store_true", help="load even if the store holds data")
     return parser
+
+
+def _ops_parsers(sub) -> None:
+    """backup, restore, purge and retention (lib.ops)."""
+    backup = sub.add_parser("backup", help="write every table of the store to a portable zip")
+    backup.add_argument("--out", type=Path, required=True)
+    restore = sub.add_parser("restore", help="restore a backup into an empty store")
+    restore.add_argument("file", type=Path)
+    purge = sub.add_parser("purge", help="remove engagement data older than the retention")
+    purge.add_argument("--as-of", type=_parse_date, default=None)
+    purge.add_argument("--dry-run", action="store_true", help="count only, remove nothing")
+    purge.add_argument("--by", default="cli", help="who runs it (recorded in the access log)")
+    retention = sub.add_parser("retention", help="show or set the data retention in years")
+    retention.add_argument("--years", type=int, default=None)
+    retention.add_argument("--by", default="cli")
+
+
+def _cmd_ops(args: argparse.Namespace) -> int:
+    from lib.ops.backup import BackupError, backup, restore
+    from lib.ops.retention import get_retention, purge, set_retention
+    from lib.store.db import session_scope
+
+    try:
+        if args.command == "backup":
+            result = backup(args.out)
+        elif args.command == "restore":
+            result = restore(args.file)
+        elif args.command == "purge":
+            with session_scope() as session:
+                result = purge(session, as_of=args.as_of, by=args.by, dry_run=args.dry_run)
+        else:
+            with session_scope() as session:
+                kept = (
+                    set_retention(session, args.years, args.by)
+                    if args.years is not None
+                    else get_retention(session)
+                )
+                result = {"retention_years": kept.years, "updated_by": kept.updated_by}
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, default=str))
+    return 0
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
@@ -187,11 +240,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_compute(args: argparse.Namespace) -> int:
-    from lib.compute.service import compute
     from lib.store.db import session_scope
+    from lib.usecases import compute_serialised
 
     with session_scope() as session:
-        summary = compute(session, full=args.full)
+        summary = compute_serialised(session, full=args.full)
     print(json.dumps(summary.as_dict(), default=str))
     return 0
 
@@ -257,6 +310,11 @@ def _cmd_users(args: argparse.Namespace) -> int:
             for user in list_users(session):
                 print(f"{user.username}\t{user.role}\t{user.school or ''}\t{user.years or ''}")
             return 0
+        if args.users_command == "reset-demo":
+            from lib.usecases import reset_demo_logins
+
+            print(reset_demo_logins(session, args.folder))
+            return 0
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
         add_user(
             session,
@@ -292,7 +350,11 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
     with session_scope() as session:
         if args.config_command == "set":
-            result = set_engine_config(session, args.assignments, updated_by=args.by)
+            from lib.ingest.lock import store_lock
+
+            with store_lock(session):  # its recompute is one writer among loads and computes
+                result = set_engine_config(session, args.assignments, updated_by=args.by)
+                session.commit()
             print(json.dumps(result, default=str))
             return 0
         rows = describe(load_engine_config(session))
@@ -323,6 +385,16 @@ def _cmd_digest(args: argparse.Namespace) -> int:
     return 1 if any("NOT sent" in line for line in lines) else 0
 
 
+def _cmd_model(args: argparse.Namespace) -> int:
+    from lib.risk import show, train
+    from lib.store.db import session_scope
+
+    with session_scope() as session:
+        result = train(session) if args.model_command == "train" else show(session)
+    print(json.dumps(result, indent=1, default=str))
+    return 0
+
+
 def _cmd_load_sample(args: argparse.Namespace) -> int:
     from lib.store.db import session_scope
     from lib.usecases import load_sample_folder
@@ -347,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         init_db()
         print("schema is up to date")
         return 0
+    from sqlalchemy.exc import SQLAlchemyError
+
     from lib.ingest.errors import IngestError
 
     handlers = {
@@ -360,11 +434,20 @@ def main(argv: list[str] | None = None) -> int:
         "users": _cmd_users,
         "load-sample": _cmd_load_sample,
         "config": _cmd_config,
+        "backup": _cmd_ops,
+        "restore": _cmd_ops,
+        "purge": _cmd_ops,
+        "retention": _cmd_ops,
         "digest": _cmd_digest,
         "compliance": _cmd_compliance,
+        "model": _cmd_model,
     }
     try:
         return handlers[args.command](args)
     except (IngestError, ValueError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as exc:  # never a raw database traceback (issue #13)
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        print(f"error: the store refused the operation: {first}", file=sys.stderr)
+        return 3

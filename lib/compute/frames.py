@@ -18,6 +18,7 @@ from lib.engagement.weekly import (
     RATE_SOURCES,
     SUBMISSION_COLUMNS,
 )
+from lib.ingest.limits import clip_periods, stored_days
 from lib.store.lookups import expected_students_frame, timetable_frame
 from lib.store.models import (
     CalendarPeriod,
@@ -182,6 +183,7 @@ def read_frames(session: Session, window: Window = None) -> dict:
     when given), as the weekly frames `build_inputs` takes (keyword names match): the store
     aggregates days to weeks (GROUP BY), so only weekly rows cross into Python."""
     dialect = session.get_bind().dialect.name
+    window = stored_days(window)  # implausible stored days are never computed on
     students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
     calendar = query_frame(
         session,
@@ -193,15 +195,60 @@ def read_frames(session: Session, window: Window = None) -> dict:
         select(Exemption.student_id, Exemption.start, Exemption.end),
         ["student_id", "start", "end"],
     )
+    horizon = session.scalar(
+        select(func.max(DailyActivity.day)).where(_days(DailyActivity.day, stored_days(None)))
+    )
     return {
         "students": students,
+        "groups": student_groups(session),
+        "spans": student_spans(session),
         "activity": _weekly_activity(session, dialect, window),
         "expected": _weekly_expected(session, dialect, window),
         "submissions": _weekly_submissions(session, dialect, window),
-        "calendar": calendar,
-        "exemptions": exemptions,
-        "horizon": session.scalar(select(func.max(DailyActivity.day))),
+        "calendar": clip_periods(calendar, window),
+        "exemptions": clip_periods(exemptions, window),
+        "horizon": horizon,
     }
+
+
+def rate_activity(session: Session, window: Window) -> pd.DataFrame:
+    """The weekly attendance/online rows (with module codes) of a window of days."""
+    return _weekly_activity(session, session.get_bind().dialect.name, window)[0]
+
+
+LEFT_STATUSES = ("withdrawn", "completed", "graduated", "interrupted", "left")
+
+
+def student_spans(session: Session) -> pd.DataFrame:
+    """student_id, start, end: when each student started, and left (the status date of a status
+    that ends their studies), for the engine not to measure them outside it."""
+    rows = session.execute(
+        select(Student.student_id, Student.start_date, Student.status, Student.status_date)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["student_id", "start", "status", "status_date"])
+    left = frame["status"].astype(str).str.lower().isin(LEFT_STATUSES)
+    frame["end"] = frame["status_date"].where(left)
+    return frame[["student_id", "start", "end"]]
+
+
+def student_groups(session: Session) -> pd.DataFrame:
+    """student_id, group: each student's school, course and year of study (who normally appear
+    together, for the engine's group-level systemic drops)."""
+    rows = session.execute(
+        select(Student.student_id, Student.school, Student.course_code, Student.year_of_study)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["student_id", "school", "course", "year"])
+    parts = [
+        pd.DataFrame(
+            {"student_id": frame["student_id"], "group": f"{label} " + frame[c].astype(str)}
+        )
+        for c, label in (("school", "school"), ("course", "course"), ("year", "year"))
+        if len(frame)
+    ]
+    if not parts:
+        return pd.DataFrame(columns=["student_id", "group"])
+    out = pd.concat(parts, ignore_index=True)
+    return out[~out["group"].str.endswith((" None", " nan", " "))]
 
 
 def read_daily_frames(session: Session) -> dict:

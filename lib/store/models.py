@@ -59,6 +59,8 @@ class QuarantinedRow(Base):
     column: Mapped[str | None] = mapped_column(String(100))
     problem: Mapped[str] = mapped_column(Text)
     raw: Mapped[str | None] = mapped_column(Text)
+    # harden (#13): the student the bad row names, when it names one (subject access requests)
+    student_id: Mapped[str | None] = mapped_column(String(20), index=True)
 
 
 # --- people ---------------------------------------------------------------------------------------
@@ -86,6 +88,7 @@ class Student(Base):
     status: Mapped[str] = mapped_column(String(40))
     start_date: Mapped[date | None] = mapped_column(Date)
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
+    status_date: Mapped[date | None] = mapped_column(Date)  # detect: when `status` took effect
 
 
 class StaffUser(Base):
@@ -458,3 +461,23 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(DateTime)
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# --- detect: the learned withdrawal-risk ranking (lib/risk) -----------------------------------------
+
+
+class RiskModel(Base):
+    """A trained withdrawal-risk model: its coefficients (JSON, no pickle), training window and the
+    held-out year's scores against the rule-based order; used only when it beats that order."""
+
+    __tablename__ = "risk_models"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    trained_at: Mapped[datetime] = mapped_column(DateTime)
+    trained_by: Mapped[str] = mapped_column(String(100))
+    train_years: Mapped[str] = mapped_column(String(100))  # e.g. "2023,2024"
+    test_year: Mapped[int] = mapped_column(Integer)
+    weeks: Mapped[int] = mapped_column(Integer)  # teaching weeks of each year the features cover
+    in_use: Mapped[bool] = mapped_column(Boolean)
+    scores: Mapped[dict] = mapped_column(JSON)
+    model: Mapped[dict] = mapped_column(JSON)

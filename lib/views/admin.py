@@ -10,14 +10,15 @@ from lib.access import User, require
 from lib.audit import entry_count, log_frame
 from lib.store.models import DailyActivity, Load, QuarantinedRow, StaffUser
 
+HASH_SHOWN = 12  # hex digits: enough to tell files apart by eye; the store keeps all 64
+
 
 def loads_frame(session: Session, *, limit: int = 500) -> pd.DataFrame:
-    """Load history with provenance, newest first."""
+    """Load history with provenance, newest first; the content hash shortened and last."""
     columns = [
         "id",
         "source",
         "file_name",
-        "content_hash",
         "loaded_at",
         "loaded_by",
         "rows_read",
@@ -28,11 +29,14 @@ def loads_frame(session: Session, *, limit: int = 500) -> pd.DataFrame:
         "first_date",
         "last_date",
         "message",
+        "content_hash",
     ]
     rows = session.execute(
         select(*(getattr(Load, c) for c in columns)).order_by(Load.id.desc()).limit(limit)
     ).all()
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["content_hash"] = frame["content_hash"].str[:HASH_SHOWN]
+    return frame
 
 
 def quarantined_rows(session: Session, load_id: int, *, limit: int = 1000) -> pd.DataFrame:

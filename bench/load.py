@@ -1,0 +1,371 @@
+"""Load test: concurrent staff sessions in real browsers against the app, printed as JSON.
+
+Builds a store of N students (default 40,000 x 20 weeks of engine output, in bulk), starts app
+replicas (default 2) behind nginx on loopback (or one replica alone with --direct), then runs S
+concurrent sessions (default 30; Playwright browser contexts in Debian's chromium), each logging in
+and opening Home, Cohort and Student pages in turn. A page view is timed from the request until the
+page's heading shows and no script run is in progress. Prints p50/p95 over every view, per page,
+the same for one session alone measured first (the reference), and each replica's resident memory
+before and after the sessions.
+
+    python bench/load.py [--students 40000] [--sessions 30] [--rounds 3] [--store URL] [--reuse]
+                         [--replicas 2] [--direct]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+COOKIE_KEY = "bench-load-9fQ2_xZ7mN4pL8wR1tV6bH0cJ5dG-aE3sU-k3Y"
+PASSWORD = "bench-password-123"
+FIRST_WEEK = date(2025, 9, 22)
+SOURCES = ("index", "attendance", "vle", "submission", "lecture_capture")
+SCHOOLS = ("Science", "Engineering", "Business", "Arts", "Law", "Medicine", "Education", "Music")
+DEFAULT_STORE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SCHEMA = "bench_load"
+CHROMIUM = "/usr/bin/chromium"
+COOKIE_NAME = "engagement_dashboard_auth"  # lib.auth.COOKIE_NAME
+RAMP_SECONDS = 1.0
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def store_url(base: str) -> str:
+    """The bench's own schema on PostgreSQL (search_path), or the SQLite file as given."""
+    if base.startswith("sqlite"):
+        return base
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{SCHEMA}"
+
+
+def reset_store(base: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    if base.startswith("sqlite"):
+        path = Path(base.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
+    admin.dispose()
+
+
+def frames(students: int, weeks: int, seed: int = 1) -> dict[str, pd.DataFrame]:
+    """Students, enrolments, weekly measures, flags and the calendar as the engine would leave them."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"B{i:06d}" for i in range(students)], dtype=object)
+    school = rng.integers(0, len(SCHOOLS), students)
+    course = school * 10 + rng.integers(0, 10, students)
+    year = rng.integers(1, 5, students)
+    tutor = rng.integers(0, students // 30 + 1, students)
+    student = pd.DataFrame(
+        {
+            "student_id": ids,
+            "given_name": [f"Given{i}" for i in range(students)],
+            "family_name": [f"Family{i}" for i in range(students)],
+            "email": [f"b{i:06d}@uni.example" for i in range(students)],
+            "course_code": [f"C{c:03d}" for c in course],
+            "course_name": [f"Course {c}" for c in course],
+            "school": [SCHOOLS[s] for s in school],
+            "level": np.where(year < 4, "UG", "PGT"),
+            "year_of_study": year,
+            "mode": "FT",
+            "tutor_username": [f"tutor{t:04d}" for t in tutor],
+            "visa_sponsored": rng.random(students) < 0.15,
+            "residence": np.where(np.arange(students) % 3 == 0, "on_campus", "off_campus"),
+            "status": "enrolled",
+            "start_date": FIRST_WEEK,
+        }
+    )
+    enrolment = pd.DataFrame(
+        {
+            "student_id": np.repeat(ids, 4),
+            "module_code": [f"M{c:03d}{k}" for c in course for k in range(4)],
+            "academic_year": 2025,
+        }
+    )
+    teaching = np.array([w not in (6, 12, 13) for w in range(weeks)])
+    drop_from = np.where(rng.random(students) < 0.08, rng.integers(8, weeks, students), weeks)
+    base = {s: rng.lognormal(1.0, 0.5, students) for s in SOURCES}
+    parts = []
+    for w in range(weeks):
+        factor = np.where(w >= drop_from, 0.15, 1.0) * rng.normal(1.0, 0.15, students).clip(0.2)
+        for source, baseline in base.items():
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "student_id": ids,
+                        "week_start": FIRST_WEEK + timedelta(weeks=w),
+                        "source": source,
+                        "value": baseline * factor if teaching[w] else np.nan,
+                        "expected": np.nan,
+                        "baseline": baseline,
+                        "baseline_low": baseline * 0.7,
+                        "baseline_high": baseline * 1.3,
+                        "cold_start": w < 3,
+                        "teaching": bool(teaching[w]),
+                    }
+                )
+            )
+    flagged = np.nonzero(drop_from < weeks)[0]
+    flag = pd.DataFrame(
+        {
+            "student_id": ids[flagged],
+            "kind": np.where(flagged % 2 == 1, "index_drop", "no_engagement"),
+            "severity": np.array(["high", "medium", "low"])[flagged % 3],
+            "week_start": [FIRST_WEEK + timedelta(weeks=int(drop_from[i])) for i in flagged],
+            "explanation": [
+                f"Combined engagement fell from 100% to 15% of the usual level in week {drop_from[i]}"
+                for i in flagged
+            ],
+            "computed_at": datetime.now().replace(microsecond=0),
+        }
+    )
+    week = [FIRST_WEEK + timedelta(weeks=w) for w in range(max(weeks, 14))]
+    calendar = pd.DataFrame(
+        [
+            ("term", week[0], week[11] + timedelta(days=4), "Autumn"),
+            ("reading_week", week[6], week[6] + timedelta(days=4), "Reading week"),
+            ("vacation", week[12], week[13] + timedelta(days=6), "Winter"),
+        ],
+        columns=["kind", "start", "end", "label"],
+    )
+    return {
+        "students": student,
+        "enrolments": enrolment,
+        "weekly_measures": pd.concat(parts, ignore_index=True),
+        "flags": flag,
+        "calendar_periods": calendar,
+    }
+
+
+def build_store(url: str, students: int, weeks: int, sessions: int) -> dict:
+    """Fill an empty migrated store in bulk (COPY on PostgreSQL); returns counts and seconds."""
+    from lib.auth import add_user
+    from lib.store.bulk import bulk_insert
+    from lib.store.db import init_db, session_scope
+    from lib.store.models import Base
+
+    started = time.perf_counter()
+    init_db(url)
+    counts = {}
+    with session_scope(url) as session:
+        for name, frame in frames(students, weeks).items():
+            counts[name] = bulk_insert(session, Base.metadata.tables[name], frame)
+        for username, role, extra in staff(sessions):
+            add_user(session, username, role=role, password=PASSWORD, **extra)
+    return {**counts, "build_seconds": round(time.perf_counter() - started, 1)}
+
+
+def staff(sessions: int) -> list[tuple[str, str, dict]]:
+    """One user per session: wellbeing (every student), senior tutors (a school), tutors."""
+    users = []
+    for n in range(sessions):
+        if n % 3 == 0:
+            users.append((f"load_wb{n:02d}", "wellbeing", {}))
+        elif n % 3 == 1:
+            users.append((f"load_st{n:02d}", "senior_tutor", {"school": SCHOOLS[n % 8]}))
+        else:
+            users.append((f"tutor{n:04d}", "tutor", {}))
+    return users
+
+
+def students_in_scope(url: str, users: list, per_user: int = 3) -> dict[str, list[str]]:
+    """A few student ids each user may open (their tutees, their school, anyone)."""
+    from sqlalchemy import select
+
+    from lib.store.db import session_scope
+    from lib.store.models import Student
+
+    out = {}
+    with session_scope(url) as session:
+        for username, role, extra in users:
+            query = select(Student.student_id).order_by(Student.student_id)
+            if role == "tutor":
+                query = query.where(Student.tutor_username == username)
+            elif role == "senior_tutor":
+                query = query.where(Student.school == extra["school"])
+            offset = sum(map(ord, username)) % 50
+            out[username] = list(session.scalars(query.offset(offset).limit(per_user))) or [
+                "B000000"
+            ]
+    return out
+
+
+def rss(pids: list[int]) -> list[float]:
+    from lib.ops.replicas import rss_mb
+
+    return [rss_mb(pid) for pid in pids]
+
+
+IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+
+
+async def _view(page, url: str, heading: str) -> float:
+    """Seconds from the request until the heading shows and the script run has finished."""
+    started = time.perf_counter()
+    await page.goto(url)
+    await page.locator("h1, h2").filter(has_text=heading).first.wait_for(timeout=600_000)
+    quiet = 0
+    while quiet < 3:  # idle on three polls in a row: the run has really finished
+        quiet = quiet + 1 if await page.evaluate(IDLE_JS) else 0
+        await asyncio.sleep(0.1)
+    return time.perf_counter() - started - 0.3
+
+
+async def _session(
+    browser, base: str, user: tuple, ids: list[str], rounds: int, out: list, delay: float
+):
+    await asyncio.sleep(delay)  # staff arrive over a few seconds, not in the same millisecond
+    username, role, _ = user
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    page.set_default_timeout(600_000)
+    try:
+        started = time.perf_counter()
+        await page.goto(f"{base}/")
+        await page.get_by_role("textbox", name="Username").fill(username)
+        await page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Login").click()
+        home = "My students" if role == "tutor" else "Home"
+        await page.locator("h1").filter(has_text=home).first.wait_for(timeout=600_000)
+        out.append(("login", time.perf_counter() - started))
+        for _ in range(600):  # the re-login cookie: later page loads sign in through it
+            if any(c["name"] == COOKIE_NAME for c in await context.cookies()):
+                break
+            await asyncio.sleep(0.2)
+        for k in range(rounds):
+            student = ids[k % len(ids)]
+            for name, path, heading in (
+                ("home", "/", home),
+                ("cohort", "/cohort", "Cohort"),
+                ("student", f"/student?id={student}", student),
+            ):
+                out.append((name, await _view(page, f"{base}{path}", heading)))
+    except Exception:
+        await page.screenshot(path=str(Path(tempfile.gettempdir()) / f"bench_load_{username}.png"))
+        raise
+    finally:
+        await context.close()
+
+
+async def run_sessions(base: str, users: list, ids: dict, rounds: int) -> list[tuple[str, float]]:
+    from playwright.async_api import async_playwright
+
+    timings: list[tuple[str, float]] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            outcomes = await asyncio.gather(
+                *(
+                    _session(browser, base, u, ids[u[0]], rounds, timings, RAMP_SECONDS * n)
+                    for n, u in enumerate(users)
+                ),
+                return_exceptions=True,
+            )
+        finally:
+            await browser.close()
+    failed = [repr(o)[:300] for o in outcomes if isinstance(o, BaseException)]
+    timings.extend(("failed", float("nan")) for _ in failed)
+    if failed:
+        print(f"{len(failed)} session(s) failed; first: {failed[0]}", file=sys.stderr)
+    return timings
+
+
+def summary(timings: list[tuple[str, float]]) -> dict:
+    views = [t for name, t in timings if name not in ("login", "failed")]
+
+    def pct(values: list[float], q: float) -> float:
+        return round(float(np.percentile(values, q)), 3) if values else float("nan")
+
+    per_page = {
+        name: {"p50_seconds": pct(v, 50), "p95_seconds": pct(v, 95), "views": len(v)}
+        for name in ("login", "home", "cohort", "student")
+        if (v := [t for n, t in timings if n == name])
+    }
+    return {
+        "views": len(views),
+        "p50_seconds": pct(views, 50),
+        "p95_seconds": pct(views, 95),
+        "max_seconds": round(max(views), 3) if views else None,
+        "sessions_failed": sum(1 for name, _ in timings if name == "failed"),
+        "per_page": per_page,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=40_000)
+    parser.add_argument("--weeks", type=int, default=20)
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="Home/Cohort/Student cycles per session"
+    )
+    parser.add_argument("--store", default=os.environ.get("TEST_DATABASE_URL") or DEFAULT_STORE)
+    parser.add_argument("--reuse", action="store_true", help="reuse the store built last time")
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--direct", action="store_true", help="one replica, no nginx in front")
+    args = parser.parse_args(argv)
+    from lib.ops.replicas import serve
+
+    url = store_url(args.store)
+    result: dict = {
+        "benchmark": "load",
+        "store": "sqlite" if url.startswith("sqlite") else "postgresql",
+        "students": args.students,
+        "sessions": args.sessions,
+        "replicas": 1 if args.direct else args.replicas,
+        "via": "direct" if args.direct else "nginx",
+    }
+    if not args.reuse:
+        reset_store(args.store)
+        result["data"] = build_store(url, args.students, args.weeks, args.sessions)
+    env = {"DATABASE_URL": url, "DASHBOARD_COOKIE_KEY": COOKIE_KEY}
+    users = staff(args.sessions)
+    ids = students_in_scope(url, users)
+    folder = Path(tempfile.mkdtemp(prefix="bench_load_"))
+    with serve(env, folder, 1 if args.direct else args.replicas, nginx=not args.direct) as cluster:
+        pids = [pid for pid, _ in cluster.replicas]
+        result["rss_mb_started"] = rss(pids)
+        single = summary(asyncio.run(run_sessions(cluster.url, users[:1], ids, args.rounds)))
+        result["rss_mb_before"] = rss(pids)  # after one session warmed the shared caches
+        result["load_average_1m_before"] = round(os.getloadavg()[0], 1)
+        started = time.perf_counter()
+        timings = asyncio.run(run_sessions(cluster.url, users, ids, args.rounds))
+        result["wall_seconds"] = round(time.perf_counter() - started, 1)
+        result["rss_mb_after"] = rss(pids)
+    result.update(summary(timings))
+    result["single_session"] = single
+    result["p95_ratio_to_single"] = round(result["p95_seconds"] / single["p95_seconds"], 2)
+    grown = sum(result["rss_mb_after"]) - sum(result["rss_mb_before"])
+    result["rss_growth_mb_per_session"] = round(grown / args.sessions, 1)
+    result["target_p95_met"] = bool(result["p95_seconds"] <= 3.0)
+    result["load_average_1m_after"] = round(os.getloadavg()[0], 1)  # a shared machine shows here
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""Helpers for the real-browser tests: serve the app (or several), drive Debian's chromium, npm tools."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+ARTIFACTS = ROOT / "var" / "artifacts"
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, what: str, log: Path | None = None, tries: int = 240) -> None:
+    """Wait until `url` answers 200 (or fail the test with the server's log)."""
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    detail = log.read_text() if log and log.exists() else ""
+    pytest.fail(f"{what} did not start: {detail[-3000:]}")
+
+
+@contextmanager
+def streamlit_server(
+    env: dict[str, str], folder: Path, *, port: int | None = None, extra: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """`streamlit run Home.py` on loopback with the given environment; yields the base URL."""
+    port = port or free_port()
+    log_path = folder / f"streamlit_{port}.log"
+    log = open(log_path, "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "Home.py",
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--browser.gatherUsageStats=false",
+            *extra,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/_stcore/health", "streamlit", log_path)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextmanager
+def chromium_page(viewport=(1400, 1000)) -> Iterator[object]:
+    """A Playwright page in Debian's chromium, with console errors collected in page.console_errors."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True
+        )
+        page = context.new_page()
+        page.set_default_timeout(45_000)
+        errors: list[str] = []
+        page.on(
+            "console",
+            lambda m: (
+                errors.append(f"{m.text} ({m.location.get('url', '')})")
+                if m.type == "error"
+                else None
+            ),
+        )
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "requestfailed",  # ERR_ABORTED: a load cut short by the test's next navigation
+            lambda r: (
+                None
+                if "ERR_ABORTED" in (r.failure or "")
+                else errors.append(f"request failed ({r.failure}): {r.url}")
+            ),
+        )
+        page.on(
+            "response",
+            lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+        )
+        page.console_errors = errors
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+_PROBE = re.compile(r"https?://[^/]+/[a-z0-9-]+/_stcore/(host-config|health)\b")
+
+
+def _streamlit_base_path_probe(message: str) -> bool:
+    """Streamlit's frontend, opened on a deep link such as /cohort, first asks /cohort/_stcore/...
+    in case the app is served under that base path, then the root: the 404 is expected, no fault."""
+    return "404" in message and bool(_PROBE.search(message))
+
+
+def console_errors(page) -> list[str]:
+    """The console errors and failed requests of the page, less Streamlit's base-path probe."""
+    return [e for e in page.console_errors if not _streamlit_base_path_probe(e)]
+
+
+def wait_until_idle(page, rounds: int = 5) -> None:
+    """Wait until no script run is in progress (a click during a rerun can be dropped)."""
+    status = page.locator('[data-testid="stStatusWidget"]')
+    quiet = 0
+    for _ in range(400):
+        quiet = 0 if status.count() and status.first.is_visible() else quiet + 1
+        if quiet >= rounds:
+            return
+        page.wait_for_timeout(200)
+    pytest.fail("the app never finished running")
+
+
+def npm_folder(name: str) -> Path:
+    """tests/<name>/ with its node_modules installed from the committed lock file (npm ci)."""
+    folder = ROOT / "tests" / name
+    if not (folder / "node_modules").exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is needed for this browser test (apt-get install -y npm)")
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=folder, check=True, timeout=300
+        )
+    return folder
+
+
+def artifact_dir(name: str) -> Path:
+    """var/artifacts/<name>/ (git-ignored): screenshots and reports kept after the test."""
+    path = ARTIFACTS / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,112 @@
+"""Two app replicas behind Debian's nginx on loopback, on one PostgreSQL store: sticky sessions,
+websockets through the proxy, and a returning user served by either replica (stateless replicas)."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+
+from lib.auth import COOKIE_NAME
+from lib.ops.replicas import NGINX, ROUTE_COOKIE, serve
+from lib.store.db import get_engine, init_db, session_factory
+from tests.app_fixtures import COOKIE_KEY, PASSWORD, seed
+from tests.browser_support import chromium_page, console_errors, needs_chromium, wait_until_idle
+from tests.conftest import TEST_DATABASE_URL, _fresh_postgres_url
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.postgres,
+    needs_chromium,
+    pytest.mark.skipif(
+        not NGINX.exists(), reason="needs Debian's nginx (apt-get install nginx-light)"
+    ),
+    pytest.mark.skipif(
+        not TEST_DATABASE_URL, reason="replicas share PostgreSQL: TEST_DATABASE_URL"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("replicas")
+    for url in _fresh_postgres_url():
+        init_db(url)
+        with session_factory(url)() as session:
+            seed(session)
+        get_engine(url).dispose()
+        env = {"DATABASE_URL": url, "DASHBOARD_COOKIE_KEY": COOKIE_KEY}
+        with serve(env, folder, replicas=2) as running:
+            yield running
+
+
+def _upstream(front: str, route: str | None) -> tuple[str, str]:
+    """(replica address, route cookie set) for one request with this route cookie."""
+    request = urllib.request.Request(f"{front}/_stcore/health")
+    if route:
+        request.add_header("Cookie", f"{ROUTE_COOKIE}={route}")
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        cookies = [c.split(";")[0].split("=", 1) for c in resp.headers.get_all("Set-Cookie")]
+        return resp.headers["X-Upstream"], dict(cookies)[ROUTE_COOKIE]
+
+
+def _routes_per_replica(front: str) -> dict[str, str]:
+    """A route cookie value that lands on each replica (found by asking nginx)."""
+    found: dict[str, str] = {}
+    for n in range(200):
+        upstream, _ = _upstream(front, f"probe{n}")
+        found.setdefault(upstream, f"probe{n}")
+        if len(found) == 2:
+            break
+    return found
+
+
+def test_nginx_hands_out_a_route_and_keeps_each_browser_on_its_replica(cluster):
+    replicas = {base.removeprefix("http://") for _, base in cluster.replicas}
+    upstream, route = _upstream(cluster.front, None)
+    assert upstream in replicas and len(route) == 32  # a fresh random route key
+    assert {_upstream(cluster.front, route)[0] for _ in range(10)} == {upstream}
+    assert set(_routes_per_replica(cluster.front)) == replicas
+
+
+def _log_in_through(page, front: str, route: str, username: str) -> None:
+    page.context.add_cookies([{"name": ROUTE_COOKIE, "value": route, "url": front}])
+    page.goto(f"{front}/cohort")
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Login").click()
+    page.get_by_role("heading", name="Cohort").first.wait_for()
+
+
+def test_sessions_on_both_replicas_and_a_returning_user_on_the_other(cluster):
+    routes = _routes_per_replica(cluster.front)
+    (first, route_a), (second, route_b) = sorted(routes.items())
+    with chromium_page() as page:
+        served = []
+        page.on(
+            "websocket",
+            lambda ws: served.append(ws.url),
+        )
+        _log_in_through(page, cluster.front, route_a, "wb")
+        assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == "5"
+        assert served and all(u.startswith(cluster.front.replace("http", "ws")) for u in served)
+        for _ in range(100):
+            if any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
+                break
+            page.wait_for_timeout(200)
+        wait_until_idle(page)
+        # the same browser, now routed to the other replica: the login cookie signs it in there
+        page.context.add_cookies([{"name": ROUTE_COOKIE, "value": route_b, "url": cluster.front}])
+        with page.expect_response(lambda r: r.url.startswith(cluster.front)) as first_response:
+            page.goto(f"{cluster.front}/student?id=S001")
+        assert first_response.value.headers["x-upstream"] == second
+        page.get_by_role("heading", name="GivenS001 FamilyS001 · S001").first.wait_for()
+        assert page.get_by_role("textbox", name="Username").count() == 0
+        assert "frame-ancestors 'self'" in first_response.value.headers["content-security-policy"]
+        wait_until_idle(page)
+        csp = [e for e in console_errors(page) if "Content Security Policy" in e]
+        assert not csp, "\n".join(csp)  # the app runs under the README's security headers
+    with chromium_page() as page:
+        _log_in_through(page, cluster.front, route_b, "tut_a")
+        page.get_by_text("You see your personal tutees.").first.wait_for()
+    assert first != second
