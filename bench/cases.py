@@ -17,6 +17,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_app = _bench_app()
     url = f"sqlite:///{args.db}"
     os.environ["DATABASE_URL"] = url
-    os.environ["DASHBOARD_COOKIE_KEY"] = bench_app.COOKIE_KEY
+    os.environ["DASHBOARD_COOKIE_KEY"] = secrets.token_urlsafe(48)  # a strong key for this run
     result: dict = {"benchmark": "cases", "store": "sqlite"}
     if args.reuse and Path(args.db).exists():
         result["data"] = {"reused": args.db}

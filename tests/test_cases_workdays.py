@@ -15,7 +15,7 @@ def test_weekends_are_skipped():
     days = WorkingDays()
     assert days.add(date(2025, 11, 14), 1) == date(2025, 11, 17)  # Friday -> Monday
     assert days.add(date(2025, 11, 17), 5) == date(2025, 11, 24)
-    assert days.add(date(2025, 11, 15), 1) == date(2025, 11, 18)  # Saturday rolls to Monday first
+    assert days.add(date(2025, 11, 15), 1) == date(2025, 11, 17)  # the day itself never counts
     assert days.count_between(date(2025, 11, 14), date(2025, 11, 17)) == 1
     assert days.count_between(date(2025, 11, 17), date(2025, 11, 17)) == 0
 

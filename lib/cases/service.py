@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.access import NotAllowed, User, can_on_track, can_view_student, require
+from lib.access import NotAllowed, User, can, can_on_track, can_view_student
 from lib.cases import ladder
 from lib.cases.store import (
     append_entry,
@@ -67,6 +67,11 @@ def _clean(text: str | None, limit: int, name: str, errors: dict[str, str]) -> s
     return value or None
 
 
+def _denied(user: User | None, action: str) -> str:
+    who = user.role.replace("_", " ") if user else "nobody logged in"
+    return f"Your role ({who}) may not {action.replace('_', ' ')}."
+
+
 def _check(user: User, action: str, track: str) -> None:
     if not can_on_track(user, action, track):
         raise CaseDenied(
@@ -77,7 +82,7 @@ def _check(user: User, action: str, track: str) -> None:
 def _student_in_scope(session: Session, user: User, student_id: str) -> Student:
     if not can_view_student(session, user, student_id):
         raise CaseInputError({"student_id": "This student is not among the students you may see."})
-    return session.get(Student, student_id)
+    return session.get_one(Student, student_id)
 
 
 def _locked_case(session: Session, user: User, case_id: int, action: str) -> Case:
@@ -114,7 +119,8 @@ def open_case(
     days: WorkingDays | None = None,
 ) -> Case:
     """Open a case (from a flag or by hand); the student's case on that track when one is open."""
-    require(user, "open_case")  # the role; the track and the student are checked below
+    if not can(user, "open_case"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "open_case"))
     now = _now(now)
     if track not in ladder.TRACKS:
         raise CaseInputError({"track": "Choose the welfare or the visa track."})
@@ -126,7 +132,7 @@ def open_case(
         raise CaseInputError(errors)
     done = entry_by_key(session, key)
     if done is not None:
-        return session.get(Case, done.case_id)
+        return session.get_one(Case, done.case_id)
     existing = open_case_for(session, student_id, track)
     if existing is not None:
         return existing
@@ -200,13 +206,12 @@ def validate_contact(
     staff = (contact.staff_username or user.username).strip()
     if not staff or len(staff) > 100:
         errors["staff_username"] = "Name the member of staff who made the contact."
-    if errors:
+    when = contact.contacted_at
+    if errors or when is None:
         raise CaseInputError(errors)
-    next_due = contact.next_due or days.add(
-        contact.contacted_at.date(), ladder.DEFAULT_WAIT_WORKING_DAYS
-    )
+    next_due = contact.next_due or days.add(when.date(), ladder.DEFAULT_WAIT_WORKING_DAYS)
     return dict(
-        contacted_at=contact.contacted_at.replace(microsecond=0),
+        contacted_at=when.replace(microsecond=0),
         channel=contact.channel,
         outcome=contact.outcome,
         note=note,
@@ -229,7 +234,8 @@ def record_contact(
     load_id: int | None = None,
 ) -> CaseEntry:
     """Append a contact attempt to an open case."""
-    require(user, "record_contact")  # the role; the track and the student are checked below
+    if not can(user, "record_contact"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "record_contact"))
     now = _now(now)
     case = _locked_case(session, user, case_id, "record_contact")
     done = entry_by_key(session, key)
@@ -300,7 +306,8 @@ def hand_over(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 4: pass the case to the wellbeing team's queue, with a note."""
-    require(user, "handover")  # the role; the track and the student are checked below
+    if not can(user, "handover"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "handover"))
     now = _now(now)
     case, done = _open_locked(session, user, case_id, "handover", key)
     if done is not None:
@@ -341,7 +348,8 @@ def refer(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 5: refer to ResX (on campus) or Faculty Support and Wellbeing (off campus), with why."""
-    require(user, "refer")  # the role; the track and the student are checked below
+    if not can(user, "refer"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "refer"))
     now = _now(now)
     case, done = _open_locked(session, user, case_id, "refer", key)
     if done is not None:
@@ -352,7 +360,7 @@ def refer(
         errors["case_id"] = "Hand the case over to the wellbeing team (step 4) before a referral."
     if errors:
         raise CaseInputError(errors)
-    student = session.get(Student, case.student_id)
+    student = session.get_one(Student, case.student_id)
     referral = ladder.referral_for(student.residence)
     days = days or working_days(session)
     reason = f"Referred to {referral.team}: {referral.reason}."
@@ -400,7 +408,8 @@ def emergency_decision(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 6 (wellbeing only): the emergency-contact decision, its reason and who authorised it."""
-    require(user, "emergency_decision")  # the role; the track and the student are checked below
+    if not can(user, "emergency_decision"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "emergency_decision"))
     now = _now(now)
     case, done = _open_locked(session, user, case_id, "emergency_decision", key)
     if done is not None:
@@ -447,7 +456,8 @@ def close_case(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Close with an outcome: re-engaged, support in place, no concern, withdrawn, other."""
-    require(user, "close_case")  # the role; the track and the student are checked below
+    if not can(user, "close_case"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "close_case"))
     now = _now(now)
     case, done = _open_locked(session, user, case_id, "close_case", key)
     if done is not None:
@@ -486,7 +496,8 @@ def reopen_case(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Reopen a closed case at the step it had, with the reason."""
-    require(user, "reopen_case")  # the role; the track and the student are checked below
+    if not can(user, "reopen_case"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "reopen_case"))
     now = _now(now)
     case = _locked_case(session, user, case_id, "reopen_case")
     done = entry_by_key(session, key)
@@ -532,7 +543,8 @@ def correct_entry(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """A correction of a contact attempt: a new entry pointing at the one it corrects (which stays)."""
-    require(user, "correct_entry")  # the role; the track and the student are checked below
+    if not can(user, "correct_entry"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "correct_entry"))
     now = _now(now)
     original = session.get(CaseEntry, entry_id)
     if original is None or original.kind not in ("contact", "correction"):
