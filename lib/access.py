@@ -191,7 +191,7 @@ def can(user: User | None, action: str) -> bool:
 def can_on_track(user: User | None, action: str, track: str) -> bool:
     """Whether the user may perform a case action on a case of this track (`view_case` needs the
     track's view roles, every other case action its work roles)."""
-    if not can(user, action):
+    if user is None or not can(user, action):
         return False
     roles = TRACK_VIEW_ROLES if action == "view_case" else TRACK_WORK_ROLES
     return user.role in roles.get(track, ())

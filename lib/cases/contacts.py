@@ -107,7 +107,7 @@ def write_contacts(session: Session, frame: pd.DataFrame, load_id: int) -> int:
     for (student_id, track), rows in frame.groupby(["student_id", "track"], sort=False):
         case = open_case_for(session, student_id, track)
         if case is None:
-            student = session.get(Student, student_id)
+            student = session.get_one(Student, student_id)
             first = rows.iloc[0]
             case = new_case(
                 session,

@@ -77,7 +77,7 @@ def _check(user: User, action: str, track: str) -> None:
 def _student_in_scope(session: Session, user: User, student_id: str) -> Student:
     if not can_view_student(session, user, student_id):
         raise CaseInputError({"student_id": "This student is not among the students you may see."})
-    return session.get(Student, student_id)
+    return session.get_one(Student, student_id)
 
 
 def _locked_case(session: Session, user: User, case_id: int, action: str) -> Case:
@@ -126,7 +126,7 @@ def open_case(
         raise CaseInputError(errors)
     done = entry_by_key(session, key)
     if done is not None:
-        return session.get(Case, done.case_id)
+        return session.get_one(Case, done.case_id)
     existing = open_case_for(session, student_id, track)
     if existing is not None:
         return existing
@@ -200,13 +200,12 @@ def validate_contact(
     staff = (contact.staff_username or user.username).strip()
     if not staff or len(staff) > 100:
         errors["staff_username"] = "Name the member of staff who made the contact."
-    if errors:
+    when = contact.contacted_at
+    if errors or when is None:
         raise CaseInputError(errors)
-    next_due = contact.next_due or days.add(
-        contact.contacted_at.date(), ladder.DEFAULT_WAIT_WORKING_DAYS
-    )
+    next_due = contact.next_due or days.add(when.date(), ladder.DEFAULT_WAIT_WORKING_DAYS)
     return dict(
-        contacted_at=contact.contacted_at.replace(microsecond=0),
+        contacted_at=when.replace(microsecond=0),
         channel=contact.channel,
         outcome=contact.outcome,
         note=note,
@@ -352,7 +351,7 @@ def refer(
         errors["case_id"] = "Hand the case over to the wellbeing team (step 4) before a referral."
     if errors:
         raise CaseInputError(errors)
-    student = session.get(Student, case.student_id)
+    student = session.get_one(Student, case.student_id)
     referral = ladder.referral_for(student.residence)
     days = days or working_days(session)
     reason = f"Referred to {referral.team}: {referral.reason}."

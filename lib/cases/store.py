@@ -4,10 +4,10 @@ and the case row's derived columns refreshed from its entries (never an UPDATE o
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,8 +20,9 @@ def lock_case(session: Session, case_id: int) -> Case | None:
     """Take the case's write lock before reading it: an UPDATE of its revision comes first, so on
     PostgreSQL the row is locked and on SQLite the write transaction starts (waiting for another
     writer to commit, never failing on a stale read snapshot); then the row is read fresh."""
-    bumped = session.execute(
-        update(Case).where(Case.id == case_id).values(revision=Case.revision + 1)
+    bumped = cast(
+        CursorResult,
+        session.execute(update(Case).where(Case.id == case_id).values(revision=Case.revision + 1)),
     )
     if bumped.rowcount == 0:
         return None

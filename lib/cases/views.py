@@ -148,8 +148,8 @@ def case_view(
     today = today or date.today()
     days = working_days(session)
     row = cases_frame(session, as_of=None, case_ids=[case_id], days=days).iloc[0]
-    student = session.get(Student, case.student_id)
-    contact = {"University e-mail": student.email}
+    student = session.get_one(Student, case.student_id)
+    contact: dict[str, str | None] = {"University e-mail": student.email}
     if can(user, "view_contact_details"):
         contact["Personal e-mail"] = student.personal_email
         contact["Phone"] = student.phone

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from typing import Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from lib.access import PAGES, NotAllowed, User, can_on_track, visible_tracks
 from lib.cases import ladder, service, views, worklists
@@ -21,6 +23,11 @@ from lib.ui.widgets import log_view
 CASE_PAGE = PAGES["case"].path if "case" in PAGES else "app_pages/case_page.py"
 STUDENT_PAGE = PAGES["student"].path
 ROWS_PER_SECTION = 10
+
+
+def _label(labels: Mapping[Any, str]) -> Callable[[Any], str]:
+    """A select box's format_func: the label of a value (the value itself when it has none)."""
+    return lambda value: str(labels.get(value, value))
 
 
 def md(text: object) -> str:
@@ -104,7 +111,7 @@ def case_header(view: views.CaseView) -> None:
     cols[0].metric("Step", f"{view.step} of 6" if view.track == "welfare" else f"{view.step}")
     cols[0].caption(ladder.step_title(view.step))
     if view.closed:
-        cols[1].metric("Outcome", ladder.CLOSE_OUTCOME_LABELS.get(view.close_outcome, "—"))
+        cols[1].metric("Outcome", ladder.CLOSE_OUTCOME_LABELS.get(view.close_outcome or "", "—"))
     else:
         cols[1].markdown(f"**Next action**  \n{md(view.next_action or '—')}")
         (cols[2].error if "overdue" in view.due_words else cols[2].info)(view.due_words)
@@ -130,7 +137,7 @@ def _contact_form(view: views.CaseView, user: User) -> None:
         "Step of the ladder",
         steps,
         index=steps.index(default),
-        format_func=labels.get,
+        format_func=_label(labels),
         key=_state("contact_step", cid),
     )
     _field_error(errors, "step")
@@ -175,7 +182,7 @@ def _contact_form(view: views.CaseView, user: User) -> None:
             "Channel",
             channels,
             index=None,
-            format_func=ladder.CHANNEL_LABELS.get,
+            format_func=_label(ladder.CHANNEL_LABELS),
             placeholder="Choose the channel",
             key=_state("contact_channel", cid),
         )
@@ -184,7 +191,7 @@ def _contact_form(view: views.CaseView, user: User) -> None:
             "Outcome",
             ladder.OUTCOMES,
             index=None,
-            format_func=ladder.OUTCOME_LABELS.get,
+            format_func=_label(ladder.OUTCOME_LABELS),
             placeholder="Choose the outcome",
             key=_state("contact_outcome", cid),
         )
@@ -220,7 +227,7 @@ def _simple_form(
     title: str,
     button: str,
     fields: Callable[[dict[str, str]], None],
-    action: Callable[[object, str], object],
+    action: Callable[[Session, str], object],
     done: str,
 ) -> None:
     cid = view.case_id
@@ -288,7 +295,7 @@ def _action_forms(view: views.CaseView, user: User) -> None:
                 "Decision",
                 ladder.EMERGENCY_DECISIONS,
                 index=None,
-                format_func=ladder.EMERGENCY_DECISION_LABELS.get,
+                format_func=_label(ladder.EMERGENCY_DECISION_LABELS),
                 key=_state("emergency_decision", cid),
             )
             _field_error(errors, "decision")
@@ -327,7 +334,7 @@ def _action_forms(view: views.CaseView, user: User) -> None:
                 "Outcome the case closes with",
                 ladder.CLOSE_OUTCOMES,
                 index=None,
-                format_func=ladder.CLOSE_OUTCOME_LABELS.get,
+                format_func=_label(ladder.CLOSE_OUTCOME_LABELS),
                 placeholder="Choose the outcome",
                 key=_state("close_outcome", cid),
             )
@@ -381,10 +388,12 @@ def _correction_form(view: views.CaseView, user: User) -> None:
     entry_id = st.selectbox(
         "Contact attempt to correct",
         list(labels),
-        format_func=labels.get,
+        format_func=_label(labels),
         key=_state("correct_entry", cid),
     )
     _field_error(errors, "entry_id")
+    if entry_id is None:
+        return
     old = view.contacts[entry_id]
     slot = f"{cid}_{entry_id}"
 
@@ -426,7 +435,7 @@ def _correction_form(view: views.CaseView, user: User) -> None:
             "Channel",
             channels,
             index=channels.index(old["channel"]) if old["channel"] in channels else None,
-            format_func=ladder.CHANNEL_LABELS.get,
+            format_func=_label(ladder.CHANNEL_LABELS),
             key=_state("correct_channel", slot),
         )
         _field_error(errors, "channel")
@@ -435,7 +444,7 @@ def _correction_form(view: views.CaseView, user: User) -> None:
             "Outcome",
             outcomes,
             index=outcomes.index(old["outcome"]) if old["outcome"] in outcomes else None,
-            format_func=ladder.OUTCOME_LABELS.get,
+            format_func=_label(ladder.OUTCOME_LABELS),
             key=_state("correct_outcome", slot),
         )
         _field_error(errors, "outcome")
