@@ -230,7 +230,7 @@ def test_cohort_student_and_cli_agree_on_the_flags_in_force(seeded):
     )
     seeded.commit()
     cohort = open_page("wellbeing", "cohort")
-    flagged = cohort.dataframe[0].value
+    flagged = next(d.value for d in cohort.dataframe if "student_id" in d.value.columns)
     on_cohort = sorted(flagged.loc[flagged["student_id"] == "S001", "kind"])
     student = open_page("wellbeing", "student", {"id": "S001"})
     on_student = sorted(e.value.split("**")[1].replace(" ", "_") for e in student.error)
