@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.access import User, can, can_view_student, scoped_student_ids, without_welfare
+from lib.access import User, can_view_student, require, scoped_student_ids, without_welfare
 from lib.audit import log_access
 from lib.compliance.export import safe_csv
 from lib.compute.frames import query_frame
@@ -58,17 +58,12 @@ def terms(session: Session) -> list[Term]:
     return [Term((label or f"Term {start}–{end}")[:60], start, end) for label, start, end in rows]
 
 
-def _require(user: User, action: str) -> None:
-    if not can(user, action):
-        raise PermissionError("your role does not allow this")
-
-
 def review_list(
     session: Session, user: User, term: Term, span_days: int, today: date | None = None
 ) -> pd.DataFrame:
     """Students in scope with no attendance and no engagement for `span_days` up to the term's end
     (or today, inside the term), with the evidence and any decision already made this term."""
-    _require(user, "review_withdrawal")
+    require(user, "review_withdrawal")
     as_of = min(term.end, today or date.today())
     cutoff = as_of - timedelta(days=span_days)
     scope = scoped_student_ids(user)
@@ -164,7 +159,7 @@ def record_decision(
     last_engagement: date | None = None,
 ) -> WithdrawalReviewDecision:
     """Append a reviewer's decision for a student in scope (a later one supersedes it)."""
-    _require(user, "review_withdrawal")
+    require(user, "review_withdrawal")
     if decision not in DECISIONS:
         raise ValueError(f"the decision must be one of {', '.join(DECISIONS)}")
     note = (note or "").strip()
@@ -203,7 +198,7 @@ def student_decisions(session: Session, user: User, student_id: str) -> pd.DataF
 
 def review_export(session: Session, user: User, term: Term, frame: pd.DataFrame) -> bytes:
     """The review list with its decisions as CSV (formula-neutralised); access-logged."""
-    _require(user, "review_withdrawal")
+    require(user, "review_withdrawal")
     ids = frame["student_id"].tolist()
     log_access(session, user, f"withdrawal review export {term.label}", ids, action="export")
     return safe_csv(frame)

@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.access import User, can, can_view_student, scoped_student_ids
+from lib.access import User, can_view_student, require, scoped_student_ids
 from lib.audit import log_access
 from lib.compliance import service
 from lib.compliance.export import html_page, safe_csv
@@ -36,14 +36,9 @@ class ListFilters:
     search: str = ""
 
 
-def _require(user: User, action: str) -> None:
-    if not can(user, action):
-        raise PermissionError("your role does not allow this")
-
-
 def compliance_list(session: Session, user: User, as_of: date, f: ListFilters) -> pd.DataFrame:
     """The sponsored students in the user's scope, most urgent first, filtered."""
-    _require(user, "view_compliance")
+    require(user, "view_compliance")
     ids = list(session.scalars(scoped_student_ids(user)))
     if not ids:
         return pd.DataFrame(columns=LIST_COLUMNS)
@@ -63,7 +58,7 @@ def compliance_list(session: Session, user: User, as_of: date, f: ListFilters) -
 
 def student_evidence(session: Session, user: User, student_id: str, as_of: date):
     """(status row, points, records) for one sponsored student in scope, or None."""
-    _require(user, "view_compliance")
+    require(user, "view_compliance")
     if not can_view_student(session, user, student_id):
         return None
     try:
@@ -74,7 +69,7 @@ def student_evidence(session: Session, user: User, student_id: str, as_of: date)
 
 def record_report(session: Session, user: User, student_id: str, on: date, reference: str):
     """Record a report made to UKVI by this user (refusals raise ValueError with a message)."""
-    _require(user, "record_compliance_report")
+    require(user, "record_compliance_report")
     if not can_view_student(session, user, student_id):
         raise PermissionError("this student is not in your scope")
     return service.record_report(session, student_id, on, reference, user.username)
@@ -82,7 +77,7 @@ def record_report(session: Session, user: User, student_id: str, on: date, refer
 
 def record_withdrawal(session: Session, user: User, student_id: str, on: date):
     """Record a sponsored student's withdrawal (kept with its date)."""
-    _require(user, "record_compliance_report")
+    require(user, "record_compliance_report")
     if not can_view_student(session, user, student_id):
         raise PermissionError("this student is not in your scope")
     return service.record_withdrawal(session, student_id, on, user.username)
@@ -90,7 +85,7 @@ def record_withdrawal(session: Session, user: User, student_id: str, on: date):
 
 def list_export(session: Session, user: User, frame: pd.DataFrame, as_of: date, kind: str) -> bytes:
     """The list as CSV or printable HTML; the export is access-logged with every student."""
-    _require(user, "export_compliance")
+    require(user, "export_compliance")
     ids = frame["student_id"].tolist()
     log_access(session, user, f"compliance list export {kind} as of {as_of}", ids, action="export")
     if kind == "csv":
@@ -102,7 +97,7 @@ def list_export(session: Session, user: User, frame: pd.DataFrame, as_of: date, 
 
 def student_export(session: Session, user: User, student_id: str, as_of: date, kind: str) -> bytes:
     """One student's evidence (status, every contact point, reports) as CSV or HTML; logged."""
-    _require(user, "export_compliance")
+    require(user, "export_compliance")
     found = student_evidence(session, user, student_id, as_of)
     if found is None:
         raise PermissionError("this student is not in your scope")
