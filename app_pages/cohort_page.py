@@ -7,8 +7,10 @@ import streamlit as st
 
 from lib.access import User, can
 from lib.ui import actions, cache
+from lib.ui.contact_impact import contact_impact_section
+from lib.ui.dq_banner import data_quality_line
 from lib.ui.state import Keys
-from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pager, require_page
+from lib.ui.widgets import empty_store_notice, log_view, pager, require_page
 from lib.views.filters import FLAG_STATES, YES_NO, CohortFilters, describe, from_params
 
 HEATMAP_SIZE = 50
@@ -80,7 +82,7 @@ def summary_and_charts(user: User, version: str, filters: CohortFilters) -> int:
         f"{(week_to - week_from).days // 7 + 1}" if week_from and week_to else "—",
         help=f"{week_from} to {week_to}" if week_from else "no results yet",
     )
-    data_quality_banner(cache.dq_events(version, user, week_from, week_to))
+    data_quality_line(version, user, week_from, week_to)
     return size
 
 
@@ -155,6 +157,7 @@ def main() -> None:
             key=Keys.COHORT_EXPORT,
             on_click="ignore",
         )
+    contact_impact_section(user)
 
 
 main()

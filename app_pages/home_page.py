@@ -5,6 +5,7 @@ import streamlit as st
 from lib.access import can, scope_description
 from lib.safe_markdown import escape_markdown
 from lib.ui import cache
+from lib.ui.cases import home_worklist
 from lib.ui.state import Keys
 from lib.ui.widgets import data_quality_banner, empty_store_notice, log_view, pager, require_page
 
@@ -33,6 +34,8 @@ def main() -> None:
         st.page_link("app_pages/data_page.py", label="Go to the Data page", icon="🗄️")
         st.stop()
 
+    home_worklist(user, version)  # cases wing: who needs what this week
+
     frame, total = cache.my_students(version, user, 0, PAGE_SIZE)
     if total == 0:
         st.info(f"No students in your scope ({escape_markdown(scope_description(user))}) yet.")
@@ -43,13 +46,14 @@ def main() -> None:
     flagged = int((frame["flag"] != "").sum()) if not frame.empty else 0
     st.metric("Students", f"{total:,}")
     st.write(f"Flagged students on this page: **{flagged}** — flagged and most changed first.")
-    frame = frame.assign(open="/student?id=" + frame["student_id"])
-    st.dataframe(
+    st.caption("Select a row to open the student's page.")
+    picked = st.dataframe(
         frame,
         hide_index=True,
         width="stretch",
+        on_select="rerun",  # opens the student in place (a link column would start a new tab)
+        selection_mode="single-row",
         column_order=[
-            "open",
             "student_id",
             "name",
             "course",
@@ -60,7 +64,6 @@ def main() -> None:
             "explanation",
         ],
         column_config={
-            "open": st.column_config.LinkColumn("", display_text="open", width="small"),
             "latest": st.column_config.NumberColumn("latest week", format="percent"),
             "trend": st.column_config.LineChartColumn(
                 "last 10 weeks vs own baseline", y_min=0, y_max=2, width="medium"
@@ -69,6 +72,9 @@ def main() -> None:
         },
         key="home_students_table",
     )
+    if picked and picked.selection.rows:
+        chosen = str(frame.iloc[picked.selection.rows[0]]["student_id"])
+        st.switch_page("app_pages/student_page.py", query_params={"id": chosen})
     log_view(user, f"home: my students page {page + 1}", frame["student_id"].tolist())
     st.page_link("app_pages/student_page.py", label="Open a student", icon="👤")
 

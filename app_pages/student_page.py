@@ -7,8 +7,10 @@ import streamlit as st
 from lib.access import User, can
 from lib.safe_markdown import escape_markdown
 from lib.ui import actions, cache
+from lib.ui.cases import student_case_section
 from lib.ui.compliance import withdrawal_review_section
 from lib.ui.state import Keys
+from lib.ui.student_charts import student_charts
 from lib.ui.widgets import empty_store_notice, log_view, require_page
 from lib.usecases import EXEMPTION_REASONS
 
@@ -62,11 +64,9 @@ def timelines(user: User, version: str, student_id: str, bundle: dict, as_of) ->
         "Show course median (context only; flags use the student's own pattern)",
         key=Keys.STUDENT_MEDIAN,
     )
-    figures = cache.student_figures(version, user, student_id, show_median)
-    for source, figure in figures.items():
-        st.plotly_chart(figure, key=f"student_timeline_{source}")
+    student_charts(version, user, student_id, show_median)
     st.caption(
-        "Green band: the student's usual range. Red: flagged weeks. Grey: vacations and non-teaching weeks. Blue: exemptions."
+        "Green band: the student's usual range. Red: flagged weeks. Grey: vacations and non-teaching weeks. Blue: exemptions. Purple triangles: case contacts and ladder steps."
     )
     with st.expander("Weekly table"):
         shown = measures if as_of is None else measures[measures["week_start"] <= as_of]
@@ -130,6 +130,7 @@ def main() -> None:
             f"since week of {row.week_start}: {escape_markdown(row.explanation)}"
         )
     timelines(user, version, student_id, bundle, as_of)
+    student_case_section(user, student_id)  # cases wing
     st.subheader("Flags")
     if bundle["flags"].empty:
         st.write("No flags raised.")

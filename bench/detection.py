@@ -24,6 +24,7 @@ from lib.store.db import init_db, session_scope  # noqa: E402
 from lib.store.models import Flag, WeeklyMeasure  # noqa: E402
 
 EPISODES = ("sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start")
+WINDOW = {"gradual_fade": 5}  # teaching weeks from onset to the first flag (others: 3)
 
 
 def _flags(session) -> pd.DataFrame:
@@ -60,6 +61,10 @@ def evaluate(
     for ep in episodes.itertuples(index=False):
         onset = pd.Timestamp(monday(date.fromisoformat(ep.onset)))
         mine = flags[(flags["student_id"] == ep.student_id) & (flags["week_start"] >= onset)]
+        start = int((t_pos.index < onset).sum())  # the first teaching week from the onset
+        window = WINDOW.get(ep.kind, 3)
+        late = t_pos.reindex(mine["week_start"]).to_numpy(float) - start
+        mine = mine[~(late > window)]  # caught within `window` teaching weeks of the onset
         hit = not mine.empty
         if hit and isinstance(ep.end, str) and ep.end:  # a dip must be caught by two weeks after it
             limit = pd.Timestamp(monday(date.fromisoformat(ep.end))) + timedelta(weeks=2)
@@ -71,8 +76,11 @@ def evaluate(
             found += 1
             by_kind[ep.kind][0] += 1
             first = mine["week_start"].min()
-            start = t_pos[t_pos.index >= onset].iloc[0] if (t_pos.index >= onset).any() else 0
-            delays.append(int(t_pos[t_pos.index <= first].iloc[-1] - start))
+            delays.append(
+                int(t_pos[t_pos.index <= first].iloc[-1] - start)
+                if (t_pos.index <= first).any()
+                else 0
+            )
     planted_ids = set(truth.loc[truth["student_id"].astype(str) != "", "student_id"].astype(str))
     clean = flags[~flags["student_id"].isin(planted_ids)]
     clean_students = students - len(planted_ids)
@@ -105,10 +113,10 @@ def evaluate(
     }
 
 
-def systemic_caused(session, config: dict, planted: dict) -> int:
-    """Flags that exist only because of the planted systemic events: the flags computed from the
-    loaded data minus the flags of a counterfactual where the outage never happened (the outage
-    building's sessions that week not timetabled; the Moodle outage week simply missing)."""
+def _with_and_without(session, config: dict, planted: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(flags computed from the loaded data, flags of a counterfactual where the outages never
+    happened: the outage building's sessions that week not timetabled; the Moodle outage week
+    simply missing)."""
     from lib.compute.frames import read_daily_frames
     from lib.engagement.engine import run
     from lib.engagement.explain import flags_frame
@@ -139,9 +147,124 @@ def systemic_caused(session, config: dict, planted: dict) -> int:
             cf.value[:, w, k] = np.nan
             cf.count[:, w, k] = 0.0
     counterfactual = flags_frame(cf, run(cf, config), config)
+    return actual, counterfactual
+
+
+def systemic_caused(session, config: dict, planted: dict) -> int:
+    """Flags that exist only because of the planted systemic events (see _with_and_without)."""
+    actual, counterfactual = _with_and_without(session, config, planted)
     keys = ["student_id", "kind", "week_start"]
     merged = actual[keys].merge(counterfactual[keys], on=keys, how="left", indicator=True)
     return int((merged["_merge"] == "left_only").sum())
+
+
+def systemic_caused_students(session, config: dict, planted: dict) -> int:
+    """Students with a flag of a kind that the counterfactual (no systemic events) never raises for
+    them: flags the events caused, not flags they only moved by a week or two."""
+    actual, counterfactual = _with_and_without(session, config, planted)
+    keys = ["student_id", "kind"]
+    merged = actual[keys].merge(
+        counterfactual[keys].drop_duplicates(), on=keys, how="left", indicator=True
+    )
+    return int(merged.loc[merged["_merge"] == "left_only", "student_id"].nunique())
+
+
+def _load_store(folder: Path, url: str) -> None:
+    from lib.usecases import load_sample_folder
+
+    init_db(url)
+    with session_scope(url) as session:
+        load_sample_folder(session, folder, force=True)  # loads and computes
+
+
+def _dq(session) -> pd.DataFrame:
+    from lib.store.models import DataQualityEvent
+
+    rows = session.query(
+        DataQualityEvent.week_start, DataQualityEvent.source, DataQualityEvent.module_code
+    ).all()
+    return pd.DataFrame(rows, columns=["week_start", "source", "module_code"])
+
+
+def score_scenario(kind: str, students: int, seed: int, work: Path) -> dict:
+    """Recall, delay and false flags on an independently generated population (bench.scenarios),
+    and the students flagged because of its planted feed problems (flags that a clean copy of the
+    same population, loaded without those problems, does not raise)."""
+    from bench.scenarios import generate
+
+    stores = {}
+    for clean in (False, True) if kind == "mixed" else (False,):
+        folder = work / f"{kind}{'_clean' if clean else ''}"
+        planted = generate(folder, students=students, seed=seed, kind=kind, clean=clean)
+        url = f"sqlite:///{folder / 'store.db'}"
+        (folder / "store.db").unlink(missing_ok=True)
+        _load_store(folder, url)
+        with session_scope(url) as session:
+            stores[clean] = (_flags(session), _teaching_weeks(session), _dq(session), planted)
+    flags, teaching, dq, planted = stores[False]
+    folder = work / kind
+    truth = pd.read_csv(folder / "ground_truth.csv", dtype=str, keep_default_na=False)
+    exemptions = pd.read_csv(folder / "exemptions.csv", dtype=str)
+    result = evaluate(flags, truth, students, teaching, dq, exemptions)
+    if True in stores:
+        clean_flags = stores[True][0]
+        caused = {}
+        for event in planted["systemic"]:
+            lo = pd.Timestamp(event["start"])
+            hi = lo + timedelta(weeks=int(event["weeks"]) + 2)
+            mine = flags[
+                flags["student_id"].isin(event["students"])
+                & (flags["week_start"] >= lo)
+                & (flags["week_start"] < hi)
+            ]
+            # a flag the clean copy raises too (same student and kind, within 3 weeks of the
+            # window) was only moved by the outage, not caused by it
+            near = clean_flags[
+                (clean_flags["week_start"] >= lo - timedelta(weeks=3))
+                & (clean_flags["week_start"] < hi + timedelta(weeks=3))
+            ]
+            keys = ["student_id", "kind"]
+            only = mine[keys].merge(
+                near[keys].drop_duplicates(), on=keys, how="left", indicator=True
+            )
+            caused[event["kind"]] = int(
+                only.loc[only["_merge"] == "left_only", "student_id"].nunique()
+            )
+        result["students_flagged_for_feed_problems"] = caused
+        result["students_flagged_for_the_outage"] = caused.get(
+            "systemic_school_attendance_outage", 0
+        )
+        result["dq_events_list"] = [
+            f"{r.week_start} {r.source} {r.module_code or ''}".strip() for r in dq.itertuples()
+        ]
+    return result
+
+
+def risk(students: int, seed: int, work: Path) -> dict:
+    """The learned withdrawal-risk ranking on an independent institution with two past years of
+    outcomes: trained on the earliest, tested on the next (held out), against the rule order."""
+    from bench.scenarios import generate_years
+    from lib.risk import train
+
+    folder = work / "risk"
+    population = generate_years(folder, students=students, seed=seed)
+    url = f"sqlite:///{folder / 'store.db'}"
+    (folder / "store.db").unlink(missing_ok=True)
+    _load_store(folder, url)
+    with session_scope(url) as session:
+        model = train(session, trained_by="bench")
+    return {
+        "population": population,
+        **{k: model[k] for k in ("train_years", "test_year", "in_use", "scores")},
+    }
+
+
+def independent(students: int, seed: int, work: Path) -> dict:
+    """The independent populations: mixed sources, submissions only, attendance only."""
+    return {
+        kind: score_scenario(kind, students, seed, work / "independent")
+        for kind in ("mixed", "submissions", "attendance")
+    }
 
 
 def main() -> None:
@@ -150,8 +273,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--year", type=int, default=2025)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--independent-students", type=int, default=400)
+    parser.add_argument("--independent-seed", type=int, default=5)
+    parser.add_argument("--only-independent", action="store_true")
     args = parser.parse_args()
     work = Path(args.out or tempfile.mkdtemp(prefix="detection_"))
+    if args.only_independent:
+        out = {"independent": independent(args.independent_students, args.independent_seed, work)}
+        out["risk"] = risk(args.independent_students, args.independent_seed, work)
+        print(json.dumps(out, indent=1, default=str))
+        return
     data = work / "demo"
     t0 = time.perf_counter()
     if not (data / "ground_truth.csv").exists():
@@ -201,6 +332,9 @@ def main() -> None:
             result = evaluate(_flags(session), truth, args.students, teaching, dq, exemptions)
             config = load_engine_config(session)
             result["flags_caused_by_systemic_events"] = systemic_caused(session, config, planted)
+            result["students_flagged_by_systemic_events"] = systemic_caused_students(
+                session, config, planted
+            )
             blind = {**config, "systemic_share": 2.0, "systemic_module_share": 2.0}
             result["flags_caused_by_systemic_events_if_undetected"] = systemic_caused(
                 session, blind, planted
@@ -219,6 +353,8 @@ def main() -> None:
         ("robust_z", "ewma"), key=lambda d: (ok[d], out[d][keys[0]] - out[d][keys[1]] / 10)
     )
     out["better_detector"] = better
+    out["independent"] = independent(args.independent_students, args.independent_seed, work)
+    out["risk"] = risk(args.independent_students, args.independent_seed, work)
     print(json.dumps(out, indent=1, default=str))
 
 

@@ -33,6 +33,7 @@ PAGES: dict[str, PageSpec] = {
         PageSpec("cohort", "Cohort", "app_pages/cohort_page.py", "cohort", "👥"),
         PageSpec("student", "Student", "app_pages/student_page.py", "student", "👤"),
         PageSpec("data", "Data", "app_pages/data_page.py", "data", "🗄️"),
+        PageSpec("case", "Cases", "app_pages/case_page.py", "case", "🗂️"),  # cases wing
         PageSpec(
             "access_log",
             "Access log",
@@ -67,10 +68,10 @@ PAGES: dict[str, PageSpec] = {
 STUDENT_ROLES = ("tutor", "senior_tutor", "wellbeing", "visa")
 
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "tutor": ("home", "cohort", "student"),
-    "senior_tutor": ("home", "cohort", "student", "withdrawal_review"),
-    "wellbeing": ("home", "cohort", "student", "withdrawal_review", "subject_access"),
-    "visa": ("home", "cohort", "student", "compliance"),
+    "tutor": ("home", "cohort", "student", "case"),
+    "senior_tutor": ("home", "cohort", "student", "case", "withdrawal_review"),
+    "wellbeing": ("home", "cohort", "student", "case", "withdrawal_review", "subject_access"),
+    "visa": ("home", "cohort", "student", "case", "compliance"),
     "admin": ("home", "data", "access_log"),
 }
 
@@ -87,12 +88,38 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "edit_calendar": ("admin",),
     "manage_users": ("admin",),
     "view_access_log": ("admin",),
+    # --- cases wing (SPEC §5); the track rule below narrows each action per track
+    "view_case": STUDENT_ROLES,
+    "open_case": STUDENT_ROLES,
+    "record_contact": STUDENT_ROLES,
+    "correct_entry": STUDENT_ROLES,
+    "handover": ("tutor", "senior_tutor", "wellbeing"),
+    "refer": ("wellbeing",),
+    "emergency_decision": ("wellbeing",),
+    "close_case": STUDENT_ROLES,
+    "reopen_case": STUDENT_ROLES,
+    # --- mail wing: e-mail to a student from a case; the weekly digest of one's own students
+    "send_email": STUDENT_ROLES,
+    "receive_digest": STUDENT_ROLES,
+    "view_contact_impact": ("senior_tutor", "wellbeing"),
     # compliance wing
     "view_compliance": ("visa",),
     "record_compliance_report": ("visa",),
     "export_compliance": ("visa",),
     "review_withdrawal": ("senior_tutor", "wellbeing"),
     "handle_sar": ("wellbeing",),
+}
+
+# Which roles see and work which case track: the visa team works only its own track and never
+# sees the welfare track (welfare information, SPEC §2); wellbeing and senior tutors see both;
+# tutors see their tutees' cases on both tracks but record only on the welfare track.
+TRACK_VIEW_ROLES: dict[str, tuple[str, ...]] = {
+    "welfare": ("tutor", "senior_tutor", "wellbeing"),
+    "visa": ("tutor", "senior_tutor", "wellbeing", "visa"),
+}
+TRACK_WORK_ROLES: dict[str, tuple[str, ...]] = {
+    "welfare": ("tutor", "senior_tutor", "wellbeing"),
+    "visa": ("visa",),
 }
 
 PROFILE_FIELDS = (
@@ -159,6 +186,20 @@ def can_open(user: User | None, page: str) -> bool:
 def can(user: User | None, action: str) -> bool:
     """Whether the user may perform an action (unknown actions are denied)."""
     return user is not None and user.role in ACTIONS.get(action, ())
+
+
+def can_on_track(user: User | None, action: str, track: str) -> bool:
+    """Whether the user may perform a case action on a case of this track (`view_case` needs the
+    track's view roles, every other case action its work roles)."""
+    if not can(user, action):
+        return False
+    roles = TRACK_VIEW_ROLES if action == "view_case" else TRACK_WORK_ROLES
+    return user.role in roles.get(track, ())
+
+
+def visible_tracks(user: User | None) -> tuple[str, ...]:
+    """The case tracks this user may see."""
+    return tuple(t for t in TRACK_VIEW_ROLES if can_on_track(user, "view_case", t))
 
 
 class NotAllowed(PermissionError):

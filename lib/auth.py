@@ -102,8 +102,10 @@ def add_user(
     display_name: str | None = None,
     email: str | None = None,
     password: str | None = None,
+    digest: bool | None = None,
 ) -> StaffUser:
-    """Create or update a staff user; a None password keeps the existing hash (or none: SSO only)."""
+    """Create or update a staff user; a None password keeps the existing hash (or none: SSO only);
+    `digest` opts in to (True) or out of (False) the weekly digest e-mail, None keeps it."""
     username = username.strip().lower()
     if not username:
         raise ValueError("username is empty")
@@ -123,6 +125,10 @@ def add_user(
     new_email = email or user.email
     user.email = new_email.strip().lower() if new_email else None
     user.active = True
+    if digest is not None:
+        if digest and not user.email:
+            raise ValueError("the weekly digest needs an e-mail address (--email)")
+        user.digest = digest
     if password_hash is not None:
         user.password_hash = password_hash
         user.failed_logins = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
@@ -106,6 +107,61 @@ def flag_trend(trend: pd.DataFrame) -> go.Figure:
     return fig
 
 
+@dataclass(frozen=True)
+class SourceLabel:
+    """How staff name a source on the Student page, and the unit of its weekly value."""
+
+    title: str
+    unit: str
+    percent: bool = False  # the value is a rate 0..1 shown as a percentage
+
+
+SOURCE_LABELS: dict[str, SourceLabel] = {
+    "index": SourceLabel("Engagement index (all sources)", "% of own usual level", True),
+    "attendance": SourceLabel("Attendance (QR scans)", "% of sessions attended", True),
+    "online": SourceLabel("Teams online sessions", "% of sessions joined", True),
+    "vle": SourceLabel("Moodle", "active days per week"),
+    "submission": SourceLabel("Submissions", "% handed in on time", True),
+    "lecture_capture": SourceLabel("Lecture capture (Echo360)", "minutes watched per week"),
+}
+COUNT_LABELS = {  # attendance/online of a student with no timetabled sessions: a count
+    "attendance": SourceLabel("Attendance (QR scans)", "sessions attended per week"),
+    "online": SourceLabel("Teams online sessions", "online sessions joined per week"),
+}
+MARKER_COLOUR = "#6a3d9a"
+WEEK_AXIS_TITLE = "teaching week (starting Monday)"
+
+
+def source_label(source: str, measured_by_count: bool = False) -> SourceLabel:
+    """The staff name and unit of a source (a generic source keeps its own word)."""
+    if measured_by_count and source in COUNT_LABELS:
+        return COUNT_LABELS[source]
+    return SOURCE_LABELS.get(
+        source, SourceLabel(source.replace("_", " ").capitalize(), "events per week")
+    )
+
+
+def week_axis_range(measures: pd.DataFrame) -> tuple[date, date] | None:
+    """The one week axis shared by every chart of a student: first to last week with results."""
+    if measures.empty:
+        return None
+    weeks = pd.to_datetime(measures["week_start"])
+    return weeks.min().date() - timedelta(days=3), weeks.max().date() + timedelta(days=7)
+
+
+def _source_rows(measures: pd.DataFrame, source: str) -> tuple[pd.DataFrame, bool]:
+    """One source's weeks to draw, and whether it is measured by a count rather than a rate.
+
+    A rate source (submissions, sessions) is measured only in weeks with something due or
+    timetabled: its baseline is drawn in those weeks alone, as the explanation quotes it."""
+    part = measures[measures["source"] == source].sort_values("week_start")
+    expected = pd.to_numeric(part["expected"], errors="coerce")
+    by_count = source in COUNT_LABELS and not (expected > 0).any()
+    if source == "submission" or (source in COUNT_LABELS and not by_count):
+        part = part[expected > 0]
+    return part, by_count
+
+
 def student_timeline(
     measures: pd.DataFrame,
     source: str,
@@ -114,32 +170,48 @@ def student_timeline(
     calendar: pd.DataFrame | None = None,
     exemptions: pd.DataFrame | None = None,
     median: pd.DataFrame | None = None,
+    markers: pd.DataFrame | None = None,
+    x_range: tuple[date, date] | None = None,
 ) -> go.Figure:
-    """One source's weekly values with the baseline band, flagged weeks, vacations and exemptions."""
-    part = measures[measures["source"] == source].sort_values("week_start")
+    """One source's weekly values with the baseline band, flagged weeks, vacations, exemptions and
+    the student's case contacts and ladder steps (`markers`: when, label), on a shared week axis."""
+    part, by_count = _source_rows(measures, source)
+    label = source_label(source, by_count)
     x = pd.to_datetime(part["week_start"])
+    usual = pd.to_numeric(part["baseline"], errors="coerce")
+    low = pd.to_numeric(part["baseline_low"], errors="coerce").clip(lower=0)
+    high = pd.to_numeric(part["baseline_high"], errors="coerce")
+    if label.percent and source != "index":  # a rate's usual range stops at 100%
+        high = high.clip(upper=1.0)
     fig = go.Figure()
-    fig.add_scatter(
-        x=x, y=part["baseline_high"], mode="lines", line_width=0, showlegend=False, hoverinfo="skip"
-    )
+    fig.add_scatter(x=x, y=high, mode="lines", line_width=0, showlegend=False, hoverinfo="skip")
     fig.add_scatter(
         x=x,
-        y=part["baseline_low"],
+        y=low,
         mode="lines",
         line_width=0,
         fill="tonexty",
         fillcolor="rgba(44, 160, 44, 0.2)",
         name="usual range (own baseline)",
+        hoverinfo="skip",
+    )
+    value_format = ".0%" if label.percent else ".3~g"
+    fig.add_scatter(
+        x=x,
+        y=usual,
+        mode="lines+markers",
+        marker={"size": 5},
+        line={"dash": "dot", "color": "green"},
+        name="usual level",
+        hovertemplate=f"usual: %{{y:{value_format}}}<extra></extra>",
     )
     fig.add_scatter(
         x=x,
-        y=part["baseline"],
-        mode="lines",
-        line={"dash": "dot", "color": "green"},
-        name="baseline",
-    )
-    fig.add_scatter(
-        x=x, y=part["value"], mode="lines+markers", line={"color": "#1f77b4"}, name=source
+        y=part["value"],
+        mode="lines+markers",
+        line={"color": "#1f77b4"},
+        name=label.title,
+        hovertemplate=f"week of %{{x|%d %b %Y}}: %{{y:{value_format}}} {label.unit}<extra></extra>",
     )
     if median is not None and not median.empty:
         med = median[median["source"] == source].sort_values("week_start")
@@ -152,15 +224,88 @@ def student_timeline(
         )
     last_week = part["week_start"].max() if not part.empty else None
     _shade(fig, calendar, exemptions, flags, last_week)
-    if not part.empty:  # the weeks with results, not the whole calendar
-        fig.update_xaxes(range=[x.min() - pd.Timedelta(days=3), x.max() + pd.Timedelta(days=7)])
+    _mark_contacts(fig, markers)
+    if x_range is None and not part.empty:  # the weeks with results, not the whole calendar
+        x_range = (x.min().date() - timedelta(days=3), x.max().date() + timedelta(days=7))
+    if x_range is not None:
+        fig.update_xaxes(range=[x_range[0].isoformat(), x_range[1].isoformat()])
+    fig.update_xaxes(title_text=WEEK_AXIS_TITLE, type="date")
+    fig.update_yaxes(title_text=label.unit, tickformat=".0%" if label.percent else None)
+    if label.percent or source == "vle":
+        fig.update_yaxes(rangemode="tozero")
     fig.update_layout(
-        height=260,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        title=source.replace("_", " "),
-        legend={"orientation": "h", "y": -0.25},
+        height=300,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        title=label.title,
+        legend={"orientation": "h", "y": -0.35},
+        hovermode="closest",
     )
     return fig
+
+
+def _mark_contacts(fig: go.Figure, markers: pd.DataFrame | None) -> None:
+    """Vertical lines at each contact and ladder step, with the channel/outcome/step on hover
+    (a hidden 0..1 axis carries the hover points at the top of the chart)."""
+    if markers is None or markers.empty:
+        return
+    when = pd.to_datetime(markers["when"])
+    for moment in when:
+        fig.add_vline(
+            x=moment.isoformat(), line={"color": MARKER_COLOUR, "width": 1, "dash": "dot"}
+        )
+    fig.add_scatter(
+        x=when,
+        y=[0.97] * len(markers),
+        yaxis="y2",
+        mode="markers",
+        marker={"symbol": "triangle-down", "size": 11, "color": MARKER_COLOUR},
+        name="case contacts and steps",
+        hovertext=list(markers["label"]),
+        hovertemplate="%{x|%d %b %Y}: %{hovertext}<extra></extra>",
+    )
+    fig.update_layout(
+        yaxis2={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
+    )
+
+
+def timeline_summary(
+    measures: pd.DataFrame,
+    source: str,
+    *,
+    flags: pd.DataFrame | None = None,
+    markers: pd.DataFrame | None = None,
+) -> str:
+    """A short text alternative of one chart: what it shows, the latest week against the usual
+    level, the lowest week, flagged weeks and the contacts marked."""
+    part, by_count = _source_rows(measures, source)
+    label = source_label(source, by_count)
+    part = part[pd.to_numeric(part["value"], errors="coerce").notna()]
+    if part.empty:
+        return f"{label.title}: no week measured yet."
+
+    def show(value) -> str:
+        value = float(value)
+        if pd.isna(value):
+            return "not known"
+        return f"{value:.0%}" if label.percent else f"{value:.3g}"
+
+    first, last = part.iloc[0], part.iloc[-1]
+    low = part.loc[pd.to_numeric(part["value"]).idxmin()]
+    text = (
+        f"{label.title}, {label.unit}: {len(part)} week(s) measured from the week of "
+        f"{_day(first.week_start)} to the week of {_day(last.week_start)}. Latest "
+        f"{show(last.value)} (usually {show(last.baseline)}); lowest {show(low.value)} in the "
+        f"week of {_day(low.week_start)}."
+    )
+    if flags is not None and not flags.empty:
+        text += f" {len(flags)} flag(s) shaded."
+    if markers is not None and not markers.empty:
+        text += f" {len(markers)} case contact(s) or step(s) marked."
+    return text
+
+
+def _day(value) -> str:
+    return pd.Timestamp(value).strftime("%d %b %Y")
 
 
 def _shade(fig, calendar, exemptions, flags, last_week) -> None:

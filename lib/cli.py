@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_argument("--all", action="store_true", help="every flag raised up to that date")
     flags.add_argument("--format", choices=["csv", "json"], default="csv")
 
+    cases = sub.add_parser("cases", help="print the welfare and visa cases at a date")
+    cases.add_argument("--as-of", type=_parse_date, default=None)
+    cases.add_argument(
+        "--state", choices=["open", "overdue", "stalled", "closed", "all"], default="all"
+    )
+    cases.add_argument("--format", choices=["csv", "json"], default="csv")
+
     sar = sub.add_parser("sar", help="subject access export for one student")
     sar.add_argument("student_id")
     sar.add_argument("--out", type=Path, required=True)
@@ -95,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", default=None, help="display name")
     add.add_argument("--email", default=None)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument(
+        "--digest", action="store_true", help="opt in to the weekly digest e-mail (needs --email)"
+    )
     users_sub.add_parser("list", help="list staff users")
     unlock = users_sub.add_parser(
         "unlock", help="clear a user's failed sign-ins and wait (and, with --client, a machine's)"
@@ -110,9 +120,22 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. zero_weeks=3")
     change.add_argument("--by", default="cli", help="who changes it (recorded with the setting)")
 
+    digest = sub.add_parser(
+        "digest", help="the weekly digest e-mail for each opted-in user (scoped by the policy)"
+    )
+    digest.add_argument("--as-of", type=_parse_date, default=None)
+    where = digest.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="write one USERNAME.eml per user into this folder")
+    where.add_argument("--send", action="store_true", help="send through DASHBOARD_SMTP_URL")
+
     from lib.compliance.commands import add_parser as add_compliance_parser
 
     add_compliance_parser(sub, _parse_date)
+
+    model = sub.add_parser("model", help="the learned withdrawal-risk ranking (lib/risk)")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    model_sub.add_parser("train", help="train on earlier years, test on the latest, store")
+    model_sub.add_parser("show", help="the stored model's window, scores and whether it is used")
 
     sample = sub.add_parser(
         "load-sample", help="load a demo-data folder into an empty store and create demo users"
@@ -156,7 +179,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             loaded_by=args.by,
             quarantine=args.quarantine,
             extra=_ingest_extra(args),
-            recompute=not args.no_compute,
+            recompute=not args.no_compute and args.source != "contacts",  # no flag changes
         )
     for report in outcome.reports:
         if args.json:
@@ -206,6 +229,12 @@ def _cmd_flags(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from lib.cases.cli import cases_command
+
+    return cases_command(args.as_of, args.state, args.format, sys.stdout)
+
+
 def _cmd_sar(args: argparse.Namespace) -> int:
     from lib.sar import UnknownStudent, write_subject_access_export
     from lib.store.db import session_scope
@@ -243,6 +272,7 @@ def _cmd_users(args: argparse.Namespace) -> int:
             display_name=args.name,
             email=args.email,
             password=password,
+            digest=True if args.digest else None,
         )
     print(f"user {args.username} saved ({args.role})")
     return 0
@@ -280,6 +310,34 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_digest(args: argparse.Namespace) -> int:
+    from lib.cases.digest import send_digests, write_digests
+    from lib.cases.mail import SMTP_ENV, smtp_server
+    from lib.store.db import session_scope
+
+    with session_scope() as session:
+        if args.out is not None:
+            lines = write_digests(session, args.out, args.as_of)
+        else:
+            server = smtp_server()
+            if server is None:
+                print(f"digest: no SMTP server: set {SMTP_ENV} (smtp://host:port)", file=sys.stderr)
+                return 2
+            lines = send_digests(session, server, args.as_of)
+    print("\n".join(lines) or "no user has opted in to the digest")
+    return 1 if any("NOT sent" in line for line in lines) else 0
+
+
+def _cmd_model(args: argparse.Namespace) -> int:
+    from lib.risk import show, train
+    from lib.store.db import session_scope
+
+    with session_scope() as session:
+        result = train(session) if args.model_command == "train" else show(session)
+    print(json.dumps(result, indent=1, default=str))
+    return 0
+
+
 def _cmd_load_sample(args: argparse.Namespace) -> int:
     from lib.store.db import session_scope
     from lib.usecases import load_sample_folder
@@ -312,11 +370,14 @@ def main(argv: list[str] | None = None) -> int:
         "export": _cmd_export,
         "compute": _cmd_compute,
         "flags": _cmd_flags,
+        "cases": _cmd_cases,
         "sar": _cmd_sar,
         "users": _cmd_users,
         "load-sample": _cmd_load_sample,
         "config": _cmd_config,
+        "digest": _cmd_digest,
         "compliance": _cmd_compliance,
+        "model": _cmd_model,
     }
     try:
         return handlers[args.command](args)

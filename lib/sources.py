@@ -34,4 +34,5 @@ INGEST_SOURCES = (
     "echo360",
     "events",
     "exemptions",
+    "contacts",  # contact logs of welfare cases (SPEC §8, lib.cases.contacts)
 )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from lib.access import NotAllowed, User, can_view_student, require
 from lib.auth import add_user, create_demo_users, set_active
+from lib.cases.sample import close_sample_cases
 from lib.compute.service import (
     ComputeSummary,
     compute,
@@ -85,6 +86,7 @@ CANONICAL_ORDER = [
     ("timetable", "timetable/student_event.csv"),
     ("events", "events.csv"),
     ("submissions", "submissions.csv"),
+    ("contacts", "contacts.csv"),  # mail wing: sample welfare cases (lib.cases.sample)
 ]
 
 
@@ -108,6 +110,9 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     staff = folder / "staff.csv"
     passwords = create_demo_users(session, staff if staff.exists() else None)
     session.commit()
+    lines.append(
+        f"sample cases closed: {close_sample_cases(session, folder / 'case_closures.csv')}"
+    )
     lines.append("")
     lines.append(
         "Demo users for this sample data (shown once; `make clean-store run` starts afresh with new ones):"

@@ -34,10 +34,10 @@ USERS = {
 }
 
 PAGE_TABLE = {
-    "tutor": {"home", "cohort", "student"},
-    "senior_tutor": {"home", "cohort", "student", "withdrawal_review"},
-    "wellbeing": {"home", "cohort", "student", "withdrawal_review", "subject_access"},
-    "visa": {"home", "cohort", "student", "compliance"},
+    "tutor": {"home", "cohort", "student", "case"},
+    "senior_tutor": {"home", "cohort", "student", "case", "withdrawal_review"},
+    "wellbeing": {"home", "cohort", "student", "case", "withdrawal_review", "subject_access"},
+    "visa": {"home", "cohort", "student", "case", "compliance"},
     "admin": {"home", "data", "access_log"},
 }
 
@@ -54,6 +54,20 @@ ACTION_TABLE = {
     "edit_calendar": {"admin"},
     "manage_users": {"admin"},
     "view_access_log": {"admin"},
+    # cases wing
+    "view_case": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "open_case": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "record_contact": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "correct_entry": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "handover": {"tutor", "senior_tutor", "wellbeing"},
+    "refer": {"wellbeing"},
+    "emergency_decision": {"wellbeing"},
+    "close_case": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "reopen_case": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    # mail wing
+    "send_email": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "receive_digest": {"tutor", "senior_tutor", "wellbeing", "visa"},
+    "view_contact_impact": {"senior_tutor", "wellbeing"},
     "view_compliance": {"visa"},
     "record_compliance_report": {"visa"},
     "export_compliance": {"visa"},

@@ -195,6 +195,8 @@ def read_frames(session: Session, window: Window = None) -> dict:
     )
     return {
         "students": students,
+        "groups": student_groups(session),
+        "spans": student_spans(session),
         "activity": _weekly_activity(session, dialect, window),
         "expected": _weekly_expected(session, dialect, window),
         "submissions": _weekly_submissions(session, dialect, window),
@@ -202,6 +204,46 @@ def read_frames(session: Session, window: Window = None) -> dict:
         "exemptions": exemptions,
         "horizon": session.scalar(select(func.max(DailyActivity.day))),
     }
+
+
+def rate_activity(session: Session, window: Window) -> pd.DataFrame:
+    """The weekly attendance/online rows (with module codes) of a window of days."""
+    return _weekly_activity(session, session.get_bind().dialect.name, window)[0]
+
+
+LEFT_STATUSES = ("withdrawn", "completed", "graduated", "interrupted", "left")
+
+
+def student_spans(session: Session) -> pd.DataFrame:
+    """student_id, start, end: when each student started, and left (the status date of a status
+    that ends their studies), for the engine not to measure them outside it."""
+    rows = session.execute(
+        select(Student.student_id, Student.start_date, Student.status, Student.status_date)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["student_id", "start", "status", "status_date"])
+    left = frame["status"].astype(str).str.lower().isin(LEFT_STATUSES)
+    frame["end"] = frame["status_date"].where(left)
+    return frame[["student_id", "start", "end"]]
+
+
+def student_groups(session: Session) -> pd.DataFrame:
+    """student_id, group: each student's school, course and year of study (who normally appear
+    together, for the engine's group-level systemic drops)."""
+    rows = session.execute(
+        select(Student.student_id, Student.school, Student.course_code, Student.year_of_study)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["student_id", "school", "course", "year"])
+    parts = [
+        pd.DataFrame(
+            {"student_id": frame["student_id"], "group": f"{label} " + frame[c].astype(str)}
+        )
+        for c, label in (("school", "school"), ("course", "course"), ("year", "year"))
+        if len(frame)
+    ]
+    if not parts:
+        return pd.DataFrame(columns=["student_id", "group"])
+    out = pd.concat(parts, ignore_index=True)
+    return out[~out["group"].str.endswith((" None", " nan", " "))]
 
 
 def read_daily_frames(session: Session) -> dict:

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.compute.frames import read_frames, read_inputs
+from lib.compute.frames import rate_activity, read_frames, read_inputs
 from lib.compute.results import (
     SNAPSHOT_WEEKS,
     load_snapshot,
@@ -31,7 +31,12 @@ from lib.engagement.config import DEFAULTS, config_hash, merge_config, parse_ass
 from lib.engagement.engine import Results, earlier_flag_ends, run_keeping
 from lib.engagement.explain import dq_frame
 from lib.engagement.explain import flags_frame as engine_flags
-from lib.engagement.measures import Inputs, build_inputs, complete_through
+from lib.engagement.measures import (
+    GROUP_LOOKBACK_WEEKS,
+    Inputs,
+    build_inputs,
+    complete_through,
+)
 from lib.engagement.weekly import RATE_SOURCES
 from lib.store.models import DailyActivity, Exemption, Load, Setting, Student, Submission
 
@@ -426,6 +431,10 @@ def _compute_resumed(
             reason="the new days are in a week not complete yet",
         )
     frames = read_frames(session, (start, last))
+    # module groups are inferred from the attendance of the weeks before too
+    before = (start - timedelta(weeks=GROUP_LOOKBACK_WEEKS), start - timedelta(days=1))
+    rate, counted = frames["activity"]
+    frames["activity"] = (pd.concat([rate_activity(session, before), rate]), counted)
     weeks = week_range(start, last)
     inp = build_inputs(**frames, config=config, weeks=weeks, sources=snap.sources, carry=snap.carry)
     if inp.sources != snap.sources or (inp.timetabled & ~snap.carry.timetabled).any():

@@ -111,6 +111,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("missed_min", 3, "missed submissions: this many missing ..."),
     Setting("missed_window_weeks", 6, "... within this many teaching weeks"),
     Setting(
+        "missed_min_alone",
+        1,
+        "... or this many when submissions are the only source measured for the student that week (assessment-only evidence) ...",
+    ),
+    Setting(
+        "missed_alone_surprise",
+        0.1,
+        "... if missing them is this unlikely at the student's own earlier miss rate (with no history: 1 in 10)",
+    ),
+    Setting(
+        "run_surprise",
+        0.05,
+        "own history: a run of low weeks (or missed submissions) flags only when the student's own earlier rate of them makes it this unlikely by chance",
+    ),
+    Setting("max_run_weeks", 5, "... needing at most this many consecutive weeks"),
+    Setting(
+        "history_prior_low",
+        0.5,
+        "own-history prior: weeks the condition held, before any history ...",
+    ),
+    Setting("history_prior_weeks", 5.0, "... out of this many weeks (0.5 of 5: 10%)"),
+    Setting(
         "systemic_drop_ratio",
         0.5,
         'a student "dropped" in a source/module week below this x their baseline',
@@ -135,6 +157,12 @@ SETTINGS: tuple[Setting, ...] = (
         12,
         "a module-level event concerns at least this many students",
     ),
+    Setting(
+        "systemic_group_share",
+        0.8,
+        "group-level event (a school, course, year, or module inferred from module codes on activity): this share of the group's users of a source dropped below systemic_drop_ratio x baseline in the same week ...",
+    ),
+    Setting("systemic_group_min_students", 8, "... out of at least this many users in the group"),
     Setting(
         "rate_full_weight_sessions",
         3.0,

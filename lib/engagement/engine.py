@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 from lib.engagement.config import source_setting
 from lib.engagement.measures import Inputs
 from lib.engagement.robust import median_mad, nan_median_columns
+from lib.sources import SUBMISSION
 
 NO_ENGAGEMENT, INDEX_DROP, SOURCE_DROP, MISSED = range(4)
 COLUMN = {NO_ENGAGEMENT: 0, INDEX_DROP: 1, MISSED: 2}  # open_id columns; sources at 3 + k
@@ -49,6 +51,24 @@ class State:
     ends: list = field(default_factory=list)  # arrays (flag id, w)
     n_flags: int = 0
     first_id: int = 0  # ids below were given to flags raised before this run (resumed state)
+    # each student's own history of how often a condition holds (how unusual a run of it is):
+    # teaching weeks measured and weeks the condition held, for zero engagement, a low index and
+    # a low source; submissions due and missed, and the dues in the window
+    hist: dict = field(default_factory=dict)
+
+    HISTORY = {  # name: shape after (S,) ("K": per source, "M": the missed window)
+        "n_known": (),
+        "n_zero": (),
+        "n_index": (),
+        "n_low_index": (),
+        "n_src": ("K",),
+        "n_low_src": ("K",),
+        "n_due": (),
+        "n_missed": (),
+        "due_ring": ("M",),
+        "pending": ("K",),  # a low week's value, learned if the next measured week is back
+        "ipending": (),
+    }
 
     ARRAYS = (
         "buf",
@@ -73,6 +93,7 @@ class State:
             shares=list(self.shares),
             n_flags=first_id,
             first_id=first_id,
+            hist={name: a.copy() for name, a in self.hist.items()},
         )
 
     @classmethod
@@ -90,7 +111,17 @@ class State:
             np.zeros((S, M)),
             0,
             np.full((S, 3 + K), -1, np.int64),
+            hist=empty_history(S, K, M),
         )
+
+
+def empty_history(S: int, K: int, M: int) -> dict:
+    """Zeroed own-history counters (State.HISTORY); no pending low week."""
+    sizes = {"K": K, "M": M}
+    out = {name: np.zeros((S, *(sizes[d] for d in dims))) for name, dims in State.HISTORY.items()}
+    out["pending"][:] = np.nan
+    out["ipending"][:] = np.nan
+    return out
 
 
 @dataclass
@@ -108,6 +139,7 @@ class Results:
     masked: np.ndarray  # (W, K) systemic source weeks
     prior: np.ndarray | None = None  # (W, K) cohort median of each week (the cold-start prior)
     source_events: list = field(default_factory=list)  # (w, k, share, students)
+    group_events: list = field(default_factory=list)  # (w, k, group name, share, students)
     state: State | None = None
 
 
@@ -159,6 +191,13 @@ class Week:
     ibase: np.ndarray | None = None  # (S,) usual index
     ispread: np.ndarray | None = None  # (S,) spread of the usual index
     rel: np.ndarray | None = None  # (S,) index / usual index
+    hold: np.ndarray | None = None  # (S,) dropped in a source systemic this week: week unknown
+    need_zero: np.ndarray | None = None  # (S,) weeks of zero engagement needed to flag
+    need_index: np.ndarray | None = None  # (S,) low index weeks needed
+    need_src: np.ndarray | None = None  # (S, K) low source weeks needed
+    missed_ok: np.ndarray | None = None  # (S,) the missed window is unusual for the student
+    submitted_all: np.ndarray | None = None  # (S,) nothing missed lately, or all due submitted
+    missed_tail: np.ndarray | None = None  # (S,) chance of this week's misses at their own rate
 
 
 def _source_setting_arrays(inp: Inputs, config: dict) -> dict:
@@ -191,7 +230,12 @@ def _baselines(inp: Inputs, st: State, t: int, config: dict, p: dict) -> Week:
     base = np.where(cold, wgt * np.nan_to_num(med) + (1 - wgt) * prior, med)
     spread = np.maximum(1.4826 * np.nan_to_num(mad), 0.1 * base)
     spread = np.where(cold, np.maximum(spread, 0.25 * base), spread)
-    used = base >= p["min_base"]
+    # a student with nothing seen yet in any source (no activity, nothing expected) is unknown,
+    # not compared with the cohort prior: no data is not no engagement; a source they have never
+    # used is compared with the cohort only in their first weeks (some never use some sources)
+    seen = _seen(inp)[:, t, :] | (np.nan_to_num(inp.expected[:, t, :]) > 0)
+    early = st.hist["n_known"] < mh
+    used = (base >= p["min_base"]) & (seen | (early & seen.any(1))[:, None])
     ratio = np.where(used, m / np.where(used, base, 1.0), np.nan)
     return Week(t, ~ex, m, base, cold, used, ratio, spread, prior)
 
@@ -204,7 +248,9 @@ def _systemic_sources(st: State, res: Results, wk: Week, config: dict) -> None:
     dropped = concerned & (wk.ratio < config["systemic_drop_ratio"])
     share = dropped.sum(0) / np.maximum(concerned.sum(0), 1)
     known = len(st.shares) >= 3  # the usual weekly share of drops needs some weeks
-    usual = np.median(np.array(st.shares), axis=0) if known else np.ones(K)
+    # the usual share: its upper quartile, so a recurring pattern (fortnightly sessions: many
+    # users low every other week) is not mistaken for an outage
+    usual = np.percentile(np.array(st.shares), 75, axis=0) if known else np.ones(K)
     hit = (
         (share >= config["systemic_share"])
         & (share >= usual + config["systemic_excess"])
@@ -214,8 +260,36 @@ def _systemic_sources(st: State, res: Results, wk: Week, config: dict) -> None:
     for k in np.flatnonzero(hit):
         res.source_events.append((wk.t, k, float(share[k]), int(dropped[:, k].sum())))
     res.masked[wk.t] = hit
+    wk.hold = (dropped & hit[None, :]).any(1)
     wk.m[:, hit] = np.nan
     wk.ratio[:, hit] = np.nan
+
+
+def _systemic_groups(inp: Inputs, res: Results, wk: Week, config: dict) -> None:
+    """Mask a source for a group of students who normally appear together (a school, course, year
+    or module inferred from module codes on activity) when most of the group's users of that
+    source drop at once this teaching week: a feed outage of that group, not student problems."""
+    if inp.groups is None or not inp.groups.names:
+        return
+    member = inp.groups.members(wk.t)
+    concerned = wk.live[:, None] & ~wk.cold & ~np.isnan(wk.ratio)
+    dropped = concerned & (wk.ratio < config["systemic_drop_ratio"])
+    m = member.astype(np.float32)
+    n_conc = m.T @ concerned.astype(np.float32)  # (G, K)
+    n_drop = m.T @ dropped.astype(np.float32)
+    share = n_drop / np.maximum(n_conc, 1)
+    hit = (n_conc >= config["systemic_group_min_students"]) & (
+        share >= config["systemic_group_share"]
+    )
+    if not hit.any():
+        return
+    for g, k in zip(*np.nonzero(hit), strict=True):
+        name = inp.groups.names[g]
+        res.group_events.append((wk.t, int(k), name, float(share[g, k]), int(n_drop[g, k])))
+    mask = (m @ hit.astype(np.float32)) > 0  # (S, K) students in a hit group for that source
+    wk.hold |= (dropped & mask).any(1)
+    wk.m[mask] = np.nan
+    wk.ratio[mask] = np.nan
 
 
 def _combined_index(inp: Inputs, st: State, wk: Week, config: dict, p: dict) -> None:
@@ -233,6 +307,9 @@ def _combined_index(inp: Inputs, st: State, wk: Week, config: dict, p: dict) -> 
     wk.num = (np.where(wk.valid, wk.r, 0) * wk.wk).sum(1)
     wk.den = (wk.valid * wk.wk).sum(1)
     wk.index = np.where(wk.den > 0, wk.num / np.where(wk.den > 0, wk.den, 1), np.nan)
+    if SUBMISSION in inp.sources:  # submissions alone are judged by the missed-submission rule
+        others = np.delete(wk.valid, inp.sources.index(SUBMISSION), axis=1).any(1)
+        wk.index = np.where(others, wk.index, np.nan)
     wk.icold = inn < mh
     wk.ibase = np.where(wk.icold, 1.0, imed)
     wk.ispread = np.maximum(1.4826 * np.nan_to_num(imad), np.where(wk.icold, 0.25, 0.1))
@@ -249,20 +326,48 @@ def _record(res: Results, wk: Week) -> None:
     res.index_spread[:, t], res.index_cold[:, t] = wk.ispread, wk.icold
 
 
+def _needed(st: State, low_name: str, n_name: str, run: np.ndarray, config: dict) -> np.ndarray:
+    """Consecutive weeks a condition must hold before it flags, from how often it held in the
+    student's own earlier weeks (the current run left out): a run that would happen by chance
+    more often than `run_surprise` is their usual pattern, not a change (at least sustain_weeks,
+    at most max_run_weeks)."""
+    n_low, n = st.hist[low_name], st.hist[n_name]
+    before, low_before = np.maximum(n - run, 0), np.maximum(n_low - run, 0)
+    q = (low_before + config["history_prior_low"]) / (before + config["history_prior_weeks"])
+    q = np.clip(q, 1e-6, 0.999)
+    need = np.ceil(np.log(config["run_surprise"]) / np.log(q))
+    return np.clip(need, config["sustain_weeks"], config["max_run_weeks"])
+
+
 def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict) -> np.ndarray:
     """Advance the consecutive-week counters (zero engagement, low index, low source, missed
-    submissions window); returns the missed submissions in the window."""
+    submissions window) and the student's own history of them; returns the missed submissions
+    in the window (wk.need_* and wk.missed_ok: what a flag needs this week)."""
     t, live, ex = wk.t, wk.live, ~wk.live
+    h = st.hist
     st.run_zero[ex] = 0
     st.run_index[ex] = 0
     st.run_source[ex] = 0
-    masked = res.masked[t][None, :]
-    # zero engagement across every (unmasked) source, when something was expected or usual
-    raw = np.where(masked, 0.0, inp.count[:, t, :])
-    exp_t = np.where(masked, 0.0, np.nan_to_num(inp.expected[:, t, :]))
-    something = (exp_t > 0).any(1) | (wk.used & ~masked).any(1)
-    zero = live & something & (raw.sum(1) <= 0)
-    st.run_zero = np.where(live, np.where(zero, st.run_zero + 1, 0), st.run_zero)
+    # zero engagement across every source measured this week: a source is measured for a student
+    # when something was expected of them in it, or they use it, and its value is known (not
+    # masked as systemic); a week with nothing measured is unknown, not zero (the run holds), and
+    # so is a week measured by submissions alone (missed submissions have their own rule)
+    measured = _measured(inp, wk)
+    raw = np.where(measured, inp.count[:, t, :], 0.0)
+    k_sub = inp.sources.index(SUBMISSION) if SUBMISSION in inp.sources else -1
+    activity = measured.copy()
+    if k_sub >= 0:  # a late submission is engagement too
+        due = np.nan_to_num(inp.expected[:, t, k_sub])
+        raw[:, k_sub] = np.where(measured[:, k_sub], due - inp.missed[:, t], 0.0)
+        activity[:, k_sub] = False
+    known = live & activity.any(1)
+    zero = known & (raw.sum(1) <= 0)
+    st.run_zero = np.where(known, np.where(zero, st.run_zero + 1, 0), st.run_zero)
+    h["n_known"] += known
+    h["n_zero"] += zero
+    wk.need_zero = np.maximum(
+        _needed(st, "n_zero", "n_known", st.run_zero, config), config["zero_weeks"]
+    )
 
     # combined index drop (robust z-score or EWMA detector), stricter during cold start
     has = live & ~np.isnan(wk.index)
@@ -274,9 +379,10 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
         z = (wk.index - wk.ibase) / wk.ispread
         warm_low = (wk.rel <= config["drop_ratio"]) & (z <= -config["z_threshold"])
     low = has & np.where(wk.icold, wk.index <= config["cold_drop_ratio"], warm_low)
-    st.run_index = np.where(
-        live & ~np.isnan(wk.index), np.where(low, st.run_index + 1, 0), st.run_index
-    )
+    st.run_index = np.where(has, np.where(low, st.run_index + 1, 0), st.run_index)
+    h["n_index"] += has & ~wk.icold
+    h["n_low_index"] += low & ~wk.icold
+    wk.need_index = _needed(st, "n_low_index", "n_index", st.run_index, config)
 
     # one source drops while the others hold
     exp_all = np.nan_to_num(inp.expected[:, t, :], nan=1.0)  # count-measured: base = sessions
@@ -288,14 +394,50 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
         & live[:, None]
         & (~p["is_rate"] | (wk.base * exp_all >= config["source_min_sessions"]))
     )
-    st.run_source = np.where(
-        wk.valid & live[:, None], np.where(src_low, st.run_source + 1, 0), st.run_source
-    )
+    src_known = wk.valid & live[:, None]
+    st.run_source = np.where(src_known, np.where(src_low, st.run_source + 1, 0), st.run_source)
+    h["n_src"] += src_known & ~wk.cold
+    h["n_low_src"] += src_low
+    wk.need_src = _needed(st, "n_low_src", "n_src", st.run_source, config)
 
-    # missed submissions within a window of teaching weeks
-    st.missed_ring[:, st.mpos] = np.where(live, inp.missed[:, t], 0)
+    # missed submissions within a window of teaching weeks, against the student's own miss rate
+    counted = ~inp.exempt[:, t]
+    missed_now = np.where(counted, inp.missed[:, t], 0)
+    due_now = (
+        np.where(counted, np.nan_to_num(inp.expected[:, t, k_sub]), 0) if k_sub >= 0 else 0 * t
+    )
+    st.missed_ring[:, st.mpos] = missed_now
+    h["due_ring"][:, st.mpos] = due_now
     st.mpos = (st.mpos + 1) % st.missed_ring.shape[1]
-    return st.missed_ring.sum(1)
+    h["n_due"] += due_now
+    h["n_missed"] += missed_now
+    window, window_due = st.missed_ring.sum(1), h["due_ring"].sum(1)
+    prior = config["history_prior_low"], config["history_prior_weeks"]
+    rate = (h["n_missed"] - window + prior[0]) / (h["n_due"] - window_due + prior[1])
+    rate = np.clip(rate, 1e-6, 0.999)
+    tail = binom.sf(window - 1, np.maximum(window_due, window), rate)
+    wk.missed_ok = tail <= config["run_surprise"]
+    wk.submitted_all = (window <= 0) | ((due_now > 0) & (missed_now <= 0))  # back to submitting
+    # assessment-only evidence: how unlikely this week's misses are at the student's own rate
+    wk.missed_tail = binom.sf(missed_now - 1, np.maximum(due_now, missed_now), rate)
+    return window
+
+
+def _measured(inp: Inputs, wk: Week) -> np.ndarray:
+    """(S, K) sources measured for each student this week (see _runs): the student has had
+    activity or something expected in the source by now (a feed never loaded for them, or a
+    source they never use, measures nothing, whatever the cohort's usual level)."""
+    expected = np.nan_to_num(inp.expected[:, wk.t, :]) > 0
+    return ~np.isnan(wk.m) & (expected | (wk.used & _seen(inp)[:, wk.t, :]))
+
+
+def _seen(inp: Inputs) -> np.ndarray:
+    """(S, W, K) the student has had activity or something expected in the source by each week
+    (computed once per inputs)."""
+    seen = getattr(inp, "_seen", None)
+    if seen is None:
+        seen = inp._seen = inp.used_so_far()
+    return seen
 
 
 def _end_flags(st: State, wk: Week, window: np.ndarray, config: dict) -> None:
@@ -305,7 +447,7 @@ def _end_flags(st: State, wk: Week, window: np.ndarray, config: dict) -> None:
     self_end = [
         (NO_ENGAGEMENT, (st.open_id[:, NO_ENGAGEMENT] >= 0) & back),
         (INDEX_DROP, (st.open_id[:, INDEX_DROP] >= 0) & back),
-        (COLUMN[MISSED], (st.open_id[:, COLUMN[MISSED]] >= 0) & live & (window <= 0)),
+        (COLUMN[MISSED], (st.open_id[:, COLUMN[MISSED]] >= 0) & live & wk.submitted_all),
     ]
     for col, mask in self_end:
         ids = st.open_id[mask, col]
@@ -324,16 +466,24 @@ def _start_flags(inp: Inputs, st: State, wk: Week, window: np.ndarray, config: d
     sev_rel = np.where(
         wk.rel <= config["severity_high"], 2, np.where(wk.rel <= config["severity_medium"], 1, 0)
     )
-    new_zero = (st.run_zero >= config["zero_weeks"]) & (st.open_id[:, NO_ENGAGEMENT] < 0)
+    new_zero = live & (st.run_zero >= wk.need_zero) & (st.open_id[:, NO_ENGAGEMENT] < 0)
     new_index = (
-        (st.run_index >= config["sustain_weeks"])
+        live
+        & (st.run_index >= wk.need_index)
         & (st.open_id[:, INDEX_DROP] < 0)
         & (st.open_id[:, NO_ENGAGEMENT] < 0)
         & ~new_zero
     )
-    new_missed = (window >= config["missed_min"]) & (st.open_id[:, COLUMN[MISSED]] < 0) & live
+    # when submissions are the only thing measured for a student, one missed is evidence enough
+    measured = _measured(inp, wk)
+    k_sub = inp.sources.index(SUBMISSION) if SUBMISSION in inp.sources else -1
+    others = np.delete(measured, k_sub, axis=1) if k_sub >= 0 else measured
+    alone = ~others.any(1)
+    needed = np.where(alone, config["missed_min_alone"], config["missed_min"])
+    usual = np.where(alone, wk.missed_tail <= config["missed_alone_surprise"], wk.missed_ok)
+    new_missed = (window >= needed) & usual & (st.open_id[:, COLUMN[MISSED]] < 0) & live
     new_missed &= inp.missed[:, t] > 0
-    sev_missed = np.where(window >= config["missed_min"] + 1, 2, 1)
+    sev_missed = np.where(window >= needed + 1, 2, 1)
     for col, mask, sev, run_length in (
         (NO_ENGAGEMENT, new_zero, np.full(len(live), 2), st.run_zero),
         (INDEX_DROP, new_index, sev_rel, st.run_index),
@@ -344,7 +494,8 @@ def _start_flags(inp: Inputs, st: State, wk: Week, window: np.ndarray, config: d
     others = (wk.num[:, None] - np.nan_to_num(wk.r) * wk.wk) / np.maximum(rest, 1e-9)
     others = np.where(rest > 1e-9, others, np.nan)
     new_src = (
-        (st.run_source >= config["sustain_weeks"])
+        live[:, None]
+        & (st.run_source >= wk.need_src)
         & (st.open_id[:, 3:] < 0)
         & (others >= config["others_hold_ratio"])  # the others hold in the week it is raised
     )
@@ -354,19 +505,29 @@ def _start_flags(inp: Inputs, st: State, wk: Week, window: np.ndarray, config: d
 
 
 def _learn(st: State, wk: Week, config: dict) -> None:
-    """Baselines learn only from weeks that are not drops."""
+    """Baselines learn from weeks that are not drops, and from a drop week once the next measured
+    week is back (an isolated low week is the student's usual variation: sparse and fortnightly
+    patterns; two low weeks in a row are never learned, so a stop does not lower the baseline)."""
     ok = wk.live[:, None] & ~np.isnan(wk.m)
     accept = ok & np.where(
         wk.cold,
         wk.m >= config["cold_accept_ratio"] * wk.base,
         ~wk.used | (wk.ratio >= config["accept_ratio"]),
     )
+    pend = st.hist["pending"]
+    _push(st.buf, st.pos, accept & ~np.isnan(pend), pend)  # the week before was isolated
     _push(st.buf, st.pos, accept, wk.m)
+    st.hist["pending"] = np.where(ok, np.where(accept | wk.cold, np.nan, wk.m), pend)
+    st.hist["pending"][ok & ~accept & ~np.isnan(pend)] = np.nan  # a second low week in a row
     has = wk.live & ~np.isnan(wk.index)
     iaccept = has & np.where(
         wk.icold, wk.index >= config["cold_accept_ratio"], wk.rel >= config["accept_ratio"]
     )
+    ipend = st.hist["ipending"]
+    _push(st.ibuf, st.ipos, iaccept & ~np.isnan(ipend), ipend)
     _push(st.ibuf, st.ipos, iaccept, wk.index)
+    st.hist["ipending"] = np.where(has, np.where(iaccept | wk.icold, np.nan, wk.index), ipend)
+    st.hist["ipending"][has & ~iaccept & ~np.isnan(ipend)] = np.nan
     st.stats = None
 
 
@@ -387,10 +548,15 @@ def run(
         wk = _baselines(inp, st, t, config, p)
         if teach:
             _systemic_sources(st, res, wk, config)
+            _systemic_groups(inp, res, wk, config)
         _combined_index(inp, st, wk, config, p)
         _record(res, wk)
         if not teach:  # non-teaching weeks never flag and never enter baselines
             continue
+        # a student who dropped in a source systemic this week: the week is unknown for them, as
+        # if exempt (runs start again, no flag starts or ends, nothing learned), so that a run
+        # never spans an outage
+        wk.live = wk.live & ~wk.hold
         window = _runs(inp, st, res, wk, config, p)
         _end_flags(st, wk, window, config)  # ends first (a return to usual), then starts
         _start_flags(inp, st, wk, window, config)

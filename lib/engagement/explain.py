@@ -104,7 +104,14 @@ def explain_start(
         missed = int(run)
         usual = res.baseline[s, t, inp.sources.index(SUBMISSION)]
         usual_text = f" (usually {usual:.0%} on time)" if not np.isnan(usual) else ""
-        return f"Missed {missed} submissions due in the last {window} teaching weeks{usual_text}."
+        noun = "submission" if missed == 1 else "submissions"
+        others = [
+            k2
+            for k2, name in enumerate(inp.sources)
+            if name != SUBMISSION and not np.isnan(res.ratio[s, t, k2])
+        ]
+        alone = "" if others else " Submissions are the only source measured for this student."
+        return f"Missed {missed} {noun} due in the last {window} teaching weeks{usual_text}.{alone}"
     source = inp.sources[k]
     others = [k2 for k2 in range(len(inp.sources)) if k2 != k and not np.isnan(res.ratio[s, t, k2])]
     held = _sources_text(inp, res, s, t, others) if others else "no other source measured"
@@ -118,7 +125,10 @@ def explain_start(
 def explain_end(inp: Inputs, res: Results, s: int, t: int, kind: int, k: int) -> str:
     """Why this flag ended in week t (engagement back to the usual level)."""
     if kind == MISSED:
-        return f"No missed submissions in recent teaching weeks (week of {_week(inp, t)})."
+        return (
+            f"Submitting again: everything due in the week of {_week(inp, t)} was submitted, or "
+            "nothing was missed in recent teaching weeks."
+        )
     only = [k] if k >= 0 else None
     return f"Back to usual in the week of {_week(inp, t)}: {_sources_text(inp, res, s, t, only)}."
 
@@ -180,6 +190,20 @@ def dq_frame(inp: Inputs, res: Results) -> pd.DataFrame:
                 n,
                 f"{share:.0%} of {source} users dropped below half their usual level in the week "
                 f"of {inp.weeks[t]}: treated as a systemic drop (no individual flags)",
+            )
+        )
+    for t, k, name, share, n in res.group_events:
+        source = inp.sources[k]
+        rows.append(
+            (
+                inp.weeks[t].item(),
+                source,
+                name[:40],
+                share,
+                n,
+                f"{share:.0%} of the {name}'s {source} users dropped below half their usual level "
+                f"in the week of {inp.weeks[t]}: a feed outage for that group? (no individual "
+                "flags)",
             )
         )
     for r in inp.module_events.itertuples(index=False):

@@ -47,6 +47,66 @@ class Carry:
 
 
 MODULE_RATE_COLUMNS = ["source", "module_code", "week", "rate"]
+GROUP_LOOKBACK_WEEKS = 8  # a student belongs to a module's group for its activity in these weeks
+
+
+@dataclass
+class Groups:
+    """Who normally appears together: groups from the student records (school, course, year:
+    always) and module groups inferred from module codes on activity (a student belongs to a
+    module in week t when active on it in the GROUP_LOOKBACK_WEEKS calendar weeks before t)."""
+
+    names: list[str]  # static groups first, then modules
+    static: np.ndarray  # (S, n static) bool
+    rows_s: np.ndarray  # module activity rows: student position ...
+    rows_g: np.ndarray  # ... group position (n static + module index) ...
+    rows_w: np.ndarray  # ... week position (may be negative: weeks before the span), sorted
+
+    def members(self, t: int) -> np.ndarray:
+        """(S, G) membership in week position t."""
+        S, n_static = self.static.shape
+        out = np.zeros((S, len(self.names)), bool)
+        out[:, :n_static] = self.static
+        lo, hi = np.searchsorted(self.rows_w, [t - GROUP_LOOKBACK_WEEKS, t])
+        out[self.rows_s[lo:hi], self.rows_g[lo:hi]] = True
+        return out
+
+
+def _groups(students: pd.Index, groups, rate, counted, week0: int, W: int) -> Groups:
+    """Groups from the student records (`groups`: student_id, group) and module codes on the
+    activity rows (read from GROUP_LOOKBACK_WEEKS before the span on, when given)."""
+    S = len(students)
+    static_names: list[str] = []
+    static = np.zeros((S, 0), bool)
+    if groups is not None and len(groups):
+        s = students.get_indexer(groups["student_id"].astype(str))
+        names = groups["group"].astype(str).to_numpy()
+        ok = s >= 0
+        static_names = sorted(set(names[ok]))
+        g = pd.Index(static_names).get_indexer(names[ok])
+        static = np.zeros((S, len(static_names)), bool)
+        static[s[ok], g] = True
+    parts = [
+        f[["student_id", "module_code", "week"]] for f in (rate, counted) if "module_code" in f
+    ]
+    act = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(act):
+        act = act[act["module_code"].astype(str) != ""].drop_duplicates()
+        act = act.assign(
+            w=act["week"].to_numpy(np.int64) - week0,
+            s=students.get_indexer(act["student_id"].astype(str)),
+        )
+        act = act[(act["s"] >= 0) & (act["w"] >= -GROUP_LOOKBACK_WEEKS) & (act["w"] < W)]
+    modules = sorted(act["module_code"].astype(str).unique()) if len(act) else []
+    order = np.argsort(act["w"].to_numpy(), kind="stable") if len(act) else np.array([], int)
+    g = pd.Index(modules).get_indexer(act["module_code"].astype(str)) if len(act) else order
+    return Groups(
+        static_names + [f"module {m}" for m in modules],
+        static,
+        act["s"].to_numpy(np.int64)[order] if len(act) else order,
+        (np.asarray(g, np.int64) + len(static_names))[order],
+        act["w"].to_numpy(np.int64)[order] if len(act) else order,
+    )
 
 
 @dataclass
@@ -68,6 +128,7 @@ class Inputs:
     timetabled: np.ndarray | None = None  # (S, len(RATE_SOURCES)) measured by rate
     used_before: np.ndarray | None = None  # (S, K) sources used before weeks[0]
     module_rates: pd.DataFrame = field(default_factory=pd.DataFrame)  # MODULE_RATE_COLUMNS
+    groups: Groups | None = None  # who normally appears together (systemic drops of a group)
 
     def used_so_far(self, rows=slice(None), weeks: int | None = None) -> np.ndarray:
         """(n, weeks, K) whether each student (of `rows`) has had activity or expected counts per
@@ -204,6 +265,22 @@ def _week_span(
     return week_range(min(first, horizon).date(), horizon.date())
 
 
+def _outside(students: pd.Index, weeks: np.ndarray, spans: pd.DataFrame | None) -> np.ndarray:
+    """(S, W) weeks wholly before a student's start or after their leaving date."""
+    out = np.zeros((len(students), len(weeks)), bool)
+    if spans is None or not len(spans) or not len(weeks):
+        return out
+    s = students.get_indexer(spans["student_id"].astype(str))
+    ok = s >= 0
+    monday = weeks.astype("datetime64[D]")
+    start = pd.to_datetime(spans["start"]).to_numpy("datetime64[D]")[ok]
+    end = pd.to_datetime(spans["end"]).to_numpy("datetime64[D]")[ok]
+    before = ~np.isnat(start)[:, None] & (monday[None, :] + 6 < start[:, None])
+    after = ~np.isnat(end)[:, None] & (monday[None, :] > end[:, None])
+    out[s[ok]] = before | after
+    return out
+
+
 def _locate(frame: pd.DataFrame, students: pd.Index, week0: int, W: int) -> pd.DataFrame:
     """Rows of known students inside the week span, with student (s) and week (w) positions."""
     s = students.get_indexer(frame["student_id"].astype(str))
@@ -242,6 +319,8 @@ def build_inputs(
     weeks: np.ndarray | None = None,
     sources: list[str] | None = None,
     carry: Carry | None = None,
+    groups: pd.DataFrame | None = None,
+    spans: pd.DataFrame | None = None,
 ) -> Inputs:
     """Arrays for the engine from long frames, daily or already weekly (lib.engagement.weekly).
 
@@ -250,7 +329,11 @@ def build_inputs(
     due_at, status: on_time | late | missing). Weekly forms: activity as (rate, count) frames.
     horizon: the last day with any activity (taken from daily activity when not given).
     weeks, sources, carry: build only these weeks (Mondays), after earlier weeks that had these
-    sources and left this carry (sources seen first in these weeks are appended)."""
+    sources and left this carry (sources seen first in these weeks are appended).
+    groups: student_id, group rows from the student records (school, course, year); module groups
+    come from the activity's module codes (rows of earlier weeks serve them only).
+    spans: student_id, start, end (dates, either may be empty): a student is not measured (as if
+    exempt) in weeks wholly before they started or after they left (status withdrawn, completed)."""
     students = pd.Index(students.astype(str), name="student_id")
     activity, expected, submissions, horizon = _weekly_forms(
         activity, expected, submissions, horizon
@@ -262,7 +345,8 @@ def build_inputs(
     shape = (S, W)
     week0 = int(week_number((weeks[0] - EPOCH).astype(np.int64))) if W else 0
     teaching = teaching_weeks(weeks, calendar)
-    exempt = exempt_matrix(students, weeks, exemptions)
+    exempt = exempt_matrix(students, weeks, exemptions) | _outside(students, weeks, spans)
+    together = _groups(students, groups, rate, counted, week0, W)
     rate = _locate(rate, students, week0, W)
     counted = _locate(counted, students, week0, W)
     expected = _locate(expected, students, week0, W)
@@ -335,4 +419,5 @@ def build_inputs(
         timetabled,
         used_before,
         pd.concat(module_rates, ignore_index=True) if module_rates else history,
+        together,
     )

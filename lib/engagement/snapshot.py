@@ -11,7 +11,7 @@ import pandas as pd
 from lib.engagement.engine import State
 from lib.engagement.measures import MODULE_RATE_COLUMNS, Carry
 
-FORMAT = 1
+FORMAT = 2  # 2: the own-history counters (State.hist)
 
 
 @dataclass
@@ -38,6 +38,7 @@ def dumps(snapshot: Snapshot) -> bytes:
         "mpos": np.array(st.mpos),
         "shares": shares,
         **{f"state_{name}": getattr(st, name) for name in State.ARRAYS},
+        **{f"hist_{name}": st.hist[name] for name in State.HISTORY},
         "carry_timetabled": carry.timetabled,
         "carry_vle_last_day": carry.vle_last_day,
         "carry_used": carry.used,
@@ -62,6 +63,7 @@ def loads(blob: bytes) -> Snapshot | None:
             mpos=int(data["mpos"]),
             open_id=arrays["open_id"],
             shares=list(data["shares"]),
+            hist={name: data[f"hist_{name}"] for name in State.HISTORY},
         )
         rates = pd.DataFrame(
             {

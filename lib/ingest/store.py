@@ -178,6 +178,10 @@ def write_parsed(session: Session, frames: dict[str, pd.DataFrame], load_id: int
     if (f := frames.get("submissions")) is not None and not f.empty:
         bulk_upsert(session, Submission.__table__, f.assign(**tag), ["student_id", "assignment_id"])
         _derive_submission_activity(session, f, load_id)
+    if (f := frames.get("contacts")) is not None and not f.empty:  # cases wing
+        from lib.cases.contacts import write_contacts
+
+        write_contacts(session, f.drop(columns=[ROW], errors="ignore"), load_id)
 
 
 def _mark_explicit_lists(session: Session, event_ids: pd.Series) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -85,6 +86,7 @@ class Student(Base):
     status: Mapped[str] = mapped_column(String(40))
     start_date: Mapped[date | None] = mapped_column(Date)
     load_id: Mapped[int | None] = mapped_column(ForeignKey("loads.id"))
+    status_date: Mapped[date | None] = mapped_column(Date)  # detect: when `status` took effect
 
 
 class StaffUser(Base):
@@ -104,6 +106,8 @@ class StaffUser(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # --- mail wing (migration 0010): opted in to the weekly digest e-mail (`users add --digest`)
+    digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # --- teaching -------------------------------------------------------------------------------------
@@ -326,9 +330,21 @@ class Case(Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime)
     opened_by: Mapped[str] = mapped_column(String(100))
     owner_username: Mapped[str] = mapped_column(String(100), index=True)
-    state: Mapped[str] = mapped_column(String(20))  # open | escalated | referred | closed
+    state: Mapped[str] = mapped_column(String(20))  # open|escalated|referred|emergency|closed
     ladder_step: Mapped[int] = mapped_column(Integer, default=1)
     referral_team: Mapped[str | None] = mapped_column(String(60))
+    # --- cases wing (migration 0004): derived from the entries (lib.cases.queries.derive_cases), kept
+    # so the worklists filter in SQL; `revision` is bumped first in every write (the case's lock).
+    track: Mapped[str] = mapped_column(String(10), default="welfare", server_default="welfare")
+    next_action: Mapped[str | None] = mapped_column(Text)
+    next_due: Mapped[date | None] = mapped_column(Date, index=True)
+    last_entry_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    close_outcome: Mapped[str | None] = mapped_column(String(30))
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (Index("ix_cases_student_id_track", "student_id", "track"),)
 
 
 class CaseEntry(Base):
@@ -350,6 +366,13 @@ class CaseEntry(Base):
     next_due: Mapped[date | None] = mapped_column(Date)
     authorised_by: Mapped[str | None] = mapped_column(String(100))
     corrects_entry_id: Mapped[int | None] = mapped_column(Integer)
+    # --- cases wing (migration 0004); kinds: open|contact|handover|referral|emergency_decision|
+    # close|reopen|correction. Never updated or deleted (append-only triggers, migration 0003).
+    step: Mapped[int | None] = mapped_column(Integer)  # the ladder step (SPEC §5) of this entry
+    staff_username: Mapped[str | None] = mapped_column(String(100))  # who made the contact
+    team: Mapped[str | None] = mapped_column(String(60))  # referral team
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    load_id: Mapped[int | None] = mapped_column(Integer, index=True)  # ingest contacts provenance
 
 
 class ComplianceRecord(Base):
@@ -436,3 +459,23 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(DateTime)
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# --- detect: the learned withdrawal-risk ranking (lib/risk) -----------------------------------------
+
+
+class RiskModel(Base):
+    """A trained withdrawal-risk model: its coefficients (JSON, no pickle), training window and the
+    held-out year's scores against the rule-based order; used only when it beats that order."""
+
+    __tablename__ = "risk_models"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    trained_at: Mapped[datetime] = mapped_column(DateTime)
+    trained_by: Mapped[str] = mapped_column(String(100))
+    train_years: Mapped[str] = mapped_column(String(100))  # e.g. "2023,2024"
+    test_year: Mapped[int] = mapped_column(Integer)
+    weeks: Mapped[int] = mapped_column(Integer)  # teaching weeks of each year the features cover
+    in_use: Mapped[bool] = mapped_column(Boolean)
+    scores: Mapped[dict] = mapped_column(JSON)
+    model: Mapped[dict] = mapped_column(JSON)

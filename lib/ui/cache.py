@@ -139,8 +139,15 @@ def heatmap_figure(data_version: str, user: User, f: CohortFilters, page: int, s
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def student_figures(data_version: str, user: User, student_id: str, median: bool) -> dict:
-    """source -> timeline figure (index first) for one student in the user's scope."""
+def student_figures(
+    data_version: str,
+    user: User,
+    student_id: str,
+    median: bool,
+    markers: pd.DataFrame | None = None,
+) -> dict:
+    """source -> {"figure", "summary"} (index first) for one student in the user's scope, on one
+    shared week axis, with the student's case contacts and steps (`markers`) marked."""
     bundle = student_bundle(data_version, user, student_id)
     if bundle is None or bundle["measures"].empty:
         return {}
@@ -153,15 +160,21 @@ def student_figures(data_version: str, user: User, student_id: str, median: bool
         flags = flags[flags["week_start"] <= as_of]
     overlay = cohort_median(data_version, user, student_id) if median else None
     sources = sorted(measures["source"].unique(), key=lambda s: (s != "index", s))
+    x_range = charts.week_axis_range(measures)
     return {
-        source: charts.student_timeline(
-            measures,
-            source,
-            flags=flags,
-            calendar=bundle["calendar"],
-            exemptions=bundle["exemptions"],
-            median=overlay,
-        ).to_plotly_json()
+        source: {
+            "figure": charts.student_timeline(
+                measures,
+                source,
+                flags=flags,
+                calendar=bundle["calendar"],
+                exemptions=bundle["exemptions"],
+                median=overlay,
+                markers=markers,
+                x_range=x_range,
+            ).to_plotly_json(),
+            "summary": charts.timeline_summary(measures, source, flags=flags, markers=markers),
+        }
         for source in sources
     }
 

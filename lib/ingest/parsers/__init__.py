@@ -21,6 +21,7 @@ PARSERS: dict[str, str] = {
     "moodle-logstore": "lib.ingest.parsers.moodle_logstore:parse",
     "teams": "lib.ingest.parsers.teams:parse",
     "echo360": "lib.ingest.parsers.echo360:parse",
+    "contacts": "lib.cases.contacts:parse",  # cases wing: contact logs become case entries
 }
 
 

@@ -41,6 +41,8 @@ def parse_students(path: Path, ctx: ParseContext) -> ParsedFile:
     check.flag(year.notna() & ((year % 1 != 0) | (year > 8)), "year_of_study", "is not a year 1-8")
     out["year_of_study"] = year.fillna(0).astype(int)
     out["start_date"] = check.date("start_date", optional=True).dt.date
+    if "status_date" in frame.columns:  # optional (SPEC §8): the date `status` took effect
+        out["status_date"] = check.date("status_date", optional=True).dt.date
     out["email"] = out["email"].str.lower()
     for column in ("personal_email", "phone", "tutor_username"):
         out[column] = out[column].where(out[column] != "", None)

@@ -1,0 +1,243 @@
+"""Train, store and apply the withdrawal-risk model: a time split (earlier years train, the latest
+complete year tests), compared with the rule-based order, used only when it beats that order."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import StandardScaler
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lib.risk.features import (
+    FEATURES,
+    RECENT_WEEKS,
+    WINDOW_WEEKS,
+    cutoff_date,
+    features,
+    outcomes,
+    rule_score,
+    teaching_weeks,
+)
+from lib.store.models import RiskModel
+
+MODEL_VERSION = 1  # the feature set and model form (a stored model of another form is not used)
+CUTOFFS = range(4, 25, 2)  # teaching weeks into a year at which past years are sampled
+TOP_SHARE = 0.10
+LABEL_WEEKS = 8  # the risk: withdrawing within this many calendar weeks of the cut-off
+
+
+def _samples(session: Session, year: int, out: pd.DataFrame, n_weeks: int) -> pd.DataFrame:
+    """Features at each cut-off of one complete year, labelled 1 when the student withdrew within
+    LABEL_WEEKS after it (students who had left before the cut-off are left out)."""
+    year_end = pd.Timestamp(date(year + 1, 9, 1))
+    parts = []
+    for cutoff in CUTOFFS:
+        if cutoff >= n_weeks:
+            break
+        day = cutoff_date(session, year, cutoff)
+        frame = features(session, year, cutoff)
+        if day is None or frame.empty:
+            continue
+        left = out.set_index("student_id")["withdrawn_on"].reindex(frame.index)
+        gone = left < pd.Timestamp(day)
+        frame = frame[~gone.to_numpy()]
+        left = left[~gone.to_numpy()]
+        end = min(pd.Timestamp(day) + pd.Timedelta(weeks=LABEL_WEEKS), year_end)
+        frame = frame.assign(label=((left >= pd.Timestamp(day)) & (left < end)).astype(int))
+        parts.append(frame.assign(year=year, cutoff=cutoff))
+    return pd.concat(parts) if parts else pd.DataFrame()
+
+
+def precision_at(scores: np.ndarray, labels: np.ndarray, share: float = TOP_SHARE) -> float:
+    """Share of withdrawers among the top `share` of scores."""
+    n = max(int(round(len(scores) * share)), 1)
+    top = np.argsort(-scores, kind="stable")[:n]
+    return float(labels[top].mean())
+
+
+def _scores(scores: np.ndarray, labels: np.ndarray) -> dict:
+    auc = roc_auc_score(labels, scores) if 0 < labels.sum() < len(labels) else float("nan")
+    return {
+        "roc_auc": round(float(auc), 4),
+        "precision_top_10pct": round(precision_at(scores, labels), 4),
+    }
+
+
+def train(session: Session, trained_by: str = "cli") -> dict:
+    """Fit on every complete year but the latest, test on the latest complete year, compare with
+    the rule-based order and store the model (in use only when it beats that order)."""
+    weeks = teaching_weeks(session)
+    years = sorted(weeks["year"].unique())
+    complete = years[:-1]  # the latest year is still going on
+    if len(complete) < 2:
+        raise ValueError(
+            "training needs at least two complete earlier academic years with outcomes "
+            f"(years with teaching weeks: {', '.join(map(str, years)) or 'none'})"
+        )
+    out = outcomes(session)
+    counts = weeks.groupby("year").size()
+    test_year, train_years = complete[-1], complete[:-1]
+    train = pd.concat([_samples(session, y, out, int(counts[y])) for y in train_years])
+    test = _samples(session, test_year, out, int(counts[test_year]))
+    if train.empty or test.empty or train["label"].nunique() < 2:
+        raise ValueError(
+            "training needs withdrawals (status withdrawn with a status_date) in the earlier years"
+        )
+    names = list(FEATURES)
+    scaler = StandardScaler().fit(train[names].to_numpy(float))
+    fit = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000)
+    fit.fit(scaler.transform(train[names].to_numpy(float)), train["label"].to_numpy())
+    model = {
+        "version": MODEL_VERSION,
+        "features": names,
+        "mean": scaler.mean_.tolist(),
+        "scale": scaler.scale_.tolist(),
+        "coef": fit.coef_[0].tolist(),
+        "intercept": float(fit.intercept_[0]),
+    }
+    labels = test["label"].to_numpy()
+    learned = _scores(_apply(model, test[names]), labels)
+    rules = _scores(rule_score(test), labels)
+    in_use = bool(
+        learned["roc_auc"] > rules["roc_auc"]
+        and learned["precision_top_10pct"] >= rules["precision_top_10pct"]
+    )
+    scores = {
+        "model": learned,
+        "rule_based": rules,
+        "test_samples": int(len(test)),
+        "test_withdrawals": int(labels.sum()),
+        "train_samples": int(len(train)),
+        "train_withdrawals": int(train["label"].sum()),
+        "cutoffs": [int(c) for c in sorted(test["cutoff"].unique())],
+    }
+    version = (session.scalar(select(func.max(RiskModel.version))) or 0) + 1
+    row = RiskModel(
+        version=version,
+        trained_at=datetime.now().replace(microsecond=0),
+        trained_by=trained_by,
+        train_years=",".join(str(y) for y in train_years),
+        test_year=int(test_year),
+        weeks=WINDOW_WEEKS,
+        in_use=in_use,
+        scores=scores,
+        model=model,
+    )
+    session.add(row)
+    session.flush()
+    return show(session)
+
+
+def _apply(model: dict, frame: pd.DataFrame) -> np.ndarray:
+    z = (frame[model["features"]].to_numpy(float) - np.array(model["mean"])) / np.array(
+        model["scale"]
+    )
+    return 1 / (1 + np.exp(-(z @ np.array(model["coef"]) + model["intercept"])))
+
+
+def latest(session: Session) -> RiskModel | None:
+    """The newest stored model of this form."""
+    row = session.scalars(select(RiskModel).order_by(RiskModel.version.desc()).limit(1)).first()
+    return row if row is not None and row.model.get("version") == MODEL_VERSION else None
+
+
+def show(session: Session) -> dict:
+    """The newest model: version, training window, held-out scores of it and the rule-based order,
+    and whether it is in use."""
+    row = latest(session)
+    if row is None:
+        return {
+            "model": None,
+            "in_use": False,
+            "note": "no model trained: python -m lib model train",
+        }
+    return {
+        "version": row.version,
+        "trained_at": row.trained_at.isoformat(),
+        "trained_by": row.trained_by,
+        "train_years": row.train_years,
+        "test_year": row.test_year,
+        "window_teaching_weeks": row.weeks,
+        "in_use": row.in_use,
+        "scores": row.scores,
+        "why": "beats the rule-based order on the held-out year"
+        if row.in_use
+        else "does not beat the rule-based order on the held-out year: the worklist keeps the rule order",
+    }
+
+
+def _reasons(model: dict, values: pd.Series, z: np.ndarray, n: int = 3) -> list[str]:
+    parts = np.array(model["coef"]) * z
+    out = []
+    for j in np.argsort(-parts)[:n]:
+        if parts[j] <= 0:
+            break
+        name = model["features"][j]
+        v = float(values[name])
+        if name == "index_trend":
+            v = max(v, 0.0)
+        out.append(FEATURES[name].format(v=v, w=WINDOW_WEEKS, r=RECENT_WEEKS))
+    return out
+
+
+def rank(session: Session, student_ids: list[str], as_of: date | None = None) -> pd.DataFrame:
+    """student_id, score (withdrawal risk 0-1, NaN when not measured), in_use (the model beats
+    the rule-based order, so the worklist may order by score), reasons (top reasons in words)
+    for these students, from the current year's teaching weeks up to `as_of`."""
+    columns = ["student_id", "score", "in_use", "reasons"]
+    row = latest(session)
+    blank = pd.DataFrame(
+        {
+            "student_id": student_ids,
+            "score": np.nan,
+            "in_use": False,
+            "reasons": [[] for _ in student_ids],
+        }
+    )
+    if row is None or not student_ids:
+        return blank[columns]
+    weeks = teaching_weeks(session)
+    if as_of is not None:
+        weeks = weeks[weeks["week_start"] <= pd.Timestamp(as_of)]
+    if weeks.empty:
+        return blank[columns]
+    year = int(weeks["year"].max())
+    cutoff = int(weeks.loc[weeks["year"] == year, "number"].max()) + 1
+    frame = features(session, year, cutoff, list(student_ids))
+    model = row.model
+    scores = _apply(model, frame) if len(frame) else np.array([])
+    z = (frame[model["features"]].to_numpy(float) - np.array(model["mean"])) / np.array(
+        model["scale"]
+    )
+    by_id = {
+        sid: (float(scores[i]), _reasons(model, frame.iloc[i], z[i]))
+        for i, sid in enumerate(frame.index)
+    }
+    return pd.DataFrame(
+        {
+            "student_id": student_ids,
+            "score": [by_id.get(s, (np.nan, []))[0] for s in student_ids],
+            "in_use": row.in_use,
+            "reasons": [by_id.get(s, (np.nan, []))[1] for s in student_ids],
+        }
+    )[columns]
+
+
+def order_by_risk(session: Session, flagged: pd.DataFrame, rule_order: list[str]) -> pd.DataFrame:
+    """Flagged students' rows in the rule order, or, when the stored model beats the rule order on
+    its held-out year, by learned risk (highest first; the rule order breaks ties)."""
+    ordered = flagged.sort_values(rule_order, kind="stable")
+    if ordered.empty or latest(session) is None:
+        return ordered
+    ids = list(ordered["student_id"].astype(str).unique())
+    ranked = rank(session, ids)
+    if not ranked["in_use"].any():
+        return ordered
+    score = ordered["student_id"].astype(str).map(ranked.set_index("student_id")["score"])
+    ordered = ordered.assign(_risk=score.fillna(-1.0).to_numpy())
+    return ordered.sort_values("_risk", ascending=False, kind="stable").drop(columns="_risk")

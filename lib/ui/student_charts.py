@@ -1,0 +1,21 @@
+"""The Student page's engagement charts: one per source on a shared week axis, case contacts
+marked, each with a short text alternative."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.access import User
+from lib.cases.markers import case_markers
+from lib.store.db import session_scope
+from lib.ui import cache
+
+
+def student_charts(version: str, user: User, student_id: str, show_median: bool) -> None:
+    """Render the student's charts (index first), each followed by its caption summary."""
+    with session_scope() as session:
+        markers = case_markers(session, user, student_id)
+    figures = cache.student_figures(version, user, student_id, show_median, markers)
+    for source, item in figures.items():
+        st.plotly_chart(item["figure"], key=f"student_timeline_{source}")
+        st.caption(item["summary"])

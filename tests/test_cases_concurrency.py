@@ -1,0 +1,95 @@
+"""Concurrent writers on one case, on SQLite and PostgreSQL: every entry is kept; a doubled submit
+racing itself records one entry."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+
+from lib.access import User
+from lib.cases import service
+from lib.cases.service import Contact
+from lib.store.db import session_factory, session_scope
+from lib.store.models import Case, CaseEntry, Student
+
+TUTOR = User("tut_a", "tutor")
+WB = User("wb", "wellbeing")
+WHEN = datetime(2025, 11, 17, 10, 0)
+
+
+def _seed(url: str) -> int:
+    with session_scope(url) as s:
+        s.add(
+            Student(
+                student_id="S001",
+                given_name="Ada",
+                family_name="Lovelace",
+                email="s001@uni.example",
+                course_code="C1",
+                course_name="Course",
+                school="Science",
+                level="UG",
+                year_of_study=1,
+                mode="FT",
+                tutor_username="tut_a",
+                visa_sponsored=False,
+                residence="off_campus",
+                status="enrolled",
+            )
+        )
+        s.flush()
+        return service.open_case(s, TUTOR, "S001", now=WHEN).id
+
+
+def _writers(url: str, case_id: int, keys: list[str]) -> list[BaseException]:
+    barrier = threading.Barrier(len(keys))
+    errors: list[BaseException] = []
+    factory = session_factory(url)
+
+    def write(i: int, key: str) -> None:
+        user = TUTOR if i % 2 else WB
+        contact = Contact(WHEN, "uni_email", "no_response", note=f"writer {i}")
+        try:
+            with factory() as s:
+                barrier.wait()
+                service.record_contact(s, user, case_id, contact, key=key, now=WHEN)
+                s.commit()
+        except BaseException as error:  # reported to the test below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(i, k)) for i, k in enumerate(keys)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_concurrent_writers_keep_every_entry(store_url):
+    case_id = _seed(store_url)
+    keys = [f"writer-{i}" for i in range(6)]
+    assert _writers(store_url, case_id, keys) == []
+    with session_scope(store_url) as s:
+        notes = set(
+            s.scalars(
+                select(CaseEntry.note).where(
+                    CaseEntry.kind == "contact", CaseEntry.case_id == case_id
+                )
+            )
+        )
+        case = s.get(Case, case_id)
+        assert notes == {f"writer {i}" for i in range(6)}
+        assert case.revision == 6
+        assert case.next_due == date(2025, 11, 24)
+
+
+def test_racing_double_submit_records_one(store_url):
+    case_id = _seed(store_url)
+    assert _writers(store_url, case_id, ["same-key"] * 4) == []
+    with session_scope(store_url) as s:
+        count = s.scalar(
+            select(func.count()).select_from(CaseEntry).where(CaseEntry.kind == "contact")
+        )
+        assert count == 1
