@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from lib.access import User, scoped_student_ids, student_filter, visible_tracks
 from lib.cases import ladder
 from lib.compute.flags import in_force
+from lib.risk import order_by_risk
 from lib.store.models import Case, CaseEntry, Flag, Student
 from lib.workdays import WorkingDays, working_days
 
@@ -211,7 +212,7 @@ def worklist(
     welfare_open = open_cases[open_cases["track"] == "welfare"]
     track_open = open_cases[open_cases["track"].isin(visible_tracks(user))]
     no_case = flags[~flags["student_id"].isin(track_open["student_id"])]
-    no_case = no_case.sort_values(["rank", "since", "student_id"])
+    no_case = order_by_risk(session, no_case, ["rank", "since", "student_id"])  # detect: #12
     sections: dict[str, pd.DataFrame] = {}
     due_cols = ["case_id", "student_id", "name", "step", "next_action", "next_due", "overdue"]
     if user.role == "tutor":

@@ -1,7 +1,7 @@
 """withdrawal-risk models (lib/risk) and the date a student's status took effect
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01 02:30:00
 """
 
