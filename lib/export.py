@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -34,6 +32,4 @@ def activity_frame(session: Session) -> pd.DataFrame:
 
 def activity_csv(session: Session) -> str:
     """The activity export as CSV text: whole numbers without a decimal point, empty minutes blank."""
-    text = io.StringIO()
-    to_csv(activity_frame(session), text, float_format="%.10g", lineterminator="\n")
-    return text.getvalue()
+    return to_csv(activity_frame(session), float_format="%.10g", lineterminator="\n")

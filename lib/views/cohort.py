@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
 import pandas as pd
@@ -220,6 +219,4 @@ def cohort_csv(session: Session, user: User, f: CohortFilters) -> bytes:
     frame = cohort_export(session, user, f)
     ids = frame["student_id"].tolist() if "student_id" in frame else []
     log_access(session, user, f"cohort export ({describe(f)})", ids, action="export")
-    text = io.StringIO()
-    to_csv(frame, text)
-    return text.getvalue().encode("utf-8")
+    return to_csv(frame).encode("utf-8")
