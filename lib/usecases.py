@@ -112,8 +112,9 @@ CANONICAL_ORDER = [
     ("timetable", "timetable/student_event.csv"),
     ("events", "events.csv"),
     ("submissions", "submissions.csv"),
-    ("contacts", "contacts.csv"),  # mail wing: sample welfare cases (lib.cases.sample)
 ]
+# The sample folder also holds welfare contacts (cases in every state and step; lib.cases.sample).
+SAMPLE_ORDER = [*CANONICAL_ORDER, ("contacts", "contacts.csv")]
 
 
 def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -> str:
@@ -126,7 +127,7 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
             "prints them with their roles (or `make clean-store run` starts afresh)."
         )
     files = [
-        (source, folder / name) for source, name in CANONICAL_ORDER if (folder / name).exists()
+        (source, folder / name) for source, name in SAMPLE_ORDER if (folder / name).exists()
     ]
     outcome = load_and_recompute(
         session, files, loaded_by="sample-data", full=True, stop_on_reject=True
