@@ -120,8 +120,8 @@ def add_cases(url: str, cases: int, entries: int) -> dict:
 
     from lib.auth import add_user
     from lib.cases.queries import derive_cases
-    from lib.cases.workdays import WorkingDays
     from lib.store.db import get_engine, session_factory
+    from lib.workdays import WorkingDays
 
     started = time.perf_counter()
     engine = get_engine(url)

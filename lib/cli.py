@@ -240,11 +240,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_compute(args: argparse.Namespace) -> int:
-    from lib.compute.service import compute
     from lib.store.db import session_scope
+    from lib.usecases import compute_serialised
 
     with session_scope() as session:
-        summary = compute(session, full=args.full)
+        summary = compute_serialised(session, full=args.full)
     print(json.dumps(summary.as_dict(), default=str))
     return 0
 
@@ -350,7 +350,11 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
     with session_scope() as session:
         if args.config_command == "set":
-            result = set_engine_config(session, args.assignments, updated_by=args.by)
+            from lib.ingest.lock import store_lock
+
+            with store_lock(session):  # its recompute is one writer among loads and computes
+                result = set_engine_config(session, args.assignments, updated_by=args.by)
+                session.commit()
             print(json.dumps(result, default=str))
             return 0
         rows = describe(load_engine_config(session))
@@ -415,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         init_db()
         print("schema is up to date")
         return 0
+    from sqlalchemy.exc import SQLAlchemyError
+
     from lib.ingest.errors import IngestError
 
     handlers = {
@@ -441,3 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     except (IngestError, ValueError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as exc:  # never a raw database traceback (issue #13)
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        print(f"error: the store refused the operation: {first}", file=sys.stderr)
+        return 3

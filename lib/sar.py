@@ -95,7 +95,7 @@ def summary_text(student: Student, tables: dict[str, pd.DataFrame], made_on: dat
         else "none recorded"
     )
     lines = [
-        f"Subject access export for {student.given_name} {student.family_name} "
+        f"Subject access export for {f'{student.given_name} {student.family_name}'.strip()} "
         f"({student.student_id}), made on {made_on.isoformat()}.",
         "",
         "The Student Engagement Dashboard holds engagement data to offer support; it holds no grades.",

@@ -4,8 +4,6 @@ the sample folder, exemptions and calendar periods, an uploaded file's first lin
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,8 +22,11 @@ from lib.compute.service import (
     save_engine_config,
 )
 from lib.ingest.errors import IngestError
+from lib.ingest.limits import default_window, store_window
+from lib.ingest.lock import clear_pending, newest_load, pending, store_lock
 from lib.ingest.pipeline import LoadReport, load_files, preview_file, store_is_empty
 from lib.ingest.readers import decode_bytes, normalise_newlines
+from lib.ingest.uploads import discard_upload, save_upload
 from lib.store.models import CalendarPeriod, Exemption
 
 # --- load then recompute ---------------------------------------------------------------------------
@@ -71,9 +72,34 @@ def load_and_recompute(
         )
         if stop_on_reject and outcome.failed:
             return outcome
-    if recompute and any(r.status != "rejected" for r in outcome.reports):
-        outcome.summary = compute(session, full=full)
+    loaded = any(r.status != "rejected" for r in outcome.reports)
+    if recompute and (loaded or pending(session) is not None):  # or an earlier compute was killed
+        outcome.summary = compute_serialised(session, full=full)
     return outcome
+
+
+def compute_serialised(session: Session, full: bool = False) -> ComputeSummary:
+    """compute() under the store's writer lock (one load or compute at a time, on both stores),
+    committed before the lock is released; clears the marker of the loads it covered."""
+    with store_lock(session):
+        # commit what the caller saved (thresholds, a calendar period) and end any read snapshot
+        # taken before the lock, so the compute reads what the loads before it committed
+        session.commit()
+        through = newest_load(session)
+        summary = compute(session, full=full)
+        clear_pending(session, through)
+        session.commit()
+    return summary
+
+
+def finish_pending(session: Session, *, wait: bool = True) -> ComputeSummary | None:
+    """Recompute when a load's compute never finished (killed, crashed, or loaded with
+    --no-compute): the next `ingest`, `compute` or app start calls this. None when none was
+    pending (or, without wait, when another writer holds the store: it computes after itself)."""
+    if pending(session) is None:
+        return None
+    with store_lock(session, wait=wait) as held:
+        return compute_serialised(session) if held else None
 
 
 # Order matters: students before anything naming them; the timetable before attendance.
@@ -147,10 +173,24 @@ def demo_logins_text(session: Session, passwords: dict[str, str]) -> str:
 def recompute(session: Session, *, full: bool = False) -> ComputeSummary:
     """Bring measures and flags up to date after a change a page made. Exemptions are noticed by
     the next compute; a calendar period added by hand is not a load, so it asks for full."""
-    return compute(session, full=full)
+    return compute_serialised(session, full=full)
 
 
 # --- exemptions and calendar periods ----------------------------------------------------------------
+
+MAX_NOTE = 4000
+
+
+def check_form_dates(session: Session, start: date, end: date) -> None:
+    """Dates typed into a form obey the same window as loaded files (lib.ingest.limits)."""
+    window = store_window(session)
+    first = min(window.first, default_window().first)
+    for day in (start, end):
+        if not first <= day <= window.last_scheduled:
+            raise ValueError(
+                f"{day} is outside the dates the store accepts ({first} to {window.last_scheduled})"
+            )
+
 
 EXEMPTION_REASONS = ("illness", "approved_leave", "placement", "interruption", "other")
 
@@ -173,6 +213,9 @@ def add_exemption(
         raise ValueError(f"reason must be one of {', '.join(EXEMPTION_REASONS)}")
     if end < start:
         raise ValueError("the exemption ends before it starts")
+    check_form_dates(session, start, end)
+    if len(note or "") > MAX_NOTE:
+        raise ValueError(f"the note is longer than {MAX_NOTE} characters")
     exemption = Exemption(
         student_id=student_id,
         reason=reason,
@@ -199,6 +242,9 @@ def add_calendar_period(
         raise ValueError(f"kind must be one of {', '.join(CALENDAR_KINDS)}")
     if end < start:
         raise ValueError("the period ends before it starts")
+    check_form_dates(session, start, end)
+    if len(label or "") > 200:
+        raise ValueError("the label is longer than 200 characters")
     period = session.scalar(
         select(CalendarPeriod).where(
             CalendarPeriod.kind == kind, CalendarPeriod.start == start, CalendarPeriod.end == end
@@ -215,12 +261,17 @@ def add_calendar_period(
 def file_head(path, lines: int = 8, width: int = 300) -> str:
     """The first lines of an uploaded file as text (any of the encodings the loaders accept)."""
     path = Path(path)
+    with open(path, "rb") as handle:
+        sample = handle.read(200_000)  # never the whole file (an upload may be huge)
     try:
-        text, encoding = decode_bytes(path.read_bytes()[:200_000], path.name)
-    except IngestError as exc:
+        try:
+            text, encoding = decode_bytes(sample, path.name)
+        except UnicodeDecodeError:  # a multi-byte character cut at the sample's end
+            text, encoding = decode_bytes(
+                sample[: sample.rfind(b"\n") + 1] or sample[:-3], path.name
+            )
+    except (IngestError, UnicodeDecodeError) as exc:
         return str(exc)
-    except UnicodeDecodeError:  # a multi-byte character cut at the sample's end
-        text, encoding = decode_bytes(path.read_bytes(), path.name)
     head = normalise_newlines(text).split("\n")[:lines]
     return f"({encoding})\n" + "\n".join(line[:width] for line in head)
 
@@ -244,9 +295,7 @@ def preview_upload(
 ) -> UploadPreview:
     """Save an uploaded file to a private temporary folder and validate it (nothing stored)."""
     require(user, "upload_data")
-    folder = Path(tempfile.mkdtemp(prefix="dashboard_upload_"))
-    path = folder / (Path(name).name or "upload")
-    path.write_bytes(data)
+    path = save_upload(name, data)  # private folder; abandoned previews are swept
     try:
         report = preview_file(session, source, path, year=year)
     except BaseException:
@@ -272,12 +321,6 @@ def load_upload(
         discard_upload(preview.path)
 
 
-def discard_upload(path: Path) -> None:
-    """Delete an upload's temporary folder (the file and the folder made for it)."""
-    if path.parent.name.startswith("dashboard_upload_"):
-        shutil.rmtree(path.parent, ignore_errors=True)
-
-
 # --- thresholds and users (admin) ------------------------------------------------------------------
 
 
@@ -301,7 +344,7 @@ def save_thresholds(session: Session, user: User, entered: Mapping) -> ComputeSu
     require(user, "edit_thresholds")
     values = parse_thresholds(load_engine_config(session), entered)
     save_engine_config(session, values, updated_by=user.username)
-    return compute(session)
+    return compute_serialised(session)
 
 
 def save_staff_user(

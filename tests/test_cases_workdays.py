@@ -7,8 +7,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from lib.cases.workdays import WorkingDays, working_days
 from lib.store.models import CalendarPeriod, Setting
+from lib.workdays import WorkingDays, working_days
 
 
 def test_weekends_are_skipped():

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from lib.cases import ladder
 from lib.cases.service import ACTION_MAX, NOTE_MAX, WELLBEING_QUEUE
 from lib.cases.store import append_entry, new_case, open_case_for, refresh_case
-from lib.cases.workdays import working_days
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.readers import ROW, Validator, read_csv_frame, read_text
 from lib.store.models import Student
+from lib.workdays import working_days
 
 CONTACT_COLUMNS = [
     "student_id",

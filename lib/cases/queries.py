@@ -10,8 +10,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from lib.cases.ladder import STALLED_WORKING_DAYS
-from lib.cases.workdays import WorkingDays, working_days
 from lib.store.models import Case, CaseEntry
+from lib.workdays import WorkingDays, working_days
 
 ENTRY_COLUMNS = (
     "id",

@@ -20,8 +20,8 @@ from lib.cases.store import (
     open_case_for,
     refresh_case,
 )
-from lib.cases.workdays import WorkingDays, working_days
 from lib.store.models import Case, CaseEntry, StaffUser, Student
+from lib.workdays import WorkingDays, working_days
 
 WELLBEING_QUEUE = "wellbeing"  # the owner of a case handed over to the wellbeing team's queue
 NOTE_MAX = 4000

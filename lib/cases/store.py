@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lib.cases.queries import case_rows_frame, derive_cases, entries_frame
-from lib.cases.workdays import WorkingDays
 from lib.store.models import Case, CaseEntry
+from lib.workdays import WorkingDays
 
 
 def lock_case(session: Session, case_id: int) -> Case | None:

@@ -13,9 +13,9 @@ from lib.access import User, can, can_on_track, can_view_student, visible_tracks
 from lib.cases import ladder
 from lib.cases.queries import cases_frame, entries_frame
 from lib.cases.service import wellbeing_colleagues
-from lib.cases.workdays import WorkingDays, working_days
 from lib.compute.flags import in_force
 from lib.store.models import Case, Flag, Student
+from lib.workdays import WorkingDays, working_days
 
 ENTRY_LABELS = {
     "when": "When",

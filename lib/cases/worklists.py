@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from lib.access import User, scoped_student_ids, student_filter, visible_tracks
 from lib.cases import ladder
-from lib.cases.workdays import WorkingDays, working_days
 from lib.compute.flags import in_force
 from lib.store.models import Case, CaseEntry, Flag, Student
+from lib.workdays import WorkingDays, working_days
 
 # Columns shown to people (never the code's names).
 LABELS = {

@@ -18,6 +18,7 @@ from lib.engagement.weekly import (
     RATE_SOURCES,
     SUBMISSION_COLUMNS,
 )
+from lib.ingest.limits import clip_periods, stored_days
 from lib.store.lookups import expected_students_frame, timetable_frame
 from lib.store.models import (
     CalendarPeriod,
@@ -182,6 +183,7 @@ def read_frames(session: Session, window: Window = None) -> dict:
     when given), as the weekly frames `build_inputs` takes (keyword names match): the store
     aggregates days to weeks (GROUP BY), so only weekly rows cross into Python."""
     dialect = session.get_bind().dialect.name
+    window = stored_days(window)  # implausible stored days are never computed on
     students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
     calendar = query_frame(
         session,
@@ -193,6 +195,9 @@ def read_frames(session: Session, window: Window = None) -> dict:
         select(Exemption.student_id, Exemption.start, Exemption.end),
         ["student_id", "start", "end"],
     )
+    horizon = session.scalar(
+        select(func.max(DailyActivity.day)).where(_days(DailyActivity.day, stored_days(None)))
+    )
     return {
         "students": students,
         "groups": student_groups(session),
@@ -200,9 +205,9 @@ def read_frames(session: Session, window: Window = None) -> dict:
         "activity": _weekly_activity(session, dialect, window),
         "expected": _weekly_expected(session, dialect, window),
         "submissions": _weekly_submissions(session, dialect, window),
-        "calendar": calendar,
-        "exemptions": exemptions,
-        "horizon": session.scalar(select(func.max(DailyActivity.day))),
+        "calendar": clip_periods(calendar, window),
+        "exemptions": clip_periods(exemptions, window),
+        "horizon": horizon,
     }
 
 

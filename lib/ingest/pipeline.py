@@ -8,14 +8,16 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from lib.ingest import store
+from lib.ingest import limits, store
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError, RowProblem
+from lib.ingest.lock import mark_pending, store_lock
 from lib.ingest.parsers import parser_for
-from lib.ingest.readers import ROW
+from lib.ingest.readers import ROW, scan_file
 from lib.store import lookups
 from lib.store.models import Load, QuarantinedRow, Student
 
@@ -67,11 +69,10 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def content_hash(path: Path) -> str:
+def content_hash(path: Path, file_name: str | None = None) -> str:
+    """SHA-256 of a file, read once in blocks; raises IngestError when a line is over the cap."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    scan_file(path, file_name or Path(path).name, digest)
     return digest.hexdigest()
 
 
@@ -108,10 +109,36 @@ def _parse(
 ) -> ParsedFile:
     ctx = make_context(session, path.name, year)
     ctx.extra.update(extra or {})
-    parsed = parser_for(source)(path, ctx)
+    try:
+        parsed = parser_for(source)(path, ctx)
+    except (IngestError, LookupError):
+        raise
+    except Exception as exc:  # a parser bug or a shape we never met: a message, never a traceback
+        raise IngestError(
+            path.name,
+            f"could not be read ({type(exc).__name__}: {limits.quote(exc, 200)}); nothing was "
+            "loaded — check that the file is the export named by the source",
+        ) from exc
     if source != "students":
         _check_students(parsed, ctx.student_ids())
+    _check_limits(session, parsed)
     return parsed
+
+
+def _check_limits(session: Session, parsed: ParsedFile) -> None:
+    """Every value against its column and the plausible window (lib.ingest.limits): row problems."""
+    window = limits.store_window(session)
+    seen = {(p.row, p.column) for p in parsed.problems}
+    for name, frame in parsed.frames.items():
+        found = limits.check_frame(name, frame, window)
+        # a value the parser refused already (and filled in) is not reported twice
+        parsed.problems += [p for p in found if (p.row, p.column) not in seen]
+    if len(_bad_rows(parsed)) > limits.MAX_PROBLEMS:
+        parsed.problems.append(
+            RowProblem(
+                0, None, f"more than {limits.MAX_PROBLEMS:,} bad rows: the file is refused whole"
+            )
+        )
 
 
 def _check_students(parsed: ParsedFile, known: set[str]) -> None:
@@ -125,21 +152,28 @@ def _check_students(parsed: ParsedFile, known: set[str]) -> None:
             continue
         rows = frame[ROW].to_numpy()[unknown.to_numpy()] if ROW in frame.columns else None
         ids = frame["student_id"].to_numpy()[unknown.to_numpy()]
-        for i, student_id in enumerate(ids[:1000]):
+        for i, student_id in enumerate(ids[: limits.MAX_PROBLEMS + 1]):
             row = int(rows[i]) if rows is not None else 0
             parsed.problems.append(
                 RowProblem(
                     row,
                     "student_id",
-                    f"unknown student id {student_id!r} (not in the student records; "
+                    f"unknown student id {limits.quote(student_id)} (not in the student records; "
                     "load the students file first — ids are never invented)",
-                    str(student_id),
+                    limits.clip_raw(str(student_id)),
                 )
             )
-        if len(ids) > 1000:
-            parsed.problems.append(
-                RowProblem(0, "student_id", f"{len(ids)} rows name unknown students in all")
-            )
+
+
+def _row_students(parsed: ParsedFile) -> dict[int, str]:
+    """Row number -> the student id it names (ids that fit the column), for the quarantine."""
+    out: dict[int, str] = {}
+    for frame in parsed.frames.values():
+        if ROW in frame.columns and "student_id" in frame.columns and not frame.empty:
+            ids = frame["student_id"]
+            fits = ids.notna() & (ids.astype(str).str.len() <= 20) & (frame[ROW] > 0)
+            out.update(zip(frame.loc[fits, ROW].astype(int), ids[fits].astype(str), strict=True))
+    return out
 
 
 def _bad_rows(parsed: ParsedFile) -> set[int]:
@@ -177,6 +211,7 @@ def preview_file(
     """Parse and validate a file against the store without storing anything."""
     path = Path(path)
     try:
+        scan_file(path, path.name)
         parsed = _parse(session, source, path, year, extra)
     except IngestError as exc:
         return LoadReport(source, path.name, "rejected", message=exc.message, problems=exc.problems)
@@ -212,11 +247,33 @@ def load_file(
     name = path.name
     if not path.is_file():
         return LoadReport(source, name, "rejected", message="no such file")
-    digest = content_hash(path)
+    try:
+        digest = content_hash(path, name)
+    except IngestError as exc:
+        return LoadReport(source, name, "rejected", message=exc.message)
     if source in NAME_MATTERS:
         digest = hashlib.sha256(f"{digest}:{name}".encode()).hexdigest()
     if extra:  # the same bytes with other per-file facts (a due date) are another load
         digest = hashlib.sha256(f"{digest}:{sorted(extra.items())}".encode()).hexdigest()
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.rollback()  # a SQLite read snapshot taken before the lock would miss a twin load
+    with store_lock(session):
+        return _load_locked(session, source, path, name, digest, year, loaded_by, quarantine, extra)
+
+
+def _load_locked(
+    session: Session,
+    source: str,
+    path: Path,
+    name: str,
+    digest: str,
+    year: int | None,
+    loaded_by: str,
+    quarantine: bool,
+    extra: dict | None,
+) -> LoadReport:
+    """load_file once it holds the store's writer lock: the same file loading twice at once is
+    recorded once (the second sees the first's load), and the load marks a compute as pending."""
     previous = session.scalar(
         select(Load.id)
         .where(Load.source == source, Load.content_hash == digest, Load.status.in_(LOADED_STATES))
@@ -254,14 +311,15 @@ def load_file(
                 else "nothing was loaded"
             ),
         )
+    student_of = _row_students(parsed) if bad else {}
     _drop_bad_rows(parsed, bad)
     first, last = _date_span(parsed)
     load = Load(
         source=source,
-        file_name=name,
+        file_name=name[:500],
         content_hash=digest,
         loaded_at=datetime.now().replace(microsecond=0),
-        loaded_by=loaded_by,
+        loaded_by=loaded_by[:100],
         rows_read=parsed.rows_read,
         rows_loaded=parsed.rows_read - len(bad),
         rows_rejected=len(bad),
@@ -274,18 +332,34 @@ def load_file(
     try:
         session.add(load)
         session.flush()
-        for problem in parsed.problems:
-            session.add(
-                QuarantinedRow(
-                    load_id=load.id,
-                    row_number=problem.row,
-                    column=problem.column,
-                    problem=problem.problem,
-                    raw=problem.raw,
-                )
+        if parsed.problems:
+            session.execute(
+                insert(QuarantinedRow),
+                [
+                    {
+                        "load_id": load.id,
+                        "row_number": p.row,
+                        "column": (p.column or "")[:100] or None,
+                        "problem": p.problem,
+                        "raw": limits.clip_raw(p.raw),
+                        "student_id": student_of.get(p.row),
+                    }
+                    for p in parsed.problems
+                ],
             )
         store.write_parsed(session, parsed.frames, load.id)
+        mark_pending(session, load.id)
         session.commit()
+    except SQLAlchemyError as exc:  # the checks above should make this unreachable
+        session.rollback()
+        first = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
+        return LoadReport(
+            source,
+            name,
+            "rejected",
+            rows_read=parsed.rows_read,
+            message=f"the store refused the file ({limits.quote(first, 200)}); nothing was loaded",
+        )
     except Exception:
         session.rollback()
         raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -12,9 +13,45 @@ import numpy as np
 import pandas as pd
 
 from lib.ingest.errors import IngestError, RowProblem
+from lib.ingest.limits import MAX_LINE_BYTES, MAX_PROBLEMS, clip_raw, quote
 
 ROW = "_row"  # frame column holding each row's 1-based line number in the file (header = 1)
-MAX_PROBLEMS = 1000
+SCAN_BLOCK = 1 << 22
+
+
+def scan_file(path: Path, file_name: str, digest=None) -> None:
+    """Stream a file once: feed its bytes to `digest` (a hashlib object) and refuse it, before
+    anything parses it, when a line is longer than MAX_LINE_BYTES (a 200 MB line fails in a second,
+    not after 7 GB). Any of LF, CR and CRLF ends a line (UTF-16 newlines hold a LF/CR byte too)."""
+    line, run = 1, 0  # current line number, bytes of it seen so far
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(SCAN_BLOCK), b""):
+            if digest is not None:
+                digest.update(block)
+            data = np.frombuffer(block, dtype=np.uint8)
+            following = np.append(data[1:], np.uint8(0))
+            ends = np.flatnonzero((data == 10) | ((data == 13) & (following != 10)))
+            if not ends.size:
+                run += len(block)
+                if run > MAX_LINE_BYTES:
+                    _too_long(file_name, line)
+                continue
+            lengths = np.diff(ends, prepend=-1)
+            lengths[0] += run
+            if lengths.max() > MAX_LINE_BYTES:
+                _too_long(file_name, line + int(np.argmax(lengths > MAX_LINE_BYTES)))
+            line += len(ends)
+            run = len(block) - int(ends[-1]) - 1
+            if run > MAX_LINE_BYTES:
+                _too_long(file_name, line)
+
+
+def _too_long(file_name: str, line: int) -> None:
+    raise IngestError(
+        file_name,
+        f"line {line} is longer than {MAX_LINE_BYTES // (1 << 20)} MiB: this is not an export "
+        "we can read (a line of any source is at most a few kilobytes); nothing was loaded",
+    )
 
 
 def decode_bytes(data: bytes, file_name: str) -> tuple[str, str]:
@@ -92,7 +129,7 @@ def read_csv_frame(
             engine="c",
         )
     except pd.errors.ParserError as exc:
-        raise IngestError(file_name, f"cannot be read as CSV: {exc}") from None
+        raise csv_error(file_name, str(exc)) from None
     except pd.errors.EmptyDataError:
         raise IngestError(file_name, "the file is empty") from None
     frame = frame.rename(columns=lambda c: canonical_name(c, aliases))
@@ -108,6 +145,21 @@ def read_csv_frame(
         raise IngestError(file_name, "has a header but no data rows")
     frame[ROW] = line_numbers(text, len(frame))
     return frame
+
+
+def csv_error(file_name: str, text: str) -> IngestError:
+    """A CSV reader's complaint as a row-numbered problem where it names a line."""
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if fields:
+        expected, line, saw = (int(g) for g in fields.groups())
+        problem = RowProblem(
+            line,
+            None,
+            f"has {saw} fields where the header has {expected} (an unquoted delimiter or a "
+            "stray quote?)",
+        )
+        return IngestError(file_name, "cannot be read as CSV", [problem])
+    return IngestError(file_name, f"cannot be read as CSV: {quote(text.strip(), 200)}")
 
 
 def canonical_name(column: str, aliases: dict[str, str] | None = None) -> str:
@@ -142,6 +194,18 @@ class Validator:
         self.problems: list[RowProblem] = []
         self.bad = np.zeros(len(frame), dtype=bool)
 
+    def _add(self, problem: RowProblem) -> None:
+        """Keep every row problem (quarantine needs them all) up to MAX_PROBLEMS; past that the
+        file is refused whole by one file-level problem."""
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append(
+                RowProblem(
+                    0, None, f"more than {MAX_PROBLEMS:,} bad values: the file is refused whole"
+                )
+            )
+
     def flag(self, mask: np.ndarray | pd.Series, column: str | None, problem: str) -> None:
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
@@ -149,11 +213,10 @@ class Validator:
         self.bad |= mask
         rows = self.frame[ROW].to_numpy()[mask]
         values = self.frame[column].to_numpy()[mask] if column in self.frame.columns else None
-        room = MAX_PROBLEMS - len(self.problems)
-        for i in range(min(len(rows), max(room, 0))):
+        for i in range(min(len(rows), MAX_PROBLEMS + 1)):
             value = None if values is None else str(values[i])
-            text = problem if value is None else f"{problem} (value {value!r})"
-            self.problems.append(RowProblem(int(rows[i]), column, text, value))
+            text = problem if value is None else f"{problem} (value {quote(value)})"
+            self._add(RowProblem(int(rows[i]), column, text, clip_raw(value)))
 
     def required(self, *columns: str) -> None:
         for column in columns:
@@ -188,16 +251,33 @@ class Validator:
             self.flag(blank, column, "is empty")
         return parsed
 
-    def number(self, column: str, *, optional: bool = True, minimum: float | None = 0) -> pd.Series:
+    def number(
+        self,
+        column: str,
+        *,
+        optional: bool = True,
+        minimum: float | None = 0,
+        maximum: float = 1e15,
+        whole: bool = False,
+    ) -> pd.Series:
+        """Finite numbers in [minimum, maximum] (whole ones when asked); NaN where bad or blank."""
         raw = self.frame[column].str.strip()
-        parsed = pd.to_numeric(raw, errors="coerce")
+        parsed = pd.to_numeric(raw, errors="coerce").astype(float)
         blank = raw == ""
         self.flag(parsed.isna() & ~blank, column, "is not a number")
+        infinite = np.isinf(parsed.to_numpy())
+        self.flag(infinite, column, "is not a finite number")
         if not optional:
             self.flag(blank, column, "is empty")
         if minimum is not None:
             self.flag(parsed < minimum, column, f"is below {minimum:g}")
-        return parsed.astype(float)
+        self.flag(~infinite & (parsed > maximum), column, f"is above {maximum:g}")
+        if whole:
+            self.flag(~infinite & (parsed % 1 != 0).fillna(False), column, "is not a whole number")
+        bad = parsed.isna() | pd.Series(infinite, index=parsed.index) | (parsed > maximum)
+        if minimum is not None:
+            bad |= parsed < minimum
+        return parsed.where(~bad)
 
     def choice(self, column: str, allowed: Iterable[str], *, lower: bool = True) -> pd.Series:
         allowed = list(allowed)
@@ -226,7 +306,7 @@ class Validator:
             original = first_rows.reindex(index).to_numpy()
             rows = self.frame[ROW].to_numpy()[dup]
             self.bad |= dup
-            for row, orig in zip(rows[:MAX_PROBLEMS], original[:MAX_PROBLEMS], strict=False):
-                self.problems.append(
+            for row, orig in zip(rows[: MAX_PROBLEMS + 1], original, strict=False):
+                self._add(
                     RowProblem(int(row), columns[0], f"duplicate {what}: same as row {int(orig)}")
                 )

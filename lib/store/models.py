@@ -59,6 +59,8 @@ class QuarantinedRow(Base):
     column: Mapped[str | None] = mapped_column(String(100))
     problem: Mapped[str] = mapped_column(Text)
     raw: Mapped[str | None] = mapped_column(Text)
+    # harden (#13): the student the bad row names, when it names one (subject access requests)
+    student_id: Mapped[str | None] = mapped_column(String(20), index=True)
 
 
 # --- people ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from lib.audit import log_access
 from lib.safe_markdown import escape_markdown
 from lib.store.db import session_scope
 from lib.ui import session_cookie
+from lib.ui.recovery import finish_pending_compute
 from lib.ui.state import Keys, StateKeys
 
 APP_TITLE = "Student Engagement Dashboard"
@@ -232,6 +233,7 @@ def main() -> None:
     except (OperationalError, ProgrammingError):
         st.error("The store is not set up. Run `python -m lib init-db` (and load data) first.")
         st.stop()
+    finish_pending_compute()  # a load killed before its compute is recomputed at app start
     _remember_login(user)
     page = st.navigation(_page_objects(user))
     _sidebar(user, key, _sso_configured())

@@ -103,7 +103,8 @@ def flagged_list(
             "explanation",
         ],
     )
-    frame.insert(1, "name", frame.pop("given_name") + " " + frame.pop("family_name"))
+    name = frame.pop("given_name") + " " + frame.pop("family_name")
+    frame.insert(1, "name", name.str.strip())  # a single-name student: the given name alone
     return frame, total
 
 

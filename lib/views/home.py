@@ -63,7 +63,8 @@ def my_students(
         ).all(),
         columns=["student_id", "given_name", "family_name", "course", "year"],
     )
-    profile.insert(1, "name", profile.pop("given_name") + " " + profile.pop("family_name"))
+    name = profile.pop("given_name") + " " + profile.pop("family_name")
+    profile.insert(1, "name", name.str.strip())  # a single-name student: the given name alone
     flags = session.execute(
         select(Flag.student_id, Flag.kind, Flag.severity, Flag.explanation)
         .where(Flag.student_id.in_(ids), in_force(last))

@@ -32,7 +32,9 @@ def search_students(session: Session, user: User, text: str, *, limit: int = 20)
     rows = session.execute(
         select(
             Student.student_id,
-            Student.given_name + " " + Student.family_name,
+            func.trim(
+                Student.given_name + " " + Student.family_name
+            ),  # single names: no trailing blank
             Student.course_code,
             Student.year_of_study,
         )

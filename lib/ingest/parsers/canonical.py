@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from lib.ingest.base import FRAME_COLUMNS, ParseContext, ParsedFile
+from lib.ingest.limits import MAX_MINUTES, MAX_QUANTITY, name_columns
 from lib.ingest.readers import ROW, Validator, read_csv_frame, read_text
 
 CALENDAR_KINDS = ("term", "vacation", "reading_week", "exam", "bank_holiday")
@@ -28,17 +29,15 @@ def _result(frame: pd.DataFrame, check: Validator, name: str, out: pd.DataFrame)
 def parse_students(path: Path, ctx: ParseContext) -> ParsedFile:
     columns = FRAME_COLUMNS["students"]
     frame, check = _read(path, ctx, columns)
-    check.required(
-        "student_id", "given_name", "family_name", "email", "course_code", "school", "level"
-    )
+    # family_name may be empty: many people have a single name (the given name is shown alone)
+    check.required("student_id", "given_name", "email", "course_code", "school", "level")
     check.duplicates(["student_id"], "student id")
     out = pd.DataFrame({c: check.text(c) for c in columns})
     out["level"] = check.choice("level", ["ug", "pgt"]).str.upper()
     out["mode"] = check.choice("mode", ["ft", "pt"]).str.upper()
     out["visa_sponsored"] = check.choice("visa_sponsored", ["yes", "no"]) == "yes"
     out["residence"] = check.choice("residence", ["on_campus", "off_campus"])
-    year = check.number("year_of_study", optional=False, minimum=1)
-    check.flag(year.notna() & ((year % 1 != 0) | (year > 8)), "year_of_study", "is not a year 1-8")
+    year = check.number("year_of_study", optional=False, minimum=1, maximum=8, whole=True)
     out["year_of_study"] = year.fillna(0).astype(int)
     out["start_date"] = check.date("start_date", optional=True).dt.date
     if "status_date" in frame.columns:  # optional (SPEC §8): the date `status` took effect
@@ -54,8 +53,9 @@ def parse_enrolments(path: Path, ctx: ParseContext) -> ParsedFile:
     frame, check = _read(path, ctx, columns)
     check.required("student_id", "module_code")
     check.duplicates(columns, "enrolment")
-    year = check.number("academic_year", optional=False, minimum=2000)
-    check.flag(year > 2100, "academic_year", "is not a plausible academic year")
+    year = check.number(
+        "academic_year", optional=False, minimum=2000, maximum=2100, whole=True
+    )  # and within the store's academic years (lib.ingest.limits)
     out = pd.DataFrame(
         {
             "student_id": check.text("student_id"),
@@ -88,8 +88,8 @@ def parse_events(path: Path, ctx: ParseContext) -> ParsedFile:
     source = check.text("source").str.lower()
     check.flag(~source.str.fullmatch(r"[a-z][a-z0-9_]{0,39}"), "source", "is not a source word")
     occurred = check.datetime("occurred_at")
-    quantity = check.number("quantity", optional=False)
-    minutes = check.number("minutes")
+    quantity = check.number("quantity", optional=False, maximum=MAX_QUANTITY)
+    minutes = check.number("minutes", maximum=MAX_MINUTES)
     check.duplicates(columns, "row (a repeated export line?)")
     out = pd.DataFrame(
         {
@@ -101,6 +101,7 @@ def parse_events(path: Path, ctx: ParseContext) -> ParsedFile:
             "minutes": minutes,
         }
     )
+    name_columns(out, day="occurred_at")
     return _result(frame, check, "activity", out)
 
 

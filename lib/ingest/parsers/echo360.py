@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from lib.ingest.base import ParseContext, ParsedFile
+from lib.ingest.limits import name_columns
 from lib.ingest.parsers.formats import (
     aliases,
     header_key,
@@ -82,6 +83,9 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
             "minutes": ((seconds + 30) // 60).astype(float),
             ROW: frame[ROW].to_numpy(),
         }
+    )
+    name_columns(
+        out, day="last_viewed", quantity="views", minutes="view_time", module_code="course"
     )
     zero = (views == 0).to_numpy()
     notes = [

@@ -170,11 +170,13 @@ def parse_datetimes(
             p = parts[hit]
             first, second = _numbers(p, 0), _numbers(p, 2)
             slash = p[1] == "/"
-            month_first = bool(
-                slash.any()
-                and not (first[slash] > 12).any()
-                and ((second[slash] > 12).any() or p.loc[slash, 7].notna().any())
-            )
+            # votes: a first field over 12 says day-first; a second over 12, or a 12-hour clock
+            # (US style), month-first. Mixed votes: the majority decides and the rows that
+            # disagree are blamed one by one (one odd row never spoils the whole file).
+            day_votes = int((first[slash] > 12).sum())
+            twelve_hour = p.loc[slash, 7].notna() & (first[slash] <= 12)
+            month_votes = int(((second[slash] > 12) | twelve_hour).sum())
+            month_first = month_votes > day_votes if day_votes else month_votes > 0
             month_first_rows = slash & month_first
             day = first.where(~month_first_rows, second)
             month = second.where(~month_first_rows, first)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError
+from lib.ingest.limits import name_columns
 from lib.ingest.parsers.formats import (
     aliases,
     header_key,
@@ -94,6 +95,7 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
         .assign(source=VLE, minutes=np.nan)
     )
     out["quantity"] = out["quantity"].astype(float)
+    name_columns(out, day="time", module_code="context")
     notes = _notes(frame, student, resolved, event, counted, check)
     columns = ["student_id", "source", "day", "module_code", "quantity", "minutes", ROW]
     return ParsedFile(len(frame), {"activity": out[columns]}, check.problems, notes)

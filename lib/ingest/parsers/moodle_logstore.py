@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import mmap
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,8 +16,9 @@ import pyarrow.csv as pacsv
 
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError, RowProblem
+from lib.ingest.limits import MAX_PROBLEMS, clip_raw, default_window, quote
 from lib.ingest.parsers.formats import header_key, module_code_in, unrecognised
-from lib.ingest.readers import MAX_PROBLEMS, decode_bytes, sniff_delimiter
+from lib.ingest.readers import decode_bytes, sniff_delimiter
 from lib.sources import VLE
 
 COLUMNS = [
@@ -71,14 +73,17 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
         _stream(path, header, delimiter, shortname, counter, newlines=False)
     except pa.ArrowInvalid as exc:
         if "conversion error" in str(exc):
-            raise IngestError(ctx.file_name, _conversion_message(str(exc))) from None
+            columns = [header_key(c) for c in header.split(delimiter)]
+            raise _conversion_error(path, ctx.file_name, str(exc), columns) from None
         counter = _Counter(
             students, ctx.file_name
         )  # a quoted value spans lines: read again, slower but exact
         try:
             _stream(path, header, delimiter, shortname, counter, newlines=True)
         except pa.ArrowInvalid as exc2:
-            raise IngestError(ctx.file_name, f"cannot be read as CSV: {exc2}") from None
+            raise IngestError(
+                ctx.file_name, f"cannot be read as CSV: {quote(str(exc2).strip(), 200)}"
+            ) from None
     if counter.rows == 0:
         raise IngestError(ctx.file_name, "has a header but no data rows")
     modules, module_note = _course_modules(path, counter.course_names, counter.course_ids())
@@ -93,11 +98,24 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
     return ParsedFile(counter.rows, {"activity": out}, counter.problems, notes)
 
 
-def _conversion_message(text: str) -> str:
+def _conversion_error(path: Path, file_name: str, text: str, columns: list[str]) -> IngestError:
+    """pyarrow's conversion complaint as a row problem: the column (by its index in the header)
+    and the first line holding the bad value."""
     match = re.search(r"column #?(\d+).*?invalid value '([^']*)'", text, re.S)
-    column = COLUMNS[int(match.group(1))] if match and int(match.group(1)) < len(COLUMNS) else "?"
-    value = match.group(2) if match else "?"
-    return f"column '{column}' holds {value!r} where a number or NULL is expected ({text.strip()})"
+    index = int(match.group(1)) if match else -1
+    column = columns[index] if 0 <= index < len(columns) else None
+    value = match.group(2) if match else ""
+    row = 0
+    if value:
+        with (
+            open(path, "rb") as handle,
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            at = data.find(value.encode())
+            row = data[:at].count(b"\n") + 1 if at >= 0 else 0
+    problem = RowProblem(row, column, f"holds {quote(value)} where a number or NULL is expected")
+    where = f"column '{column}'" if column else "a column"
+    return IngestError(file_name, f"{where} holds {quote(value)}: not a number", [problem])
 
 
 def _student_index(ctx: ParseContext) -> tuple[pd.Index, np.ndarray, int]:
@@ -128,6 +146,21 @@ class _Counter:
                         "logged in as": 0, "not a student": 0}  # fmt: skip
         self.course_names: dict[int, str] = {}
         self.bad = 0
+        window = default_window()  # Unix seconds of the plausible days (UTC, a day's slack)
+        self.seconds = (
+            int(
+                datetime(
+                    window.first.year, window.first.month, window.first.day, tzinfo=UTC
+                ).timestamp()
+            )
+            - 86400,
+            int(
+                datetime(
+                    window.last.year, window.last.month, window.last.day, tzinfo=UTC
+                ).timestamp()
+            )
+            + 2 * 86400,
+        )
 
     def add(self, batch: pa.RecordBatch, shortname: str | None) -> None:
         col = {n: batch.column(n) for n in NUMBERS}
@@ -135,6 +168,13 @@ class _Counter:
         broken = pc.or_(pc.is_null(col["timecreated"]), pc.is_null(col["userid"]))
         if pc.any(broken).as_py():
             self._report(broken, col)
+        first, last = self.seconds
+        implausible = pc.fill_null(
+            pc.or_(pc.less(col["timecreated"], first), pc.greater(col["timecreated"], last)), False
+        )
+        if pc.any(implausible).as_py():  # refused before a day number can overflow its key bits
+            self._report_times(implausible, col["timecreated"])
+            broken = pc.or_(broken, implausible)
         level = pc.fill_null(col["edulevel"], -1)
         participating = pc.equal(level, PARTICIPATING)
         anonymous = pc.not_equal(pc.fill_null(col["anonymous"], 0), 0)
@@ -175,6 +215,22 @@ class _Counter:
         )
         if key.size:
             self.parts.append(pd.Series(key).value_counts(sort=False))
+
+    def _report_times(self, implausible: pa.Array, times: pa.Array) -> None:
+        positions = np.flatnonzero(implausible.to_numpy(zero_copy_only=False))
+        self.bad += len(positions)
+        window = default_window()
+        for i in positions[: max(MAX_PROBLEMS - len(self.problems), 0)]:
+            value = str(times[int(i)].as_py())
+            self.problems.append(
+                RowProblem(
+                    self.rows + int(i) + 2,
+                    "timecreated",
+                    f"is outside the store's window ({window.first} to {window.last}) "
+                    f"(value {quote(value)})",
+                    clip_raw(value),
+                )
+            )
 
     def _report(self, broken: pa.Array, col: dict[str, pa.Array]) -> None:
         positions = np.flatnonzero(broken.to_numpy(zero_copy_only=False))

@@ -8,6 +8,7 @@ import pandas as pd
 
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError
+from lib.ingest.limits import MAX_INTEGER, name_columns
 from lib.ingest.parsers.formats import aliases, header_key, read_export, unrecognised
 from lib.ingest.readers import ROW, Validator, read_csv_frame, sniff_delimiter
 
@@ -34,8 +35,7 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
     frame = read_csv_frame(text, ctx.file_name, COLUMNS, aliases=ALIASES)
     check = Validator(frame, ctx.file_name)
     check.required("id")
-    moodle_id = check.number("id", optional=False, minimum=1)
-    check.flag((moodle_id % 1 != 0).fillna(False), "id", "is not a whole number")
+    moodle_id = check.number("id", optional=False, minimum=1, maximum=MAX_INTEGER, whole=True)
     check.duplicates(["id"], "Moodle user id")
     known = ctx.student_ids()
     if not known:
@@ -54,6 +54,7 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
             ROW: frame[ROW].to_numpy(),
         }
     )
+    name_columns(out, moodle_id="id", student_id="idnumber", full_name="firstname")
     notes = [
         f"{int(is_student.sum())} student account(s), {int((~is_student).sum())} other account(s)"
     ]

@@ -9,6 +9,7 @@ import pandas as pd
 
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError
+from lib.ingest.limits import name_columns
 from lib.ingest.parsers.expected import expected_mask
 from lib.ingest.parsers.formats import (
     aliases,
@@ -91,6 +92,7 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
             ROW: first[ROW].to_numpy(),
         }
     )
+    name_columns(out, first_seen="scan_time")
     notes = [f"{len(out)} attendance(s) from {len(frame)} scan(s)"]
     if len(outside):
         examples = ", ".join(

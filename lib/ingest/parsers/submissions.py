@@ -8,6 +8,7 @@ import pandas as pd
 
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError
+from lib.ingest.limits import name_columns
 from lib.ingest.parsers.assignments import ASSIGNMENT_COLUMNS, Assignment, find_assignment
 from lib.ingest.parsers.canonical import parse_submissions_canonical, submission_status
 from lib.ingest.parsers.formats import (
@@ -108,6 +109,7 @@ def _worksheet(path: Path, text: str, ctx: ParseContext) -> ParsedFile:
         }
     )
     out["status"] = submission_status(out["due_at"], out["submitted_at"])
+    name_columns(out, submitted_at="submitted", student_id="idnumber")
     counts = out["status"].value_counts()
     notes = [
         f"assignment {assignment.assignment_id} ({assignment.module_code}) due "

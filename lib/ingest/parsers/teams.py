@@ -9,6 +9,7 @@ import pandas as pd
 
 from lib.ingest.base import ParseContext, ParsedFile, module_expected, module_timetable
 from lib.ingest.errors import RowProblem
+from lib.ingest.limits import clip_raw, name_columns, quote
 from lib.ingest.parsers.formats import (
     module_code_in,
     parse_datetimes,
@@ -61,11 +62,22 @@ def _sectioned(report: Report, ctx: ParseContext) -> tuple[pd.DataFrame, list[Ro
     seconds = (parse_minutes(frame["duration"]) * 60).round()
     span = (frame["leave_at"] - frame["join_at"]).dt.total_seconds()
     frame["seconds"] = seconds.fillna(span)
+    if "_line" not in frame.columns:
+        frame["_line"] = "0"
+    frame["_line"] = pd.to_numeric(frame["_line"], errors="coerce").fillna(0).astype(int)
     unreadable = frame["join_at"].isna() & (frame["join"] != "")
     problems = [
-        RowProblem(0, "First Join", f"participant {name!r}: unreadable join time {raw!r}", raw)
-        for name, raw in zip(
-            frame.loc[unreadable, "name"], frame.loc[unreadable, "join"], strict=True
+        RowProblem(
+            int(line),
+            "First Join",
+            f"participant {quote(name)}: unreadable join time {quote(raw)}",
+            clip_raw(raw),
+        )
+        for name, raw, line in zip(
+            frame.loc[unreadable, "name"],
+            frame.loc[unreadable, "join"],
+            frame.loc[unreadable, "_line"],
+            strict=True,
         )
     ]
     if report.participants and report.activities:
@@ -82,6 +94,7 @@ def _sectioned(report: Report, ctx: ParseContext) -> tuple[pd.DataFrame, list[Ro
             role=("role", "first"),
             join_at=("join_at", "min"),
             seconds=("seconds", "sum"),
+            _line=("_line", "min"),
         )
         .reset_index(drop=True)
     )
@@ -117,14 +130,20 @@ def _legacy(report: Report, ctx: ParseContext) -> tuple[pd.DataFrame, list[RowPr
         "beitreten"
     )
     left = action.str.startswith(("left", "verlassen", "quitt")) | action.str.contains("verlass")
+    lines = pd.to_numeric(frame.get("_line", frame["_n"]), errors="coerce").fillna(0).astype(int)
+    frame["_line"] = lines
     problems = [
-        RowProblem(int(n) + 1, "Timestamp", "is not a readable date-time", raw)
-        for n, raw, bad in zip(frame["_n"], frame["timestamp"], frame["at"].isna(), strict=True)
+        RowProblem(
+            int(n), "Timestamp", f"is not a readable date-time (value {quote(raw)})", clip_raw(raw)
+        )
+        for n, raw, bad in zip(lines, frame["timestamp"], frame["at"].isna(), strict=True)
         if bad
     ]
     problems += [
-        RowProblem(int(n) + 1, "User Action", "must be Joined or Left", raw)
-        for n, raw, ok in zip(frame["_n"], frame["action"], joined | left, strict=True)
+        RowProblem(
+            int(n), "User Action", f"must be Joined or Left (value {quote(raw)})", clip_raw(raw)
+        )
+        for n, raw, ok in zip(lines, frame["action"], joined | left, strict=True)
         if not ok
     ]
     frame = frame[(joined | left) & frame["at"].notna()].assign(joined=joined)
@@ -142,8 +161,8 @@ def _legacy(report: Report, ctx: ParseContext) -> tuple[pd.DataFrame, list[RowPr
             seconds += (meeting_end - since).total_seconds()
         if first is not None:
             people.append({"name": name, "email": "", "upn": "", "role": "", "join_at": first,
-                           "seconds": seconds})  # fmt: skip
-    columns = ["name", "email", "upn", "role", "join_at", "seconds"]
+                           "seconds": seconds, "_line": int(rows["_line"].min())})  # fmt: skip
+    columns = ["name", "email", "upn", "role", "join_at", "seconds", "_line"]
     return pd.DataFrame(people, columns=columns), problems
 
 
@@ -239,9 +258,10 @@ def _attendance(
                 "module_code": module,
                 "quantity": 1.0,
                 "minutes": minutes.to_numpy(),
-                ROW: 0,
+                ROW: rows["_line"].to_numpy(),
             }
         )
+        name_columns(out, day="First Join", minutes="In-Meeting Duration")
         return ParsedFile(len(people), {"activity": out}, problems, notes)
     expected = module_expected(ctx, module) if module else ctx.expected_students()
     expected_ids = set(expected.loc[expected["event_id"].astype(str) == event_id, "student_id"])
@@ -261,7 +281,8 @@ def _attendance(
             "first_seen": rows["join_at"].to_numpy(),
             "minutes": minutes.to_numpy(),
             "expected": is_expected,
-            ROW: 0,
+            ROW: rows["_line"].to_numpy(),
         }
     )
+    name_columns(out, first_seen="First Join", minutes="In-Meeting Duration")
     return ParsedFile(len(people), {"attendance": out}, problems, notes)

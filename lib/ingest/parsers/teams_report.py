@@ -70,7 +70,9 @@ def _rows(lines: list[str], delimiter: str) -> list[list[str]]:
     return [r for r in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter) if r]
 
 
-def _table(rows: list[list[str]]) -> list[dict[str, str]]:
+def _table(rows: list[list[str]], first_line: int = 0) -> list[dict[str, str]]:
+    """Records of a table; `_n` is the record's number in the table, `_line` its line in the file
+    (first_line: the header's line; one line per row, as Teams writes them)."""
     header = [COLUMN_NAMES.get(header_key(c), header_key(c)) for c in rows[0]]
     out = []
     for number, row in enumerate(rows[1:], start=1):
@@ -78,19 +80,23 @@ def _table(rows: list[list[str]]) -> list[dict[str, str]]:
             continue
         record = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}
         record["_n"] = str(number)
+        record["_line"] = str(first_line + number if first_line else 0)
         out.append(record)
     return out
 
 
-def _blocks(lines: list[str]) -> list[list[str]]:
-    blocks: list[list[str]] = [[]]
-    for line in lines:
+def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
+    """Blocks of non-blank lines between section titles, each with its first line's number."""
+    blocks: list[tuple[int, list[str]]] = [(0, [])]
+    for number, line in enumerate(lines, start=1):
         if not line.strip() or SECTION.match(line):
-            if blocks[-1]:
-                blocks.append([])
+            if blocks[-1][1]:
+                blocks.append((0, []))
             continue
-        blocks[-1].append(line)
-    return [b for b in blocks if b]
+        if not blocks[-1][1]:
+            blocks[-1] = (number, blocks[-1][1])
+        blocks[-1][1].append(line)
+    return [b for b in blocks if b[1]]
 
 
 def split_report(text: str) -> Report | None:
@@ -99,15 +105,17 @@ def split_report(text: str) -> Report | None:
     first = next((line for line in lines if line.strip()), "")
     delimiter = _delimiter(lines)
     report = Report(delimiter=delimiter, first_line=first)
-    for block in _blocks(lines):
+    for first_line, block in _blocks(lines):
         rows = _rows(block, delimiter)
         if not rows:
             continue
         names = {COLUMN_NAMES.get(header_key(c)) for c in rows[0]}
+        lines_match = len(rows) == len(block)  # no quoted line breaks: row i is line first+i
+        start = first_line if lines_match else 0
         if {"name", "action", "timestamp"} <= names:
-            report.legacy = _table(rows)
+            report.legacy = _table(rows, start)
         elif {"name", "join"} <= names and names & {"email", "upn", "duration", "leave"}:
-            table = _table(rows)
+            table = _table(rows, start)
             is_activity = "upn" not in names and not report.participants and _has_repeats(table)
             if report.participants or is_activity:
                 report.activities = table
