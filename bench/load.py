@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -30,7 +31,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-COOKIE_KEY = "bench-load-9fQ2_xZ7mN4pL8wR1tV6bH0cJ5dG-aE3sU-k3Y"
+COOKIE_KEY = secrets.token_urlsafe(48)  # a fixed text fails the app's key-strength check
 PASSWORD = "bench-password-123"
 FIRST_WEEK = date(2025, 9, 22)
 SOURCES = ("index", "attendance", "vle", "submission", "lecture_capture")

@@ -28,9 +28,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster(tmp_path_factory, postgres_template):
     folder = tmp_path_factory.mktemp("replicas")
-    for url in _fresh_postgres_url():
+    for url in _fresh_postgres_url(postgres_template):
         init_db(url)
         with session_factory(url)() as session:
             seed(session)
