@@ -126,9 +126,7 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
             "Demo logins: `python -m lib users reset-demo` gives the demo users new passwords and "
             "prints them with their roles (or `make clean-store run` starts afresh)."
         )
-    files = [
-        (source, folder / name) for source, name in SAMPLE_ORDER if (folder / name).exists()
-    ]
+    files = [(source, folder / name) for source, name in SAMPLE_ORDER if (folder / name).exists()]
     outcome = load_and_recompute(
         session, files, loaded_by="sample-data", full=True, stop_on_reject=True
     )
