@@ -12,6 +12,7 @@ from sqlalchemy import select
 from lib.access import User
 from lib.compliance import views
 from lib.compliance.policy import Thresholds, save_thresholds
+from lib.safe_markdown import escape_markdown
 from lib.store.models import (
     AccessLogEntry,
     CalendarPeriod,
@@ -87,7 +88,7 @@ def test_visa_list_evidence_and_report(crossing):
     at.date_input(key="compliance_report_on").set_value(date(2025, 11, 2))
     at.text_input(key="compliance_report_reference").input("UKVI-7")
     at.button(key="FormSubmitter:compliance_report_form-Record report").click().run()
-    assert "before the threshold was crossed (2025-11-03)" in at.error[0].value
+    assert escape_markdown("before the threshold was crossed (2025-11-03)") in at.error[0].value
     at.date_input(key="compliance_report_on").set_value(date(2025, 11, 5))
     at.text_input(key="compliance_report_reference").input("UKVI-7")
     at.button(key="FormSubmitter:compliance_report_form-Record report").click().run()

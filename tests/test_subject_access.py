@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from lib.access import User
+from lib.safe_markdown import escape_markdown
 from lib.sar import UnknownStudent, fulfil, log_request, open_requests, statutory_due
 from lib.store.models import AccessLogEntry, SubjectAccessRequest
 from tests import app_fixtures
@@ -69,4 +70,4 @@ def test_page_logs_a_request(seeded):
     assert list(at.dataframe[0].value["student_id"]) == ["S002"]
     at.text_input(key="sar_student").input("S999")
     at.button(key="FormSubmitter:sar_log_form-Log request").click().run()
-    assert "no student with id 'S999'" in at.error[0].value
+    assert escape_markdown("no student with id 'S999'") in at.error[0].value
