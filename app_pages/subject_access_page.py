@@ -6,28 +6,21 @@ from datetime import date, timedelta
 
 import streamlit as st
 
+from lib.access import User
 from lib.safe_markdown import escape_markdown
-from lib.sar import DEFAULT_DUE_DAYS, UnknownStudent, fulfil, log_request, open_requests
-from lib.store.db import session_scope
-from lib.ui.widgets import require_page
-
-FIRST_DAY = date(2020, 9, 1)
+from lib.sar import DEFAULT_DUE_DAYS, UnknownStudent
+from lib.ui import compliance_actions as actions
+from lib.ui.widgets import FIRST_DAY, past_date_input, require_page
 
 
-def _log_form(user) -> None:
+def _log_form(user: User) -> None:
     with st.form("sar_log_form", clear_on_submit=True):
         st.markdown(
             f"**Log a request** (due by default {DEFAULT_DUE_DAYS} days after receipt, never later "
             "than the statutory one month)"
         )
         student_id = st.text_input("Student id", max_chars=20, key="sar_student")
-        received = st.date_input(
-            "Received on",
-            value=date.today(),
-            min_value=FIRST_DAY,
-            max_value=date.today(),
-            key="sar_received",
-        )
+        received = past_date_input("Received on", "sar_received")
         set_due = st.checkbox("Set another due date", key="sar_set_due")
         due = st.date_input(
             "Due on",
@@ -37,23 +30,22 @@ def _log_form(user) -> None:
         )
         if st.form_submit_button("Log request"):
             try:
-                with session_scope() as session:
-                    request = log_request(
-                        session, user, student_id, received, due if set_due else None
-                    )
-                    st.success(
-                        f"Request logged for {escape_markdown(request.student_id)}, due {request.due_on}."
-                    )
+                logged = actions.log_subject_access_request(
+                    user, student_id, received, due if set_due else None
+                )
             except (ValueError, PermissionError, UnknownStudent) as exc:
                 st.error(escape_markdown(exc))
+            else:
+                st.success(
+                    f"Request logged for {escape_markdown(logged.student_id)}, due {logged.due_on}."
+                )
 
 
 def main() -> None:
     user = require_page("subject_access")
     st.title("Subject access requests")
     _log_form(user)
-    with session_scope() as session:
-        requests = open_requests(session, user)
+    requests = actions.open_subject_access_requests(user)
     st.subheader("Open requests, soonest due first")
     if requests.empty:
         st.success("No open request.")
@@ -65,14 +57,9 @@ def main() -> None:
     choice = st.selectbox(
         "Fulfil the request of", requests["student_id"].drop_duplicates().tolist(), key="sar_pick"
     )
-
-    def _zip() -> bytes:
-        with session_scope() as session:
-            return fulfil(session, user, choice)
-
     st.download_button(
         "Download the subject access export (records the request fulfilled, tutor copied; logged)",
-        data=_zip,
+        data=lambda: actions.fulfil_subject_access_request(user, choice),
         file_name=f"subject_access_{choice}.zip",
         mime="application/zip",
         key="sar_fulfil",

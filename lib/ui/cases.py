@@ -141,21 +141,14 @@ def _contact_form(view: views.CaseView, user: User) -> None:
         key=_state("contact_step", cid),
     )
     _field_error(errors, "step")
-    channels = ladder.channels_for(view.track, step) or ladder.CHANNELS
+    channels = list(ladder.channels_for(view.track, step) or ladder.CHANNELS)
 
     def submit() -> None:
-        s = st.session_state
-        day = s.get(_state("contact_day", cid))
-        at = s.get(_state("contact_time", cid))
-        contact = Contact(
-            contacted_at=datetime.combine(day, at) if day and at else None,
-            channel=s.get(_state("contact_channel", cid)),
-            outcome=s.get(_state("contact_outcome", cid)),
-            note=s.get(_state("contact_note", cid)) or "",
-            next_action=s.get(_state("contact_next", cid)) or "",
-            next_due=s.get(_state("contact_due", cid)),
-            step=s.get(_state("contact_step", cid)),
-            staff_username=s.get(_state("contact_staff", cid)) or user.username,
+        contact = _entered_contact(
+            "contact",
+            cid,
+            st.session_state.get(_state("contact_step", cid)),
+            st.session_state.get(_state("contact_staff", cid)) or user.username,
         )
         key = _content_key("contact", cid, user, *contact.__dict__.values())
         _run_action(
@@ -167,57 +160,94 @@ def _contact_form(view: views.CaseView, user: User) -> None:
         )
 
     with st.form(_state("contact_form", cid), clear_on_submit=False):
-        _field_error(errors, "form")
-        _field_error(errors, "case_id")
+        _contact_fields("contact", cid, errors, channels, user=user)
+        st.form_submit_button("Record contact", on_click=submit, key=_state("contact_submit", cid))
+
+
+def _entered_contact(
+    name: str, slot: int | str, step: int | None, staff: str | None = None
+) -> Contact:
+    """The contact attempt a form's fields (`_contact_fields`) hold in the session state."""
+    s = st.session_state
+    day, at = s.get(_state(f"{name}_day", slot)), s.get(_state(f"{name}_time", slot))
+    return Contact(
+        contacted_at=datetime.combine(day, at) if day and at else None,
+        channel=s.get(_state(f"{name}_channel", slot)),
+        outcome=s.get(_state(f"{name}_outcome", slot)),
+        note=s.get(_state(f"{name}_note", slot)) or "",
+        next_action=s.get(_state(f"{name}_next", slot)) or "",
+        next_due=s.get(_state(f"{name}_due", slot)),
+        step=step,
+        staff_username=staff,
+    )
+
+
+def _contact_fields(
+    name: str,
+    slot: int | str,
+    errors: dict[str, str],
+    channels: list[str],
+    user: User | None = None,
+    old: Mapping[str, Any] | None = None,
+) -> None:
+    """A contact attempt's fields: empty for a new one (with who made it, for `user`), or the
+    recorded values of `old` to correct."""
+    _field_error(errors, "form")
+    _field_error(errors, "case_id")
+    if old is None:
         _field_error(errors, "student_id")
-        c1, c2 = st.columns(2)
-        c1.date_input("Date of the contact", value=date.today(), key=_state("contact_day", cid))
-        c2.time_input(
-            "Time",
-            value=datetime.now().time().replace(second=0, microsecond=0),
-            key=_state("contact_time", cid),
-        )
-        _field_error(errors, "contacted_at")
+    now = datetime.now().replace(second=0, microsecond=0)
+    when = old["contacted_at"] if old else now
+    c1, c2 = st.columns(2)
+    c1.date_input(
+        "Date of the contact",
+        value=when.date() if old else date.today(),
+        key=_state(f"{name}_day", slot),
+    )
+    c2.time_input("Time", value=when.time(), key=_state(f"{name}_time", slot))
+    _field_error(errors, "contacted_at")
+    for field, label, options, labels in (
+        ("channel", "Channel", channels, ladder.CHANNEL_LABELS),
+        ("outcome", "Outcome", list(ladder.OUTCOMES), ladder.OUTCOME_LABELS),
+    ):
+        before = old[field] if old else None
         st.selectbox(
-            "Channel",
-            channels,
-            index=None,
-            format_func=_label(ladder.CHANNEL_LABELS),
-            placeholder="Choose the channel",
-            key=_state("contact_channel", cid),
+            label,
+            options,
+            index=options.index(before) if before in options else None,
+            format_func=_label(labels),
+            placeholder=None if old else f"Choose the {field}",
+            key=_state(f"{name}_{field}", slot),
         )
-        _field_error(errors, "channel")
-        st.selectbox(
-            "Outcome",
-            ladder.OUTCOMES,
-            index=None,
-            format_func=_label(ladder.OUTCOME_LABELS),
-            placeholder="Choose the outcome",
-            key=_state("contact_outcome", cid),
-        )
-        _field_error(errors, "outcome")
+        _field_error(errors, field)
+    if user is not None:
         st.text_input(
             "Who made the contact (staff username)",
             value=user.username,
             max_chars=100,
-            key=_state("contact_staff", cid),
+            key=_state(f"{name}_staff", slot),
         )
         _field_error(errors, "staff_username")
-        st.text_area("Note", max_chars=service.NOTE_MAX, key=_state("contact_note", cid))
-        _field_error(errors, "note")
-        st.text_input(
-            "Next action (empty: the ladder's suggestion)",
-            max_chars=service.ACTION_MAX,
-            key=_state("contact_next", cid),
-        )
-        _field_error(errors, "next_action")
-        st.date_input(
-            "Next action due (empty: 5 working days after the contact)",
-            value=None,
-            key=_state("contact_due", cid),
-        )
-        _field_error(errors, "next_due")
-        st.form_submit_button("Record contact", on_click=submit, key=_state("contact_submit", cid))
+    st.text_area(
+        "Note",
+        value=old["note"] if old else "",
+        max_chars=service.NOTE_MAX,
+        key=_state(f"{name}_note", slot),
+    )
+    _field_error(errors, "note")
+    st.text_input(
+        "Next action" if old else "Next action (empty: the ladder's suggestion)",
+        value=old["next_action"] if old else "",
+        max_chars=service.ACTION_MAX,
+        key=_state(f"{name}_next", slot),
+    )
+    _field_error(errors, "next_action")
+    st.date_input(
+        "Next action due" if old else "Next action due (empty: 5 working days after the contact)",
+        value=old["next_due"] if old else None,
+        key=_state(f"{name}_due", slot),
+    )
+    _field_error(errors, "next_due")
 
 
 def _simple_form(
@@ -398,18 +428,8 @@ def _correction_form(view: views.CaseView, user: User) -> None:
     slot = f"{cid}_{entry_id}"
 
     def submit() -> None:
-        s = st.session_state
-        day, at = s.get(_state("correct_day", slot)), s.get(_state("correct_time", slot))
-        contact = Contact(
-            contacted_at=datetime.combine(day, at) if day and at else None,
-            channel=s.get(_state("correct_channel", slot)),
-            outcome=s.get(_state("correct_outcome", slot)),
-            note=s.get(_state("correct_note", slot)) or "",
-            next_action=s.get(_state("correct_next", slot)) or "",
-            next_due=s.get(_state("correct_due", slot)),
-            step=old["step"],
-        )
-        reason = s.get(_state("correct_reason", slot)) or ""
+        contact = _entered_contact("correct", slot, old["step"])
+        reason = st.session_state.get(_state("correct_reason", slot)) or ""
         key = _content_key("correct", entry_id, user, reason, *contact.__dict__.values())
         _run_action(
             "correct",
@@ -423,42 +443,7 @@ def _correction_form(view: views.CaseView, user: User) -> None:
 
     channels = list(ladder.channels_for(view.track, old["step"]) or ladder.CHANNELS)
     with st.form(_state("correct_form", slot)):
-        _field_error(errors, "form")
-        _field_error(errors, "case_id")
-        c1, c2 = st.columns(2)
-        c1.date_input(
-            "Date of the contact", value=old["contacted_at"].date(), key=_state("correct_day", slot)
-        )
-        c2.time_input("Time", value=old["contacted_at"].time(), key=_state("correct_time", slot))
-        _field_error(errors, "contacted_at")
-        st.selectbox(
-            "Channel",
-            channels,
-            index=channels.index(old["channel"]) if old["channel"] in channels else None,
-            format_func=_label(ladder.CHANNEL_LABELS),
-            key=_state("correct_channel", slot),
-        )
-        _field_error(errors, "channel")
-        outcomes = list(ladder.OUTCOMES)
-        st.selectbox(
-            "Outcome",
-            outcomes,
-            index=outcomes.index(old["outcome"]) if old["outcome"] in outcomes else None,
-            format_func=_label(ladder.OUTCOME_LABELS),
-            key=_state("correct_outcome", slot),
-        )
-        _field_error(errors, "outcome")
-        st.text_area(
-            "Note", value=old["note"], max_chars=service.NOTE_MAX, key=_state("correct_note", slot)
-        )
-        st.text_input(
-            "Next action",
-            value=old["next_action"],
-            max_chars=service.ACTION_MAX,
-            key=_state("correct_next", slot),
-        )
-        st.date_input("Next action due", value=old["next_due"], key=_state("correct_due", slot))
-        _field_error(errors, "next_due")
+        _contact_fields("correct", slot, errors, channels, old=old)
         st.text_input(
             "What the correction changes, and why",
             max_chars=500,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
+import pandas as pd
 import streamlit as st
 
+from lib.access import User
+from lib.compliance.review import Term
 from lib.usecases import UploadPreview
 
 
@@ -65,3 +69,21 @@ class DataPageState:
 def data_page_state() -> DataPageState:
     """This session's Data page state (created on first use)."""
     return st.session_state.setdefault(StateKeys.DATA_PAGE, DataPageState())
+
+
+@dataclass(frozen=True)
+class CompliancePageState:
+    """What the Compliance page works on in this run: the user, the day and the students listed."""
+
+    user: User
+    as_of: date
+    student_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReviewPageState:
+    """What the Withdrawal review page works on in this run: the user, the term and its list."""
+
+    user: User
+    term: Term
+    frame: pd.DataFrame

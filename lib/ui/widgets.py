@@ -1,9 +1,10 @@
-"""Shared widgets: page guard, empty-store notice, data-quality banner and the view logger."""
+"""Shared widgets: page guard, empty-store notice, data-quality banner, view logger, date fields."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -89,3 +90,13 @@ def pager(total: int, size: int, key: str, label: str = "Page") -> int:
         f"{label} (of {pages})", min_value=1, max_value=pages, value=1, step=1, key=key
     )
     return int(number) - 1
+
+
+FIRST_DAY = date(2020, 9, 1)  # the earliest date a form accepts
+
+
+def past_date_input(label: str, key: str) -> date:
+    """A date on or before today (today by default), as the record forms ask for."""
+    return st.date_input(
+        label, value=date.today(), min_value=FIRST_DAY, max_value=date.today(), key=key
+    )
