@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -72,6 +74,12 @@ def _denied(user: User | None, action: str) -> str:
     return f"Your role ({who}) may not {action.replace('_', ' ')}."
 
 
+def _require_role(user: User, action: str) -> None:
+    """The role may take the action at all; the track and the student are checked on the case."""
+    if not can(user, action):
+        raise CaseDenied(_denied(user, action))
+
+
 def _check(user: User, action: str, track: str) -> None:
     if not can_on_track(user, action, track):
         raise CaseDenied(
@@ -94,8 +102,73 @@ def _locked_case(session: Session, user: User, case_id: int, action: str) -> Cas
     return case
 
 
-def _finish(session: Session, case: Case, days: WorkingDays, now: datetime) -> None:
-    refresh_case(session, case, days, now.date())
+@dataclass
+class _Entry:
+    """One case action under way: who, on which case, when; its field errors; then its entry."""
+
+    session: Session
+    user: User
+    case: Case
+    now: datetime
+    key: str | None
+    given_days: WorkingDays | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def days(self) -> WorkingDays:
+        return self.given_days or working_days(self.session)
+
+    def text(self, value: str | None, limit: int, name: str) -> str | None:
+        """The stripped text (None when empty); an error on `name` when it is too long."""
+        return _clean(value, limit, name, self.errors)
+
+    def due(self, working_days_later: int = ladder.DEFAULT_WAIT_WORKING_DAYS) -> date:
+        return self.days.add(self.now.date(), working_days_later)
+
+    def refuse_if_errors(self) -> None:
+        if self.errors:
+            raise CaseInputError(self.errors)
+
+    def record(self, kind: str, **fields: Any) -> CaseEntry:
+        """Append the entry (refused when any field has an error) and bring the case up to date."""
+        self.refuse_if_errors()
+        entry, _ = append_entry(
+            self.session,
+            dict(
+                case_id=self.case.id,
+                recorded_at=self.now,
+                recorded_by=self.user.username,
+                kind=kind,
+                idempotency_key=self.key,
+                **fields,
+            ),
+        )
+        refresh_case(self.session, self.case, self.days, self.now.date())
+        return entry
+
+
+_CLOSED = "This case is closed: reopen it first."
+
+
+def _begin(
+    session: Session,
+    user: User,
+    action: str,
+    case_id: int,
+    key: str | None,
+    now: datetime | None,
+    days: WorkingDays | None,
+    closed: str | None = _CLOSED,
+) -> tuple[_Entry, CaseEntry | None]:
+    """Check the role, lock the case and check its track and student; the entry already recorded
+    under `key` when this is a repeat, else a refusal (`closed`) when the case is closed."""
+    _require_role(user, action)
+    now = _now(now)
+    case = _locked_case(session, user, case_id, action)
+    done = entry_by_key(session, key)
+    if done is None and closed and case.state == "closed":
+        raise CaseInputError({"case_id": closed})
+    return _Entry(session, user, case, now, key, days), done
 
 
 def default_owner(student: Student, track: str, user: User) -> str:
@@ -119,8 +192,7 @@ def open_case(
     days: WorkingDays | None = None,
 ) -> Case:
     """Open a case (from a flag or by hand); the student's case on that track when one is open."""
-    if not can(user, "open_case"):  # the role; the track and the student are checked below
-        raise CaseDenied(_denied(user, "open_case"))
+    _require_role(user, "open_case")
     now = _now(now)
     if track not in ladder.TRACKS:
         raise CaseInputError({"track": "Choose the welfare or the visa track."})
@@ -136,7 +208,6 @@ def open_case(
     existing = open_case_for(session, student_id, track)
     if existing is not None:
         return existing
-    days = days or working_days(session)
     case = new_case(
         session,
         student_id=student_id,
@@ -146,26 +217,17 @@ def open_case(
         opened_at=now,
         flag_id=flag_id,
     )
+    entry = _Entry(session, user, case, now, key, days)
     first = ladder.LADDER[1] if track == "welfare" else None
-    append_entry(
-        session,
-        dict(
-            case_id=case.id,
-            recorded_at=now,
-            recorded_by=user.username,
-            kind="open",
-            step=1,
-            note=clean_note,
-            next_action=(
-                f"{ladder.step_title(1)}: {first.action}"
-                if first
-                else "Visa team: contact the student"
-            ),
-            next_due=days.add(now.date(), ladder.FIRST_CONTACT_WORKING_DAYS),
-            idempotency_key=key,
+    entry.record(
+        "open",
+        step=1,
+        note=clean_note,
+        next_action=(
+            f"{ladder.step_title(1)}: {first.action}" if first else "Visa team: contact the student"
         ),
+        next_due=entry.due(ladder.FIRST_CONTACT_WORKING_DAYS),
     )
-    _finish(session, case, days, now)
     return case
 
 
@@ -234,65 +296,12 @@ def record_contact(
     load_id: int | None = None,
 ) -> CaseEntry:
     """Append a contact attempt to an open case."""
-    if not can(user, "record_contact"):  # the role; the track and the student are checked below
-        raise CaseDenied(_denied(user, "record_contact"))
-    now = _now(now)
-    case = _locked_case(session, user, case_id, "record_contact")
-    done = entry_by_key(session, key)
+    closed = "This case is closed: reopen it to record a contact."
+    entry, done = _begin(session, user, "record_contact", case_id, key, now, days, closed)
     if done is not None:
         return done
-    if case.state == "closed":
-        raise CaseInputError({"case_id": "This case is closed: reopen it to record a contact."})
-    days = days or working_days(session)
-    fields = validate_contact(contact, case, user, now, days)
-    entry, _ = append_entry(
-        session,
-        dict(
-            case_id=case.id,
-            recorded_at=now,
-            recorded_by=user.username,
-            kind="contact",
-            idempotency_key=key,
-            load_id=load_id,
-            **fields,
-        ),
-    )
-    _finish(session, case, days, now)
-    return entry
-
-
-def _simple_entry(
-    session: Session,
-    user: User,
-    case: Case,
-    *,
-    kind: str,
-    now: datetime,
-    days: WorkingDays,
-    key: str | None,
-    **fields,
-) -> CaseEntry:
-    entry, _ = append_entry(
-        session,
-        dict(
-            case_id=case.id,
-            recorded_at=now,
-            recorded_by=user.username,
-            kind=kind,
-            idempotency_key=key,
-            **fields,
-        ),
-    )
-    _finish(session, case, days, now)
-    return entry
-
-
-def _open_locked(session: Session, user: User, case_id: int, action: str, key: str | None):
-    case = _locked_case(session, user, case_id, action)
-    done = entry_by_key(session, key)
-    if done is None and case.state == "closed":
-        raise CaseInputError({"case_id": "This case is closed: reopen it first."})
-    return case, done
+    fields = validate_contact(contact, entry.case, user, entry.now, entry.days)
+    return entry.record("contact", load_id=load_id, **fields)
 
 
 def hand_over(
@@ -306,34 +315,24 @@ def hand_over(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 4: pass the case to the wellbeing team's queue, with a note."""
-    if not can(user, "handover"):  # the role; the track and the student are checked below
-        raise CaseDenied(_denied(user, "handover"))
-    now = _now(now)
-    case, done = _open_locked(session, user, case_id, "handover", key)
+    entry, done = _begin(session, user, "handover", case_id, key, now, days)
     if done is not None:
         return done
-    errors: dict[str, str] = {}
-    clean = _clean(note, NOTE_MAX, "note", errors)
+    clean = entry.text(note, NOTE_MAX, "note")
     if not clean:
-        errors["note"] = "Say what has been tried and why the case goes to the wellbeing team."
-    if case.ladder_step >= 4:
-        errors["case_id"] = "The case is already with the wellbeing team."
-    if errors:
-        raise CaseInputError(errors)
-    days = days or working_days(session)
-    case.owner_username = WELLBEING_QUEUE
-    return _simple_entry(
-        session,
-        user,
-        case,
-        kind="handover",
-        now=now,
-        days=days,
-        key=key,
+        entry.errors["note"] = (
+            "Say what has been tried and why the case goes to the wellbeing team."
+        )
+    if entry.case.ladder_step >= 4:
+        entry.errors["case_id"] = "The case is already with the wellbeing team."
+    entry.refuse_if_errors()
+    entry.case.owner_username = WELLBEING_QUEUE
+    return entry.record(
+        "handover",
         step=4,
         note=clean,
         next_action=f"{ladder.step_title(4)}: {ladder.LADDER[4].action}",
-        next_due=days.add(now.date(), ladder.DEFAULT_WAIT_WORKING_DAYS),
+        next_due=entry.due(),
     )
 
 
@@ -348,35 +347,25 @@ def refer(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 5: refer to ResX (on campus) or Faculty Support and Wellbeing (off campus), with why."""
-    if not can(user, "refer"):  # the role; the track and the student are checked below
-        raise CaseDenied(_denied(user, "refer"))
-    now = _now(now)
-    case, done = _open_locked(session, user, case_id, "refer", key)
+    entry, done = _begin(session, user, "refer", case_id, key, now, days)
     if done is not None:
         return done
-    errors: dict[str, str] = {}
-    clean = _clean(note, NOTE_MAX, "note", errors)
-    if case.ladder_step < 4:
-        errors["case_id"] = "Hand the case over to the wellbeing team (step 4) before a referral."
-    if errors:
-        raise CaseInputError(errors)
-    student = session.get_one(Student, case.student_id)
+    clean = entry.text(note, NOTE_MAX, "note")
+    if entry.case.ladder_step < 4:
+        entry.errors["case_id"] = (
+            "Hand the case over to the wellbeing team (step 4) before a referral."
+        )
+    entry.refuse_if_errors()
+    student = session.get_one(Student, entry.case.student_id)
     referral = ladder.referral_for(student.residence)
-    days = days or working_days(session)
     reason = f"Referred to {referral.team}: {referral.reason}."
-    return _simple_entry(
-        session,
-        user,
-        case,
-        kind="referral",
-        now=now,
-        days=days,
-        key=key,
+    return entry.record(
+        "referral",
         step=5,
         team=referral.team,
         note=f"{reason}\n{clean}" if clean else reason,
         next_action=f"Follow up the referral with {referral.team}",
-        next_due=days.add(now.date(), ladder.DEFAULT_WAIT_WORKING_DAYS),
+        next_due=entry.due(),
     )
 
 
@@ -408,39 +397,28 @@ def emergency_decision(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 6 (wellbeing only): the emergency-contact decision, its reason and who authorised it."""
-    if not can(user, "emergency_decision"):  # the role; the track and the student are checked below
-        raise CaseDenied(_denied(user, "emergency_decision"))
-    now = _now(now)
-    case, done = _open_locked(session, user, case_id, "emergency_decision", key)
+    entry, done = _begin(session, user, "emergency_decision", case_id, key, now, days)
     if done is not None:
         return done
-    errors: dict[str, str] = {}
     if decision not in ladder.EMERGENCY_DECISIONS:
-        errors["decision"] = "Choose the decision."
-    clean = _clean(reason, NOTE_MAX, "reason", errors)
+        entry.errors["decision"] = "Choose the decision."
+    clean = entry.text(reason, NOTE_MAX, "reason")
     if not clean:
-        errors["reason"] = "Give the reason for the decision."
+        entry.errors["reason"] = "Give the reason for the decision."
     if authorised_by not in wellbeing_colleagues(session, user):
-        errors["authorised_by"] = "Name a second member of the wellbeing team who authorised it."
-    if case.ladder_step < 5:
-        errors["case_id"] = "The emergency contact decision comes after a referral (step 5)."
-    if errors:
-        raise CaseInputError(errors)
-    days = days or working_days(session)
-    return _simple_entry(
-        session,
-        user,
-        case,
-        kind="emergency_decision",
-        now=now,
-        days=days,
-        key=key,
+        entry.errors["authorised_by"] = (
+            "Name a second member of the wellbeing team who authorised it."
+        )
+    if entry.case.ladder_step < 5:
+        entry.errors["case_id"] = "The emergency contact decision comes after a referral (step 5)."
+    return entry.record(
+        "emergency_decision",
         step=6,
         outcome=decision,
         note=clean,
         authorised_by=authorised_by,
         next_action="Follow up the emergency contact decision",
-        next_due=days.add(now.date(), ladder.DEFAULT_WAIT_WORKING_DAYS),
+        next_due=entry.due(),
     )
 
 
@@ -456,33 +434,18 @@ def close_case(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Close with an outcome: re-engaged, support in place, no concern, withdrawn, other."""
-    if not can(user, "close_case"):  # the role; the track and the student are checked below
-        raise CaseDenied(_denied(user, "close_case"))
-    now = _now(now)
-    case, done = _open_locked(session, user, case_id, "close_case", key)
+    entry, done = _begin(session, user, "close_case", case_id, key, now, days)
     if done is not None:
         return done
-    errors: dict[str, str] = {}
     if outcome not in ladder.CLOSE_OUTCOMES:
-        errors["outcome"] = "Choose the outcome the case closes with."
-    clean = _clean(note, NOTE_MAX, "note", errors)
+        entry.errors["outcome"] = "Choose the outcome the case closes with."
+    clean = entry.text(note, NOTE_MAX, "note")
     if outcome == "other" and not clean:
-        errors["note"] = "Say what the outcome was."
-    if errors:
-        raise CaseInputError(errors)
-    case.closed_at = now
-    case.closed_by = user.username
-    return _simple_entry(
-        session,
-        user,
-        case,
-        kind="close",
-        now=now,
-        days=days or working_days(session),
-        key=key,
-        outcome=outcome,
-        note=clean,
-    )
+        entry.errors["note"] = "Say what the outcome was."
+    entry.refuse_if_errors()
+    entry.case.closed_at = entry.now
+    entry.case.closed_by = user.username
+    return entry.record("close", outcome=outcome, note=clean)
 
 
 def reopen_case(
@@ -496,38 +459,26 @@ def reopen_case(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Reopen a closed case at the step it had, with the reason."""
-    if not can(user, "reopen_case"):  # the role; the track and the student are checked below
-        raise CaseDenied(_denied(user, "reopen_case"))
-    now = _now(now)
-    case = _locked_case(session, user, case_id, "reopen_case")
-    done = entry_by_key(session, key)
+    entry, done = _begin(session, user, "reopen_case", case_id, key, now, days, closed=None)
     if done is not None:
         return done
-    errors: dict[str, str] = {}
+    case = entry.case
     if case.state != "closed":
-        errors["case_id"] = "This case is not closed."
+        entry.errors["case_id"] = "This case is not closed."
     elif open_case_for(session, case.student_id, case.track) is not None:
-        errors["case_id"] = "The student has another open case on this track."
-    clean = _clean(reason, NOTE_MAX, "reason", errors)
+        entry.errors["case_id"] = "The student has another open case on this track."
+    clean = entry.text(reason, NOTE_MAX, "reason")
     if not clean:
-        errors["reason"] = "Give the reason for reopening."
-    if errors:
-        raise CaseInputError(errors)
-    days = days or working_days(session)
+        entry.errors["reason"] = "Give the reason for reopening."
+    entry.refuse_if_errors()
     step = case.ladder_step
-    return _simple_entry(
-        session,
-        user,
-        case,
-        kind="reopen",
-        now=now,
-        days=days,
-        key=key,
+    return entry.record(
+        "reopen",
         note=clean,
         next_action=f"{ladder.step_title(step)}: {ladder.LADDER[step].action}"
         if case.track == "welfare"
         else "Visa team: contact the student",
-        next_due=days.add(now.date(), ladder.FIRST_CONTACT_WORKING_DAYS),
+        next_due=entry.due(ladder.FIRST_CONTACT_WORKING_DAYS),
     )
 
 
@@ -543,36 +494,22 @@ def correct_entry(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """A correction of a contact attempt: a new entry pointing at the one it corrects (which stays)."""
-    if not can(user, "correct_entry"):  # the role; the track and the student are checked below
-        raise CaseDenied(_denied(user, "correct_entry"))
-    now = _now(now)
+    _require_role(user, "correct_entry")
     original = session.get(CaseEntry, entry_id)
     if original is None or original.kind not in ("contact", "correction"):
         raise CaseInputError({"entry_id": "Only a recorded contact attempt can be corrected."})
-    case = _locked_case(session, user, original.case_id, "correct_entry")
-    done = entry_by_key(session, key)
+    entry, done = _begin(
+        session, user, "correct_entry", original.case_id, key, now, days, closed=None
+    )
     if done is not None:
         return done
-    errors: dict[str, str] = {}
-    clean = _clean(reason, NOTE_MAX, "reason", errors)
+    clean = entry.text(reason, NOTE_MAX, "reason")
     if not clean:
-        errors["reason"] = "Say what the correction changes."
-    days = days or working_days(session)
+        entry.errors["reason"] = "Say what the correction changes."
     try:
-        fields = validate_contact(contact, case, user, now, days)
+        fields = validate_contact(contact, entry.case, user, entry.now, entry.days)
     except CaseInputError as error:
-        errors.update(error.errors)
-    if errors:
-        raise CaseInputError(errors)
+        entry.errors.update(error.errors)
+    entry.refuse_if_errors()
     fields["note"] = f"Correction: {clean}\n{fields['note'] or ''}".strip()
-    return _simple_entry(
-        session,
-        user,
-        case,
-        kind="correction",
-        now=now,
-        days=days,
-        key=key,
-        corrects_entry_id=original.id,
-        **fields,
-    )
+    return entry.record("correction", corrects_entry_id=original.id, **fields)
