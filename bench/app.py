@@ -12,12 +12,9 @@ the same navigation, each on its first run and warm (median of reruns).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,8 +23,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.harness import logged_in_app, sqlite_store, timed_app_run  # noqa: E402
 
-COOKIE_KEY = "bench-9fQ2_xZ7mN4pL8wR1tV6bH0cJ5dG-aE3sU-k3Y"
 PASSWORD = "bench-password-123"
 FIRST_WEEK = date(2025, 9, 22)
 SOURCES = ("attendance", "vle", "submission", "lecture_capture")
@@ -171,43 +168,11 @@ def build_store(url: str, students: int, weeks: int, seed: int = 1) -> dict:
     }
 
 
-def _timed_run(at) -> float:
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(sys.stderr):  # the login library prints on stdout
-        at.run()
-    elapsed = time.perf_counter() - started
-    if at.exception:
-        raise RuntimeError(at.exception[0].value)
-    return elapsed
-
-
 def time_pages(student_id: str, warm_runs: int = 5) -> dict:
     """First and warm AppTest run times of the Cohort, Student and an empty page."""
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
     from lib import access
 
-    empty = Path(tempfile.mkdtemp(prefix="bench_app_")) / "empty_page.py"
-    empty.write_text(
-        "import streamlit as st\n"
-        "from lib.ui.widgets import require_page\n"
-        "require_page('bench_empty')\n"
-        "st.title('Empty')\n"
-    )
-    access.PAGES["bench_empty"] = access.PageSpec(
-        "bench_empty", "Empty", str(empty), "bench-empty", ":material/circle:"
-    )
-    access.ROLE_PAGES["wellbeing"] = (*access.ROLE_PAGES["wellbeing"], "bench_empty")
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=600)
-    _timed_run(at)
-    at.text_input[0].input("bench_wb")
-    at.text_input[1].input(PASSWORD)
-    at.button[0].click()
-    login_seconds = _timed_run(at)
-    if not at.session_state["authentication_status"]:
-        raise RuntimeError("bench login failed")
+    at, login_seconds, empty = logged_in_app("wellbeing", "bench_wb", PASSWORD)
     out: dict = {"login_s": round(login_seconds, 3)}
     for name, path, params in (
         ("empty", str(empty), {}),
@@ -218,8 +183,8 @@ def time_pages(student_id: str, warm_runs: int = 5) -> dict:
         at.query_params.clear()
         for key, value in params.items():
             at.query_params[key] = value
-        first = _timed_run(at)
-        warm = statistics.median(_timed_run(at) for _ in range(warm_runs))
+        first = timed_app_run(at)
+        warm = statistics.median(timed_app_run(at) for _ in range(warm_runs))
         out[name] = {"first_s": round(first, 3), "warm_s": round(warm, 3)}
         out[name]["title"] = at.title[0].value if at.title else None
         if name == "cohort":
@@ -243,16 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default="/tmp/bench_app.db", help="SQLite file for the store")
     parser.add_argument("--reuse", action="store_true", help="reuse an existing --db store")
     args = parser.parse_args(argv)
-    url = f"sqlite:///{args.db}"
-    os.environ["DATABASE_URL"] = url
-    os.environ["DASHBOARD_COOKIE_KEY"] = COOKIE_KEY
     result: dict = {"benchmark": "app", "store": "sqlite"}
-    if args.reuse and Path(args.db).exists():
-        result["data"] = {"reused": args.db}
-    else:
-        for suffix in ("", "-wal", "-shm"):
-            Path(args.db + suffix).unlink(missing_ok=True)
-        result["data"] = build_store(url, args.students, args.weeks)
+    result["data"] = sqlite_store(
+        args.db, args.reuse, lambda url: build_store(url, args.students, args.weeks)
+    )
     result["pages"] = time_pages(student_id="B000001")
     print(json.dumps(result, indent=2))
     return 0

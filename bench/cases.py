@@ -13,14 +13,10 @@ as a senior tutor of one school: the Home page (the worklist) and an empty page,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
-import os
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +25,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.harness import logged_in_app, sqlite_store, timed_app_run  # noqa: E402
 
 PASSWORD = "bench-password-123"
 SENIOR = "bench_senior"
@@ -36,7 +33,7 @@ SCHOOL = "Science"
 
 
 def _bench_app():
-    """bench/app.py as a module (its store builder and cookie key)."""
+    """bench/app.py as a module (its store builder)."""
     spec = importlib.util.spec_from_file_location("bench_app", ROOT / "bench" / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -217,48 +214,16 @@ def time_worklist_compute(runs: int = 3) -> dict:
     return out
 
 
-def _timed_run(at) -> float:
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(sys.stderr):  # the login library prints on stdout
-        at.run()
-    elapsed = time.perf_counter() - started
-    if at.exception:
-        raise RuntimeError(at.exception[0].value)
-    return elapsed
-
-
 def time_worklist(warm_runs: int = 5) -> dict:
     """First and warm AppTest run times of Home (the senior tutor's worklist) and an empty page."""
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
     from lib import access
 
-    empty = Path(tempfile.mkdtemp(prefix="bench_cases_")) / "empty_page.py"
-    empty.write_text(
-        "import streamlit as st\n"
-        "from lib.ui.widgets import require_page\n"
-        "require_page('bench_empty')\n"
-        "st.title('Empty')\n"
-    )
-    access.PAGES["bench_empty"] = access.PageSpec(
-        "bench_empty", "Empty", str(empty), "bench-empty", "⚪"
-    )
-    access.ROLE_PAGES["senior_tutor"] = (*access.ROLE_PAGES["senior_tutor"], "bench_empty")
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=600)
-    _timed_run(at)
-    at.text_input[0].input(SENIOR)
-    at.text_input[1].input(PASSWORD)
-    at.button[0].click()
-    login_seconds = _timed_run(at)
-    if not at.session_state["authentication_status"]:
-        raise RuntimeError("bench login failed")
+    at, login_seconds, empty = logged_in_app("senior_tutor", SENIOR, PASSWORD)
     out: dict = {"login_s": round(login_seconds, 3)}
     for name, path in (("empty", str(empty)), ("home", access.PAGES["home"].path)):
         at.switch_page(path)
-        first = _timed_run(at)
-        warm = statistics.median(_timed_run(at) for _ in range(warm_runs))
+        first = timed_app_run(at)
+        warm = statistics.median(timed_app_run(at) for _ in range(warm_runs))
         out[name] = {"first_s": round(first, 3), "warm_s": round(warm, 3)}
         if name == "home":
             titles = [m.value for m in at.markdown if str(m.value).startswith("### ")]
@@ -281,17 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="reuse an existing --db store")
     args = parser.parse_args(argv)
     bench_app = _bench_app()
-    url = f"sqlite:///{args.db}"
-    os.environ["DATABASE_URL"] = url
-    os.environ["DASHBOARD_COOKIE_KEY"] = secrets.token_urlsafe(48)  # a strong key for this run
+
+    def build(url: str) -> dict:
+        data = bench_app.build_store(url, args.students, args.weeks)
+        data["cases"] = add_cases(url, args.cases, args.entries)
+        return data
+
     result: dict = {"benchmark": "cases", "store": "sqlite"}
-    if args.reuse and Path(args.db).exists():
-        result["data"] = {"reused": args.db}
-    else:
-        for suffix in ("", "-wal", "-shm"):
-            Path(args.db + suffix).unlink(missing_ok=True)
-        result["data"] = bench_app.build_store(url, args.students, args.weeks)
-        result["data"]["cases"] = add_cases(url, args.cases, args.entries)
+    result["data"] = sqlite_store(args.db, args.reuse, build)
     result["worklist_compute"] = time_worklist_compute()
     result["pages"] = time_worklist()
     print(json.dumps(result, indent=2, default=str))

@@ -1,13 +1,18 @@
-"""Shared benchmark plumbing: each measurement runs in its own child process (peak memory is per process)."""
+"""Shared benchmark plumbing: child processes per measurement (peak memory is per process), the
+app benchmarks' store and logged-in AppTest."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
+import secrets
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,3 +59,61 @@ def timed(read) -> dict:
     started = time.perf_counter()
     rows = read()
     return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
+# --- the app benchmarks (bench/app.py, bench/cases.py): an SQLite store and AppTest logged in --
+
+
+def sqlite_store(db: str, reuse: bool, build: Callable[[str], dict]) -> dict:
+    """Point DATABASE_URL at the SQLite file `db`: reused as it is when asked and present, else
+    removed and filled by `build(url)`, whose figures are returned."""
+    url = f"sqlite:///{db}"
+    os.environ["DATABASE_URL"] = url
+    if reuse and Path(db).exists():
+        return {"reused": db}
+    for suffix in ("", "-wal", "-shm"):
+        Path(db + suffix).unlink(missing_ok=True)
+    return build(url)
+
+
+def timed_app_run(at) -> float:
+    """Seconds one AppTest run takes (its exception, if any, raised)."""
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # the login library prints on stdout
+        at.run()
+    elapsed = time.perf_counter() - started
+    if at.exception:
+        raise RuntimeError(at.exception[0].value)
+    return elapsed
+
+
+def logged_in_app(role: str, username: str, password: str) -> tuple[object, float, Path]:
+    """Home.py in AppTest logged in as `username`, with an empty page (the reference the pages are
+    measured against) registered for `role`: (the AppTest, login seconds, the empty page's path)."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from lib import access
+
+    os.environ["DASHBOARD_COOKIE_KEY"] = secrets.token_urlsafe(48)  # a strong key for this run
+    empty = Path(tempfile.mkdtemp(prefix="bench_page_")) / "empty_page.py"
+    empty.write_text(
+        "import streamlit as st\n"
+        "from lib.ui.widgets import require_page\n"
+        "require_page('bench_empty')\n"
+        "st.title('Empty')\n"
+    )
+    access.PAGES["bench_empty"] = access.PageSpec(
+        "bench_empty", "Empty", str(empty), "bench-empty", "⚪"
+    )
+    access.ROLE_PAGES[role] = (*access.ROLE_PAGES[role], "bench_empty")
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=600)
+    timed_app_run(at)
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    at.button[0].click()
+    login_seconds = timed_app_run(at)
+    if not at.session_state["authentication_status"]:
+        raise RuntimeError("bench login failed")
+    return at, login_seconds, empty

@@ -1,20 +1,19 @@
-"""Helpers for the real-browser tests: serve the app (or several), drive Debian's chromium, npm tools."""
+"""Helpers for the real-browser tests: serve the app (lib.ops.replicas starts it), drive Debian's
+chromium, npm tools."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from lib.ops.replicas import free_port, streamlit_app
+from lib.ops.replicas import wait_for_http as http_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,21 +32,10 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_http(url: str, what: str, log: Path | None = None, tries: int = 240) -> None:
+def wait_for_http(url: str, what: str, log: Path | None = None, seconds: float = 120) -> None:
     """Wait until `url` answers 200 (or fail the test with the server's log)."""
-    for _ in range(tries):
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
+    if http_ok(url, seconds):
+        return
     detail = log.read_text() if log and log.exists() else ""
     pytest.fail(f"{what} did not start: {detail[-3000:]}")
 
@@ -59,36 +47,10 @@ def streamlit_server(
     """`streamlit run Home.py` on loopback with the given environment; yields the base URL."""
     port = port or free_port()
     log_path = folder / f"streamlit_{port}.log"
-    log = open(log_path, "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "Home.py",
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false",
-            *extra,
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with streamlit_app(env, port, log_path, extra):
+        base = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base}/_stcore/health", "streamlit", log_path)
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @contextmanager

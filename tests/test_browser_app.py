@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
 from lib.auth import COOKIE_NAME
 from lib.store.db import get_engine, init_db, session_factory
-from tests.app_fixtures import COOKIE_KEY, PASSWORD, ROOT, seed
+from tests.app_fixtures import COOKIE_KEY, PASSWORD, seed
+from tests.browser_support import chromium_page, needs_chromium, streamlit_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="browser tests need Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture(scope="module")
@@ -49,57 +21,15 @@ def server(tmp_path_factory):
     with session_factory(url)() as session:
         seed(session)
     get_engine(url).dispose()
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "DASHBOARD_COOKIE_KEY": COOKIE_KEY}
-    log = open(folder / "streamlit.log", "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "Home.py",
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        pytest.fail(f"streamlit did not start: {(folder / 'streamlit.log').read_text()}")
-    try:
+    env = {"DATABASE_URL": url, "DASHBOARD_COOKIE_KEY": COOKIE_KEY}
+    with streamlit_server(env, folder) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
-        tab.set_default_timeout(45_000)
+    with chromium_page() as tab:
         yield tab
-        context.close()
-        browser.close()
 
 
 def _log_in(page, username: str) -> None:

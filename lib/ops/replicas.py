@@ -8,6 +8,7 @@ Open-source nginx has no `sticky` directive, and `ip_hash` would send every user
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -94,8 +95,6 @@ def wait_for_http(url: str, seconds: float = 120) -> bool:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -123,6 +122,42 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+def streamlit_command(port: int, extra: tuple[str, ...] = ()) -> list[str]:
+    """`streamlit run Home.py`, headless on loopback at `port`, with `extra` options."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "Home.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--browser.gatherUsageStats=false",
+        *extra,
+    ]
+
+
+@contextmanager
+def streamlit_app(
+    env: dict[str, str], port: int, log_path: Path, extra: tuple[str, ...] = ()
+) -> Iterator[subprocess.Popen]:
+    """The app running on loopback at `port` (this environment plus `env`, output to `log_path`)
+    until the block ends; whether it answers yet is the caller's to wait for."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            streamlit_command(port, extra),
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            _stop(proc)
+
+
 @contextmanager
 def serve(
     env: dict[str, str], folder: Path, replicas: int = 2, *, nginx: bool = True
@@ -134,25 +169,7 @@ def serve(
         ports = [free_port() for _ in range(replicas)]
         for port in ports:
             log_path = folder / f"replica_{port}.log"
-            log = stack.enter_context(open(log_path, "w"))
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "streamlit",
-                    "run",
-                    "Home.py",
-                    "--server.headless=true",
-                    f"--server.port={port}",
-                    "--server.address=127.0.0.1",
-                    "--browser.gatherUsageStats=false",
-                ],
-                cwd=ROOT,
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            stack.callback(_stop, proc)
+            proc = stack.enter_context(streamlit_app(env, port, log_path))
             cluster.replicas.append((proc.pid, f"http://127.0.0.1:{port}"))
             cluster.logs.append(log_path)
         for _, base in cluster.replicas:
