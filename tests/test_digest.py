@@ -130,3 +130,43 @@ def test_a_flag_is_new_in_the_first_digest_after_its_week_ends(store):
     for as_of, new in (("2025-11-20", True), ("2025-11-30", True), ("2025-12-01", False)):
         flags = flags_for(store, tutor, date.fromisoformat(as_of)).set_index("student_id")
         assert bool(flags.loc["S001", "new"]) is new, as_of
+
+
+def test_the_digest_and_the_cohort_page_agree_on_the_flags_in_force(store):
+    from lib.cases.digest import flags_for
+    from lib.views.cohort import flagged_list
+    from lib.views.filters import CohortFilters
+
+    def flag(kind: str, week: str, ended: str) -> Flag:
+        return Flag(
+            student_id="S002",
+            kind=kind,
+            severity="low",
+            week_start=date.fromisoformat(week),
+            ended_week=date.fromisoformat(ended),
+            explanation=kind,
+            computed_at=datetime(2025, 11, 1),
+        )
+
+    # ended in the as-of week (no longer in force), and ending the week after (still in force)
+    store.add_all(
+        [
+            flag("index_drop", "2025-11-03", "2025-11-17"),
+            flag("no_engagement", "2025-11-03", "2025-11-24"),
+        ]
+    )
+    store.commit()
+    tutor = User("tut_a", "tutor")
+    as_of = date.fromisoformat(AS_OF)
+    digest = flags_for(store, tutor, as_of)
+    cohort, total = flagged_list(store, tutor, CohortFilters(week_to=as_of), limit=1000)
+    key = ["student_id", "kind", "week_start"]
+    assert total == len(digest) == 3
+    assert sorted(map(tuple, digest[key].values.tolist())) == sorted(
+        map(tuple, cohort[key].values.tolist())
+    )
+    assert set(zip(digest["student_id"], digest["kind"], strict=True)) == {
+        ("S001", "index_drop"),
+        ("S002", "missed_submissions"),
+        ("S002", "no_engagement"),
+    }

@@ -20,6 +20,7 @@ from lib.audit import log_access
 from lib.cases import ladder
 from lib.cases.mail import MailError, SmtpServer, default_sender, send_message, valid_address
 from lib.cases.queries import cases_frame
+from lib.compute.flags import in_force
 from lib.store.models import Flag, StaffUser, Student
 
 MAX_LINES = 100  # per section; the rest are counted and left to the dashboard
@@ -65,8 +66,7 @@ def flags_for(session: Session, user: User, as_of: date) -> pd.DataFrame:
         .join(Student, Student.student_id == Flag.student_id)
         .where(
             Flag.student_id.in_(scoped_student_ids(user)),
-            Flag.week_start <= as_of,
-            (Flag.ended_week.is_(None)) | (Flag.ended_week > as_of),
+            in_force(as_of),
         )
         .order_by(Flag.week_start.desc(), Flag.student_id, Flag.kind)
     ).all()
