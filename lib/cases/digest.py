@@ -122,7 +122,8 @@ def build_digest(
 ) -> Digest | None:
     """The digest of one opted-in user (None when their role gets no digest or no address)."""
     user = User.from_staff(staff)
-    if not can(user, "receive_digest") or not valid_address(staff.email):
+    to = staff.email
+    if not can(user, "receive_digest") or to is None or not valid_address(to):
         return None
     flags = flags_for(session, user, as_of)
     overdue = overdue_for(session, user, as_of, cases)
@@ -161,7 +162,7 @@ def build_digest(
         ]
     )
     ids = sorted(set(flags["student_id"]) | set(overdue["student_id"]))
-    return Digest(staff.username, staff.email, subject, body, ids)
+    return Digest(staff.username, to, subject, body, ids)
 
 
 def digests(session: Session, as_of: date | None = None) -> tuple[list[Digest], list[str]]:
@@ -193,7 +194,7 @@ def to_message(digest: Digest, as_of: date) -> EmailMessage:
 
 
 def _log(session: Session, staff_username: str, digest: Digest, as_of: date, how: str) -> None:
-    staff = session.scalar(select(StaffUser).where(StaffUser.username == staff_username))
+    staff = session.scalars(select(StaffUser).where(StaffUser.username == staff_username)).one()
     log_access(
         session,
         User.from_staff(staff),

@@ -84,7 +84,9 @@ def default_sender(secrets_path: Path | None = None) -> str | None:
 
 def valid_address(address: str | None) -> bool:
     """A plain e-mail address (no display name, no spaces, no header or URL syntax)."""
-    return bool(address) and len(address) <= 254 and bool(_ADDRESS.match(address))
+    if not address:
+        return False
+    return len(address) <= 254 and bool(_ADDRESS.match(address))
 
 
 # --- templates ------------------------------------------------------------------------------------
@@ -288,7 +290,7 @@ def send_to_student(
     sender = sender_address(session, user)
     if sender is None:
         raise CaseInputError({"sender": "Your staff record has no e-mail address to send from."})
-    student = session.get(Student, case.student_id)
+    student = session.get_one(Student, case.student_id)
     sender_name = user.display_name or user.username
     draft = draft_message(template_key, student, sender_name, times, now=now)
     note = f"Sent from the dashboard: {draft.template.title} ({draft.subject!r})"

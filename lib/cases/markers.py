@@ -34,11 +34,11 @@ def marker_label(
         **ladder.CLOSE_OUTCOME_LABELS,
         **ladder.EMERGENCY_DECISION_LABELS,
     }
-    has_step = step is not None and not pd.isna(step)
+    number = int(step) if step is not None and not pd.isna(step) else None
     parts = [
         ladder.TRACK_LABELS.get(track, track),
-        ladder.step_title(int(step)) if has_step and track == "welfare" else None,
-        f"visa contact {int(step)}" if has_step and track == "visa" else None,
+        ladder.step_title(number) if number is not None and track == "welfare" else None,
+        f"visa contact {number}" if number is not None and track == "visa" else None,
         KIND_NAMES.get(kind, kind),
         ladder.CHANNEL_LABELS.get(channel) if isinstance(channel, str) else None,
         labels.get(outcome) if isinstance(outcome, str) else None,

@@ -194,7 +194,7 @@ def _non_empty_tables(conn: Connection) -> list[str]:
     return [
         t.name
         for t in tables()
-        if t.name in present and conn.scalar(select(func.count()).select_from(t)) > 0
+        if t.name in present and (conn.scalar(select(func.count()).select_from(t)) or 0) > 0
     ]
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import CursorResult, Delete, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from lib.access import User
@@ -57,6 +58,8 @@ def get_retention(session: Session) -> Retention:
     row = session.get(Setting, RETENTION_KEY)
     if row is None:
         return Retention(DEFAULT_RETENTION_YEARS)
+    if not isinstance(row.value, int | float | str):
+        raise ValueError(f"the retention setting is not a number of years: {row.value!r}")
     return Retention(int(row.value), row.updated_by, row.updated_at)
 
 
@@ -87,7 +90,7 @@ def cutoff_for(as_of: date, years: int) -> date:
     return back - timedelta(days=back.weekday())
 
 
-def _purge_statements(cutoff: date) -> list[tuple[str, object]]:
+def _purge_statements(cutoff: date) -> list[tuple[str, Delete]]:
     """(table, DELETE) in an order that respects foreign keys."""
     start = datetime.combine(cutoff, datetime.min.time())
     old_events = select(TimetableEvent.event_id).where(TimetableEvent.start_at < start)
@@ -150,17 +153,17 @@ def purge(
     counts: dict[str, int] = {}
     for name, statement in _purge_statements(cutoff):
         if dry_run:
-            counted = (
-                select(func.count())
-                .select_from(
-                    statement.table  # type: ignore[attr-defined]
-                )
-                .where(statement.whereclause)
-            )  # type: ignore[attr-defined]
+            rows = statement.whereclause
+            if rows is None:  # every purge statement names its rows; never count a whole table
+                raise ValueError(f"the purge of {name} has no condition")
+            counted = select(func.count()).select_from(statement.table).where(rows)
             counts[name] = int(session.scalar(counted) or 0)
         else:
             options = {"synchronize_session": False}  # no identity map to keep in step
-            counts[name] = int(session.execute(statement, execution_options=options).rowcount or 0)
+            result = cast(
+                "CursorResult[Any]", session.execute(statement, execution_options=options)
+            )
+            counts[name] = int(result.rowcount or 0)
     if not dry_run:
         session.flush()
         operator = User(username=by, role="admin", display_name=by)
