@@ -135,15 +135,7 @@ LADDER: dict[int, Step] = {
             3,
             "Other means",
             "Try other means: personal e-mail, Teams call or message, phone call, text message",
-            (
-                "personal_email",
-                "teams_call",
-                "teams_message",
-                "phone",
-                "sms",
-                "letter",
-                "in_person",
-            ),
+            CHANNELS[1:],  # every channel but the university e-mail
             ("tutor", "senior_tutor", "wellbeing"),
         ),
         Step(

@@ -288,35 +288,53 @@ def _text(name: str, cid: int, field: str, label: str, errors: dict[str, str]) -
     _field_error(errors, field)
 
 
+def _text_form(
+    view: views.CaseView,
+    user: User,
+    field: tuple[str, str, str],
+    words: tuple[str, str],
+    action: Callable[..., object],
+    done: str,
+) -> None:
+    """A form of one text: `field` is (form name, field, label), `words` (title, button);
+    `action(session, user, case_id, text, key=...)` records it."""
+    name, part, label = field
+    cid = view.case_id
+    _simple_form(
+        name,
+        view,
+        user,
+        *words,
+        lambda e: _text(name, cid, part, label, e),
+        lambda session, key: action(
+            session, user, cid, st.session_state.get(_state(f"{name}_{part}", cid)) or "", key=key
+        ),
+        done,
+    )
+
+
 def _action_forms(view: views.CaseView, user: User) -> None:
     cid = view.case_id
     s = st.session_state
     a = view.actions
     if a["handover"]:
-        _simple_form(
-            "handover",
+        _text_form(
             view,
             user,
-            "Hand over to the wellbeing team (step 4)",
-            "Hand over",
-            lambda e: _text("handover", cid, "note", "What has been tried, and why", e),
-            lambda session, key: service.hand_over(
-                session, user, cid, s.get(_state("handover_note", cid)) or "", key=key
-            ),
+            ("handover", "note", "What has been tried, and why"),
+            ("Hand over to the wellbeing team (step 4)", "Hand over"),
+            service.hand_over,
             "Handed over to the wellbeing team.",
         )
     if a["refer"] and view.referral:
-        _simple_form(
-            "refer",
+        team = view.referral.team
+        _text_form(
             view,
             user,
-            f"Refer to {view.referral.team} (step 5) — because {view.referral.reason}",
-            f"Refer to {view.referral.team}",
-            lambda e: _text("refer", cid, "note", "Note for the referral (optional)", e),
-            lambda session, key: service.refer(
-                session, user, cid, s.get(_state("refer_note", cid)) or "", key=key
-            ),
-            f"Referred to {view.referral.team}.",
+            ("refer", "note", "Note for the referral (optional)"),
+            (f"Refer to {team} (step 5) — because {view.referral.reason}", f"Refer to {team}"),
+            service.refer,
+            f"Referred to {team}.",
         )
     if a["emergency_decision"]:
 
@@ -392,16 +410,12 @@ def _action_forms(view: views.CaseView, user: User) -> None:
         with st.expander("Correct a recorded contact attempt (a new entry; the old one stays)"):
             _correction_form(view, user)
     if a["reopen_case"]:
-        _simple_form(
-            "reopen",
+        _text_form(
             view,
             user,
-            "Reopen the case",
-            "Reopen",
-            lambda e: _text("reopen", cid, "reason", "Why it reopens", e),
-            lambda session, key: service.reopen_case(
-                session, user, cid, s.get(_state("reopen_reason", cid)) or "", key=key
-            ),
+            ("reopen", "reason", "Why it reopens"),
+            ("Reopen the case", "Reopen"),
+            service.reopen_case,
             "Case reopened.",
         )
 

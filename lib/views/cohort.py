@@ -12,6 +12,7 @@ from lib.access import User, fields_for, require
 from lib.compute.flags import in_force
 from lib.safe_csv import to_csv
 from lib.store.models import DataQualityEvent, Flag, Student
+from lib.views.data_quality import COLUMNS as DQ_COLUMNS
 from lib.views.filters import SEVERITY_ORDER, CohortFilters, describe, student_clauses
 
 
@@ -139,27 +140,14 @@ def data_quality_events(
 ) -> pd.DataFrame:
     """Systemic drops (not student problems) in the selected weeks, newest first."""
     require(user, "view_data_quality")
-    query = select(
-        DataQualityEvent.week_start,
-        DataQualityEvent.source,
-        DataQualityEvent.module_code,
-        DataQualityEvent.share_affected,
-        DataQualityEvent.students_affected,
-        DataQualityEvent.explanation,
-    ).order_by(DataQualityEvent.week_start.desc(), DataQualityEvent.source)
+    query = select(*(getattr(DataQualityEvent, c) for c in DQ_COLUMNS)).order_by(
+        DataQualityEvent.week_start.desc(), DataQualityEvent.source
+    )
     if week_from:
         query = query.where(DataQualityEvent.week_start >= week_from)
     if week_to:
         query = query.where(DataQualityEvent.week_start <= week_to)
-    columns = [
-        "week_start",
-        "source",
-        "module_code",
-        "share_affected",
-        "students_affected",
-        "explanation",
-    ]
-    return pd.DataFrame(session.execute(query.limit(limit)).all(), columns=columns)
+    return pd.DataFrame(session.execute(query.limit(limit)).all(), columns=DQ_COLUMNS)
 
 
 EXPORT_FIELDS = (
