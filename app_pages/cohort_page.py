@@ -7,7 +7,7 @@ import streamlit as st
 
 from lib.access import User, can
 from lib.ui import actions, cache
-from lib.ui.chart_text import chart_in_words
+from lib.ui.chart_text import chart_in_words, chart_with_words
 from lib.ui.contact_impact import contact_impact_section
 from lib.ui.dq_banner import data_quality_line
 from lib.ui.state import Keys
@@ -95,8 +95,7 @@ def heatmap(user: User, version: str, filters: CohortFilters, size: int) -> list
         f"Students {page * HEATMAP_SIZE + 1}–{page * HEATMAP_SIZE + len(heat['ids'])} of {size:,}, "
         "flagged (most severe) first. 100% = the student's own usual level."
     )
-    st.plotly_chart(heat["figure"], key="cohort_heatmap")
-    chart_in_words(heat["figure"])
+    chart_with_words(heat["figure"], "cohort_heatmap")
     return heat["ids"]
 
 

@@ -11,7 +11,7 @@ from lib.ingest.pipeline import LoadReport
 from lib.safe_markdown import escape_markdown
 from lib.sources import INGEST_SOURCES
 from lib.ui import actions, cache
-from lib.ui.chart_text import chart_in_words
+from lib.ui.chart_text import chart_with_words
 from lib.ui.state import Keys, data_page_state
 from lib.ui.widgets import require_page
 from lib.usecases import CALENDAR_KINDS
@@ -92,9 +92,7 @@ def coverage_tab(version: str) -> None:
     if coverage.empty:
         st.info("No activity loaded yet.")
     else:
-        figure = charts.coverage_heatmap(coverage)
-        st.plotly_chart(figure, key="coverage_chart")
-        chart_in_words(figure)
+        chart_with_words(charts.coverage_heatmap(coverage), "coverage_chart")
 
 
 def calendar_tab(user: User, version: str) -> None:
@@ -102,9 +100,7 @@ def calendar_tab(user: User, version: str) -> None:
     if calendar.empty:
         st.info("No term calendar loaded yet: upload a `calendar` file (kind,start,end,label).")
     else:
-        figure = charts.calendar_timeline(calendar)
-        st.plotly_chart(figure, key="calendar_chart")
-        chart_in_words(figure)
+        chart_with_words(charts.calendar_timeline(calendar), "calendar_chart")
         st.dataframe(calendar, hide_index=True, key="calendar_table")
     st.caption("A whole calendar can also be loaded as a `calendar` file on the Upload tab.")
     with st.form(Keys.CALENDAR_FORM, clear_on_submit=True):

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from lib import charts
+from lib.views.student import MEASURE_COLUMNS
 from tests import app_fixtures
 from tests.app_fixtures import FIRST_WEEK, open_page
 from tests.test_app import plotly_array
@@ -27,18 +28,7 @@ def _measures() -> pd.DataFrame:
         value = (1.0 if w == 1 else 0.0) if due else None
         baseline = 1.0 if w <= 4 else 0.0  # the usual rate, then the rate after the missed week
         rows.append((week, "submission", value, due, baseline, 0.5, 1.5, False, True))
-    columns = [
-        "week_start",
-        "source",
-        "value",
-        "expected",
-        "baseline",
-        "baseline_low",
-        "baseline_high",
-        "cold_start",
-        "teaching",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=MEASURE_COLUMNS)
 
 
 def test_submission_baseline_is_the_usual_rate_of_the_weeks_with_something_due():

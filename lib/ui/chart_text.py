@@ -67,3 +67,9 @@ def describe(figure) -> str:
 def chart_in_words(figure, container=st) -> None:
     """Render the text alternative under a chart (plain text: trace names are not Markdown)."""
     container.text(describe(figure))
+
+
+def chart_with_words(figure, key: str) -> None:
+    """A chart and its text alternative under it."""
+    st.plotly_chart(figure, key=key)
+    chart_in_words(figure)

@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.access import User, fields_for, require
+from lib.access import PROFILE_FIELDS, User, fields_for, require
 from lib.compute.flags import in_force
 from lib.safe_csv import to_csv
 from lib.store.models import DataQualityEvent, Flag, Student
@@ -150,21 +150,7 @@ def data_quality_events(
     return pd.DataFrame(session.execute(query.limit(limit)).all(), columns=DQ_COLUMNS)
 
 
-EXPORT_FIELDS = (
-    "student_id",
-    "given_name",
-    "family_name",
-    "email",
-    "course_code",
-    "school",
-    "level",
-    "year_of_study",
-    "mode",
-    "tutor_username",
-    "visa_sponsored",
-    "residence",
-    "status",
-)
+EXPORT_FIELDS = tuple(f for f in PROFILE_FIELDS if f not in ("course_name", "start_date"))
 
 
 def cohort_export(session: Session, user: User, f: CohortFilters) -> pd.DataFrame:

@@ -86,19 +86,22 @@ def student_profile(session: Session, user: User, student_id: str) -> dict | Non
     return {c: getattr(student, c) for c in fields_for(user) if hasattr(Student, c)}
 
 
+MEASURE_COLUMNS = [
+    "week_start",
+    "source",
+    "value",
+    "expected",
+    "baseline",
+    "baseline_low",
+    "baseline_high",
+    "cold_start",
+    "teaching",
+]
+
+
 def student_measures(session: Session, user: User, student_id: str) -> pd.DataFrame:
     """Every weekly measure of one student (empty when out of scope)."""
-    columns = [
-        "week_start",
-        "source",
-        "value",
-        "expected",
-        "baseline",
-        "baseline_low",
-        "baseline_high",
-        "cold_start",
-        "teaching",
-    ]
+    columns = MEASURE_COLUMNS
     if not can_view_student(session, user, student_id):
         return pd.DataFrame(columns=columns)
     rows = session.execute(
