@@ -228,20 +228,14 @@ def _contact_fields(
             key=_state(f"{name}_staff", slot),
         )
         _field_error(errors, "staff_username")
-    st.text_area(
-        "Note",
-        value=old["note"] if old else "",
-        max_chars=service.NOTE_MAX,
-        key=_state(f"{name}_note", slot),
-    )
-    _field_error(errors, "note")
-    st.text_input(
-        "Next action" if old else "Next action (empty: the ladder's suggestion)",
-        value=old["next_action"] if old else "",
-        max_chars=service.ACTION_MAX,
-        key=_state(f"{name}_next", slot),
-    )
-    _field_error(errors, "next_action")
+    next_label = "Next action" if old else "Next action (empty: the ladder's suggestion)"
+    for widget, part, field, label, limit in (
+        (st.text_area, "note", "note", "Note", service.NOTE_MAX),
+        (st.text_input, "next", "next_action", next_label, service.ACTION_MAX),
+    ):
+        text = old[field] if old else ""
+        widget(label, value=text, max_chars=limit, key=_state(f"{name}_{part}", slot))
+        _field_error(errors, field)
     st.date_input(
         "Next action due" if old else "Next action due (empty: 5 working days after the contact)",
         value=old["next_due"] if old else None,
