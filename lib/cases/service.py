@@ -74,12 +74,6 @@ def _denied(user: User | None, action: str) -> str:
     return f"Your role ({who}) may not {action.replace('_', ' ')}."
 
 
-def _require_role(user: User, action: str) -> None:
-    """The role may take the action at all; the track and the student are checked on the case."""
-    if not can(user, action):
-        raise CaseDenied(_denied(user, action))
-
-
 def _check(user: User, action: str, track: str) -> None:
     if not can_on_track(user, action, track):
         raise CaseDenied(
@@ -160,9 +154,9 @@ def _begin(
     days: WorkingDays | None,
     closed: str | None = _CLOSED,
 ) -> tuple[_Entry, CaseEntry | None]:
-    """Check the role, lock the case and check its track and student; the entry already recorded
-    under `key` when this is a repeat, else a refusal (`closed`) when the case is closed."""
-    _require_role(user, action)
+    """Lock the case and check its track and student (the caller checked the role); the entry
+    already recorded under `key` when this is a repeat, else a refusal (`closed`) when the case is
+    closed."""
     now = _now(now)
     case = _locked_case(session, user, case_id, action)
     done = entry_by_key(session, key)
@@ -192,7 +186,8 @@ def open_case(
     days: WorkingDays | None = None,
 ) -> Case:
     """Open a case (from a flag or by hand); the student's case on that track when one is open."""
-    _require_role(user, "open_case")
+    if not can(user, "open_case"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "open_case"))
     now = _now(now)
     if track not in ladder.TRACKS:
         raise CaseInputError({"track": "Choose the welfare or the visa track."})
@@ -297,6 +292,8 @@ def record_contact(
 ) -> CaseEntry:
     """Append a contact attempt to an open case."""
     closed = "This case is closed: reopen it to record a contact."
+    if not can(user, "record_contact"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "record_contact"))
     entry, done = _begin(session, user, "record_contact", case_id, key, now, days, closed)
     if done is not None:
         return done
@@ -315,6 +312,8 @@ def hand_over(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 4: pass the case to the wellbeing team's queue, with a note."""
+    if not can(user, "handover"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "handover"))
     entry, done = _begin(session, user, "handover", case_id, key, now, days)
     if done is not None:
         return done
@@ -347,6 +346,8 @@ def refer(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 5: refer to ResX (on campus) or Faculty Support and Wellbeing (off campus), with why."""
+    if not can(user, "refer"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "refer"))
     entry, done = _begin(session, user, "refer", case_id, key, now, days)
     if done is not None:
         return done
@@ -397,6 +398,8 @@ def emergency_decision(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Step 6 (wellbeing only): the emergency-contact decision, its reason and who authorised it."""
+    if not can(user, "emergency_decision"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "emergency_decision"))
     entry, done = _begin(session, user, "emergency_decision", case_id, key, now, days)
     if done is not None:
         return done
@@ -434,6 +437,8 @@ def close_case(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Close with an outcome: re-engaged, support in place, no concern, withdrawn, other."""
+    if not can(user, "close_case"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "close_case"))
     entry, done = _begin(session, user, "close_case", case_id, key, now, days)
     if done is not None:
         return done
@@ -459,6 +464,8 @@ def reopen_case(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """Reopen a closed case at the step it had, with the reason."""
+    if not can(user, "reopen_case"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "reopen_case"))
     entry, done = _begin(session, user, "reopen_case", case_id, key, now, days, closed=None)
     if done is not None:
         return done
@@ -494,7 +501,8 @@ def correct_entry(
     days: WorkingDays | None = None,
 ) -> CaseEntry:
     """A correction of a contact attempt: a new entry pointing at the one it corrects (which stays)."""
-    _require_role(user, "correct_entry")
+    if not can(user, "correct_entry"):  # the role; the track and the student are checked below
+        raise CaseDenied(_denied(user, "correct_entry"))
     original = session.get(CaseEntry, entry_id)
     if original is None or original.kind not in ("contact", "correction"):
         raise CaseInputError({"entry_id": "Only a recorded contact attempt can be corrected."})
