@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from datetime import date, datetime, timedelta
@@ -23,7 +22,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.harness import logged_in_app, sqlite_store, timed_app_run  # noqa: E402
+from bench.harness import first_and_warm, logged_in_app, sqlite_store, store_arguments  # noqa: E402
 
 PASSWORD = "bench-password-123"
 FIRST_WEEK = date(2025, 9, 22)
@@ -183,9 +182,7 @@ def time_pages(student_id: str, warm_runs: int = 5) -> dict:
         at.query_params.clear()
         for key, value in params.items():
             at.query_params[key] = value
-        first = timed_app_run(at)
-        warm = statistics.median(timed_app_run(at) for _ in range(warm_runs))
-        out[name] = {"first_s": round(first, 3), "warm_s": round(warm, 3)}
+        out[name] = first_and_warm(at, warm_runs)
         out[name]["title"] = at.title[0].value if at.title else None
         if name == "cohort":
             out[name]["students_metric"] = at.metric[0].value
@@ -203,10 +200,7 @@ def time_pages(student_id: str, warm_runs: int = 5) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=40_000)
-    parser.add_argument("--weeks", type=int, default=20)
-    parser.add_argument("--db", default="/tmp/bench_app.db", help="SQLite file for the store")
-    parser.add_argument("--reuse", action="store_true", help="reuse an existing --db store")
+    store_arguments(parser, "/tmp/bench_app.db")
     args = parser.parse_args(argv)
     result: dict = {"benchmark": "app", "store": "sqlite"}
     result["data"] = sqlite_store(

@@ -25,7 +25,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.harness import logged_in_app, sqlite_store, timed_app_run  # noqa: E402
+from bench.harness import first_and_warm, logged_in_app, sqlite_store, store_arguments  # noqa: E402
 
 PASSWORD = "bench-password-123"
 SENIOR = "bench_senior"
@@ -222,9 +222,7 @@ def time_worklist(warm_runs: int = 5) -> dict:
     out: dict = {"login_s": round(login_seconds, 3)}
     for name, path in (("empty", str(empty)), ("home", access.PAGES["home"].path)):
         at.switch_page(path)
-        first = timed_app_run(at)
-        warm = statistics.median(timed_app_run(at) for _ in range(warm_runs))
-        out[name] = {"first_s": round(first, 3), "warm_s": round(warm, 3)}
+        out[name] = first_and_warm(at, warm_runs)
         if name == "home":
             titles = [m.value for m in at.markdown if str(m.value).startswith("### ")]
             out[name]["sections"] = titles
@@ -238,12 +236,9 @@ def time_worklist(warm_runs: int = 5) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=40_000)
-    parser.add_argument("--weeks", type=int, default=20)
+    store_arguments(parser, "/tmp/bench_cases.db")
     parser.add_argument("--cases", type=int, default=20_000)
     parser.add_argument("--entries", type=int, default=200_000)
-    parser.add_argument("--db", default="/tmp/bench_cases.db", help="SQLite file for the store")
-    parser.add_argument("--reuse", action="store_true", help="reuse an existing --db store")
     args = parser.parse_args(argv)
     bench_app = _bench_app()
 

@@ -3,11 +3,13 @@ app benchmarks' store and logged-in AppTest."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import resource
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,3 +119,18 @@ def logged_in_app(role: str, username: str, password: str) -> tuple[object, floa
     if not at.session_state["authentication_status"]:
         raise RuntimeError("bench login failed")
     return at, login_seconds, empty
+
+
+def store_arguments(parser: argparse.ArgumentParser, default_db: str) -> None:
+    """The store options of the app benchmarks: its size and its SQLite file."""
+    parser.add_argument("--students", type=int, default=40_000)
+    parser.add_argument("--weeks", type=int, default=20)
+    parser.add_argument("--db", default=default_db, help="SQLite file for the store")
+    parser.add_argument("--reuse", action="store_true", help="reuse an existing --db store")
+
+
+def first_and_warm(at, warm_runs: int) -> dict:
+    """Seconds of the page's first run and the median of `warm_runs` reruns."""
+    first = timed_app_run(at)
+    warm = statistics.median(timed_app_run(at) for _ in range(warm_runs))
+    return {"first_s": round(first, 3), "warm_s": round(warm, 3)}
