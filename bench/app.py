@@ -11,7 +11,6 @@ the same navigation, each on its first run and warm (median of reruns).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -22,7 +21,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.harness import first_and_warm, logged_in_app, sqlite_store, store_arguments  # noqa: E402
+from bench.harness import (  # noqa: E402
+    against_empty,
+    first_and_warm,
+    logged_in_app,
+    sqlite_store,
+    store_parser,
+)
 
 PASSWORD = "bench-password-123"
 FIRST_WEEK = date(2025, 9, 22)
@@ -190,17 +195,12 @@ def time_pages(student_id: str, warm_runs: int = 5) -> dict:
         if name == "student":
             out[name]["header"] = at.header[0].value if at.header else None
             out[name]["plotly_charts"] = len(at.get("plotly_chart"))
-    for name in ("cohort", "student"):
-        out[name]["warm_ratio_to_empty"] = round(out[name]["warm_s"] / out["empty"]["warm_s"], 2)
-    out["target_met"] = bool(
-        out["cohort"]["warm_s"] <= 2.0 and out["cohort"]["warm_ratio_to_empty"] <= 10
-    )
+    against_empty(out, ("cohort", "student"), "cohort", 2.0)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    store_arguments(parser, "/tmp/bench_app.db")
+    parser = store_parser(__doc__, "/tmp/bench_app.db")
     args = parser.parse_args(argv)
     result: dict = {"benchmark": "app", "store": "sqlite"}
     result["data"] = sqlite_store(

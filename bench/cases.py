@@ -12,7 +12,6 @@ as a senior tutor of one school: the Home page (the worklist) and an empty page,
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import statistics
@@ -25,7 +24,13 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.harness import first_and_warm, logged_in_app, sqlite_store, store_arguments  # noqa: E402
+from bench.harness import (  # noqa: E402
+    against_empty,
+    first_and_warm,
+    logged_in_app,
+    sqlite_store,
+    store_parser,
+)
 
 PASSWORD = "bench-password-123"
 SENIOR = "bench_senior"
@@ -227,16 +232,12 @@ def time_worklist(warm_runs: int = 5) -> dict:
             titles = [m.value for m in at.markdown if str(m.value).startswith("### ")]
             out[name]["sections"] = titles
             out[name]["elements"] = len(list(at.main))
-    out["home"]["warm_ratio_to_empty"] = round(out["home"]["warm_s"] / out["empty"]["warm_s"], 2)
-    out["target_met"] = bool(
-        out["home"]["warm_s"] <= 1.0 and out["home"]["warm_ratio_to_empty"] <= 10
-    )
+    against_empty(out, ("home",), "home", 1.0)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    store_arguments(parser, "/tmp/bench_cases.db")
+    parser = store_parser(__doc__, "/tmp/bench_cases.db")
     parser.add_argument("--cases", type=int, default=20_000)
     parser.add_argument("--entries", type=int, default=200_000)
     args = parser.parse_args(argv)

@@ -121,12 +121,14 @@ def logged_in_app(role: str, username: str, password: str) -> tuple[object, floa
     return at, login_seconds, empty
 
 
-def store_arguments(parser: argparse.ArgumentParser, default_db: str) -> None:
-    """The store options of the app benchmarks: its size and its SQLite file."""
+def store_parser(doc: str, default_db: str) -> argparse.ArgumentParser:
+    """The app benchmarks' command line: the store's size and its SQLite file."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--students", type=int, default=40_000)
     parser.add_argument("--weeks", type=int, default=20)
     parser.add_argument("--db", default=default_db, help="SQLite file for the store")
     parser.add_argument("--reuse", action="store_true", help="reuse an existing --db store")
+    return parser
 
 
 def first_and_warm(at, warm_runs: int) -> dict:
@@ -134,3 +136,13 @@ def first_and_warm(at, warm_runs: int) -> dict:
     first = timed_app_run(at)
     warm = statistics.median(timed_app_run(at) for _ in range(warm_runs))
     return {"first_s": round(first, 3), "warm_s": round(warm, 3)}
+
+
+def against_empty(out: dict, pages: tuple[str, ...], target: str, seconds: float) -> None:
+    """Each page's warm time as a ratio to the empty page's; the target: `target` warm within
+    `seconds` and within 10x the empty page."""
+    for name in pages:
+        out[name]["warm_ratio_to_empty"] = round(out[name]["warm_s"] / out["empty"]["warm_s"], 2)
+    out["target_met"] = bool(
+        out[target]["warm_s"] <= seconds and out[target]["warm_ratio_to_empty"] <= 10
+    )
