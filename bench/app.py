@@ -21,13 +21,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.harness import (  # noqa: E402
-    against_empty,
-    first_and_warm,
-    logged_in_app,
-    sqlite_store,
-    store_parser,
-)
+from bench import harness  # noqa: E402
 
 PASSWORD = "bench-password-123"
 FIRST_WEEK = date(2025, 9, 22)
@@ -176,7 +170,7 @@ def time_pages(student_id: str, warm_runs: int = 5) -> dict:
     """First and warm AppTest run times of the Cohort, Student and an empty page."""
     from lib import access
 
-    at, login_seconds, empty = logged_in_app("wellbeing", "bench_wb", PASSWORD)
+    at, login_seconds, empty = harness.logged_in_app("wellbeing", "bench_wb", PASSWORD)
     out: dict = {"login_s": round(login_seconds, 3)}
     for name, path, params in (
         ("empty", str(empty), {}),
@@ -187,7 +181,7 @@ def time_pages(student_id: str, warm_runs: int = 5) -> dict:
         at.query_params.clear()
         for key, value in params.items():
             at.query_params[key] = value
-        out[name] = first_and_warm(at, warm_runs)
+        out[name] = harness.first_and_warm(at, warm_runs)
         out[name]["title"] = at.title[0].value if at.title else None
         if name == "cohort":
             out[name]["students_metric"] = at.metric[0].value
@@ -195,15 +189,15 @@ def time_pages(student_id: str, warm_runs: int = 5) -> dict:
         if name == "student":
             out[name]["header"] = at.header[0].value if at.header else None
             out[name]["plotly_charts"] = len(at.get("plotly_chart"))
-    against_empty(out, ("cohort", "student"), "cohort", 2.0)
+    harness.against_empty(out, ("cohort", "student"), "cohort", 2.0)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = store_parser(__doc__, "/tmp/bench_app.db")
+    parser = harness.store_parser(__doc__, "/tmp/bench_app.db")
     args = parser.parse_args(argv)
     result: dict = {"benchmark": "app", "store": "sqlite"}
-    result["data"] = sqlite_store(
+    result["data"] = harness.sqlite_store(
         args.db, args.reuse, lambda url: build_store(url, args.students, args.weeks)
     )
     result["pages"] = time_pages(student_id="B000001")

@@ -24,13 +24,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.harness import (  # noqa: E402
-    against_empty,
-    first_and_warm,
-    logged_in_app,
-    sqlite_store,
-    store_parser,
-)
+from bench import harness  # noqa: E402
 
 PASSWORD = "bench-password-123"
 SENIOR = "bench_senior"
@@ -223,21 +217,21 @@ def time_worklist(warm_runs: int = 5) -> dict:
     """First and warm AppTest run times of Home (the senior tutor's worklist) and an empty page."""
     from lib import access
 
-    at, login_seconds, empty = logged_in_app("senior_tutor", SENIOR, PASSWORD)
+    at, login_seconds, empty = harness.logged_in_app("senior_tutor", SENIOR, PASSWORD)
     out: dict = {"login_s": round(login_seconds, 3)}
     for name, path in (("empty", str(empty)), ("home", access.PAGES["home"].path)):
         at.switch_page(path)
-        out[name] = first_and_warm(at, warm_runs)
+        out[name] = harness.first_and_warm(at, warm_runs)
         if name == "home":
             titles = [m.value for m in at.markdown if str(m.value).startswith("### ")]
             out[name]["sections"] = titles
             out[name]["elements"] = len(list(at.main))
-    against_empty(out, ("home",), "home", 1.0)
+    harness.against_empty(out, ("home",), "home", 1.0)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = store_parser(__doc__, "/tmp/bench_cases.db")
+    parser = harness.store_parser(__doc__, "/tmp/bench_cases.db")
     parser.add_argument("--cases", type=int, default=20_000)
     parser.add_argument("--entries", type=int, default=200_000)
     args = parser.parse_args(argv)
@@ -249,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         return data
 
     result: dict = {"benchmark": "cases", "store": "sqlite"}
-    result["data"] = sqlite_store(args.db, args.reuse, build)
+    result["data"] = harness.sqlite_store(args.db, args.reuse, build)
     result["worklist_compute"] = time_worklist_compute()
     result["pages"] = time_worklist()
     print(json.dumps(result, indent=2, default=str))
