@@ -23,7 +23,7 @@ from lib.cases.store import (
 from lib.store.models import Case, CaseEntry, StaffUser, Student
 from lib.workdays import WorkingDays, working_days
 
-WELLBEING_QUEUE = "wellbeing"  # the owner of a case handed over to the wellbeing team's queue
+WELLBEING_QUEUE = ladder.WELLBEING_QUEUE
 NOTE_MAX = 4000
 ACTION_MAX = 500
 
@@ -137,7 +137,7 @@ def open_case(
     if existing is not None:
         return existing
     days = days or working_days(session)
-    case = new_case(
+    case, created = new_case(
         session,
         student_id=student_id,
         track=track,
@@ -146,6 +146,8 @@ def open_case(
         opened_at=now,
         flag_id=flag_id,
     )
+    if not created:  # another session opened it a moment ago
+        return case
     first = ladder.LADDER[1] if track == "welfare" else None
     append_entry(
         session,
