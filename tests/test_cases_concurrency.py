@@ -1,5 +1,5 @@
 """Concurrent writers on one case, on SQLite and PostgreSQL: every entry is kept; a doubled submit
-racing itself records one entry."""
+racing itself records one entry; staff opening the same student's case at once get one case."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ WB = User("wb", "wellbeing")
 WHEN = datetime(2025, 11, 17, 10, 0)
 
 
-def _seed(url: str) -> int:
+def _seed(url: str, *, open_case: bool = True) -> int:
     with session_scope(url) as s:
         s.add(
             Student(
@@ -40,7 +40,7 @@ def _seed(url: str) -> int:
             )
         )
         s.flush()
-        return service.open_case(s, TUTOR, "S001", now=WHEN).id
+        return service.open_case(s, TUTOR, "S001", now=WHEN).id if open_case else 0
 
 
 def _writers(url: str, case_id: int, keys: list[str]) -> list[BaseException]:
@@ -93,3 +93,34 @@ def test_racing_double_submit_records_one(store_url):
             select(func.count()).select_from(CaseEntry).where(CaseEntry.kind == "contact")
         )
         assert count == 1
+
+
+def test_racing_opens_make_one_case(store_url):
+    _seed(store_url, open_case=False)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+    opened: list[int] = []
+    factory = session_factory(store_url)
+
+    def open_it(i: int) -> None:
+        try:
+            with factory() as s:
+                barrier.wait()
+                opened.append(service.open_case(s, TUTOR, "S001", note=f"opener {i}", now=WHEN).id)
+                s.commit()
+        except BaseException as error:  # reported to the test below
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_it, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(store_url) as s:
+        cases = list(s.scalars(select(Case.id).where(Case.student_id == "S001")))
+        opens = s.scalar(
+            select(func.count()).select_from(CaseEntry).where(CaseEntry.kind == "open")
+        )
+    assert len(cases) == 1 and set(opened) == set(cases)
+    assert opens == 1

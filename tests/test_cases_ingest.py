@@ -80,6 +80,7 @@ def test_contacts_open_cases_and_append(with_students, tmp_path):  # noqa: F811
             "before",
         ),
         ("20240002,2025-10-06,v.t,visa,5,phone,no_response,,,", "step", "visa"),
+        ("20240001,2025-10-06,v.t,visa,1,phone,no_response,,,", "track", "not on a sponsored"),
         ("20240001,2025-10-06,,welfare,1,uni_email,no_response,,,", "staff_username", "empty"),
     ],
 )
@@ -125,6 +126,11 @@ def test_cli_ingest_contacts_and_cases(with_students, tmp_path, capsys, monkeypa
     early = {(r["student_id"], r["track"]): r for r in json.loads(capsys.readouterr().out)}
     assert early[("20240001", "welfare")]["step"] == 1
     assert ("20240003", "welfare") not in early
+    # the owner on the day: the tutor before the hand-over (15 Oct), the wellbeing queue after
+    assert main(["cases", "--as-of", "2025-10-10", "--format", "json"]) == 0
+    before = {(r["student_id"], r["track"]): r for r in json.loads(capsys.readouterr().out)}
+    assert before[("20240003", "welfare")]["owner"] == "b.smith"
+    assert rows[("20240003", "welfare")]["owner"] == "wellbeing"
     # stalled: no entry for 10 working days
     assert main(["cases", "--as-of", "2025-11-04", "--state", "stalled", "--format", "json"]) == 0
     stalled = json.loads(capsys.readouterr().out)

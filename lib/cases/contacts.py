@@ -52,6 +52,13 @@ def parse(path: Path, ctx: ParseContext) -> ParsedFile:
     check.flag(~step.isin(range(1, 7)), "step", "must be a ladder step 1-6 (SPEC §5)")
     visa_bad = (track == "visa") & step.isin([4, 5, 6])
     check.flag(visa_bad, "step", "the visa track records steps 1-3 only")
+    not_sponsored = (track == "visa") & ~frame["student_id"].str.strip().isin(ctx.sponsored_ids())
+    check.flag(
+        not_sponsored & frame["student_id"].str.strip().ne(""),
+        "track",
+        "is visa, but the student is not on a sponsored route (the visa track is for sponsored "
+        "students only)",
+    )
     channel = check.choice("channel", ladder.CHANNELS)
     allowed = np.array(
         [
@@ -109,7 +116,7 @@ def write_contacts(session: Session, frame: pd.DataFrame, load_id: int) -> int:
         if case is None:
             student = session.get_one(Student, student_id)
             first = rows.iloc[0]
-            case = new_case(
+            case, _ = new_case(
                 session,
                 student_id=student_id,
                 track=track,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TRACKS = ("welfare", "visa")
+WELLBEING_QUEUE = "wellbeing"  # the owner of a case handed over to the wellbeing team's queue
 TRACK_LABELS = {"welfare": "Welfare", "visa": "Visa & Immigration"}
 
 CHANNELS = (

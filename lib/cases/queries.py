@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from lib.cases.ladder import STALLED_WORKING_DAYS
+from lib.cases.ladder import STALLED_WORKING_DAYS, WELLBEING_QUEUE
 from lib.store.models import Case, CaseEntry
 from lib.workdays import WorkingDays, working_days
 
@@ -76,10 +76,17 @@ def entries_frame(session: Session, case_ids: list[int] | None = None) -> pd.Dat
 
 
 def case_rows_frame(session: Session, case_ids: list[int] | None = None) -> pd.DataFrame:
-    """The cases table's identity columns: id, student, track, owner, opened, flag."""
-    columns = ("case_id", "student_id", "track", "owner", "opened_at", "flag_id")
+    """The cases table's identity columns: id, student, track, owner (now and at opening), opened,
+    flag."""
+    columns = ("case_id", "student_id", "track", "owner", "first_owner", "opened_at", "flag_id")
     statement = select(
-        Case.id, Case.student_id, Case.track, Case.owner_username, Case.opened_at, Case.flag_id
+        Case.id,
+        Case.student_id,
+        Case.track,
+        Case.owner_username,
+        Case.first_owner,
+        Case.opened_at,
+        Case.flag_id,
     ).order_by(Case.id)
     if case_ids is not None:
         statement = statement.where(Case.id.in_(case_ids))
@@ -112,6 +119,16 @@ def _positions(entries: pd.DataFrame) -> pd.Series:
         position[known] = target[known]
         target = target.map(corrects).where(known)
     return position
+
+
+def _owner_at(cases: pd.DataFrame, step: pd.Series) -> pd.Series:
+    """The owner at the as-of date: the wellbeing team's queue once a welfare case reached step 4
+    (a hand-over), before that the owner it was opened with."""
+    now = cases["owner"]
+    first = cases["first_owner"].fillna(now) if "first_owner" in cases else now
+    before = now.where(now != WELLBEING_QUEUE, first)
+    queued = (cases["track"] == "welfare") & (step >= 4)
+    return before.where(~queued, WELLBEING_QUEUE)
 
 
 def derive_cases(
@@ -150,7 +167,7 @@ def derive_cases(
         {
             "student_id": out["student_id"],
             "track": out["track"],
-            "owner": out["owner"],
+            "owner": _owner_at(out, step.reindex(ids).fillna(1)),
             "flag_id": out["flag_id"],
             "opened_on": out["opened_at"].dt.date,
             "step": step.reindex(ids).fillna(1).astype("int64"),

@@ -25,7 +25,7 @@ from lib.cases.store import (
 from lib.store.models import Case, CaseEntry, StaffUser, Student
 from lib.workdays import WorkingDays, working_days
 
-WELLBEING_QUEUE = "wellbeing"  # the owner of a case handed over to the wellbeing team's queue
+WELLBEING_QUEUE = ladder.WELLBEING_QUEUE
 NOTE_MAX = 4000
 ACTION_MAX = 500
 
@@ -203,7 +203,7 @@ def open_case(
     existing = open_case_for(session, student_id, track)
     if existing is not None:
         return existing
-    case = new_case(
+    case, created = new_case(
         session,
         student_id=student_id,
         track=track,
@@ -212,6 +212,8 @@ def open_case(
         opened_at=now,
         flag_id=flag_id,
     )
+    if not created:  # another session opened it a moment ago
+        return case
     entry = _Entry(session, user, case, now, key, days)
     first = ladder.LADDER[1] if track == "welfare" else None
     entry.record(

@@ -65,12 +65,15 @@ def new_case(
     opened_by: str,
     opened_at: datetime,
     flag_id: int | None,
-) -> Case:
-    """A case row (its state columns are filled by `refresh_case` after its first entry)."""
+) -> tuple[Case, bool]:
+    """A case row (its state columns are filled by `refresh_case` after its first entry), and
+    whether it is new: when another session opened the student's case on this track first, the
+    store's one-open-case-per-track index refuses the second and that case is returned instead."""
     case = Case(
         student_id=student_id,
         track=track,
         owner_username=owner,
+        first_owner=owner,
         opened_by=opened_by,
         opened_at=opened_at,
         flag_id=flag_id,
@@ -78,9 +81,16 @@ def new_case(
         ladder_step=1,
         revision=0,
     )
-    session.add(case)
-    session.flush()
-    return case
+    try:
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        existing = open_case_for(session, student_id, track)
+        if existing is None:
+            raise
+        return existing, False
+    return case, True
 
 
 def _value(value: Any) -> Any:

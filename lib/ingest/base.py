@@ -90,6 +90,8 @@ class ParseContext:
     file_name: str
     year: int | None = None
     student_ids: Callable[[], set[str]] = lambda: set()
+    # students on a sponsored (visa) route
+    sponsored_ids: Callable[[], set[str]] = lambda: set()
     # university email (lower-case) -> student_id
     student_emails: Callable[[], dict[str, str]] = lambda: {}
     # frame (student_id, full_name) of every student: given and family name

@@ -92,6 +92,7 @@ def make_context(session: Session, file_name: str, year: int | None) -> ParseCon
         file_name=file_name,
         year=year,
         student_ids=once("ids", lambda: lookups.student_ids(session)),
+        sponsored_ids=once("sponsored", lambda: lookups.sponsored_ids(session)),
         student_emails=once("emails", lambda: lookups.student_emails(session)),
         student_names=once("names", lambda: lookups.student_names_frame(session)),
         moodle_users=once("moodle_users", lambda: lookups.moodle_users_frame(session)),

@@ -19,6 +19,11 @@ def student_ids(session: Session) -> set[str]:
     return set(session.scalars(select(Student.student_id)))
 
 
+def sponsored_ids(session: Session) -> set[str]:
+    """Students on a sponsored (visa) route: the only ones the visa track is about."""
+    return set(session.scalars(select(Student.student_id).where(Student.visa_sponsored.is_(True))))
+
+
 def student_emails(session: Session) -> dict[str, str]:
     rows = session.execute(select(Student.email, Student.student_id, Student.personal_email))
     mapping: dict[str, str] = {}

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -332,6 +333,8 @@ class Case(Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime)
     opened_by: Mapped[str] = mapped_column(String(100))
     owner_username: Mapped[str] = mapped_column(String(100), index=True)
+    # the owner it was opened with (migration 0015): who owned it before a hand-over, for `--as-of`
+    first_owner: Mapped[str | None] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(20))  # open|escalated|referred|emergency|closed
     ladder_step: Mapped[int] = mapped_column(Integer, default=1)
     referral_team: Mapped[str | None] = mapped_column(String(60))
@@ -346,7 +349,18 @@ class Case(Base):
     close_outcome: Mapped[str | None] = mapped_column(String(30))
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    __table_args__ = (Index("ix_cases_student_id_track", "student_id", "track"),)
+    __table_args__ = (
+        Index("ix_cases_student_id_track", "student_id", "track"),
+        # one case per student and track that is not closed, even when two staff open it at once
+        Index(
+            "uq_cases_one_open_per_track",
+            "student_id",
+            "track",
+            unique=True,
+            sqlite_where=text("state <> 'closed'"),
+            postgresql_where=text("state <> 'closed'"),
+        ),
+    )
 
 
 class CaseEntry(Base):
