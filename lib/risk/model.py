@@ -171,6 +171,36 @@ def show(session: Session) -> dict:
     }
 
 
+def order_note(session: Session) -> dict:
+    """How the worklist orders flagged students, in words: `in_use` and `text` (one line)."""
+    row = latest(session)
+    if row is None:
+        return {
+            "in_use": False,
+            "text": "Flagged students are ordered by the rule order (severity, then the largest "
+            "drop): no withdrawal-risk model trained.",
+        }
+    scores = row.scores
+    years = row.train_years.replace(",", ", ")
+    figures = (
+        f"held-out {row.test_year}: ROC AUC {scores['model']['roc_auc']:.2f} vs rule "
+        f"{scores['rule_based']['roc_auc']:.2f}, precision in the top 10% "
+        f"{scores['model']['precision_top_10pct']:.0%} vs {scores['rule_based']['precision_top_10pct']:.0%}"
+    )
+    if row.in_use:
+        text = (
+            f"Flagged students are ordered by the withdrawal-risk model (version {row.version}, "
+            f"trained on {years}; {figures})."
+        )
+    else:
+        text = (
+            "Flagged students are ordered by the rule order (severity, then the largest drop): "
+            f"the withdrawal-risk model (version {row.version}, trained on {years}) did not beat "
+            f"it ({figures})."
+        )
+    return {"in_use": bool(row.in_use), "text": text}
+
+
 def _reasons(model: dict, values: pd.Series, z: np.ndarray, n: int = 3) -> list[str]:
     parts = np.array(model["coef"]) * z
     out = []

@@ -1,4 +1,5 @@
-"""The Home page's read: the user's students, flagged and most changed first, with a sparkline each."""
+"""The Home page's read: the user's students, flagged and most changed first (flagged students by
+learned withdrawal risk when that model is in use), with a sparkline each."""
 
 from __future__ import annotations
 
@@ -10,9 +11,36 @@ from sqlalchemy.orm import Session, aliased
 
 from lib.access import User, student_filter
 from lib.compute.flags import in_force
+from lib.risk import order_note, rank
 from lib.store.models import Flag, Student, WeeklyMeasure
 from lib.views.common import default_weeks, relative_engagement
 from lib.views.filters import SEVERITY_ORDER, CohortFilters, student_clauses
+
+
+def risk_order(session: Session) -> dict:
+    """Whether flagged students are ordered by the withdrawal-risk model, and the line saying so."""
+    return order_note(session)
+
+
+def _page(
+    session: Session, query, worst, ranking: list, limit: int, offset: int
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The page's student ids and, when the model orders them, each flagged student's top risk
+    reasons. Flagged students come first: by learned risk (the rule order breaking ties) when the
+    model beats the rule order on its held-out year, else in the rule order; then the others."""
+    if not order_note(session)["in_use"]:
+        return list(session.scalars(query.order_by(*ranking).limit(limit).offset(offset))), {}
+    flagged = list(session.scalars(query.where(worst.is_not(None)).order_by(*ranking)))
+    ranked = rank(session, flagged).assign(rule=range(len(flagged)))
+    ranked["score"] = ranked["score"].fillna(-1.0)
+    ranked = ranked.sort_values(["score", "rule"], ascending=[False, True], kind="stable")
+    ids = list(ranked["student_id"])[offset : offset + limit]
+    if len(ids) < limit:
+        rest = query.where(worst.is_(None)).order_by(*ranking)
+        skip = max(offset - len(flagged), 0)
+        ids += list(session.scalars(rest.limit(limit - len(ids)).offset(skip)))
+    reasons = {r.student_id: list(r.reasons) for r in ranked.itertuples() if r.student_id in ids}
+    return ids, reasons
 
 
 def my_students(
@@ -48,7 +76,7 @@ def my_students(
         ranking = [func.coalesce(worst, 9), func.coalesce(ratio, 99.0), Student.student_id]
     else:
         ranking = [func.coalesce(worst, 9), Student.student_id]
-    ids = list(session.scalars(query.order_by(*ranking).limit(limit).offset(offset)))
+    ids, reasons = _page(session, query, worst, ranking, limit, offset)
     if not ids:
         return pd.DataFrame(), total
     profile = pd.DataFrame(
@@ -87,6 +115,9 @@ def my_students(
             spark[sid] = [round(float(v), 2) for v in group["ratio"] if pd.notna(v)]
     profile["trend"] = profile["student_id"].map(lambda s: spark.get(s, []))
     profile["latest"] = profile["trend"].map(lambda t: t[-1] if t else None)
+    # the model's reasons name engagement measures, flags and submissions only (no welfare
+    # information, SPEC §2): every role that sees the student may read them
+    profile["risk_reasons"] = profile["student_id"].map(lambda s: "; ".join(reasons.get(s, [])))
     order = {sid: i for i, sid in enumerate(ids)}
     profile = profile.sort_values("student_id", key=lambda c: c.map(order)).reset_index(drop=True)
     return profile, total
