@@ -9,6 +9,7 @@ import pytest
 
 from lib.access import WELFARE_COLUMNS
 from lib.risk.features import FEATURES
+from lib.risk.model import MODEL_VERSION
 from lib.store.models import Load, RiskModel, Submission
 from tests import app_fixtures
 from tests.app_fixtures import FIRST_WEEK, open_page
@@ -38,7 +39,7 @@ def _model(session, *, in_use: bool) -> None:
             in_use=in_use,
             scores=SCORES,
             model={
-                "version": 1,
+                "version": MODEL_VERSION,
                 "features": names,
                 "mean": [0.0] * len(names),
                 "scale": [1.0] * len(names),
