@@ -44,8 +44,10 @@ def main() -> None:
     if page:
         frame, total = cache.my_students(version, user, page, PAGE_SIZE)
     flagged = int((frame["flag"] != "").sum()) if not frame.empty else 0
+    order = cache.risk_order(version)
     st.metric("Students", f"{total:,}")
     st.write(f"Flagged students on this page: **{flagged}** — flagged and most changed first.")
+    st.caption(escape_markdown(order["text"]))
     st.caption("Select a row to open the student's page.")
     picked = st.dataframe(
         frame,
@@ -62,6 +64,7 @@ def main() -> None:
             "latest",
             "trend",
             "explanation",
+            *(["risk_reasons"] if order["in_use"] else []),
         ],
         column_config={
             "latest": st.column_config.NumberColumn("latest week", format="percent"),
@@ -69,6 +72,7 @@ def main() -> None:
                 "last 10 weeks vs own baseline", y_min=0, y_max=2, width="medium"
             ),
             "explanation": st.column_config.TextColumn("why flagged", width="large"),
+            "risk_reasons": st.column_config.TextColumn("top risk reasons (model)", width="large"),
         },
         key="home_students_table",
     )

@@ -35,6 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-system-exports", action="store_true", help="canonical CSVs only (large benchmarks)"
     )
+    demo.add_argument(
+        "--past-years",
+        type=int,
+        default=2,
+        help="earlier complete years with outcomes under history/ (for `model train`; 0: none)",
+    )
+    demo.add_argument(
+        "--past-students",
+        type=int,
+        default=None,
+        help="students per earlier year (default: --students)",
+    )
 
     ingest = sub.add_parser("ingest", help="load export files into the store")
     ingest.add_argument("source", choices=INGEST_SOURCES)
@@ -203,6 +215,8 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
         academic_year=args.academic_year,
         until=args.until,
         system_exports=not args.no_system_exports,
+        past_years=args.past_years,
+        past_students=args.past_students,
     )
     print(json.dumps(summary, default=str))
     return 0

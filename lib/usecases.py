@@ -115,6 +115,7 @@ CANONICAL_ORDER = [
 ]
 # The sample folder also holds welfare contacts (cases in every state and step; lib.cases.sample).
 SAMPLE_ORDER = [*CANONICAL_ORDER, ("contacts", "contacts.csv")]
+HISTORY_DIR = "history"  # earlier years with outcomes, one folder per year (lib.demo.history)
 
 
 def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -> str:
@@ -126,7 +127,13 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
             "Demo logins: `python -m lib users reset-demo` gives the demo users new passwords and "
             "prints them with their roles (or `make clean-store run` starts afresh)."
         )
-    files = [(source, folder / name) for source, name in SAMPLE_ORDER if (folder / name).exists()]
+    files = [
+        (source, past / name)
+        for past in sorted((folder / HISTORY_DIR).glob("[0-9]*"))
+        for source, name in CANONICAL_ORDER
+        if (past / name).exists()
+    ]  # earlier years with outcomes first (lib.demo.history), for the withdrawal-risk model
+    files += [(source, folder / name) for source, name in SAMPLE_ORDER if (folder / name).exists()]
     outcome = load_and_recompute(
         session, files, loaded_by="sample-data", full=True, stop_on_reject=True
     )
@@ -134,6 +141,7 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     if outcome.failed:
         raise ValueError(outcome.reports[-1].as_text())
     lines.append(f"computed: {outcome.summary.as_dict() if outcome.summary else None}")
+    lines.append(train_sample_model(session))
     staff = folder / "staff.csv"
     passwords = create_demo_users(session, staff if staff.exists() else None)
     session.commit()
@@ -143,6 +151,24 @@ def load_sample_folder(session: Session, folder: Path, *, force: bool = False) -
     lines.append("")
     lines.append(demo_logins_text(session, passwords))
     return "\n".join(lines)
+
+
+def train_sample_model(session: Session) -> str:
+    """Train the withdrawal-risk model when the store holds earlier years with outcomes; one line."""
+    from lib.risk import train
+
+    try:
+        shown = train(session, trained_by="sample-data")
+    except ValueError as exc:
+        return f"withdrawal-risk model not trained: {exc}"
+    session.commit()
+    scores = shown["scores"]
+    return (
+        f"withdrawal-risk model v{shown['version']} trained on {shown['train_years']}, tested on "
+        f"{shown['test_year']}: ROC AUC {scores['model']['roc_auc']} vs rule order "
+        f"{scores['rule_based']['roc_auc']}; "
+        + ("in use" if shown["in_use"] else "not in use (does not beat the rule order)")
+    )
 
 
 def reset_demo_logins(session: Session, folder: Path) -> str:

@@ -38,9 +38,11 @@ def test_status_date_is_loaded_from_the_students_file(store):
 
 def test_train_stores_the_model_with_its_window_and_both_orders_held_out_scores(store):
     with session_scope(store) as session:
+        loaded = session.scalars(select(RiskModel)).all()  # the sample loader trained one
         result = train(session, trained_by="test")
-        stored = session.scalars(select(RiskModel)).all()
-    assert len(stored) == 1
+        stored = session.scalars(select(RiskModel).order_by(RiskModel.version)).all()
+    assert [m.trained_by for m in loaded] == ["sample-data"]
+    assert [m.version for m in stored] == [1, 2] and result["version"] == 2
     assert result["train_years"] == "2023"
     assert result["test_year"] == 2024
     scores = result["scores"]
@@ -52,9 +54,9 @@ def test_train_stores_the_model_with_its_window_and_both_orders_held_out_scores(
         and scores["model"]["precision_top_10pct"] >= scores["rule_based"]["precision_top_10pct"]
     )
     assert result["in_use"] is beats
-    assert stored[0].in_use is beats
+    assert stored[-1].in_use is beats
     assert scores["test_withdrawals"] > 0
-    json.dumps(stored[0].model)  # coefficients as plain JSON (no pickle)
+    json.dumps(stored[-1].model)  # coefficients as plain JSON (no pickle)
 
 
 def test_rank_gives_a_score_the_in_use_flag_and_reasons_for_current_students(store):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from lib.access import User, can_view_student, require, scoped_student_ids, without_welfare
 from lib.audit import log_access
 from lib.compliance.export import safe_csv
-from lib.compute.frames import query_frame
+from lib.compute.frames import LEFT_STATUSES, query_frame
 from lib.store.models import CalendarPeriod, DailyActivity, Student, WithdrawalReviewDecision
 
 DECISIONS = ("no_action", "contact", "start_withdrawal")
@@ -120,7 +120,7 @@ def review_list(
     last = pd.to_datetime(frame["last_engagement_on"])
     started = pd.to_datetime(frame["start_date"]).fillna(pd.Timestamp(term.start))
     silent = (last.isna() | (last < pd.Timestamp(cutoff))) & (started <= pd.Timestamp(cutoff))
-    silent &= frame["status"].astype(str).str.lower() != "withdrawn"
+    silent &= ~frame["status"].astype(str).str.lower().isin(LEFT_STATUSES)  # left: not silent
     frame = frame[silent].copy()
     since = pd.to_datetime(frame["last_engagement_on"]).fillna(started[silent])
     frame["days_without_engagement"] = (pd.Timestamp(as_of) - since).dt.days

@@ -6,6 +6,8 @@ Layout of `out/` (everything renders ONE truth; see planted.json for coverage an
   activity truth), submissions.csv, exemptions.csv, ground_truth.csv (planted episodes, systemic events,
   exemptions) and planted.json (details the CSV cannot hold: source of each source_drop, outage building,
   modules and event ids, format variants, rounding rules, export coverage).
+- history/<year>/ (only with past_years > 0): earlier complete years of other students with their
+  outcomes (students.csv `status` withdrawn or completed, with `status_date`), canonical files only.
 - timetable/ (Jisc UDD-like events.csv and student_event.csv for tutorial groups): always written,
   as the sample loader needs the expected contact points.
 - system exports (SPEC §3, only with system_exports=True), one folder per adapter: qr/scans.csv,
@@ -15,7 +17,7 @@ Layout of `out/` (everything renders ONE truth; see planted.json for coverage an
   `system_exports` documents, per adapter, the format, the counting rule that reproduces events.csv
   and the coverage (the Moodle exports are bounded by max_file_bytes).
 
-Deterministic for (students, seed, academic_year, until): one numpy Generator seeded with `seed`.
+Deterministic for (students, seed, academic_year, until, past_years, past_students): one numpy Generator seeded with `seed`.
 """
 
 from __future__ import annotations
@@ -56,13 +58,17 @@ def generate(
     until: date | None = None,
     system_exports: bool = True,
     max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
+    past_years: int = 0,
+    past_students: int | None = None,
 ) -> dict:
     """Write the demo data set into `out` and return a small summary of counts.
 
     `academic_year` is the first calendar year (2026 = Sept 2026 - Aug 2027; default: the one containing
     today); `until` is the last day with activity (default: the earlier of today and 31 August ending the
     year). `max_file_bytes` bounds the Moodle logstore/log-download exports by narrowing their coverage
-    (documented in planted.json); None writes the full-site logstore.
+    (documented in planted.json); None writes the full-site logstore. `past_years` complete earlier
+    years of `past_students` (default: `students`) other students, with their outcomes, go under
+    history/<year>/ (lib.demo.history), for the withdrawal-risk model.
     """
     t0 = time.perf_counter()
     today = date.today()
@@ -106,6 +112,14 @@ def generate(
         files += write_exports(
             export_rng, pop, cal, tt, truth, ev, until, out, planted, max_file_bytes
         )
+    history: list[dict] = []
+    if past_years > 0:
+        from lib.demo.history import write_history
+
+        taken = set(pop.students["student_id"].astype(str))
+        more, history = write_history(seed, past_students or students, year, past_years, out, taken)
+        files += more
+        planted["history"] = history
     files.append(write_json(planted, out / "planted.json"))
     counts = {
         name: int((ev["src"] == i).sum())
@@ -119,5 +133,6 @@ def generate(
         "events_by_source": counts,
         "ground_truth_rows": int(len(truth.ground_truth)),
         "files_written": len(files),
+        "history": history,
         "seconds": round(time.perf_counter() - t0, 1),
     }

@@ -23,8 +23,8 @@ FEATURES = {
     "index_low_share": "{v:.0%} of the last {w} teaching weeks were below half the usual level",
     "index_trend": "engagement index fell by {v:.0%} of usual within the last {w} teaching weeks",
     "flag_score": "flags raised in the last {w} teaching weeks (severity-weighted): {v:.0f}",
-    "missed": "{v:.0f} submissions missed in the last {w} teaching weeks",
-    "late": "{v:.0f} submissions late in the last {w} teaching weeks",
+    "missed": "submissions missed in the last {w} teaching weeks: {v:.0f}",
+    "late": "submissions late in the last {w} teaching weeks: {v:.0f}",
     **{
         f"{s}_recent": s.replace("_", " ") + " in the last {r} teaching weeks at {v:.0%} of usual"
         for s in SOURCES

@@ -25,7 +25,20 @@ from lib.risk.features import (
 )
 from lib.store.models import RiskModel
 
-MODEL_VERSION = 1  # the feature set and model form (a stored model of another form is not used)
+MODEL_VERSION = 2  # the feature set and model form (a stored model of another form is not used)
+# The features the model learns from: each relative to the student's own usual level, or counts.
+# The absolute cohort-scaled source levels and the window's mean index are left out: they differ
+# between cohorts and years more than between leavers and stayers (version 1 used them).
+MODEL_FEATURES = [
+    "flag_score",
+    "missed",
+    "late",
+    "index_recent",
+    "index_trend",
+    "index_low_share",
+    "attendance_recent",
+    "vle_recent",
+]
 CUTOFFS = range(4, 25, 2)  # teaching weeks into a year at which past years are sampled
 TOP_SHARE = 0.10
 LABEL_WEEKS = 8  # the risk: withdrawing within this many calendar weeks of the cut-off
@@ -88,7 +101,7 @@ def train(session: Session, trained_by: str = "cli") -> dict:
         raise ValueError(
             "training needs withdrawals (status withdrawn with a status_date) in the earlier years"
         )
-    names = list(FEATURES)
+    names = list(MODEL_FEATURES)
     scaler = StandardScaler().fit(train[names].to_numpy(float))
     fit = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000)
     fit.fit(scaler.transform(train[names].to_numpy(float)), train["label"].to_numpy())
@@ -169,6 +182,36 @@ def show(session: Session) -> dict:
         if row.in_use
         else "does not beat the rule-based order on the held-out year: the worklist keeps the rule order",
     }
+
+
+def order_note(session: Session) -> dict:
+    """How the worklist orders flagged students, in words: `in_use` and `text` (one line)."""
+    row = latest(session)
+    if row is None:
+        return {
+            "in_use": False,
+            "text": "Flagged students are ordered by the rule order (severity, then the largest "
+            "drop): no withdrawal-risk model trained.",
+        }
+    scores = row.scores
+    years = row.train_years.replace(",", ", ")
+    figures = (
+        f"held-out {row.test_year}: ROC AUC {scores['model']['roc_auc']:.2f} vs rule "
+        f"{scores['rule_based']['roc_auc']:.2f}, precision in the top 10% "
+        f"{scores['model']['precision_top_10pct']:.0%} vs {scores['rule_based']['precision_top_10pct']:.0%}"
+    )
+    if row.in_use:
+        text = (
+            f"Flagged students are ordered by the withdrawal-risk model (version {row.version}, "
+            f"trained on {years}; {figures})."
+        )
+    else:
+        text = (
+            "Flagged students are ordered by the rule order (severity, then the largest drop): "
+            f"the withdrawal-risk model (version {row.version}, trained on {years}) did not beat "
+            f"it ({figures})."
+        )
+    return {"in_use": bool(row.in_use), "text": text}
 
 
 def _reasons(model: dict, values: pd.Series, z: np.ndarray, n: int = 3) -> list[str]:

@@ -81,6 +81,12 @@ def my_students(data_version: str, user: User, page: int, size: int) -> tuple:
         return home.my_students(session, user, limit=size, offset=page * size)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def risk_order(data_version: str) -> dict:
+    with session_scope() as session:
+        return home.risk_order(session)
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def student_bundle(data_version: str, user: User, student_id: str) -> dict | None:
     with session_scope() as session:

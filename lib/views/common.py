@@ -14,6 +14,7 @@ from lib.store.models import (
     DailyActivity,
     Exemption,
     Flag,
+    RiskModel,
     StaffUser,
     WeeklyMeasure,
 )
@@ -27,9 +28,10 @@ def data_version(session: Session) -> str:
             select(func.max(Exemption.id)).scalar_subquery(),
             select(func.max(Flag.id)).scalar_subquery(),
             select(func.count()).select_from(StaffUser).scalar_subquery(),
+            select(func.max(RiskModel.id)).scalar_subquery(),
         )
     ).one()
-    return f"{base}:{extra[0] or 0}:{extra[1] or 0}:{extra[2] or 0}"
+    return f"{base}:{extra[0] or 0}:{extra[1] or 0}:{extra[2] or 0}:{extra[3] or 0}"
 
 
 def week_range(session: Session) -> tuple[date | None, date | None]:

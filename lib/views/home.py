@@ -1,18 +1,47 @@
-"""The Home page's read: the user's students, flagged and most changed first, with a sparkline each."""
+"""The Home page's read: the user's students, flagged and most changed first (flagged students by
+learned withdrawal risk when that model is in use), with a sparkline each."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from lib.access import User, student_filter
 from lib.compute.flags import in_force
+from lib.compute.frames import LEFT_STATUSES
+from lib.risk import order_note, rank
 from lib.store.models import Flag, Student, WeeklyMeasure
 from lib.views.common import default_weeks, relative_engagement
 from lib.views.filters import SEVERITY_ORDER, CohortFilters, student_clauses
+
+
+def risk_order(session: Session) -> dict:
+    """Whether flagged students are ordered by the withdrawal-risk model, and the line saying so."""
+    return order_note(session)
+
+
+def _page(
+    session: Session, query, worst, ranking: list, limit: int, offset: int
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The page's student ids and, when the model orders them, each flagged student's top risk
+    reasons. Flagged students come first: by learned risk (the rule order breaking ties) when the
+    model beats the rule order on its held-out year, else in the rule order; then the others."""
+    if not order_note(session)["in_use"]:
+        return list(session.scalars(query.order_by(*ranking).limit(limit).offset(offset))), {}
+    flagged = list(session.scalars(query.where(worst.is_not(None)).order_by(*ranking)))
+    ranked = rank(session, flagged).assign(rule=range(len(flagged)))
+    ranked["score"] = ranked["score"].fillna(-1.0)
+    ranked = ranked.sort_values(["score", "rule"], ascending=[False, True], kind="stable")
+    ids = list(ranked["student_id"])[offset : offset + limit]
+    if len(ids) < limit:
+        rest = query.where(worst.is_(None)).order_by(*ranking)
+        skip = max(offset - len(flagged), 0)
+        ids += list(session.scalars(rest.limit(limit - len(ids)).offset(skip)))
+    reasons = {r.student_id: list(r.reasons) for r in ranked.itertuples() if r.student_id in ids}
+    return ids, reasons
 
 
 def my_students(
@@ -24,6 +53,15 @@ def my_students(
     (lowest first); students without a result that week come last."""
     _, last = default_weeks(session)  # "now": the latest teaching week with loaded activity
     clauses = student_clauses(user, CohortFilters())
+    if last is not None:  # students who left before this academic year are nobody's worklist
+        year_start = date(last.year - (last.month < 9), 9, 1)
+        clauses.append(
+            or_(
+                func.lower(Student.status).not_in(LEFT_STATUSES),
+                Student.status_date.is_(None),
+                Student.status_date >= year_start,
+            )
+        )
     total = session.scalar(select(func.count()).select_from(Student).where(*clauses)) or 0
     worst = (
         select(func.min(SEVERITY_ORDER))
@@ -48,7 +86,7 @@ def my_students(
         ranking = [func.coalesce(worst, 9), func.coalesce(ratio, 99.0), Student.student_id]
     else:
         ranking = [func.coalesce(worst, 9), Student.student_id]
-    ids = list(session.scalars(query.order_by(*ranking).limit(limit).offset(offset)))
+    ids, reasons = _page(session, query, worst, ranking, limit, offset)
     if not ids:
         return pd.DataFrame(), total
     profile = pd.DataFrame(
@@ -87,6 +125,9 @@ def my_students(
             spark[sid] = [round(float(v), 2) for v in group["ratio"] if pd.notna(v)]
     profile["trend"] = profile["student_id"].map(lambda s: spark.get(s, []))
     profile["latest"] = profile["trend"].map(lambda t: t[-1] if t else None)
+    # the model's reasons name engagement measures, flags and submissions only (no welfare
+    # information, SPEC §2): every role that sees the student may read them
+    profile["risk_reasons"] = profile["student_id"].map(lambda s: "; ".join(reasons.get(s, [])))
     order = {sid: i for i, sid in enumerate(ids)}
     profile = profile.sort_values("student_id", key=lambda c: c.map(order)).reset_index(drop=True)
     return profile, total
