@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 
-from sqlalchemy import case, exists, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from lib.access import User, student_filter
 from lib.compute.flags import in_force
+from lib.compute.frames import LEFT_STATUSES
 from lib.store.models import Enrolment, Flag, Student
 
 FLAG_KINDS = ("no_engagement", "index_drop", "source_drop", "missed_submissions")
@@ -118,9 +119,22 @@ def describe(filters: CohortFilters) -> str:
 SEVERITY_ORDER = case({"high": 0, "medium": 1, "low": 2}, value=Flag.severity, else_=3)
 
 
+def not_left_before(day: date):
+    """Students who had not left (withdrawn, completed, ...) before `day`: earlier years' leavers
+    are in nobody's cohort or worklist, while this year's leavers stay visible with their status."""
+    return or_(
+        func.lower(Student.status).not_in(LEFT_STATUSES),
+        Student.status_date.is_(None),
+        Student.status_date >= day,
+    )
+
+
 def student_clauses(user: User, f: CohortFilters) -> list:
-    """WHERE clauses on `students`: the user's scope (always) and the cohort filters."""
+    """WHERE clauses on `students`: the user's scope (always), students still there when the
+    window starts, and the cohort filters."""
     clauses = [student_filter(user)]
+    if f.week_from is not None:
+        clauses.append(not_left_before(f.week_from))
     for column, value in (
         (Student.school, f.school),
         (Student.course_code, f.course),

@@ -6,16 +6,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from lib.access import User, student_filter
 from lib.compute.flags import in_force
-from lib.compute.frames import LEFT_STATUSES
 from lib.risk import order_note, rank
 from lib.store.models import Flag, Student, WeeklyMeasure
 from lib.views.common import default_weeks, relative_engagement
-from lib.views.filters import SEVERITY_ORDER, CohortFilters, student_clauses
+from lib.views.filters import SEVERITY_ORDER, CohortFilters, not_left_before, student_clauses
 
 
 def risk_order(session: Session) -> dict:
@@ -55,13 +54,7 @@ def my_students(
     clauses = student_clauses(user, CohortFilters())
     if last is not None:  # students who left before this academic year are nobody's worklist
         year_start = date(last.year - (last.month < 9), 9, 1)
-        clauses.append(
-            or_(
-                func.lower(Student.status).not_in(LEFT_STATUSES),
-                Student.status_date.is_(None),
-                Student.status_date >= year_start,
-            )
-        )
+        clauses.append(not_left_before(year_start))
     total = session.scalar(select(func.count()).select_from(Student).where(*clauses)) or 0
     worst = (
         select(func.min(SEVERITY_ORDER))
