@@ -6,12 +6,13 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, func, literal_column, select
+from sqlalchemy import String, case, cast, func, select
 from sqlalchemy.orm import Session
 
+from lib.compliance.fetch import fetch_rows, read_frame, typed_frame
 from lib.compliance.policy import Thresholds
 from lib.compliance.status import POINT_COLUMNS, ComplianceInputs
-from lib.compute.frames import _epoch_day_sql, _raw_frame, query_frame
+from lib.store.dates import epoch_day
 from lib.store.models import (
     Attendance,
     CalendarPeriod,
@@ -29,6 +30,8 @@ from lib.store.models import (
 
 TUTORIAL_OUTCOMES = ("tutorial_booked", "tutorial_attended")
 ATTENDANCE_SOURCES = ("attendance", "online")
+DAY_TEXT = 10  # characters of an ISO date
+MODULE_SEP = "\x1f"  # ASCII unit separator between module codes
 
 
 def _sponsored(only: list[str] | None = None):
@@ -37,12 +40,6 @@ def _sponsored(only: list[str] | None = None):
     if only is not None:
         query = query.where(Student.student_id.in_(only))
     return query
-
-
-def _epoch_days(session: Session, column) -> object:
-    """SQL for a date column's days since 1970-01-01 (integers travel faster than dates)."""
-    dialect = session.get_bind().dialect.name
-    return literal_column(_epoch_day_sql(f"{column.table.name}.{column.key}", dialect), Integer)
 
 
 def _codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
@@ -54,24 +51,97 @@ def _codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
     return index.get_indexer(values)
 
 
+def _split_counts(texts: list[str | None], sep: str) -> tuple[list[str], np.ndarray]:
+    """Non-empty aggregated texts and the number of `sep`-separated items in each (0 for None)."""
+    counts = np.array([0 if t is None else t.count(sep) + 1 for t in texts], np.int64)
+    return [t for t in texts if t is not None], counts
+
+
 def _activity(
     session: Session, ids, first_day: date, as_of: date
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The sponsored students' activity in the window, in two reads of as few values as possible:
-    attendance rows (QR/Teams: student, module, epoch day, quantity) and the distinct days with
-    any other engagement (student, epoch day). Student ids come back categorical."""
+    """The sponsored students' activity in the window, in one scan of the store grouped by student
+    (the primary key's order: no sort), each student's rows sent back as a few concatenated texts
+    parsed by numpy: attendance rows (QR/Teams: student, module, epoch day, quantity) and the days
+    with any other engagement (student, epoch day; a day may repeat). Student ids come back
+    categorical."""
+    a = DailyActivity
+    attended = a.source.in_(ATTENDANCE_SOURCES) & (a.quantity > 0)
+    other = a.source.not_in(ATTENDANCE_SOURCES) & ((a.quantity > 0) | (a.minutes > 0))
+    day = func.substr(cast(a.day, String), 1, DAY_TEXT)  # ISO text: fixed width, parsed in bulk
+    rows = fetch_rows(
+        session,
+        select(
+            a.student_id,
+            func.aggregate_strings(case((attended, day)), ""),
+            func.aggregate_strings(case((attended, a.module_code)), MODULE_SEP),
+            func.aggregate_strings(case((attended, cast(a.quantity, String))), ","),
+            func.aggregate_strings(case((other, day)), ""),
+        )
+        .where(a.student_id.in_(ids), a.day.between(first_day, as_of), attended | other)
+        .group_by(a.student_id),
+    )
+    names = pd.Index([r[0] for r in rows], dtype=object)
+    day_texts = [r[1] or "" for r in rows]
+    att_days = _iso_days("".join(day_texts))
+    att_counts = np.array([len(t) // DAY_TEXT for t in day_texts], np.int64)
+    module_texts, module_counts = _split_counts([r[2] for r in rows], MODULE_SEP)
+    modules = MODULE_SEP.join(module_texts).split(MODULE_SEP) if module_texts else []
+    quantity_texts, quantity_counts = _split_counts([r[3] for r in rows], ",")
+    quantities = (
+        np.array(",".join(quantity_texts).split(","), dtype=float)
+        if quantity_texts
+        else np.zeros(0)
+    )
+    if not (
+        np.array_equal(att_counts, module_counts) and np.array_equal(att_counts, quantity_counts)
+    ):  # a separator inside a module code: read those rows one by one instead
+        return _activity_rows(session, ids, first_day, as_of)
+    other_texts = [r[4] or "" for r in rows]
+    other_counts = np.array([len(t) // DAY_TEXT for t in other_texts], np.int64)
+    codes = np.arange(len(names))
+    attendance = pd.DataFrame(
+        {
+            "student_id": pd.Categorical.from_codes(np.repeat(codes, att_counts), names),
+            "module_code": modules,
+            "day": att_days,
+            "quantity": quantities,
+        }
+    )
+    others = pd.DataFrame(
+        {
+            "student_id": pd.Categorical.from_codes(np.repeat(codes, other_counts), names),
+            "day": _iso_days("".join(other_texts)),
+        }
+    )
+    return attendance, others
+
+
+def _iso_days(text: str) -> np.ndarray:
+    """Concatenated fixed-width ISO dates as epoch days (int64)."""
+    if not text:
+        return np.zeros(0, np.int64)
+    raw = np.frombuffer(text.encode("ascii"), dtype=f"S{DAY_TEXT}")
+    return raw.astype("datetime64[D]").astype(np.int64)
+
+
+def _activity_rows(
+    session: Session, ids, first_day: date, as_of: date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`_activity` read row by row (for module codes holding the separator)."""
     a = DailyActivity
     in_window = (a.student_id.in_(ids), a.day.between(first_day, as_of))
-    attendance = _raw_frame(
+    dialect = session.get_bind().dialect.name
+    attendance = read_frame(
         session,
-        select(a.student_id, a.module_code, _epoch_days(session, a.day), a.quantity).where(
+        select(a.student_id, a.module_code, epoch_day(a.day, dialect), a.quantity).where(
             *in_window, a.source.in_(ATTENDANCE_SOURCES), a.quantity > 0
         ),
         ["student_id", "module_code", "day", "quantity"],
     )
-    other = _raw_frame(
+    other = read_frame(
         session,
-        select(a.student_id, _epoch_days(session, a.day))
+        select(a.student_id, epoch_day(a.day, dialect))
         .where(
             *in_window,
             a.source.not_in(ATTENDANCE_SOURCES),
@@ -103,7 +173,7 @@ def _session_points(
     read once and joined in memory on integer codes; evidence texts only with `detail`."""
     te, ees, en = TimetableEvent, EventExpectedStudent, Enrolment
     cols = ["event_id", "module_code", "event_type", "start_at", "end_at", "online", "explicit"]
-    events = _raw_frame(
+    events = read_frame(
         session,
         select(
             te.event_id,
@@ -123,13 +193,13 @@ def _session_points(
     events["year"] = events["start_at"].dt.year - (events["start_at"].dt.month < 9)
     modules = pd.Index(events["module_code"].unique())
     events["m"] = modules.get_indexer(events["module_code"])
-    enrolled = _raw_frame(
+    enrolled = read_frame(
         session,
         select(en.student_id, en.module_code, en.academic_year).where(en.student_id.in_(ids)),
         ["student_id", "module_code", "year"],
     )
     students = pd.Index(enrolled["student_id"].unique())
-    explicit = _raw_frame(
+    explicit = read_frame(
         session,
         select(ees.student_id, ees.event_id)
         .join(te, te.event_id == ees.event_id)
@@ -164,7 +234,7 @@ def _session_points(
     # per-session rows (QR scan or Teams join inside the session, with a grace before the start)
     met = np.zeros(len(points), bool)
     how = np.full(len(points), "", dtype=object)
-    seen = _raw_frame(
+    seen = read_frame(
         session,
         select(Attendance.student_id, Attendance.event_id, Attendance.source, Attendance.first_seen)
         .where(Attendance.student_id.in_(ids))
@@ -250,7 +320,7 @@ def _session_points(
 
 def _deadline_points(session: Session, ids, first: datetime, last: datetime) -> pd.DataFrame:
     """Submission deadlines, met by a submission made by the deadline."""
-    frame = _raw_frame(
+    frame = read_frame(
         session,
         select(
             Submission.student_id,
@@ -289,7 +359,7 @@ def _tutorial_points(session: Session, ids, first: datetime, last: datetime) -> 
     """Tutorials booked in cases (on the next-action date, else the entry's date), met when the case
     records one attended on or after the booking; an attended one never booked is a met point."""
     when = func.coalesce(CaseEntry.contacted_at, CaseEntry.recorded_at)
-    frame = query_frame(
+    frame = typed_frame(
         session,
         select(
             Case.student_id,
@@ -387,14 +457,14 @@ def read_inputs(
     first_day = as_of - timedelta(days=thresholds.lookback_days + 7)
     first = datetime.combine(first_day, datetime.min.time())
     last = datetime.combine(as_of, datetime.max.time())
-    students = query_frame(
+    students = typed_frame(
         session,
         select(Student.student_id, Student.start_date, Student.status).where(
             Student.student_id.in_(ids)
         ),
         ["student_id", "start_date", "status"],
     )
-    withdrawals = query_frame(
+    withdrawals = typed_frame(
         session,
         select(
             ComplianceRecord.student_id,
@@ -446,7 +516,7 @@ def read_inputs(
     )
     activity = pd.DataFrame({"student_id": engaged_students, "day": days.astype("datetime64[D]")})
     # the newest engagement before the window (inside it, the window's own rows tell)
-    earlier = query_frame(
+    earlier = typed_frame(
         session,
         select(DailyActivity.student_id, func.max(DailyActivity.day))
         .where(DailyActivity.student_id.in_(ids), DailyActivity.day < first_day, engaged)
@@ -456,19 +526,19 @@ def read_inputs(
     newest = activity.groupby("student_id", observed=True)["day"].max().reset_index()
     newest["student_id"] = newest["student_id"].astype(str)
     last_activity = pd.concat([earlier, newest], ignore_index=True)
-    exemptions = query_frame(
+    exemptions = typed_frame(
         session,
         select(Exemption.student_id, Exemption.start, Exemption.end).where(
             Exemption.student_id.in_(ids), Exemption.end >= first_day
         ),
         ["student_id", "start", "end"],
     )
-    calendar = query_frame(
+    calendar = typed_frame(
         session,
         select(CalendarPeriod.kind, CalendarPeriod.start, CalendarPeriod.end),
         ["kind", "start", "end"],
     )
-    reports = query_frame(
+    reports = typed_frame(
         session,
         select(
             ComplianceRecord.student_id,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from lib.access import User, can_view_student, require, scoped_student_ids, without_welfare
 from lib.audit import log_access
 from lib.compliance.export import safe_csv
-from lib.compute.frames import query_frame
+from lib.compliance.fetch import typed_frame as query_frame
 from lib.store.models import CalendarPeriod, DailyActivity, Student, WithdrawalReviewDecision
 
 DECISIONS = ("no_action", "contact", "start_withdrawal")
