@@ -31,7 +31,7 @@ from lib.store.models import (
 TUTORIAL_OUTCOMES = ("tutorial_booked", "tutorial_attended")
 ATTENDANCE_SOURCES = ("attendance", "online")
 DAY_TEXT = 10  # characters of an ISO date
-MODULE_SEP = "\x1f"  # ASCII unit separator between module codes
+SEP = "\x1f"  # ASCII unit separator: pads module codes to one width
 
 
 def _sponsored(only: list[str] | None = None):
@@ -51,84 +51,77 @@ def _codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
     return index.get_indexer(values)
 
 
-def _split_counts(texts: list[str | None], sep: str) -> tuple[list[str], np.ndarray]:
-    """Non-empty aggregated texts and the number of `sep`-separated items in each (0 for None)."""
-    counts = np.array([0 if t is None else t.count(sep) + 1 for t in texts], np.int64)
-    return [t for t in texts if t is not None], counts
-
-
 def _activity(
-    session: Session, ids, first_day: date, as_of: date
+    session: Session, ids, first_day: date, as_of: date, modules: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sponsored students' activity in the window, in one scan of the store grouped by student
-    (the primary key's order: no sort), each student's rows sent back as a few concatenated texts
-    parsed by numpy: attendance rows (QR/Teams: student, module, epoch day, quantity) and the days
-    with any other engagement (student, epoch day; a day may repeat). Student ids come back
-    categorical."""
+    (the primary key's order: no sort). Each student's rows come back as two texts of fixed-width
+    records that numpy parses in bulk: attendance (QR/Teams: ISO day, quantity capped at 9, module
+    code padded), and the days with any other engagement (a day may repeat). `modules` are the
+    timetabled modules: attendance at any other module comes back with a missing module. Student
+    ids and modules come back categorical, days as epoch days."""
     a = DailyActivity
+    width = max((len(m) for m in modules), default=0) + 1  # + a separator: longer codes differ
     attended = a.source.in_(ATTENDANCE_SOURCES) & (a.quantity > 0)
     other = a.source.not_in(ATTENDANCE_SOURCES) & ((a.quantity > 0) | (a.minutes > 0))
-    day = func.substr(cast(a.day, String), 1, DAY_TEXT)  # ISO text: fixed width, parsed in bulk
+    day = func.substr(cast(a.day, String), 1, DAY_TEXT)
+    # the quantity rounded up, capped at 9: one character (CASE, as CAST rounds on PostgreSQL)
+    times = case(*((a.quantity <= k, str(k)) for k in range(1, 9)), else_="9")
+    module = func.substr(a.module_code + SEP * width, 1, width)
     rows = fetch_rows(
         session,
         select(
             a.student_id,
-            func.aggregate_strings(case((attended, day)), ""),
-            func.aggregate_strings(case((attended, a.module_code)), MODULE_SEP),
-            func.aggregate_strings(case((attended, cast(a.quantity, String))), ","),
+            func.sum(case((attended, 1), else_=0)),
+            func.aggregate_strings(case((attended, day + times + module)), ""),
             func.aggregate_strings(case((other, day)), ""),
         )
         .where(a.student_id.in_(ids), a.day.between(first_day, as_of), attended | other)
         .group_by(a.student_id),
     )
-    names = pd.Index([r[0] for r in rows], dtype=object)
-    day_texts = [r[1] or "" for r in rows]
-    att_days = _iso_days("".join(day_texts))
-    att_counts = np.array([len(t) // DAY_TEXT for t in day_texts], np.int64)
-    module_texts, module_counts = _split_counts([r[2] for r in rows], MODULE_SEP)
-    modules = MODULE_SEP.join(module_texts).split(MODULE_SEP) if module_texts else []
-    quantity_texts, quantity_counts = _split_counts([r[3] for r in rows], ",")
-    quantities = (
-        np.array(",".join(quantity_texts).split(","), dtype=float)
-        if quantity_texts
-        else np.zeros(0)
-    )
-    if not (
-        np.array_equal(att_counts, module_counts) and np.array_equal(att_counts, quantity_counts)
-    ):  # a separator inside a module code: read those rows one by one instead
-        return _activity_rows(session, ids, first_day, as_of)
-    other_texts = [r[4] or "" for r in rows]
+    record = np.dtype([("day", f"S{DAY_TEXT}"), ("times", "S1"), ("module", f"S{width}")])
+    att_counts = np.array([r[1] or 0 for r in rows], np.int64)
+    att_text = "".join(r[2] or "" for r in rows).encode("utf-8")
+    if len(att_text) != int(att_counts.sum()) * record.itemsize:  # a code that is not ASCII
+        return _activity_rows(session, ids, first_day, as_of, modules)
+    records = np.frombuffer(att_text, dtype=record)
+    module_codes = np.full(len(records), -1, np.int64)
+    if modules:
+        padded = np.array([(m + SEP * width)[:width].encode("ascii", "replace") for m in modules])
+        order = np.argsort(padded)
+        found = np.searchsorted(padded[order], records["module"]).clip(0, len(modules) - 1)
+        hit = padded[order][found] == records["module"]
+        module_codes[hit] = order[found[hit]]
+    other_texts = [r[3] or "" for r in rows]
     other_counts = np.array([len(t) // DAY_TEXT for t in other_texts], np.int64)
+    names = pd.Index([r[0] for r in rows], dtype=object)
     codes = np.arange(len(names))
     attendance = pd.DataFrame(
         {
             "student_id": pd.Categorical.from_codes(np.repeat(codes, att_counts), names),
-            "module_code": modules,
-            "day": att_days,
-            "quantity": quantities,
+            "module_code": pd.Categorical.from_codes(module_codes, pd.Index(modules, dtype=object)),
+            "day": _iso_days(records["day"]),
+            "quantity": records["times"].astype(np.int64).astype(float),
         }
     )
     others = pd.DataFrame(
         {
             "student_id": pd.Categorical.from_codes(np.repeat(codes, other_counts), names),
-            "day": _iso_days("".join(other_texts)),
+            "day": _iso_days(np.frombuffer("".join(other_texts).encode(), f"S{DAY_TEXT}")),
         }
     )
     return attendance, others
 
 
-def _iso_days(text: str) -> np.ndarray:
-    """Concatenated fixed-width ISO dates as epoch days (int64)."""
-    if not text:
-        return np.zeros(0, np.int64)
-    raw = np.frombuffer(text.encode("ascii"), dtype=f"S{DAY_TEXT}")
-    return raw.astype("datetime64[D]").astype(np.int64)
+def _iso_days(days: np.ndarray) -> np.ndarray:
+    """Fixed-width ISO date bytes as epoch days (int64)."""
+    return days.astype("datetime64[D]").astype(np.int64)
 
 
 def _activity_rows(
-    session: Session, ids, first_day: date, as_of: date
+    session: Session, ids, first_day: date, as_of: date, modules: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`_activity` read row by row (for module codes holding the separator)."""
+    """`_activity` read row by row (for module codes that are not ASCII)."""
     a = DailyActivity
     in_window = (a.student_id.in_(ids), a.day.between(first_day, as_of))
     dialect = session.get_bind().dialect.name
@@ -154,6 +147,7 @@ def _activity_rows(
         frame["student_id"] = frame["student_id"].astype("category")
         frame["day"] = frame["day"].astype(np.int64)
     attendance["quantity"] = attendance["quantity"].astype(float)
+    attendance["module_code"] = pd.Categorical(attendance["module_code"], categories=modules)
     return attendance, other
 
 
@@ -267,12 +261,16 @@ def _session_points(
     n_mod = len(modules) + 1
     point_key = (s_code * n_mod + m_code) * width + day
     daily_s = _codes_in(students, daily["student_id"])
-    daily_m = modules.get_indexer(daily["module_code"])
+    daily_m = _codes_in(modules, daily["module_code"])
     ok = (daily_s >= 0) & (daily_m >= 0)
     daily_key = (daily_s[ok].astype(np.int64) * n_mod + daily_m[ok]) * width + daily[
         "day"
     ].to_numpy(np.int64)[ok]
-    attended = pd.Series(daily["quantity"].to_numpy(float)[ok]).groupby(daily_key).sum()
+    # attendances per (student, module, day): sorted distinct keys and their summed quantity
+    daily_keys, inverse = np.unique(daily_key, return_inverse=True)
+    daily_quantity = np.bincount(
+        inverse, weights=daily["quantity"].to_numpy(float)[ok], minlength=len(daily_keys)
+    )
     order = np.lexsort((start.astype(np.int64), point_key))
     sorted_key = point_key[order]
     group_start = (
@@ -281,20 +279,20 @@ def _session_points(
     first_of_group = np.maximum.accumulate(np.where(group_start, np.arange(len(order)), 0))
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order)) - first_of_group
-    # -1 (no attendance that module-day) picks the appended 0
-    quantity = np.append(attended.to_numpy(float), 0.0)[attended.index.get_indexer(point_key)]
+    slot = np.searchsorted(daily_keys, point_key).clip(0, max(len(daily_keys) - 1, 0))
+    found = daily_keys[slot] == point_key if len(daily_keys) else np.zeros(len(point_key), bool)
+    quantity = np.where(found, daily_quantity[slot] if len(daily_keys) else 0.0, 0.0)
     by_day = ~met & (rank < quantity)
     frame = pd.DataFrame(
         {
             "student_id": pd.Categorical.from_codes(s_code, categories=students.astype(str)),
             "at": start,
-            "kind": "session",
+            "kind": _repeated("session", len(s_code)),
             "met": met | by_day,
         }
     )
     if not detail:
-        frame["ref"] = ""
-        frame["evidence"] = ""
+        frame["ref"] = frame["evidence"] = _repeated("", len(s_code))
         return frame[POINT_COLUMNS]
     ev = events.iloc[e_code]
     frame["ref"] = (
@@ -318,41 +316,46 @@ def _session_points(
     return frame[POINT_COLUMNS]
 
 
-def _deadline_points(session: Session, ids, first: datetime, last: datetime) -> pd.DataFrame:
-    """Submission deadlines, met by a submission made by the deadline."""
+def _deadline_points(
+    session: Session, ids, first: datetime, last: datetime, detail: bool
+) -> pd.DataFrame:
+    """Submission deadlines, met by a submission made by the deadline; texts only with `detail`."""
+    sub = Submission
+    texts = (sub.assignment_id, sub.module_code) if detail else ()
     frame = read_frame(
         session,
-        select(
-            Submission.student_id,
-            Submission.assignment_id,
-            Submission.module_code,
-            Submission.due_at,
-            Submission.submitted_at,
-        ).where(Submission.student_id.in_(ids), Submission.due_at.between(first, last)),
-        ["student_id", "assignment_id", "module_code", "due_at", "submitted_at"],
+        select(sub.student_id, sub.due_at, sub.submitted_at, *texts).where(
+            sub.student_id.in_(ids), sub.due_at.between(first, last)
+        ),
+        ["student_id", "due_at", "submitted_at", *(["assignment_id", "module_code"] * detail)],
     )
     if frame.empty:
         return pd.DataFrame(columns=POINT_COLUMNS)
     due = pd.to_datetime(frame["due_at"])
     sent = pd.to_datetime(frame["submitted_at"])
     met = (sent.notna() & (sent <= due)).to_numpy()
-    sent_text = sent.dt.strftime("%Y-%m-%d %H:%M").fillna("")
-    evidence = np.where(
-        sent.isna(), "no submission", np.where(met, "submitted ", "late: submitted ") + sent_text
-    )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
-            "student_id": frame["student_id"].astype(str),
+            "student_id": frame["student_id"].astype("category"),
             "at": due,
-            "kind": "deadline",
-            "ref": "assignment "
-            + frame["assignment_id"].astype(str)
-            + " "
-            + frame["module_code"].fillna("").astype(str),
+            "kind": _repeated("deadline", len(frame)),
             "met": met,
-            "evidence": evidence,
         }
     )
+    if not detail:
+        out["ref"] = out["evidence"] = _repeated("", len(frame))
+        return out
+    sent_text = sent.dt.strftime("%Y-%m-%d %H:%M").fillna("")
+    out["evidence"] = np.where(
+        sent.isna(), "no submission", np.where(met, "submitted ", "late: submitted ") + sent_text
+    )
+    out["ref"] = (
+        "assignment "
+        + frame["assignment_id"].astype(str)
+        + " "
+        + frame["module_code"].fillna("").astype(str)
+    )
+    return out
 
 
 def _tutorial_points(session: Session, ids, first: datetime, last: datetime) -> pd.DataFrame:
@@ -441,7 +444,17 @@ def _categorical_concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
         fixed.append(
             part.assign(student_id=column, at=at, met=part["met"].astype(bool))[POINT_COLUMNS]
         )
+    # texts as categoricals of the same categories, so that they concatenate without a copy
+    for name in ("kind", "ref", "evidence"):
+        texts = pd.Index(sorted({str(v) for f in fixed for v in pd.unique(f[name])}), dtype=object)
+        for i, frame in enumerate(fixed):
+            fixed[i] = frame.assign(**{name: pd.Categorical(frame[name], categories=texts)})
     return pd.concat(fixed, ignore_index=True)
+
+
+def _repeated(text: str, n: int) -> pd.Categorical:
+    """One text n times, as a categorical (no column of n strings)."""
+    return pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[text])
 
 
 def read_inputs(
@@ -484,13 +497,19 @@ def read_inputs(
         students["status"].astype(str).str.lower().eq("withdrawn") & students["withdrawn_on"].isna()
     )
     students.loc[record_says, "withdrawn_on"] = first_day
-    attended, other_days = _activity(session, ids, first_day, as_of)
+    timetabled = session.scalars(
+        select(TimetableEvent.module_code)
+        .where(TimetableEvent.start_at.between(first, last))
+        .distinct()
+        .order_by(TimetableEvent.module_code)
+    ).all()
+    attended, other_days = _activity(session, ids, first_day, as_of, list(timetabled))
     points = _categorical_concat(
         [
             _session_points(
                 session, ids, first, last, thresholds.scan_grace_minutes, detail, attended
             ),
-            _deadline_points(session, ids, first, last),
+            _deadline_points(session, ids, first, last, detail),
             _tutorial_points(session, ids, first, last),
         ]
     )

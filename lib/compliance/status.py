@@ -40,6 +40,7 @@ COLUMNS = [
     "reported_on",
 ]
 POINT_COLUMNS = ["student_id", "at", "kind", "ref", "met", "evidence"]
+POINT_STATES = ["met", "missed", "exempt"]
 DAY = np.timedelta64(1, "D")
 
 
@@ -135,7 +136,7 @@ def compute(
     width = int((end - d0) / DAY) + 1
 
     def col(days: np.ndarray) -> np.ndarray:
-        return ((days - d0) / DAY).astype(np.int64)
+        return (days.astype("datetime64[D]") - d0).astype(np.int64)
 
     # days that count: not vacation, not the student's exemption, not before their start
     cal = inputs.calendar
@@ -176,7 +177,9 @@ def compute(
     pcol = col(pts["day"].to_numpy("datetime64[D]"))
     is_exempt = exempt[prow, pcol] if len(pts) else np.zeros(0, bool)
     met = pts["met"].to_numpy(bool)
-    state = np.where(is_exempt, "exempt", np.where(met, "met", "missed"))
+    state = pd.Categorical.from_codes(
+        np.where(is_exempt, 2, np.where(met, 0, 1)), categories=POINT_STATES
+    )
     live = ~is_exempt
     missed_here = (~met & live).astype(np.int64)
     # a run of misses starts at each student's first point and after each met point
@@ -192,19 +195,18 @@ def compute(
     act = inputs.activity_days
     act_days = _days(act["day"]) if len(act) else np.array([], "datetime64[D]")
     act_rows = _rows_of(ids, act["student_id"]) if len(act) else np.array([], int)
-    met_pts = pts[pts["state"] == "met"]
+    met_pts = pts[met & live]
     real_rows = np.concatenate([act_rows, met_pts["row"].to_numpy()])
     real_cols = np.concatenate([col(act_days), col(met_pts["day"].to_numpy("datetime64[D]"))])
     ok = (real_rows >= 0) & (real_cols >= 0) & (real_cols < width)
     real_rows, real_cols = real_rows[ok], real_cols[ok]
-    # one sorted, de-duplicated key per (student, day): row * span + col + 1 (col may be -1)
-    span = width + 2
-    keys = np.unique(
-        np.concatenate([real_rows, np.arange(n)]).astype(np.int64) * span
-        + np.concatenate([real_cols, start_col - 1])
-        + 1
-    )
-    erow, ecol = keys // span, keys % span - 1
+    # one event per (student, day), sorted: the nonzero cells of a (students, 1 + days) matrix whose
+    # column 0 is the day before the window (an anchor may fall there)
+    events = np.zeros((n, width + 1), bool)
+    events[real_rows, real_cols + 1] = True
+    events[np.arange(n), start_col] = True
+    erow, ecol = np.nonzero(events)
+    ecol = ecol - 1
     nxt = np.append(ecol[1:], width)
     nxt[np.append(erow[1:] != erow[:-1], True)] = width  # last event of a student: open gap
     base = cum[erow, ecol + 1]
