@@ -19,7 +19,7 @@ def fetch_rows(session: Session, statement) -> list[tuple]:
     cursor = dbapi.cursor()
     try:
         cursor.execute(str(compiled), params)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
     finally:
         cursor.close()
 

@@ -51,6 +51,51 @@ def _codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
     return index.get_indexer(values)
 
 
+def _module_width(modules: list[str]) -> int:
+    """Characters a module code is padded to: the longest timetabled code and a separator."""
+    return max((len(m) for m in modules), default=0) + 1  # longer codes differ at the separator
+
+
+def _activity_select(ids, first_day: date, as_of: date, width: int):
+    """The grouped scan of `_activity`: per student, the count of attendance rows, their records
+    (ISO day, quantity rounded up and capped at 9, module code padded to `width`) and the days
+    with any other engagement, each concatenated."""
+    a = DailyActivity
+    attended = a.source.in_(ATTENDANCE_SOURCES) & (a.quantity > 0)
+    other = a.source.not_in(ATTENDANCE_SOURCES) & ((a.quantity > 0) | (a.minutes > 0))
+    day = func.substr(cast(a.day, String), 1, DAY_TEXT)
+    # one character (a CASE: CAST to an integer rounds on PostgreSQL)
+    times = case(*((a.quantity <= k, str(k)) for k in range(1, 9)), else_="9")
+    module = func.substr(a.module_code + SEP * width, 1, width)
+    return (
+        select(
+            a.student_id,
+            func.sum(case((attended, 1), else_=0)),
+            func.aggregate_strings(case((attended, day + times + module)), ""),
+            func.aggregate_strings(case((other, day)), ""),
+        )
+        .where(a.student_id.in_(ids), a.day.between(first_day, as_of), attended | other)
+        .group_by(a.student_id)
+    )
+
+
+def statements(session: Session, as_of: date, thresholds: Thresholds) -> list:
+    """The bulk selects `read_inputs` sends for every sponsored student (for measuring the store's
+    own share of the read)."""
+    first_day = as_of - timedelta(days=thresholds.lookback_days + 7)
+    modules = _timetabled(session, first_day, as_of)
+    return [_activity_select(_sponsored(), first_day, as_of, _module_width(modules))]
+
+
+def _timetabled(session: Session, first_day: date, as_of: date) -> list[str]:
+    """Codes of the modules with sessions in the window, sorted."""
+    te = TimetableEvent
+    first = datetime.combine(first_day, datetime.min.time())
+    last = datetime.combine(as_of, datetime.max.time())
+    query = select(te.module_code).where(te.start_at.between(first, last)).distinct()
+    return list(session.scalars(query.order_by(te.module_code)).all())
+
+
 def _activity(
     session: Session, ids, first_day: date, as_of: date, modules: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -60,25 +105,8 @@ def _activity(
     code padded), and the days with any other engagement (a day may repeat). `modules` are the
     timetabled modules: attendance at any other module comes back with a missing module. Student
     ids and modules come back categorical, days as epoch days."""
-    a = DailyActivity
-    width = max((len(m) for m in modules), default=0) + 1  # + a separator: longer codes differ
-    attended = a.source.in_(ATTENDANCE_SOURCES) & (a.quantity > 0)
-    other = a.source.not_in(ATTENDANCE_SOURCES) & ((a.quantity > 0) | (a.minutes > 0))
-    day = func.substr(cast(a.day, String), 1, DAY_TEXT)
-    # the quantity rounded up, capped at 9: one character (CASE, as CAST rounds on PostgreSQL)
-    times = case(*((a.quantity <= k, str(k)) for k in range(1, 9)), else_="9")
-    module = func.substr(a.module_code + SEP * width, 1, width)
-    rows = fetch_rows(
-        session,
-        select(
-            a.student_id,
-            func.sum(case((attended, 1), else_=0)),
-            func.aggregate_strings(case((attended, day + times + module)), ""),
-            func.aggregate_strings(case((other, day)), ""),
-        )
-        .where(a.student_id.in_(ids), a.day.between(first_day, as_of), attended | other)
-        .group_by(a.student_id),
-    )
+    width = _module_width(modules)
+    rows = fetch_rows(session, _activity_select(ids, first_day, as_of, width))
     record = np.dtype([("day", f"S{DAY_TEXT}"), ("times", "S1"), ("module", f"S{width}")])
     att_counts = np.array([r[1] or 0 for r in rows], np.int64)
     att_text = "".join(r[2] or "" for r in rows).encode("utf-8")
@@ -497,13 +525,8 @@ def read_inputs(
         students["status"].astype(str).str.lower().eq("withdrawn") & students["withdrawn_on"].isna()
     )
     students.loc[record_says, "withdrawn_on"] = first_day
-    timetabled = session.scalars(
-        select(TimetableEvent.module_code)
-        .where(TimetableEvent.start_at.between(first, last))
-        .distinct()
-        .order_by(TimetableEvent.module_code)
-    ).all()
-    attended, other_days = _activity(session, ids, first_day, as_of, list(timetabled))
+    timetabled = _timetabled(session, first_day, as_of)
+    attended, other_days = _activity(session, ids, first_day, as_of, timetabled)
     points = _categorical_concat(
         [
             _session_points(
