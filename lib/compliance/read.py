@@ -175,7 +175,10 @@ def _activity_rows(
         frame["student_id"] = frame["student_id"].astype("category")
         frame["day"] = frame["day"].astype(np.int64)
     attendance["quantity"] = attendance["quantity"].astype(float)
-    attendance["module_code"] = pd.Categorical(attendance["module_code"], categories=modules)
+    known = pd.Index(modules, dtype=object)
+    attendance["module_code"] = pd.Categorical.from_codes(
+        known.get_indexer(attendance["module_code"]), categories=known
+    )
     return attendance, other
 
 
