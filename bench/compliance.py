@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
 
     url = args.store or f"sqlite:///{folder / 'compliance.db'}"
     os.environ["DATABASE_URL"] = url
-    from lib.store.rows import fetch_rows
+    from lib.compliance.fetch import fetch_rows
     from sqlalchemy import func, select, update
 
     from lib.compliance import read, service
