@@ -88,10 +88,10 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
 
     url = args.store or f"sqlite:///{folder / 'compliance.db'}"
     os.environ["DATABASE_URL"] = url
-    from lib.compliance.fetch import fetch_rows
     from sqlalchemy import func, select, update
 
     from lib.compliance import read, service
+    from lib.compliance.fetch import fetch_rows
     from lib.compliance.policy import load_thresholds
     from lib.compliance.status import compute
     from lib.store.db import session_scope
