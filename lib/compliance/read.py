@@ -6,13 +6,13 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, case, cast, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from lib.compliance.fetch import fetch_rows, read_frame, typed_frame
 from lib.compliance.policy import Thresholds
 from lib.compliance.status import POINT_COLUMNS, ComplianceInputs
-from lib.store.dates import epoch_day
+from lib.store.dates import epoch_day, iso_day
 from lib.store.models import (
     Attendance,
     CalendarPeriod,
@@ -56,26 +56,27 @@ def _module_width(modules: list[str]) -> int:
     return max((len(m) for m in modules), default=0) + 1  # longer codes differ at the separator
 
 
-def _activity_select(ids, first_day: date, as_of: date, width: int):
-    """The grouped scan of `_activity`: per student, the count of attendance rows, their records
-    (ISO day, quantity rounded up and capped at 9, module code padded to `width`) and the days
-    with any other engagement, each concatenated."""
+def _activity_select(ids, first_day: date, as_of: date, width: int, dialect: str):
+    """The grouped scan of `_activity`: per student and source (the primary key's order), the
+    count of engaged rows and their records concatenated: ISO day, quantity rounded up and capped
+    at 9 (one character), module code padded to `width`."""
     a = DailyActivity
-    attended = a.source.in_(ATTENDANCE_SOURCES) & (a.quantity > 0)
-    other = a.source.not_in(ATTENDANCE_SOURCES) & ((a.quantity > 0) | (a.minutes > 0))
-    day = func.substr(cast(a.day, String), 1, DAY_TEXT)
-    # one character (a CASE: CAST to an integer rounds on PostgreSQL)
-    times = case(*((a.quantity <= k, str(k)) for k in range(1, 9)), else_="9")
+    # a CASE, as CAST to an integer rounds on PostgreSQL; most rows stop at the second branch
+    times = case(*((a.quantity <= k, str(k)) for k in range(9)), else_="9")
     module = func.substr(a.module_code + SEP * width, 1, width)
     return (
         select(
             a.student_id,
-            func.sum(case((attended, 1), else_=0)),
-            func.aggregate_strings(case((attended, day + times + module)), ""),
-            func.aggregate_strings(case((other, day)), ""),
+            a.source,
+            func.count(),
+            func.aggregate_strings(iso_day(a.day, dialect) + times + module, ""),
         )
-        .where(a.student_id.in_(ids), a.day.between(first_day, as_of), attended | other)
-        .group_by(a.student_id)
+        .where(
+            a.student_id.in_(ids),
+            a.day.between(first_day, as_of),
+            (a.quantity > 0) | (a.minutes > 0),
+        )
+        .group_by(a.student_id, a.source)
     )
 
 
@@ -84,7 +85,8 @@ def statements(session: Session, as_of: date, thresholds: Thresholds) -> list:
     own share of the read)."""
     first_day = as_of - timedelta(days=thresholds.lookback_days + 7)
     modules = _timetabled(session, first_day, as_of)
-    return [_activity_select(_sponsored(), first_day, as_of, _module_width(modules))]
+    dialect = session.get_bind().dialect.name
+    return [_activity_select(_sponsored(), first_day, as_of, _module_width(modules), dialect)]
 
 
 def _timetabled(session: Session, first_day: date, as_of: date) -> list[str]:
@@ -99,43 +101,48 @@ def _timetabled(session: Session, first_day: date, as_of: date) -> list[str]:
 def _activity(
     session: Session, ids, first_day: date, as_of: date, modules: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The sponsored students' activity in the window, in one scan of the store grouped by student
-    (the primary key's order: no sort). Each student's rows come back as two texts of fixed-width
-    records that numpy parses in bulk: attendance (QR/Teams: ISO day, quantity capped at 9, module
-    code padded), and the days with any other engagement (a day may repeat). `modules` are the
-    timetabled modules: attendance at any other module comes back with a missing module. Student
-    ids and modules come back categorical, days as epoch days."""
+    """The sponsored students' engaged activity in the window, in one scan of the store grouped by
+    student and source (the primary key's order: no sort), each group's rows sent back as one
+    text of fixed-width records that numpy parses in bulk: attendance rows (QR/Teams with a
+    quantity: student, module, epoch day, quantity capped at 9) and the days with any other
+    engagement (student, epoch day; a day may repeat). `modules` are the timetabled modules:
+    attendance at any other module has a missing module. Student ids and modules come back
+    categorical."""
     width = _module_width(modules)
-    rows = fetch_rows(session, _activity_select(ids, first_day, as_of, width))
+    dialect = session.get_bind().dialect.name
+    rows = fetch_rows(session, _activity_select(ids, first_day, as_of, width, dialect))
     record = np.dtype([("day", f"S{DAY_TEXT}"), ("times", "S1"), ("module", f"S{width}")])
-    att_counts = np.array([r[1] or 0 for r in rows], np.int64)
-    att_text = "".join(r[2] or "" for r in rows).encode("utf-8")
-    if len(att_text) != int(att_counts.sum()) * record.itemsize:  # a code that is not ASCII
+    counts = np.array([r[2] for r in rows], np.int64)
+    text = "".join(r[3] for r in rows).encode("utf-8")
+    if len(text) != int(counts.sum()) * record.itemsize:  # a module code that is not ASCII
         return _activity_rows(session, ids, first_day, as_of, modules)
-    records = np.frombuffer(att_text, dtype=record)
-    module_codes = np.full(len(records), -1, np.int64)
+    records = np.frombuffer(text, dtype=record)
+    names = pd.Index(sorted({r[0] for r in rows}), dtype=object)
+    student = np.repeat(names.get_indexer([r[0] for r in rows]), counts)
+    source = np.repeat(np.array([r[1] in ATTENDANCE_SOURCES for r in rows], bool), counts)
+    times = records["times"].astype(np.int64)
+    attended = source & (times > 0)
+    days = _iso_days(records["day"])
+    module_codes = np.full(int(attended.sum()), -1, np.int64)
     if modules:
         padded = np.array([(m + SEP * width)[:width].encode("ascii", "replace") for m in modules])
         order = np.argsort(padded)
-        found = np.searchsorted(padded[order], records["module"]).clip(0, len(modules) - 1)
-        hit = padded[order][found] == records["module"]
+        wanted = records["module"][attended]
+        found = np.searchsorted(padded[order], wanted).clip(0, len(modules) - 1)
+        hit = padded[order][found] == wanted
         module_codes[hit] = order[found[hit]]
-    other_texts = [r[3] or "" for r in rows]
-    other_counts = np.array([len(t) // DAY_TEXT for t in other_texts], np.int64)
-    names = pd.Index([r[0] for r in rows], dtype=object)
-    codes = np.arange(len(names))
     attendance = pd.DataFrame(
         {
-            "student_id": pd.Categorical.from_codes(np.repeat(codes, att_counts), names),
+            "student_id": pd.Categorical.from_codes(student[attended], names),
             "module_code": pd.Categorical.from_codes(module_codes, pd.Index(modules, dtype=object)),
-            "day": _iso_days(records["day"]),
-            "quantity": records["times"].astype(np.int64).astype(float),
+            "day": days[attended],
+            "quantity": times[attended].astype(float),
         }
     )
     others = pd.DataFrame(
         {
-            "student_id": pd.Categorical.from_codes(np.repeat(codes, other_counts), names),
-            "day": _iso_days(np.frombuffer("".join(other_texts).encode(), f"S{DAY_TEXT}")),
+            "student_id": pd.Categorical.from_codes(student[~source], names),
+            "day": days[~source],
         }
     )
     return attendance, others

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, literal_column
+from sqlalchemy import Integer, String, cast, literal_column, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -16,3 +16,10 @@ def epoch_day_sql(column: str, dialect: str) -> str:
 def epoch_day(column, dialect: str) -> ColumnElement[int]:
     """`epoch_day_sql` of an ORM column, as an integer column expression."""
     return literal_column(epoch_day_sql(f"{column.table.name}.{column.key}", dialect), Integer)
+
+
+def iso_day(column, dialect: str) -> ColumnElement[str]:
+    """A date column as its ISO text (YYYY-MM-DD): as stored on SQLite, cast on PostgreSQL."""
+    if dialect == "sqlite":
+        return type_coerce(column, String)
+    return cast(column, String)
