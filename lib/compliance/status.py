@@ -7,8 +7,8 @@ Counting rules, as SPEC §6 states them:
   later) when they have not engaged yet;
 - a threshold is crossed on the day its count reaches it; the report is due by the n-th working day
   after that day;
-- missed points are counted in date order across vacations and reset by any met point; points inside
-  an exemption are neither met nor missed;
+- missed points are counted in date order across vacations and reset by any met point (of points
+  at the same moment, the met ones count first); points inside an exemption are neither met nor missed;
 - at risk: the last `at_risk_weeks` complete teaching weeks (weeks with an exempt weekday skipped)
   had no engagement at all.
 A crossing is reported by a report dated on or after it; a later crossing needs a new report. A
@@ -169,7 +169,9 @@ def compute(
     all_days = _days(pts["at"])
     keep = (all_rows >= 0) & (all_days >= d0) & (all_days <= end)
     at_key = pd.to_datetime(pts["at"]).to_numpy("datetime64[s]").astype(np.int64)
-    order = np.lexsort((at_key[keep], all_rows[keep]))
+    # date order; of simultaneous points (a timetable clash) the met ones first: the student was
+    # there at that moment, and the order no longer depends on the order the store returned
+    order = np.lexsort((~pts["met"].to_numpy(bool)[keep], at_key[keep], all_rows[keep]))
     pts = pts[keep].iloc[order].reset_index(drop=True)
     prow = all_rows[keep][order]
     pts["row"] = prow
