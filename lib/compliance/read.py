@@ -484,10 +484,23 @@ def _categorical_concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
         )
     # texts as categoricals of the same categories, so that they concatenate without a copy
     for name in ("kind", "ref", "evidence"):
-        texts = pd.Index(sorted({str(v) for f in fixed for v in pd.unique(f[name])}), dtype=object)
+        texts = pd.Index(
+            sorted({str(v) for f in fixed for v in pd.unique(f[name]) if pd.notna(v)}), dtype=object
+        )
         for i, frame in enumerate(fixed):
-            fixed[i] = frame.assign(**{name: pd.Categorical(frame[name], categories=texts)})
+            fixed[i] = frame.assign(**{name: _recoded(frame[name], texts)})
     return pd.concat(fixed, ignore_index=True)
+
+
+def _recoded(column: pd.Series, texts: pd.Index) -> pd.Categorical:
+    """A column of texts as a categorical of `texts` (missing values stay missing)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        by_category = texts.get_indexer(column.cat.categories.astype(str))
+        codes = column.cat.codes.to_numpy()
+        return pd.Categorical.from_codes(np.where(codes >= 0, by_category[codes], -1), texts)
+    values = column.to_numpy(object)
+    codes = texts.get_indexer(np.where(pd.isna(values), None, values.astype(str)).astype(object))
+    return pd.Categorical.from_codes(codes, texts)
 
 
 def _repeated(text: str, n: int) -> pd.Categorical:
