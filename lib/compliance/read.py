@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from lib.compliance.fetch import fetch_rows, read_frame, typed_frame
+from lib.compliance.fetch import copy_frame, fetch_rows, read_frame, typed_frame
 from lib.compliance.policy import Thresholds
 from lib.compliance.status import POINT_COLUMNS, ComplianceInputs
 from lib.store.dates import epoch_day, iso_day
@@ -86,7 +86,17 @@ def statements(session: Session, as_of: date, thresholds: Thresholds) -> list:
     first_day = as_of - timedelta(days=thresholds.lookback_days + 7)
     modules = _timetabled(session, first_day, as_of)
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return [_engaged_select(_sponsored(), first_day, as_of)]
     return [_activity_select(_sponsored(), first_day, as_of, _module_width(modules), dialect)]
+
+
+def _engaged_select(ids, first_day: date, as_of: date):
+    """The engaged activity rows of the window (PostgreSQL streams them as CSV)."""
+    a = DailyActivity
+    return select(a.student_id, a.source, a.day, a.module_code, a.quantity).where(
+        a.student_id.in_(ids), a.day.between(first_day, as_of), (a.quantity > 0) | (a.minutes > 0)
+    )
 
 
 def _timetabled(session: Session, first_day: date, as_of: date) -> list[str]:
@@ -110,6 +120,8 @@ def _activity(
     categorical."""
     width = _module_width(modules)
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return _activity_copied(session, ids, first_day, as_of, modules)
     rows = fetch_rows(session, _activity_select(ids, first_day, as_of, width, dialect))
     record = np.dtype([("day", f"S{DAY_TEXT}"), ("times", "S1"), ("module", f"S{width}")])
     counts = np.array([r[2] for r in rows], np.int64)
@@ -144,6 +156,49 @@ def _activity(
             "student_id": pd.Categorical.from_codes(student[~source], names),
             "day": days[~source],
         }
+    )
+    return attendance, others
+
+
+def _activity_copied(
+    session: Session, ids, first_day: date, as_of: date, modules: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`_activity` on PostgreSQL: the engaged rows streamed as CSV (`COPY`), student, source, day
+    and module read as categoricals (each distinct text parsed once)."""
+    frame = copy_frame(
+        session,
+        _engaged_select(ids, first_day, as_of),
+        ["student_id", "source", "day", "module_code", "quantity"],
+        {
+            "student_id": "category",
+            "source": "category",
+            "day": "category",
+            "module_code": "category",
+        },
+    )
+    student = frame["student_id"].cat
+    names = pd.Index(student.categories.astype(str), dtype=object)
+    codes = student.codes.to_numpy()
+    source = frame["source"].cat
+    source_attends = np.asarray(source.categories.astype(str).isin(ATTENDANCE_SOURCES), bool)
+    attends = source_attends[source.codes.to_numpy()] if len(frame) else np.zeros(0, bool)
+    quantity = frame["quantity"].to_numpy(float)
+    attended = attends & (quantity > 0)
+    day = frame["day"].cat
+    day_of = pd.to_datetime(day.categories.astype(str)).to_numpy("datetime64[D]").astype(np.int64)
+    days = day_of[day.codes.to_numpy()] if len(frame) else np.zeros(0, np.int64)
+    known = pd.Index(modules, dtype=object)
+    module_codes = _codes_in(known, frame["module_code"])
+    attendance = pd.DataFrame(
+        {
+            "student_id": pd.Categorical.from_codes(codes[attended], names),
+            "module_code": pd.Categorical.from_codes(module_codes[attended], known),
+            "day": days[attended],
+            "quantity": quantity[attended],
+        }
+    )
+    others = pd.DataFrame(
+        {"student_id": pd.Categorical.from_codes(codes[~attends], names), "day": days[~attends]}
     )
     return attendance, others
 
