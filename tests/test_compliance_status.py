@@ -118,6 +118,17 @@ def test_a_met_point_resets_the_count():
     assert at["missed_consecutive"] == 5  # 19, 26 Jan, 2, 9, 16 Feb
 
 
+@pytest.mark.parametrize("met_first", [True, False])
+def test_a_clash_attended_on_one_side_counts_the_met_point_first_in_any_order(met_first):
+    points, activity = attending_until_mid_november()
+    clash = session_points("A", [date(2026, 2, 16)], True)  # at the same moment as a missed one
+    points = clash + points if met_first else points + clash
+    at = row(inputs(points, activity), date(2026, 2, 20))
+    # the clash's met session resets the count first: its missed twin is 1, not the 10th miss
+    assert at["missed_consecutive"] == 1 and at["status"] == "compliant"
+    assert at["threshold_crossed_on"] is None and at["expected_points"] == 12 + 6 + 1
+
+
 def test_days_without_engagement_skip_the_vacation():
     # last engagement Mon 10 Nov; counted: 11 Nov-12 Dec = 32 days, vacation skipped, 12 Jan is
     # the 33rd, Sun 8 Feb the 60th; 10 working days after Sun 8 Feb: Fri 20 Feb

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from lib.access import User, can_view_student, require, scoped_student_ids, without_welfare
 from lib.audit import log_access
 from lib.compliance.export import safe_csv
-from lib.compute.frames import LEFT_STATUSES, query_frame
+from lib.compliance.fetch import typed_frame as query_frame
 from lib.store.models import CalendarPeriod, DailyActivity, Student, WithdrawalReviewDecision
+from lib.store.statuses import LEFT_STATUSES
 
 DECISIONS = ("no_action", "contact", "start_withdrawal")
 DECISION_LABELS = {

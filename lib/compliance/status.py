@@ -7,8 +7,8 @@ Counting rules, as SPEC §6 states them:
   later) when they have not engaged yet;
 - a threshold is crossed on the day its count reaches it; the report is due by the n-th working day
   after that day;
-- missed points are counted in date order across vacations and reset by any met point; points inside
-  an exemption are neither met nor missed;
+- missed points are counted in date order across vacations and reset by any met point (of points
+  at the same moment, the met ones count first); points inside an exemption are neither met nor missed;
 - at risk: the last `at_risk_weeks` complete teaching weeks (weeks with an exempt weekday skipped)
   had no engagement at all.
 A crossing is reported by a report dated on or after it; a later crossing needs a new report. A
@@ -40,6 +40,7 @@ COLUMNS = [
     "reported_on",
 ]
 POINT_COLUMNS = ["student_id", "at", "kind", "ref", "met", "evidence"]
+POINT_STATES = ["met", "missed", "exempt"]
 DAY = np.timedelta64(1, "D")
 
 
@@ -135,7 +136,7 @@ def compute(
     width = int((end - d0) / DAY) + 1
 
     def col(days: np.ndarray) -> np.ndarray:
-        return ((days - d0) / DAY).astype(np.int64)
+        return (days.astype("datetime64[D]") - d0).astype(np.int64)
 
     # days that count: not vacation, not the student's exemption, not before their start
     cal = inputs.calendar
@@ -168,7 +169,9 @@ def compute(
     all_days = _days(pts["at"])
     keep = (all_rows >= 0) & (all_days >= d0) & (all_days <= end)
     at_key = pd.to_datetime(pts["at"]).to_numpy("datetime64[s]").astype(np.int64)
-    order = np.lexsort((at_key[keep], all_rows[keep]))
+    # date order; of simultaneous points (a timetable clash) the met ones first: the student was
+    # there at that moment, and the order no longer depends on the order the store returned
+    order = np.lexsort((~pts["met"].to_numpy(bool)[keep], at_key[keep], all_rows[keep]))
     pts = pts[keep].iloc[order].reset_index(drop=True)
     prow = all_rows[keep][order]
     pts["row"] = prow
@@ -176,7 +179,9 @@ def compute(
     pcol = col(pts["day"].to_numpy("datetime64[D]"))
     is_exempt = exempt[prow, pcol] if len(pts) else np.zeros(0, bool)
     met = pts["met"].to_numpy(bool)
-    state = np.where(is_exempt, "exempt", np.where(met, "met", "missed"))
+    state = pd.Categorical.from_codes(
+        np.where(is_exempt, 2, np.where(met, 0, 1)), categories=POINT_STATES
+    )
     live = ~is_exempt
     missed_here = (~met & live).astype(np.int64)
     # a run of misses starts at each student's first point and after each met point
@@ -192,19 +197,18 @@ def compute(
     act = inputs.activity_days
     act_days = _days(act["day"]) if len(act) else np.array([], "datetime64[D]")
     act_rows = _rows_of(ids, act["student_id"]) if len(act) else np.array([], int)
-    met_pts = pts[pts["state"] == "met"]
+    met_pts = pts[met & live]
     real_rows = np.concatenate([act_rows, met_pts["row"].to_numpy()])
     real_cols = np.concatenate([col(act_days), col(met_pts["day"].to_numpy("datetime64[D]"))])
     ok = (real_rows >= 0) & (real_cols >= 0) & (real_cols < width)
     real_rows, real_cols = real_rows[ok], real_cols[ok]
-    # one sorted, de-duplicated key per (student, day): row * span + col + 1 (col may be -1)
-    span = width + 2
-    keys = np.unique(
-        np.concatenate([real_rows, np.arange(n)]).astype(np.int64) * span
-        + np.concatenate([real_cols, start_col - 1])
-        + 1
-    )
-    erow, ecol = keys // span, keys % span - 1
+    # one event per (student, day), sorted: the nonzero cells of a (students, 1 + days) matrix whose
+    # column 0 is the day before the window (an anchor may fall there)
+    events = np.zeros((n, width + 1), bool)
+    events[real_rows, real_cols + 1] = True
+    events[np.arange(n), start_col] = True
+    erow, ecol = np.nonzero(events)
+    ecol = ecol - 1
     nxt = np.append(ecol[1:], width)
     nxt[np.append(erow[1:] != erow[:-1], True)] = width  # last event of a student: open gap
     base = cum[erow, ecol + 1]

@@ -30,6 +30,7 @@ from lib.store.models import (
     Submission,
     TimetableEvent,
 )
+from lib.store.statuses import LEFT_STATUSES
 
 Window = tuple[date, date] | None  # first and last day read (None: everything)
 
@@ -214,9 +215,6 @@ def read_frames(session: Session, window: Window = None) -> dict:
 def rate_activity(session: Session, window: Window) -> pd.DataFrame:
     """The weekly attendance/online rows (with module codes) of a window of days."""
     return _weekly_activity(session, session.get_bind().dialect.name, window)[0]
-
-
-LEFT_STATUSES = ("withdrawn", "completed", "graduated", "interrupted", "left")
 
 
 def student_spans(session: Session) -> pd.DataFrame:

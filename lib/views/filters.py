@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, aliased
 
 from lib.access import User, student_filter
 from lib.compute.flags import in_force
-from lib.compute.frames import LEFT_STATUSES
 from lib.store.models import Enrolment, Flag, Student
+from lib.store.statuses import LEFT_STATUSES
 
 FLAG_KINDS = ("no_engagement", "index_drop", "source_drop", "missed_submissions")
 FLAG_STATES = ("any", "flagged", "not_flagged", *FLAG_KINDS)
