@@ -5,8 +5,9 @@ replicas (default 2) behind nginx on loopback (or one replica alone with --direc
 concurrent sessions (default 30; Playwright browser contexts in Debian's chromium), each logging in
 and opening Home, Cohort and Student pages in turn. A page view is timed from the request until the
 page's heading shows and no script run is in progress. Prints p50/p95 over every view, per page,
-the same for one session alone measured first (the reference), and each replica's resident memory
-before and after the sessions.
+the same for one session alone measured first (the reference), each replica's resident memory at
+start, after the reference session and after the sessions (server_memory_mb sums them), and the
+CPU time the replicas used during the sessions (the browsers run on the same machine).
 
     python bench/load.py [--students 40000] [--sessions 30] [--rounds 3] [--store URL] [--reuse]
                          [--replicas 2] [--direct]
@@ -208,10 +209,9 @@ def students_in_scope(url: str, users: list, per_user: int = 3) -> dict[str, lis
                 query = query.where(Student.tutor_username == username)
             elif role == "senior_tutor":
                 query = query.where(Student.school == extra["school"])
-            offset = sum(map(ord, username)) % 50
-            out[username] = list(session.scalars(query.offset(offset).limit(per_user))) or [
-                "B000000"
-            ]
+            in_scope = list(session.scalars(query.limit(50 + per_user)))
+            offset = sum(map(ord, username)) % max(len(in_scope) - per_user, 1)
+            out[username] = in_scope[offset : offset + per_user]  # a tutor has ~30 tutees
     return out
 
 
@@ -219,6 +219,15 @@ def rss(pids: list[int]) -> list[float]:
     from lib.ops.replicas import rss_mb
 
     return [rss_mb(pid) for pid in pids]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the processes used so far, from /proc."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
@@ -353,15 +362,33 @@ def main(argv: list[str] | None = None) -> int:
         single = summary(asyncio.run(run_sessions(cluster.url, users[:1], ids, args.rounds)))
         result["rss_mb_before"] = rss(pids)  # after one session warmed the shared caches
         result["load_average_1m_before"] = round(os.getloadavg()[0], 1)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(pids)
         timings = asyncio.run(run_sessions(cluster.url, users, ids, args.rounds))
         result["wall_seconds"] = round(time.perf_counter() - started, 1)
+        # the replicas' share of the machine's 2 cores while the sessions ran (browsers, nginx
+        # and other users of the machine take the rest)
+        result["server_cpu_seconds"] = round(cpu_seconds(pids) - cpu, 1)
         result["rss_mb_after"] = rss(pids)
     result.update(summary(timings))
     result["single_session"] = single
     result["p95_ratio_to_single"] = round(result["p95_seconds"] / single["p95_seconds"], 2)
     grown = sum(result["rss_mb_after"]) - sum(result["rss_mb_before"])
     result["rss_growth_mb_per_session"] = round(grown / args.sessions, 1)
+    # the reference session warmed the shared caches of one replica only: count the others' from
+    # that level, so that what is left is what the sessions themselves hold
+    warm = len(result["rss_mb_before"]) * max(result["rss_mb_before"])
+    result["rss_growth_mb_per_session_beyond_warm_caches"] = round(
+        (sum(result["rss_mb_after"]) - warm) / args.sessions, 1
+    )
+    result["server_memory_mb"] = {  # every replica together
+        "start": round(sum(result["rss_mb_started"]), 1),
+        "after_reference": round(sum(result["rss_mb_before"]), 1),
+        "end": round(sum(result["rss_mb_after"]), 1),
+        "growth_per_session": result["rss_growth_mb_per_session"],
+        "growth_per_session_beyond_warm_caches": result[
+            "rss_growth_mb_per_session_beyond_warm_caches"
+        ],
+    }
     result["target_p95_met"] = bool(result["p95_seconds"] <= 3.0)
     result["load_average_1m_after"] = round(os.getloadavg()[0], 1)  # a shared machine shows here
     print(json.dumps(result, indent=1))

@@ -1,14 +1,20 @@
-"""Server-side login sessions: the cookie carries a signed session id, the store decides if it is live."""
+"""Server-side login sessions: the cookie carries a signed session id, the store decides if it is live.
+
+Single sign-on sessions get the same record, named by the sign-in at the provider (its ID token's
+issuer, subject, issue time and nonce): logout revokes it, and the provider's identity cookie left in
+the browser is refused until the user signs in at the provider again (a new ID token)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lib.store.models import LoginSession
@@ -37,15 +43,26 @@ def start(
     now = now or datetime.now()
     session_id = secrets.token_urlsafe(32)
     expires_at = now + lifetime
-    session.execute(delete(LoginSession).where(LoginSession.expires_at < now - KEEP_ENDED))
-    session.add(
-        LoginSession(
-            token_hash=_hash(session_id), username=username, created_at=now, expires_at=expires_at
-        )
-    )
-    session.flush()
+    _add(session, session_id, username, now, expires_at)
     claims = {"sid": session_id, "sub": username, "exp": int(expires_at.timestamp())}
     return Started(jwt.encode(claims, key, algorithm=ALGORITHM), expires_at)
+
+
+def _add(
+    session: Session, session_id: str, username: str, now: datetime, expires_at: datetime
+) -> LoginSession:
+    """Record a session (and drop records that ended long ago)."""
+    session.execute(delete(LoginSession).where(LoginSession.expires_at < now - KEEP_ENDED))
+    record = LoginSession(
+        token_hash=_hash(session_id), username=username, created_at=now, expires_at=expires_at
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def _by_id(session: Session, session_id: str) -> LoginSession | None:
+    return session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(session_id)))
 
 
 def _record(session: Session, token: str | None, key: str) -> LoginSession | None:
@@ -61,9 +78,7 @@ def _record(session: Session, token: str | None, key: str) -> LoginSession | Non
         )
     except jwt.PyJWTError:
         return None
-    record = session.scalar(
-        select(LoginSession).where(LoginSession.token_hash == _hash(str(claims["sid"])))
-    )
+    record = _by_id(session, str(claims["sid"]))
     if record is None or record.username != claims["sub"]:
         return None
     return record
@@ -80,7 +95,10 @@ def check(session: Session, token: str | None, key: str, now: datetime | None = 
 
 def revoke(session: Session, token: str | None, key: str, now: datetime | None = None) -> bool:
     """End the session a token names (logout); True when a live session was ended."""
-    record = _record(session, token, key)
+    return _end(session, _record(session, token, key), now)
+
+
+def _end(session: Session, record: LoginSession | None, now: datetime | None) -> bool:
     if record is None or record.revoked_at is not None:
         return False
     record.revoked_at = now or datetime.now()
@@ -101,3 +119,54 @@ def revoke_all(session: Session, username: str, now: datetime | None = None) -> 
         record.revoked_at = now or datetime.now()
     session.flush()
     return len(live)
+
+
+# --- single sign-on -------------------------------------------------------------------------------
+
+SSO_CLAIMS = ("iss", "sub", "iat", "nonce")  # together: one sign-in at the provider
+
+
+def _sso_id(identity: Mapping[str, object]) -> str | None:
+    """The id of the provider sign-in behind an identity (st.user), None without subject or iat."""
+    if not identity.get("sub") or not str(identity.get("iat", "")).isdigit():
+        return None
+    return "sso\n" + "\n".join(str(identity.get(name) or "") for name in SSO_CLAIMS)
+
+
+def check_sso(
+    session: Session,
+    identity: Mapping[str, object],
+    username: str,
+    lifetime: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """Whether a provider sign-in is a live session of the user. Its first sight records it,
+    expiring `lifetime` after the sign-in; once revoked or expired it stays refused."""
+    sso_id = _sso_id(identity)
+    if sso_id is None:
+        return False
+    now = now or datetime.now()
+    record = _by_id(session, sso_id)
+    if record is None:
+        expires_at = datetime.fromtimestamp(int(str(identity["iat"]))) + lifetime
+        if expires_at <= now:  # an old identity cookie whose record was removed: not revived
+            return False
+        try:
+            with session.begin_nested():
+                record = _add(session, sso_id, username, now, expires_at)
+        except IntegrityError:  # another tab of the same browser recorded it first
+            record = _by_id(session, sso_id)
+    return (
+        record is not None
+        and record.username == username
+        and record.revoked_at is None
+        and record.expires_at > now
+    )
+
+
+def revoke_sso(
+    session: Session, identity: Mapping[str, object], now: datetime | None = None
+) -> bool:
+    """End the session of a provider sign-in (logout); True when a live session was ended."""
+    sso_id = _sso_id(identity)
+    return _end(session, _by_id(session, sso_id) if sso_id is not None else None, now)

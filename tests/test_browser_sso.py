@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from lib.auth import add_user
 from lib.store.db import get_engine, init_db, session_factory
-from lib.store.models import AccessLogEntry
+from lib.store.models import AccessLogEntry, LoginSession
 from tests.app_fixtures import COOKIE_KEY, seed
 from tests.browser_support import (
     chromium_page,
@@ -97,12 +97,25 @@ def sso_app(tmp_path_factory):
 
 def _sign_in(page, base: str, login: str) -> None:
     page.goto(base)
+    _sign_in_from(page, base, login)
+
+
+def _sign_in_from(page, base: str, login: str) -> None:
     page.get_by_role("button", name="Sign in with single sign-on").click()
     page.locator('input[name="login"]').fill(login)  # the provider's own login page
     page.locator('input[name="password"]').fill("any password")
     page.get_by_role("button", name="Sign-in").click()
     page.get_by_role("button", name="Continue").click()  # the provider's consent page
     page.wait_for_url(f"{base}/**")
+
+
+def _sessions(store: str, username: str) -> tuple[int, int]:
+    """How many server-side sessions the user has, and how many of them were revoked."""
+    with session_factory(store)() as session:
+        records = session.scalars(
+            select(LoginSession).where(LoginSession.username == username)
+        ).all()
+    return len(records), sum(record.revoked_at is not None for record in records)
 
 
 def _logins(store: str, username: str) -> int:
@@ -115,12 +128,6 @@ def _logins(store: str, username: str) -> int:
     return len(rows)
 
 
-@pytest.mark.xfail(
-    reason="known defect (stop 15 note): SSO logout does not always reach the provider's "
-    "end-session page, and a fresh load after it can sign the user back in: SSO sessions have "
-    "no server-side record yet",
-    strict=False,
-)
 def test_sso_login_maps_the_email_to_the_stored_user_and_role_then_logs_out(sso_app):
     base, store = sso_app
     before = _logins(store, "wb")
@@ -146,6 +153,10 @@ def test_sso_login_maps_the_email_to_the_stored_user_and_role_then_logs_out(sso_
         page.goto(f"{base}/cohort")  # a fresh load after logout: still signed out
         page.get_by_role("button", name="Sign in with single sign-on").wait_for()
         assert page.get_by_role("heading", name="Cohort").count() == 0
+        _sign_in_from(page, base, "wb-login")  # a new sign-in at the provider: a new session
+        page.get_by_role("heading", name="Home").first.wait_for()
+        assert _logins(store, "wb") == before + 2
+    assert _sessions(store, "wb") == (2, 1)  # both recorded server-side, the first revoked
 
 
 def test_sso_tutor_gets_the_tutor_scope(sso_app):

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from lib.access import PAGES, pages_for
 from lib.store.db import get_engine, init_db, session_factory
+from lib.store.models import ComplianceRecord
 from tests.app_fixtures import COOKIE_KEY, PASSWORD, STAFF, seed
 from tests.browser_support import (
     artifact_dir,
@@ -21,6 +24,7 @@ from tests.browser_support import (
     streamlit_server,
     wait_until_idle,
 )
+from tests.test_compliance_page import plant_crossing
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -48,6 +52,7 @@ def app(tmp_path_factory):
     init_db(store)
     with session_factory(store)() as session:
         seed(session)
+        plant_crossing(session)  # S002, sponsored, crossed the attendance threshold on 3 Nov 2025
     get_engine(store).dispose()
     env = {"DATABASE_URL": store, "DASHBOARD_COOKIE_KEY": COOKIE_KEY}
     with streamlit_server(env, folder) as base:
@@ -251,4 +256,58 @@ def test_tutor_opens_a_case_records_a_contact_and_hands_over(app):
         wait_until_idle(page)
         page.screenshot(path=str(shots / "tutor_case_handed_over.png"), full_page=True)
         errors = console_errors(page)
+    assert not errors, "\n".join(errors)
+
+
+def _metric(page, label: str) -> str:
+    """The value a metric with this label shows."""
+    metric = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=re.compile(f"^{label}$"))
+    )
+    return metric.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
+
+
+def _type_date(page, label: str, value: date) -> None:
+    """Type a date into a date input as a user would: year, month and day segments (each advances
+    to the next when full), then leave the field, which commits it."""
+    wait_until_idle(page)
+    field = page.get_by_role("group", name=label, exact=True)
+    field.get_by_role("spinbutton").first.click()
+    page.keyboard.type(value.strftime("%Y%m%d"))
+    page.keyboard.press("Escape")  # closes the calendar the click opened
+    page.get_by_role("heading", name="Visa compliance").click()  # leaving the field commits it
+    wait_until_idle(page)
+
+
+def test_visa_records_a_compliance_report_for_a_student_past_the_threshold(app):
+    """The visa team reports S002 (threshold crossed) to UKVI: date and reference; then Reported."""
+    shots = artifact_dir("walk")
+    with chromium_page() as page:
+        log_in(page, app, "visa")
+        page.goto(f"{app}/compliance?id=S002")
+        page.get_by_role("heading", name="Evidence for one student").wait_for()
+        _type_date(page, "As of", date(2025, 11, 7))  # the week the test's crossing was reported
+        assert _metric(page, "Status") == "threshold crossed"
+        assert _metric(page, "Crossed on") == "2025-11-03"
+        _type_date(page, "Reported on", date(2025, 11, 5))
+        page.get_by_role("textbox", name="Reference").fill("UKVI-2025-0042")
+        page.get_by_role("button", name="Record report").click()
+        page.get_by_text("Report recorded.").wait_for()
+        wait_until_idle(page)
+        page.goto(f"{app}/compliance?id=S002")  # the list and the evidence read again
+        page.get_by_role("heading", name="Evidence for one student").wait_for()
+        _type_date(page, "As of", date(2025, 11, 7))
+        assert _metric(page, "Status") == "reported"
+        assert _metric(page, "Reported") == "1"
+        page.get_by_text("reported on: 2025-11-05").wait_for()
+        page.screenshot(path=str(shots / "visa_compliance_reported.png"), full_page=True)
+        errors = console_errors(page)
+    with session_factory(app_store_url())() as session:
+        record = session.scalar(select(ComplianceRecord).where(ComplianceRecord.kind == "report"))
+    assert (record.student_id, record.reported_on, record.reference, record.recorded_by) == (
+        "S002",
+        date(2025, 11, 5),
+        "UKVI-2025-0042",
+        STAFF["visa"][0],
+    )
     assert not errors, "\n".join(errors)

@@ -31,17 +31,16 @@ AS_OF = date(2025, 11, 7)
 VISA = User("visa_team", "visa")
 
 
-@pytest.fixture
-def crossing(seeded):
+def plant_crossing(session) -> None:
     """S002 (sponsored) attends two Monday M1 sessions then misses 6 Oct, is exempt on 13 and 20 Oct
     (the seeded illness), misses 27 Oct and 3 Nov: the third miss, on 3 Nov, crosses threshold 3."""
-    load = seeded.scalar(select(Load))
-    seeded.add(Enrolment(student_id="S002", module_code="M1", academic_year=2025))
-    seeded.add(CalendarPeriod(kind="term", start=date(2025, 9, 22), end=date(2025, 12, 12)))
+    load = session.scalar(select(Load))
+    session.add(Enrolment(student_id="S002", module_code="M1", academic_year=2025))
+    session.add(CalendarPeriod(kind="term", start=date(2025, 9, 22), end=date(2025, 12, 12)))
     for i in range(7):
         monday = date(2025, 9, 22) + timedelta(weeks=i)
         start = datetime.combine(monday, datetime.min.time()) + timedelta(hours=10)
-        seeded.add(
+        session.add(
             TimetableEvent(
                 event_id=f"E{i}",
                 module_code="M1",
@@ -51,7 +50,7 @@ def crossing(seeded):
             )
         )
         if i < 2:
-            seeded.add(
+            session.add(
                 DailyActivity(
                     student_id="S002",
                     source="attendance",
@@ -61,10 +60,17 @@ def crossing(seeded):
                     load_id=load.id,
                 )
             )
+    session.commit()
+    save_thresholds(session, Thresholds(missed_points=3), by="admin1")
+
+
+@pytest.fixture
+def crossing(seeded):
+    """The crossing of S002 (plant_crossing), and S004 named as a spreadsheet formula."""
+    plant_crossing(seeded)
     student = seeded.get(Student, "S004")
     student.given_name = '=HYPERLINK("http://x")'
     seeded.commit()
-    save_thresholds(seeded, Thresholds(missed_points=3), by="admin1")
     return seeded
 
 

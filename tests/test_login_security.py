@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lib import auth, login_guard, sessions
 from lib.cli import main as cli
@@ -125,6 +125,54 @@ def test_a_new_password_or_a_disabled_account_ends_its_sessions(staff):
     second = sessions.start(staff, "tut_a", COOKIE_KEY, timedelta(hours=9))
     auth.set_active(staff, "tut_a", False)
     assert sessions.check(staff, second.token, COOKIE_KEY) is None
+
+
+def _identity(nonce: str, signed_in: datetime = T0) -> dict[str, object]:
+    """What st.user holds after a sign-in at the provider (the ID token's claims)."""
+    return {
+        "is_logged_in": True,
+        "iss": "https://login.example/tenant",
+        "sub": "provider-subject-1",
+        "iat": int(signed_in.timestamp()),
+        "nonce": nonce,
+        "email": "tut_a@uni.example",
+    }
+
+
+def test_sso_logout_refuses_the_identity_until_a_new_sign_in(staff):
+    lifetime = timedelta(hours=9)
+    first = _identity("nonce-1")
+    assert sessions.check_sso(staff, first, "tut_a", lifetime, now=T0 + timedelta(minutes=1))
+    assert sessions.check_sso(staff, first, "tut_a", lifetime, now=T0 + timedelta(minutes=2))
+    assert sessions.revoke_sso(staff, first, now=T0 + timedelta(minutes=3))
+    staff.commit()
+    # the provider's identity cookie left in the browser (a fresh load after logout): refused
+    assert not sessions.check_sso(staff, first, "tut_a", lifetime, now=T0 + timedelta(minutes=4))
+    assert not sessions.revoke_sso(staff, first)
+    again = _identity("nonce-2", signed_in=T0 + timedelta(minutes=5))  # a new sign-in
+    assert sessions.check_sso(staff, again, "tut_a", lifetime, now=T0 + timedelta(minutes=6))
+    records = staff.scalars(select(LoginSession).where(LoginSession.username == "tut_a")).all()
+    assert sorted(r.revoked_at is None for r in records) == [False, True]
+
+
+def test_sso_sessions_expire_and_are_not_revived(staff):
+    lifetime = timedelta(hours=9)
+    identity = _identity("nonce-1")
+    assert sessions.check_sso(staff, identity, "tut_a", lifetime, now=T0)
+    assert not sessions.check_sso(staff, identity, "tut_a", lifetime, now=T0 + lifetime)
+    old = _identity("nonce-old", signed_in=T0 - lifetime)  # first seen after its lifetime
+    assert not sessions.check_sso(staff, old, "tut_a", lifetime, now=T0)
+    assert staff.scalar(select(func.count()).select_from(LoginSession)) == 1
+    assert not sessions.check_sso(staff, identity, "admin1", lifetime, now=T0)  # another user
+    for claims in ({**identity, "iat": None}, {**identity, "sub": ""}, {}):
+        assert not sessions.check_sso(staff, claims, "tut_a", lifetime, now=T0)
+
+
+def test_a_disabled_account_ends_its_sso_sessions(staff):
+    identity = _identity("nonce-1", signed_in=datetime.now())
+    assert sessions.check_sso(staff, identity, "tut_a", timedelta(hours=9))
+    auth.set_active(staff, "tut_a", False)
+    assert not sessions.check_sso(staff, identity, "tut_a", timedelta(hours=9))
 
 
 # --- backoff ----------------------------------------------------------------------------------------

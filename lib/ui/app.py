@@ -139,19 +139,42 @@ def _sso_provider() -> str | None:
     return named[0] if named else None
 
 
-def _sso_user() -> User | None:
-    """The staff user whose e-mail the identity provider vouched for (roles come from the store)."""
+def _sso_identity() -> dict[str, object] | None:
+    """The identity the provider vouched for in this browser (st.user), None when signed out."""
     if not st.user.get("is_logged_in", False):
         return None
+    return dict(st.user.to_dict())
+
+
+def _sso_user() -> User | None:
+    """The staff user whose e-mail the identity provider vouched for (roles come from the store),
+    while that sign-in's server-side session is live (checked on every run, revoked at logout)."""
+    identity = _sso_identity()
+    if identity is None:
+        return None
     with session_scope() as session:
-        staff = auth.user_by_email(session, st.user.get("email"))
-        return User.from_staff(staff) if staff is not None else None
+        staff = auth.user_by_email(session, str(identity.get("email") or ""))
+        if staff is None or not sessions.check_sso(
+            session, identity, staff.username, auth.session_lifetime()
+        ):
+            return None
+        return User.from_staff(staff)
+
+
+def _sso_account_exists(identity: dict[str, object]) -> bool:
+    with session_scope() as session:
+        return auth.user_by_email(session, str(identity.get("email") or "")) is not None
 
 
 def _sso_login_prompt() -> bool:
-    """The single sign-on button (or why a signed-in identity has no account); never logs in here."""
+    """The single sign-on button (or why a signed-in identity has no account); never logs in here.
+
+    An identity whose session ended (logout, expiry) needs a new sign-in at the provider."""
     st.title(APP_TITLE)
-    if not st.user.get("is_logged_in", False):
+    identity = _sso_identity()
+    if identity is None or _sso_account_exists(identity):
+        if identity is not None:
+            st.info("Your session has ended. Sign in again to continue.")
         st.caption("Staff sign-in with the university account. Students never log in here.")
         if st.button("Sign in with single sign-on", key=Keys.SSO_LOGIN, type="primary"):
             st.login(_sso_provider())
@@ -184,6 +207,10 @@ def _sidebar(user: User, key: str, sso: bool) -> None:
         if not st.button("Log out", key=Keys.LOGOUT):
             return
     if sso:
+        identity = _sso_identity()
+        if identity is not None:
+            with session_scope() as session:
+                sessions.revoke_sso(session, identity)
         st.logout()
     _log_out(key)
     st.rerun()
