@@ -127,6 +127,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_run_weeks", 5, "... needing at most this many consecutive weeks"),
     Setting(
+        "missed_surprise",
+        0.02,
+        "missed submissions (besides other sources) flag only when the window's misses are this unlikely at the student's own earlier miss rate, itself uncertain (checked every week, so small)",
+    ),
+    Setting(
         "source_surprise",
         0.01,
         "a single source's run of low weeks flags only when this unlikely, by the student's own earlier rate of low weeks or, if higher, the chance of a low week at their usual level (sessions of those expected, or counts of active days and visits)",

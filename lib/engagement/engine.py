@@ -412,7 +412,7 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     st.run_source = np.where(src_known, np.where(src_low, st.run_source + 1, 0), st.run_source)
     h["n_src"] += src_known & ~wk.cold
     h["n_low_src"] += src_low
-    floor = _chance_low(inp, wk, config, p)
+    floor = _chance_low(inp, wk, p, config["source_drop_ratio"])
     wk.need_src = _needed(
         st, "n_low_src", "n_src", st.run_source, config, floor, config["source_surprise"]
     )
@@ -437,7 +437,7 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     due_before = np.maximum(h["n_due"] - window_due, missed_before)
     a, b = low + missed_before, max(weeks - low, 1e-6) + due_before - missed_before
     tail = betabinom.sf(window - 1, np.maximum(window_due, window).astype(int), a, b)
-    wk.missed_ok = tail <= config["run_surprise"]
+    wk.missed_ok = tail <= config["missed_surprise"]
     # assessment-only evidence: every due missed since the student last submitted (a run of
     # misses), against their own miss rate before that run
     some_in = due_now > missed_now  # submitted something this week: not a run (order unknown)
@@ -456,17 +456,17 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     return window
 
 
-def _chance_low(inp: Inputs, wk: Week, config: dict, p: dict) -> np.ndarray:
-    """(S, K) the chance of a week at most source_drop_ratio x baseline by chance alone, at the
-    student's usual level: sessions attended of those expected (binomial), or a count of active
-    days, visits or other events (Poisson); NaN for minutes and submissions (own history only)."""
+def _chance_low(inp: Inputs, wk: Week, p: dict, ratio: float) -> np.ndarray:
+    """(S, K) the chance of a week at most `ratio` x baseline by chance alone, at the student's
+    usual level: sessions attended of those expected (binomial), or a count of active days,
+    visits or other events (Poisson); NaN for minutes and submissions (own history only)."""
     expected = inp.expected[:, wk.t, :]
     base = np.nan_to_num(wk.base)
     timed = ~np.isnan(expected)
     n = np.nan_to_num(expected).astype(np.int64)
     rate = np.clip(base, 0.0, 1.0)
-    by_rate = binom.cdf(np.floor(config["source_drop_ratio"] * n), n, rate)
-    by_count = poisson.cdf(np.floor(config["source_drop_ratio"] * base), base)
+    by_rate = binom.cdf(np.floor(ratio * n), n, rate)
+    by_count = poisson.cdf(np.floor(ratio * base), base)
     out = np.where(timed, by_rate, by_count)
     return np.where(p["modelled"], out, np.nan)
 
