@@ -8,7 +8,14 @@ import pandas as pd
 from lib.engagement.engine import run
 from lib.engagement.explain import dq_frame, flags_frame
 from lib.engagement.measures import build_inputs
-from tests.engine_cases import TEACHING, WEEKS, scenario, scenario_frames, usual_vle
+from tests.engine_cases import (
+    TEACHING,
+    WEEKS,
+    scenario,
+    scenario_frames,
+    usual_attendance,
+    usual_vle,
+)
 
 
 def _run(ids, frames, cfg, **extra):
@@ -111,3 +118,24 @@ def test_a_regular_moodle_user_who_stops_for_two_weeks_is_flagged_by_that_source
     row = flags[flags["kind"] == "source_drop"].iloc[0]
     assert (row["source"], row["week_start"]) == ("vle", TEACHING[7])
     assert "vle dropped for 2 teaching weeks while other sources held" in row["explanation"]
+
+
+def test_a_two_week_dip_is_caught_in_a_student_whose_index_is_often_low_but_never_this_low():
+    dip = TEACHING[7:9]
+    quiet = {TEACHING[i] for i in (1, 3, 5)}  # bursty: every other week or so, half as active
+
+    def att(s, w):
+        if s == 6 and w in dip:
+            return 0
+        return 2 if s == 6 and w in quiet else usual_attendance(s, w)
+
+    def vle(s, w):
+        if s == 6 and w in dip:
+            return 0
+        return 1 if s == 6 and w in quiet else usual_vle(s, w)
+
+    _, _, flags, _, _ = scenario(attendance=att, vle=vle)
+    assert set(flags["student_id"]) == {"S06"}
+    first = flags.iloc[0]
+    assert first["week_start"] == dip[1]  # the second week of the dip, not after it
+    assert first["kind"] in ("index_drop", "no_engagement")
