@@ -139,3 +139,28 @@ def test_a_two_week_dip_is_caught_in_a_student_whose_index_is_often_low_but_neve
     first = flags.iloc[0]
     assert first["week_start"] == dip[1]  # the second week of the dip, not after it
     assert first["kind"] in ("index_drop", "no_engagement")
+
+
+def test_a_stop_around_a_feed_outage_is_flagged_the_week_after_it_not_reset_by_it():
+    outage, stop = TEACHING[7], TEACHING[6]
+    group = range(9)  # S00-S08 take module M2; its scanner feed is down one week
+
+    def att(s, w):
+        if (s in group and w == outage) or (s == 3 and w >= stop):
+            return 0
+        return 3 if (WEEKS.index(w) + s) % 4 == 0 else 4
+
+    def vle(s, w):
+        return 0 if s == 3 and w >= stop else usual_vle(s, w)
+
+    ids, (act, exp, sub, cal, ex), cfg = scenario_frames(
+        students=40, attendance=att, vle=vle, timetable=False
+    )
+    act = act.copy()
+    in_group = act["student_id"].isin([ids[s] for s in group]) & (act["source"] == "attendance")
+    act.loc[in_group, "module_code"] = "M2"
+    flags, dq = _run(ids, (act, exp, sub, cal, ex), cfg)
+    assert "module M2" in set(dq.loc[dq["week_start"] == outage, "module_code"])
+    assert set(flags["student_id"]) == {"S03"}
+    # the outage week is unknown for S03: two measured weeks without engagement span it
+    assert flags["week_start"].min() == TEACHING[8]

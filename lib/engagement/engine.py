@@ -357,7 +357,8 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     """Advance the consecutive-week counters (zero engagement, low index, low source, missed
     submissions window) and the student's own history of them; returns the missed submissions
     in the window (wk.need_* and wk.missed_ok: what a flag needs this week)."""
-    t, live, ex = wk.t, wk.live, ~wk.live
+    t, live = wk.t, wk.live
+    ex = inp.exempt[:, t]  # a documented absence ends a run; a held week only pauses it
     h = st.hist
     st.run_zero[ex] = 0
     st.run_index[ex] = 0
@@ -405,10 +406,12 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
         & ~wk.cold
         & (wk.base >= p["src_min"])
         & (wk.ratio <= config["source_drop_ratio"])
-        & live[:, None]
+        & ~ex[:, None]
         & (~p["is_rate"] | (wk.base * exp_all >= config["source_min_sessions"]))
     )
-    src_known = wk.valid & live[:, None]
+    # a source measured in a week held for another source's outage counts (the held source
+    # itself is masked: its run pauses)
+    src_known = wk.valid & ~ex[:, None]
     st.run_source = np.where(src_known, np.where(src_low, st.run_source + 1, 0), st.run_source)
     h["n_src"] += src_known & ~wk.cold
     h["n_low_src"] += src_low
@@ -601,9 +604,9 @@ def run(
         _record(res, wk)
         if not teach:  # non-teaching weeks never flag and never enter baselines
             continue
-        # a student who dropped in a source systemic this week: the week is unknown for them, as
-        # if exempt (runs start again, no flag starts or ends, nothing learned), so that a run
-        # never spans an outage
+        # a student who dropped in a source systemic this week: the week is unknown for them
+        # (no data is not no engagement): their runs pause (neither end nor grow), no flag
+        # starts or ends, nothing is learned
         wk.live = wk.live & ~wk.hold
         window = _runs(inp, st, res, wk, config, p)
         _end_flags(st, wk, window, config)  # ends first (a return to usual), then starts
