@@ -274,7 +274,7 @@ def main() -> None:
     parser.add_argument("--year", type=int, default=2025)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--independent-students", type=int, default=400)
-    parser.add_argument("--independent-seed", type=int, default=5)
+    parser.add_argument("--independent-seed", type=int, default=2027)
     parser.add_argument("--only-independent", action="store_true")
     args = parser.parse_args()
     work = Path(args.out or tempfile.mkdtemp(prefix="detection_"))

@@ -221,7 +221,9 @@ def generate(
             outage = (
                 not clean and kind == "mixed" and p.school == OUTAGE_SCHOOL and pos == OUTAGE_WEEK
             )
-            if kind in ("mixed", "attendance") and not outage:
+            # the draws are made during the outage too (its scans are dropped below), so that the
+            # clean copy is the same population with the same later weeks
+            if kind in ("mixed", "attendance"):
                 att_lv = (
                     0.0
                     if (

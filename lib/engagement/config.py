@@ -117,8 +117,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "missed_alone_surprise",
-        0.1,
-        "... if missing them is this unlikely at the student's own earlier miss rate (with no history: 1 in 10)",
+        0.05,
+        "... if missing them (every due since they last submitted, or this week's) is this unlikely at the student's own earlier miss rate, itself uncertain (with no history: 1 in 10, so a first miss needs some on-time submissions before it)",
     ),
     Setting(
         "run_surprise",
@@ -126,6 +126,16 @@ SETTINGS: tuple[Setting, ...] = (
         "own history: a run of low weeks (or missed submissions) flags only when the student's own earlier rate of them makes it this unlikely by chance",
     ),
     Setting("max_run_weeks", 5, "... needing at most this many consecutive weeks"),
+    Setting(
+        "missed_surprise",
+        0.02,
+        "missed submissions (besides other sources) flag only when the window's misses are this unlikely at the student's own earlier miss rate, itself uncertain (checked every week, so small)",
+    ),
+    Setting(
+        "source_surprise",
+        0.01,
+        "a single source's run of low weeks flags only when this unlikely, by the student's own earlier rate of low weeks or, if higher, the chance of a low week at their usual level (sessions of those expected, or counts of active days and visits)",
+    ),
     Setting(
         "history_prior_low",
         0.5,

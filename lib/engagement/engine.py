@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
+from scipy.stats import betabinom, binom, poisson
 
 from lib.engagement.config import source_setting
 from lib.engagement.measures import Inputs
 from lib.engagement.robust import median_mad, nan_median_columns
-from lib.sources import SUBMISSION
+from lib.sources import LECTURE_CAPTURE, SUBMISSION
 
 NO_ENGAGEMENT, INDEX_DROP, SOURCE_DROP, MISSED = range(4)
 COLUMN = {NO_ENGAGEMENT: 0, INDEX_DROP: 1, MISSED: 2}  # open_id columns; sources at 3 + k
@@ -68,6 +68,7 @@ class State:
         "due_ring": ("M",),
         "pending": ("K",),  # a low week's value, learned if the next measured week is back
         "ipending": (),
+        "miss_run": (),  # dues missed since the student last submitted
     }
 
     ARRAYS = (
@@ -197,7 +198,7 @@ class Week:
     need_src: np.ndarray | None = None  # (S, K) low source weeks needed
     missed_ok: np.ndarray | None = None  # (S,) the missed window is unusual for the student
     submitted_all: np.ndarray | None = None  # (S,) nothing missed lately, or all due submitted
-    missed_tail: np.ndarray | None = None  # (S,) chance of this week's misses at their own rate
+    missed_tail: np.ndarray | None = None  # (S,) chance of the run of misses at their own rate
 
 
 def _source_setting_arrays(inp: Inputs, config: dict) -> dict:
@@ -209,6 +210,7 @@ def _source_setting_arrays(inp: Inputs, config: dict) -> dict:
             [source_setting(config, "source_min_baseline", s) for s in inp.sources]
         ),
         "is_rate": np.array([s in ("attendance", "online") for s in inp.sources]),
+        "modelled": np.array([s not in (SUBMISSION, LECTURE_CAPTURE) for s in inp.sources]),
     }
 
 
@@ -326,16 +328,28 @@ def _record(res: Results, wk: Week) -> None:
     res.index_spread[:, t], res.index_cold[:, t] = wk.ispread, wk.icold
 
 
-def _needed(st: State, low_name: str, n_name: str, run: np.ndarray, config: dict) -> np.ndarray:
+def _needed(
+    st: State,
+    low_name: str,
+    n_name: str,
+    run: np.ndarray,
+    config: dict,
+    floor: np.ndarray | None = None,
+    surprise: float | None = None,
+) -> np.ndarray:
     """Consecutive weeks a condition must hold before it flags, from how often it held in the
-    student's own earlier weeks (the current run left out): a run that would happen by chance
-    more often than `run_surprise` is their usual pattern, not a change (at least sustain_weeks,
-    at most max_run_weeks)."""
+    student's own earlier weeks (the current run left out; never below `floor`, the chance of
+    such a week at the student's usual level): a run that would happen by chance more often
+    than `surprise` (default run_surprise) is their usual pattern, not a change (at least
+    sustain_weeks, at most max_run_weeks)."""
     n_low, n = st.hist[low_name], st.hist[n_name]
     before, low_before = np.maximum(n - run, 0), np.maximum(n_low - run, 0)
     q = (low_before + config["history_prior_low"]) / (before + config["history_prior_weeks"])
+    if floor is not None:
+        q = np.maximum(q, np.nan_to_num(floor))
     q = np.clip(q, 1e-6, 0.999)
-    need = np.ceil(np.log(config["run_surprise"]) / np.log(q))
+    surprise = config["run_surprise"] if surprise is None else surprise
+    need = np.ceil(np.log(surprise) / np.log(q))
     return np.clip(need, config["sustain_weeks"], config["max_run_weeks"])
 
 
@@ -343,7 +357,8 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     """Advance the consecutive-week counters (zero engagement, low index, low source, missed
     submissions window) and the student's own history of them; returns the missed submissions
     in the window (wk.need_* and wk.missed_ok: what a flag needs this week)."""
-    t, live, ex = wk.t, wk.live, ~wk.live
+    t, live = wk.t, wk.live
+    ex = inp.exempt[:, t]  # a documented absence ends a run; a held week only pauses it
     h = st.hist
     st.run_zero[ex] = 0
     st.run_index[ex] = 0
@@ -391,14 +406,19 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
         & ~wk.cold
         & (wk.base >= p["src_min"])
         & (wk.ratio <= config["source_drop_ratio"])
-        & live[:, None]
+        & ~ex[:, None]
         & (~p["is_rate"] | (wk.base * exp_all >= config["source_min_sessions"]))
     )
-    src_known = wk.valid & live[:, None]
+    # a source measured in a week held for another source's outage counts (the held source
+    # itself is masked: its run pauses)
+    src_known = wk.valid & ~ex[:, None]
     st.run_source = np.where(src_known, np.where(src_low, st.run_source + 1, 0), st.run_source)
     h["n_src"] += src_known & ~wk.cold
     h["n_low_src"] += src_low
-    wk.need_src = _needed(st, "n_low_src", "n_src", st.run_source, config)
+    floor = _chance_low(inp, wk, p, config["source_drop_ratio"])
+    wk.need_src = _needed(
+        st, "n_low_src", "n_src", st.run_source, config, floor, config["source_surprise"]
+    )
 
     # missed submissions within a window of teaching weeks, against the student's own miss rate
     counted = ~inp.exempt[:, t]
@@ -412,15 +432,46 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     h["n_due"] += due_now
     h["n_missed"] += missed_now
     window, window_due = st.missed_ring.sum(1), h["due_ring"].sum(1)
-    prior = config["history_prior_low"], config["history_prior_weeks"]
-    rate = (h["n_missed"] - window + prior[0]) / (h["n_due"] - window_due + prior[1])
-    rate = np.clip(rate, 1e-6, 0.999)
-    tail = binom.sf(window - 1, np.maximum(window_due, window), rate)
-    wk.missed_ok = tail <= config["run_surprise"]
+    # how unlikely the window's misses are at the student's own earlier miss rate, that rate
+    # uncertain (a beta posterior from the prior and the dues before the window): few earlier
+    # dues say little, so a steady low submitter's misses are not a change
+    low, weeks = config["history_prior_low"], config["history_prior_weeks"]
+    missed_before = np.maximum(h["n_missed"] - window, 0)
+    due_before = np.maximum(h["n_due"] - window_due, missed_before)
+    a, b = low + missed_before, max(weeks - low, 1e-6) + due_before - missed_before
+    tail = betabinom.sf(window - 1, np.maximum(window_due, window).astype(int), a, b)
+    wk.missed_ok = tail <= config["missed_surprise"]
+    # assessment-only evidence: every due missed since the student last submitted (a run of
+    # misses), against their own miss rate before that run
+    some_in = due_now > missed_now  # submitted something this week: not a run (order unknown)
+    h["miss_run"] = np.where(some_in, 0.0, h["miss_run"] + missed_now)
+    run = h["miss_run"]
+    missed_before = np.maximum(h["n_missed"] - run, 0)
+    due_before = np.maximum(h["n_due"] - run, missed_before)
+    a, b = low + missed_before, max(weeks - low, 1e-6) + due_before - missed_before
+    in_run = betabinom.sf(run - 1, run.astype(int), a, b)
+    # ... or this week's misses of its dues (some submitted, some not), at the rate before it
+    missed_before = h["n_missed"] - missed_now
+    a, b = low + missed_before, max(weeks - low, 1e-6) + h["n_due"] - due_now - missed_before
+    this_week = betabinom.sf(missed_now - 1, np.asarray(due_now, np.int64), a, b)
+    wk.missed_tail = np.minimum(in_run, this_week)
     wk.submitted_all = (window <= 0) | ((due_now > 0) & (missed_now <= 0))  # back to submitting
-    # assessment-only evidence: how unlikely this week's misses are at the student's own rate
-    wk.missed_tail = binom.sf(missed_now - 1, np.maximum(due_now, missed_now), rate)
     return window
+
+
+def _chance_low(inp: Inputs, wk: Week, p: dict, ratio: float) -> np.ndarray:
+    """(S, K) the chance of a week at most `ratio` x baseline by chance alone, at the student's
+    usual level: sessions attended of those expected (binomial), or a count of active days,
+    visits or other events (Poisson); NaN for minutes and submissions (own history only)."""
+    expected = inp.expected[:, wk.t, :]
+    base = np.nan_to_num(wk.base)
+    timed = ~np.isnan(expected)
+    n = np.nan_to_num(expected).astype(np.int64)
+    rate = np.clip(base, 0.0, 1.0)
+    by_rate = binom.cdf(np.floor(ratio * n), n, rate)
+    by_count = poisson.cdf(np.floor(ratio * base), base)
+    out = np.where(timed, by_rate, by_count)
+    return np.where(p["modelled"], out, np.nan)
 
 
 def _measured(inp: Inputs, wk: Week) -> np.ndarray:
@@ -553,9 +604,9 @@ def run(
         _record(res, wk)
         if not teach:  # non-teaching weeks never flag and never enter baselines
             continue
-        # a student who dropped in a source systemic this week: the week is unknown for them, as
-        # if exempt (runs start again, no flag starts or ends, nothing learned), so that a run
-        # never spans an outage
+        # a student who dropped in a source systemic this week: the week is unknown for them
+        # (no data is not no engagement): their runs pause (neither end nor grow), no flag
+        # starts or ends, nothing is learned
         wk.live = wk.live & ~wk.hold
         window = _runs(inp, st, res, wk, config, p)
         _end_flags(st, wk, window, config)  # ends first (a return to usual), then starts

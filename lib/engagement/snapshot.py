@@ -11,7 +11,7 @@ import pandas as pd
 from lib.engagement.engine import State
 from lib.engagement.measures import MODULE_RATE_COLUMNS, Carry
 
-FORMAT = 2  # 2: the own-history counters (State.hist)
+FORMAT = 3  # 2: the own-history counters (State.hist); 3: the run of missed submissions
 
 
 @dataclass
