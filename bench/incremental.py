@@ -5,11 +5,14 @@ Builds a migrated store (a temp SQLite file, or --store URL) in bulk with N synt
 Christmas vacation), ~N/100 modules with 4 enrolments per student, timetabled sessions (2 in person
 and 1 online per module and teaching week), daily activity (attendance, online, vle,
 lecture_capture, submission) and submissions; about 5% of students drop their engagement at some
-week. Every bulk part has its Load row. It runs `lib.compute.service.compute` over the first weeks-1 weeks,
+week. Every bulk part has its Load row (one per source and week, as weekly exports bring them;
+compute's weekly activity totals are folded after each week, as the compute after that week's
+loads would). It runs `lib.compute.service.compute` over the first weeks-1 weeks,
 then loads week `weeks` as a canonical `events` CSV through the load pipeline `python -m lib ingest`
 uses and times the incremental `compute` that follows (in a child process, for its own peak memory).
 Then a corrected re-export of one Moodle day two weeks back for 2,000 students is loaded and
-computed (the engine resumes from the state kept before that week). With --check a full recompute
+computed (the engine resumes from the state kept before that week), and a students file of
+2,000 new students without activity (it writes no measure rows). With --check a full recompute
 follows (another child): its time is the reference of the ratio, and weekly measures, flags and
 data-quality events are compared before and after it.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -411,10 +415,14 @@ def first_compute(url: str) -> dict:
     from lib.compute.service import compute
     from lib.store.db import session_scope
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:
         result = compute(session).as_dict()
-    return {"seconds": time.perf_counter() - started, "result": result}
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "result": result,
+    }
 
 
 # --- child processes -------------------------------------------------------------------------------
@@ -441,10 +449,11 @@ def child_incremental(url: str, csv: Path) -> dict:
     with session_scope(url) as session:
         reports = load_files(session, "events", [csv], loaded_by="bench")
     load_seconds = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:
         result = compute(session).as_dict()
     incremental_seconds = time.perf_counter() - started
+    incremental_cpu = time.process_time() - cpu
     correction = correct_two_weeks_back(url, csv.with_name("correction.csv"))
     newcomers = students_only_load(url, csv.with_name("students.csv"))
     with session_scope(url) as session:
@@ -453,6 +462,7 @@ def child_incremental(url: str, csv: Path) -> dict:
         "load": reports[0].as_json() | {"message": reports[0].message},
         "load_seconds": load_seconds,
         "incremental_seconds": incremental_seconds,
+        "incremental_cpu_seconds": incremental_cpu,
         "incremental_result": result,
         **correction,
         **newcomers,
@@ -582,10 +592,11 @@ def child_check(url: str) -> dict:
     from lib.store.db import session_scope
 
     before = results(url)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:
         result = compute(session, full=True).as_dict()
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     after = results(url)
     differences = {
         "measures": measures_differ(before["measures"], after["measures"]),
@@ -594,6 +605,7 @@ def child_check(url: str) -> dict:
     }
     return {
         "full_recompute_seconds": seconds,
+        "full_recompute_cpu_seconds": cpu,
         "full_result": result,
         "differences": differences,
         "equal": not any(differences.values()),
@@ -633,11 +645,14 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
     url = args.store or f"sqlite:///{folder / 'bench_incremental.db'}"
     csv = folder / f"events-week{args.weeks:02d}.csv"
     sizes = (str(args.students), str(args.weeks), str(args.seed), str(csv))
+    load_before = os.getloadavg()
     built = child(__file__, "--child", "build", url, *sizes)
     first = built["first"]
     inc = child(__file__, "--child", "incremental", url, str(csv))
     out = {
         "benchmark": "incremental",
+        # cpu seconds: this process's (SQLite runs in it; PostgreSQL's server work is not counted)
+        "load_average_1m_start_end": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "store": url.split(":")[0].split("+")[0],
         "students": args.students,
         "weeks": args.weeks,
@@ -650,10 +665,12 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
         "build_seconds": round(built["build_seconds"], 2),
         "build_fold_seconds_per_week": round(built["fold_seconds"] / (args.weeks - 1), 2),
         "full_compute_seconds": round(first["seconds"], 2),
+        "full_compute_cpu_seconds": round(first["cpu_seconds"], 2),
         "full_compute_result": first["result"],
         "load_seconds": round(inc["load_seconds"], 2),
         "load": inc["load"],
         "incremental_seconds": round(inc["incremental_seconds"], 2),
+        "incremental_cpu_seconds": round(inc["incremental_cpu_seconds"], 2),
         "incremental_result": inc["incremental_result"],
         "correction_two_weeks_back_rows": inc.get("correction_rows"),
         "correction_seconds": round(inc.get("correction_seconds", float("nan")), 2),
@@ -673,6 +690,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
         check = child(__file__, "--child", "check", url)
         out |= {
             "full_recompute_seconds": round(check["full_recompute_seconds"], 2),
+            "full_recompute_cpu_seconds": round(check["full_recompute_cpu_seconds"], 2),
             "full_recompute_result": check["full_result"],
             "incremental_equals_full": check["equal"],
             "differences": check["differences"],
@@ -681,6 +699,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
             ),
             "peak_rss_mb_full_recompute": round(check["peak_rss_mb"]),
         }
+    out["load_average_1m_start_end"][1] = round(os.getloadavg()[0], 1)
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, case, cast, extract, func, select
+from sqlalchemy import Integer, case, cast, exists, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from lib.compute.sql import Window, days, moments, raw_frame, week_sql
@@ -88,13 +88,23 @@ def _weekly_submissions(session: Session, dialect: str, window: Window = None) -
     )
 
 
+def computed_students(session: Session) -> pd.Index:
+    """The students the engine computes, in order: those with any activity, enrolment, expected
+    session or submission. A student with none has nothing to measure (no data is not no
+    engagement) and is left out, so loading student records alone changes nobody's results."""
+    sid = Student.student_id
+    models = (DailyActivity, Enrolment, EventExpectedStudent, Submission)
+    known = or_(*(exists().where(model.student_id == sid) for model in models))
+    return pd.Index(session.scalars(select(sid).where(known).order_by(sid)))
+
+
 def read_frames(session: Session, window: Window = None) -> dict:
     """Everything loaded (activity, expected sessions and submissions of the window's days only,
     when given), as the weekly frames `build_inputs` takes (keyword names match): the store
     aggregates days to weeks (GROUP BY), so only weekly rows cross into Python."""
     dialect = session.get_bind().dialect.name
     window = stored_days(window)  # implausible stored days are never computed on
-    students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
+    students = computed_students(session)
     calendar = query_frame(
         session,
         select(CalendarPeriod.kind, CalendarPeriod.start, CalendarPeriod.end),

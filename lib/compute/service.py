@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.compute.frames import rate_activity, read_frames, read_inputs
+from lib.compute.frames import computed_students, rate_activity, read_frames, read_inputs
 from lib.compute.results import (
     SNAPSHOT_WEEKS,
     load_snapshot,
@@ -420,7 +420,7 @@ def _compute_resumed(
     snap = load_snapshot(session, start - timedelta(days=7))
     if snap is None:
         return None
-    students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
+    students = computed_students(session)
     if not students.astype(str).equals(snap.student_ids.astype(str)):
         return None
     last = complete_through(session.scalar(select(func.max(DailyActivity.day)))).date()

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import case, delete, distinct, func, insert, literal_column, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from lib.store.models import DailyActivity, Load, WeeklyActivity
 FORMAT = 1
 EPOCH = date(1970, 1, 1)
 TEXT = ("student_id", "source", "module_code")
+STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' own text dtype (what reads give)
 # a week whose changed rows are fewer than this share of its rows refolds only their students
 PARTIAL_SHARE = 0.1
 STUDENT_CHUNK = 500
@@ -87,7 +89,7 @@ def _typed(rate: pd.DataFrame, count: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     for frame in (rate, count):
         for column in TEXT:
             if column in frame:
-                frame[column] = frame[column].astype(object)
+                frame[column] = frame[column].astype(STR)
     return rate, count
 
 
@@ -126,8 +128,10 @@ def _loads(blob: bytes, week: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
                 if column == "week":
                     out[column] = np.full(n, week, np.int64)
                 elif column in TEXT:
-                    values = data[f"{prefix}_{column}_values"].astype(object)
-                    out[column] = values[data[f"{prefix}_{column}_codes"]]
+                    codes = pa.array(data[f"{prefix}_{column}_codes"])
+                    values = pa.array(data[f"{prefix}_{column}_values"])
+                    text = pa.DictionaryArray.from_arrays(codes, values).cast(pa.string())
+                    out[column] = pd.array(text, dtype=STR)  # decoded in arrow: no str objects
                 else:
                     out[column] = data[f"{prefix}_{column}"]
             frames.append(pd.DataFrame(out))
@@ -158,7 +162,7 @@ def _refold_students(session: Session, week: int, since: int, newest: int) -> bo
         return False
     window = week_days(week)
     a = DailyActivity
-    changed = select(distinct(a.student_id)).where((a.load_id > since) & days(a.day, window))
+    changed = select(a.student_id).where((a.load_id > since) & days(a.day, window)).distinct()
     students = sorted(session.scalars(changed))
     parts = [
         daily_totals(session, window, students[i : i + STUDENT_CHUNK])
