@@ -142,10 +142,11 @@ LEFT_STATUSES = ("withdrawn", "completed", "graduated", "interrupted", "left")
 def student_spans(session: Session) -> pd.DataFrame:
     """student_id, start, end: when each student started, and left (the status date of a status
     that ends their studies), for the engine not to measure them outside it."""
-    rows = session.execute(
-        select(Student.student_id, Student.start_date, Student.status, Student.status_date)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["student_id", "start", "status", "status_date"])
+    frame = raw_frame(
+        session,
+        select(Student.student_id, Student.start_date, Student.status, Student.status_date),
+        ["student_id", "start", "status", "status_date"],
+    )
     left = frame["status"].astype(str).str.lower().isin(LEFT_STATUSES)
     frame["end"] = frame["status_date"].where(left)
     return frame[["student_id", "start", "end"]]
@@ -154,10 +155,11 @@ def student_spans(session: Session) -> pd.DataFrame:
 def student_groups(session: Session) -> pd.DataFrame:
     """student_id, group: each student's school, course and year of study (who normally appear
     together, for the engine's group-level systemic drops)."""
-    rows = session.execute(
-        select(Student.student_id, Student.school, Student.course_code, Student.year_of_study)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["student_id", "school", "course", "year"])
+    frame = raw_frame(
+        session,
+        select(Student.student_id, Student.school, Student.course_code, Student.year_of_study),
+        ["student_id", "school", "course", "year"],
+    )
     parts = [
         pd.DataFrame(
             {"student_id": frame["student_id"], "group": f"{label} " + frame[c].astype(str)}
