@@ -196,6 +196,8 @@ def _changes(session: Session, state: EngineState) -> Changes:
     exempted = (Exemption.load_id > since) | (Exemption.id > state.exemption_id)
     students = list(session.scalars(select(Exemption.student_id).where(exempted)))
     students += session.scalars(select(Student.student_id).where(Student.load_id > since))
+    if students:  # students the engine leaves out (nothing to measure) change no results
+        students = sorted(set(students) & set(computed_students(session)))
     return Changes(since, marks, False, min(known) if known else None, students)
 
 
