@@ -5,11 +5,14 @@ Builds a migrated store (a temp SQLite file, or --store URL) in bulk with N synt
 Christmas vacation), ~N/100 modules with 4 enrolments per student, timetabled sessions (2 in person
 and 1 online per module and teaching week), daily activity (attendance, online, vle,
 lecture_capture, submission) and submissions; about 5% of students drop their engagement at some
-week. Every bulk part has its Load row. It runs `lib.compute.service.compute` over the first weeks-1 weeks,
+week. Every bulk part has its Load row (one per source and week, as weekly exports bring them;
+compute's weekly activity totals are folded after each week, as the compute after that week's
+loads would). It runs `lib.compute.service.compute` over the first weeks-1 weeks,
 then loads week `weeks` as a canonical `events` CSV through the load pipeline `python -m lib ingest`
 uses and times the incremental `compute` that follows (in a child process, for its own peak memory).
 Then a corrected re-export of one Moodle day two weeks back for 2,000 students is loaded and
-computed (the engine resumes from the state kept before that week). With --check a full recompute
+computed (the engine resumes from the state kept before that week), and a students file of
+2,000 new students without activity (it writes no measure rows). With --check a full recompute
 follows (another child): its time is the reference of the ratio, and weekly measures, flags and
 data-quality events are compared before and after it.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -337,37 +341,44 @@ def fill_structure(session, c: Cohort, weeks: int) -> None:
         bulk_upsert(session, table.__table__, frame.assign(load_id=load_id), keys)
 
 
-def fill_activity(session, c: Cohort, weeks: int) -> int:
-    """Daily activity of weeks 1..weeks-1 and the submissions due then; returns activity rows."""
+def fill_activity(session, c: Cohort, weeks: int) -> tuple[int, float]:
+    """Daily activity of weeks 1..weeks-1 (a load per source and week, as the weekly exports
+    bring them) and the submissions due then; after each week the weekly activity totals are
+    folded as the compute after that week's loads would. Returns activity rows and the seconds
+    the folds took."""
+    from lib.compute.totals import fold
     from lib.ingest.store import write_activity
     from lib.store.bulk import bulk_upsert
     from lib.store.models import Load, Submission
 
-    first, last = week_start(0), week_start(weeks - 1) - timedelta(days=1)
-    empty = pd.DataFrame()
-    loads = {s: add_load(session, LOAD_SOURCE[s], empty, first, last) for s in LOAD_SOURCE}
-    counts = dict.fromkeys(LOAD_SOURCE, 0)
     subs = submissions_frame(c, weeks)
     if not subs.empty:
+        first, last = week_start(0), week_start(weeks - 1) - timedelta(days=1)
+        load_id = add_load(session, "submissions", subs, first, last)
         bulk_upsert(
             session,
             Submission.__table__,
-            subs.assign(load_id=loads["submission"]),
+            subs.assign(load_id=load_id),
             ["student_id", "assignment_id"],
         )
+    rows, fold_seconds = 0, 0.0
     for w in range(weeks - 1):
         frame = week_activity(c, w).drop(columns="at_minute")
         if w == weeks - 2 and not subs.empty:
             frame = pd.concat([frame, submission_activity(subs)], ignore_index=True)
+        first, last = week_start(w), week_start(w + 1) - timedelta(days=1)
         for source, part in frame.groupby("source", sort=False):
             part.attrs["daily"] = True
-            counts[source] += write_activity(session, part, loads[source])
+            load_id = add_load(session, LOAD_SOURCE[str(source)], pd.DataFrame(), first, last)
+            count = write_activity(session, part, load_id)
+            session.get(Load, load_id).rows_read = session.get(Load, load_id).rows_loaded = count
+            rows += count
         session.commit()
-    for source, load_id in loads.items():
-        rows = counts[source] + (len(subs) if source == "submission" else 0)
-        session.get(Load, load_id).rows_read = session.get(Load, load_id).rows_loaded = rows
-    session.commit()
-    return sum(counts.values())
+        started = time.perf_counter()
+        fold(session)
+        session.commit()
+        fold_seconds += time.perf_counter() - started
+    return rows, fold_seconds
 
 
 def build_store(url: str, c: Cohort, weeks: int) -> dict:
@@ -380,8 +391,12 @@ def build_store(url: str, c: Cohort, weeks: int) -> dict:
     with session_scope(url) as session:
         fill_structure(session, c, weeks)
         session.commit()
-        rows = fill_activity(session, c, weeks)
-    return {"daily_activity_rows": rows, "build_seconds": time.perf_counter() - started}
+        rows, fold_seconds = fill_activity(session, c, weeks)
+    return {
+        "daily_activity_rows": rows,
+        "build_seconds": time.perf_counter() - started,
+        "fold_seconds": fold_seconds,
+    }
 
 
 def write_week_csv(c: Cohort, w: int, path: Path) -> int:
@@ -400,10 +415,14 @@ def first_compute(url: str) -> dict:
     from lib.compute.service import compute
     from lib.store.db import session_scope
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:
         result = compute(session).as_dict()
-    return {"seconds": time.perf_counter() - started, "result": result}
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "result": result,
+    }
 
 
 # --- child processes -------------------------------------------------------------------------------
@@ -430,19 +449,23 @@ def child_incremental(url: str, csv: Path) -> dict:
     with session_scope(url) as session:
         reports = load_files(session, "events", [csv], loaded_by="bench")
     load_seconds = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:
         result = compute(session).as_dict()
     incremental_seconds = time.perf_counter() - started
+    incremental_cpu = time.process_time() - cpu
     correction = correct_two_weeks_back(url, csv.with_name("correction.csv"))
+    newcomers = students_only_load(url, csv.with_name("students.csv"))
     with session_scope(url) as session:
         counts = {t: _count(session, t) for t in ("daily_activity", "weekly_measures", "flags")}
     return {
         "load": reports[0].as_json() | {"message": reports[0].message},
         "load_seconds": load_seconds,
         "incremental_seconds": incremental_seconds,
+        "incremental_cpu_seconds": incremental_cpu,
         "incremental_result": result,
         **correction,
+        **newcomers,
         "counts": counts,
         "peak_rss_mb": peak_rss_mb(),
     }
@@ -477,6 +500,40 @@ def correct_two_weeks_back(url: str, path: Path, students: int = 2000) -> dict:
         "correction_rows": len(frame),
         "correction_seconds": time.perf_counter() - started,
         "correction_result": result,
+    }
+
+
+def students_only_load(url: str, path: Path, students: int = 2000) -> dict:
+    """A students file of `students` new students (no activity yet), loaded and computed: the
+    measure rows stored before and after, and what the compute wrote."""
+    from lib.compute.service import compute
+    from lib.ingest.pipeline import load_files
+    from lib.store.db import session_scope
+
+    cohort = make_cohort(students, 3, seed=2)
+    ids = [f"{26000000 + i}" for i in range(students)]
+    frame = students_frame(cohort).assign(
+        student_id=ids,
+        email=[f"s{s}@uni.example.ac.uk" for s in ids],
+        visa_sponsored=np.where(students_frame(cohort)["visa_sponsored"], "yes", "no"),
+    )
+    frame.to_csv(path, index=False)
+    with session_scope(url) as session:
+        before = _count(session, "weekly_measures")
+        report = load_files(session, "students", [path], loaded_by="bench")[0]
+    assert report.rows_loaded == students, report.message
+    started = time.perf_counter()
+    with session_scope(url) as session:
+        result = compute(session).as_dict()
+    seconds = time.perf_counter() - started
+    with session_scope(url) as session:
+        after = _count(session, "weekly_measures")
+    return {
+        "students_only_rows": students,
+        "students_only_seconds": seconds,
+        "students_only_result": result,
+        "students_only_measure_rows_written": result.get("measures_written"),
+        "students_only_measure_rows_before_after": [before, after],
     }
 
 
@@ -535,10 +592,11 @@ def child_check(url: str) -> dict:
     from lib.store.db import session_scope
 
     before = results(url)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:
         result = compute(session, full=True).as_dict()
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     after = results(url)
     differences = {
         "measures": measures_differ(before["measures"], after["measures"]),
@@ -547,6 +605,7 @@ def child_check(url: str) -> dict:
     }
     return {
         "full_recompute_seconds": seconds,
+        "full_recompute_cpu_seconds": cpu,
         "full_result": result,
         "differences": differences,
         "equal": not any(differences.values()),
@@ -586,11 +645,14 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
     url = args.store or f"sqlite:///{folder / 'bench_incremental.db'}"
     csv = folder / f"events-week{args.weeks:02d}.csv"
     sizes = (str(args.students), str(args.weeks), str(args.seed), str(csv))
+    load_before = os.getloadavg()
     built = child(__file__, "--child", "build", url, *sizes)
     first = built["first"]
     inc = child(__file__, "--child", "incremental", url, str(csv))
     out = {
         "benchmark": "incremental",
+        # cpu seconds: this process's (SQLite runs in it; PostgreSQL's server work is not counted)
+        "load_average_1m_start_end": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "store": url.split(":")[0].split("+")[0],
         "students": args.students,
         "weeks": args.weeks,
@@ -601,15 +663,23 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
         "measure_rows": inc["counts"]["weekly_measures"],
         "flags": inc["counts"]["flags"],
         "build_seconds": round(built["build_seconds"], 2),
+        "build_fold_seconds_per_week": round(built["fold_seconds"] / (args.weeks - 1), 2),
         "full_compute_seconds": round(first["seconds"], 2),
+        "full_compute_cpu_seconds": round(first["cpu_seconds"], 2),
         "full_compute_result": first["result"],
         "load_seconds": round(inc["load_seconds"], 2),
         "load": inc["load"],
         "incremental_seconds": round(inc["incremental_seconds"], 2),
+        "incremental_cpu_seconds": round(inc["incremental_cpu_seconds"], 2),
         "incremental_result": inc["incremental_result"],
         "correction_two_weeks_back_rows": inc.get("correction_rows"),
         "correction_seconds": round(inc.get("correction_seconds", float("nan")), 2),
         "correction_result": inc.get("correction_result"),
+        "students_only_load_rows": inc["students_only_rows"],
+        "students_only_compute_seconds": round(inc["students_only_seconds"], 2),
+        "students_only_result": inc["students_only_result"],
+        "students_only_measure_rows_written": inc["students_only_measure_rows_written"],
+        "students_only_measure_rows_before_after": inc["students_only_measure_rows_before_after"],
         "ratio_incremental_vs_first_compute": round(
             inc["incremental_seconds"] / first["seconds"], 3
         ),
@@ -620,6 +690,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
         check = child(__file__, "--child", "check", url)
         out |= {
             "full_recompute_seconds": round(check["full_recompute_seconds"], 2),
+            "full_recompute_cpu_seconds": round(check["full_recompute_cpu_seconds"], 2),
             "full_recompute_result": check["full_result"],
             "incremental_equals_full": check["equal"],
             "differences": check["differences"],
@@ -628,6 +699,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
             ),
             "peak_rss_mb_full_recompute": round(check["peak_rss_mb"]),
         }
+    out["load_average_1m_start_end"][1] = round(os.getloadavg()[0], 1)
     return out
 
 

@@ -105,9 +105,17 @@ def test_demo_episodes_found_and_non_teaching_weeks_clean(sample_session, demo_d
         mine = flags[flags["student_id"].astype(str) == str(ex.student_id)]
         start, end = _monday(date.fromisoformat(ex.start)), date.fromisoformat(ex.end)
         assert not ((mine["week_start"] >= start) & (mine["week_start"] <= end)).any()
-    # every student has an index row for every week, teaching or not
-    n_index = session.query(WeeklyMeasure).filter(WeeklyMeasure.source == "index").count()
-    assert n_index == 200 * len(weeks)
+    # a student has an index row for every week, teaching or not, from the first week they have
+    # any source (activity or expected sessions): a student without any has no measure rows
+    rows = pd.DataFrame(
+        session.execute(
+            select(WeeklyMeasure.student_id, WeeklyMeasure.week_start, WeeklyMeasure.source)
+        ).all()
+    )
+    index = rows[rows["source"] == "index"]
+    first = rows[rows["source"] != "index"].groupby("student_id")["week_start"].min()
+    assert len(index) == sum(int((weeks["week_start"] >= f).sum()) for f in first)
+    assert set(index["student_id"]) == set(first.index) and len(first) >= 190
 
 
 def test_python_m_lib_flags_prints_the_stored_flags(sample_session):
@@ -290,3 +298,27 @@ def test_weekly_loads_resume_from_the_snapshot_and_equal_a_full_recompute(
     for a, b in zip(stepwise, _snapshot(session), strict=True):
         pd.testing.assert_frame_equal(a, b)
     assert sorted(session.scalars(select(Flag.id))) == ids_before
+
+
+def test_a_students_only_load_writes_no_measure_rows_and_equals_full(
+    any_sample_session, demo_dir, tmp_path
+):
+    session = any_sample_session
+    template = pd.read_csv(demo_dir / "students.csv", dtype=str).head(40)
+    newcomers = template.assign(
+        student_id=[f"S9{i:06d}" for i in range(40)],
+        email=[f"newcomer{i}@uni.example.ac.uk" for i in range(40)],
+    )
+    path = tmp_path / "students.csv"
+    newcomers.to_csv(path, index=False)
+    stored = session.query(WeeklyMeasure).count()
+    (report,) = load_files(session, "students", [path], loaded_by="test")
+    assert report.rows_loaded == 40, report.message
+    summary = compute(session)
+    # the newcomers have nothing to measure yet (left out of the engine): nothing to rewrite
+    assert (summary.mode, summary.measures_written) == ("up_to_date", None)
+    assert session.query(WeeklyMeasure).count() == stored
+    incremental = _snapshot(session)
+    assert compute(session, full=True).measures_written == stored
+    for a, b in zip(incremental, _snapshot(session), strict=True):
+        pd.testing.assert_frame_equal(a, b)

@@ -3,21 +3,15 @@ window of weeks (a weekly load is computed from the new weeks' rows alone)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, case, cast, distinct, extract, func, literal_column, select, true
+from sqlalchemy import Integer, case, cast, exists, extract, func, or_, select
 from sqlalchemy.orm import Session
 
+from lib.compute.sql import Window, days, moments, raw_frame, week_sql
+from lib.compute.totals import weekly_totals
 from lib.engagement.measures import Inputs, build_inputs
-from lib.engagement.weekly import (
-    COUNT_COLUMNS,
-    EXPECTED_COLUMNS,
-    RATE_COLUMNS,
-    RATE_SOURCES,
-    SUBMISSION_COLUMNS,
-)
+from lib.engagement.weekly import EXPECTED_COLUMNS, SUBMISSION_COLUMNS
 from lib.ingest.limits import clip_periods, stored_days
 from lib.store.lookups import expected_students_frame, timetable_frame
 from lib.store.models import (
@@ -32,8 +26,6 @@ from lib.store.models import (
 )
 from lib.store.statuses import LEFT_STATUSES
 
-Window = tuple[date, date] | None  # first and last day read (None: everything)
-
 
 def query_frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
     """Rows of a Core select as a frame, built column by column (much faster than from Row objects)."""
@@ -43,113 +35,31 @@ def query_frame(session: Session, statement, columns: list[str]) -> pd.DataFrame
     return pd.DataFrame({c: list(v) for c, v in zip(columns, zip(*rows, strict=True), strict=True)})
 
 
-def _raw_frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
-    """Rows of a Core select as a frame, fetched through the driver's cursor (parameters bound by
-    the driver) and built from plain tuples: several times faster than Row objects for big reads."""
-    conn = session.connection()
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    if compiled.positional:
-        params = tuple(params[name] for name in compiled.positiontup)
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None  # a connection checked out of the pool
-    cursor = dbapi.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    return pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
-
-
-def _epoch_day_sql(column: str, dialect: str) -> str:
-    """SQL for the days since 1970-01-01 of a date or date-time column (static text, no values)."""
-    if dialect == "sqlite":
-        return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
-    return f"(CAST({column} AS DATE) - DATE '1970-01-01')"
-
-
-def _week_sql(column: str, dialect: str):
-    """The Monday-start week number of a column (lib.engagement.weekly.week_number) in SQL."""
-    return literal_column(f"(({_epoch_day_sql(column, dialect)} + 3) / 7)", Integer)
-
-
-def _days(column, window: Window):
-    """The WHERE clause of a window on a date column (True without a window)."""
-    if window is None:
-        return true()
-    return column.between(window[0], window[1])
-
-
-def _moments(column, window: Window):
-    """The WHERE clause of a window of days on a date-time column."""
-    if window is None:
-        return true()
-    end = datetime.combine(window[1] + timedelta(days=1), time())
-    return (column >= datetime.combine(window[0], time())) & (column < end)
-
-
-def _weekly_activity(
-    session: Session, dialect: str, window: Window = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Daily activity summed per (student, source, module, week) for attendance/online and per
-    (student, source, week) with active days and last active day for every other source."""
-    a = DailyActivity
-    in_window = _days(a.day, window)
-    week = _week_sql("daily_activity.day", dialect).label("week")
-    positive = a.quantity > 0
-    pday = case((positive, literal_column(_epoch_day_sql("daily_activity.day", dialect))))
-    rate = _raw_frame(
-        session,
-        select(a.student_id, a.source, a.module_code, week, func.sum(a.quantity))
-        .where(a.source.in_(RATE_SOURCES) & in_window)
-        .group_by(a.student_id, a.source, a.module_code, week),
-        RATE_COLUMNS,
-    )
-    count = _raw_frame(
-        session,
-        select(
-            a.student_id,
-            a.source,
-            week,
-            func.sum(a.quantity),
-            func.sum(case((positive, a.quantity), else_=0.0)),
-            func.count(distinct(pday)),
-            func.sum(a.minutes),
-            func.max(pday),
-        )
-        .where(a.source.not_in(RATE_SOURCES) & in_window)
-        .group_by(a.student_id, a.source, week),
-        COUNT_COLUMNS,
-    )
-    return rate, count
-
-
 def _weekly_expected(session: Session, dialect: str, window: Window = None) -> pd.DataFrame:
     """Expected sessions per (student, module, week, online): an event's explicit list, else the
     cohort enrolled on its module in the event's academic year (as expected_students_frame). The
     cohort side is counted per module week in SQL and spread over the enrolments in pandas (a join
     in SQL would carry one row per student and session)."""
     te, ees, en = TimetableEvent, EventExpectedStudent, Enrolment
-    week = _week_sql("timetable_events.start_at", dialect).label("week")
-    explicit = _raw_frame(
+    week = week_sql("timetable_events.start_at", dialect).label("week")
+    explicit = raw_frame(
         session,
         select(ees.student_id, te.module_code, week, te.online, func.count())
         .join(te, te.event_id == ees.event_id)
-        .where(_moments(te.start_at, window))
+        .where(moments(te.start_at, window))
         .group_by(ees.student_id, te.module_code, week, te.online),
         EXPECTED_COLUMNS,
     )
     year = extract("year", te.start_at) - case((extract("month", te.start_at) < 9, 1), else_=0)
     year = cast(year, Integer).label("academic_year")
-    sessions = _raw_frame(
+    sessions = raw_frame(
         session,
         select(te.module_code, year, week, te.online, func.count())
-        .where(te.explicit_list.is_not(True) & _moments(te.start_at, window))
+        .where(te.explicit_list.is_not(True) & moments(te.start_at, window))
         .group_by(te.module_code, year, week, te.online),
         ["module_code", "academic_year", "week", "online", "sessions"],
     )
-    enrolled = _raw_frame(
+    enrolled = raw_frame(
         session,
         select(en.student_id, en.module_code, en.academic_year),
         ["student_id", "module_code", "academic_year"],
@@ -163,8 +73,8 @@ def _weekly_expected(session: Session, dialect: str, window: Window = None) -> p
 def _weekly_submissions(session: Session, dialect: str, window: Window = None) -> pd.DataFrame:
     """Submissions due, on time and missing per (student, week due)."""
     sub = Submission
-    week = _week_sql("submissions.due_at", dialect).label("week")
-    return _raw_frame(
+    week = week_sql("submissions.due_at", dialect).label("week")
+    return raw_frame(
         session,
         select(
             sub.student_id,
@@ -173,10 +83,20 @@ def _weekly_submissions(session: Session, dialect: str, window: Window = None) -
             func.sum(case((sub.status == "on_time", 1), else_=0)),
             func.sum(case((sub.status == "missing", 1), else_=0)),
         )
-        .where(_moments(sub.due_at, window))
+        .where(moments(sub.due_at, window))
         .group_by(sub.student_id, week),
         SUBMISSION_COLUMNS,
     )
+
+
+def computed_students(session: Session) -> pd.Index:
+    """The students the engine computes, in order: those with any activity, enrolment, expected
+    session or submission. A student with none has nothing to measure (no data is not no
+    engagement) and is left out, so loading student records alone changes nobody's results."""
+    sid = Student.student_id
+    models = (DailyActivity, Enrolment, EventExpectedStudent, Submission)
+    known = or_(*(exists().where(model.student_id == sid) for model in models))
+    return pd.Index(session.scalars(select(sid).where(known).order_by(sid)))
 
 
 def read_frames(session: Session, window: Window = None) -> dict:
@@ -185,7 +105,7 @@ def read_frames(session: Session, window: Window = None) -> dict:
     aggregates days to weeks (GROUP BY), so only weekly rows cross into Python."""
     dialect = session.get_bind().dialect.name
     window = stored_days(window)  # implausible stored days are never computed on
-    students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
+    students = computed_students(session)
     calendar = query_frame(
         session,
         select(CalendarPeriod.kind, CalendarPeriod.start, CalendarPeriod.end),
@@ -197,13 +117,13 @@ def read_frames(session: Session, window: Window = None) -> dict:
         ["student_id", "start", "end"],
     )
     horizon = session.scalar(
-        select(func.max(DailyActivity.day)).where(_days(DailyActivity.day, stored_days(None)))
+        select(func.max(DailyActivity.day)).where(days(DailyActivity.day, stored_days(None)))
     )
     return {
         "students": students,
         "groups": student_groups(session),
         "spans": student_spans(session),
-        "activity": _weekly_activity(session, dialect, window),
+        "activity": weekly_totals(session, window),
         "expected": _weekly_expected(session, dialect, window),
         "submissions": _weekly_submissions(session, dialect, window),
         "calendar": clip_periods(calendar, window),
@@ -214,16 +134,17 @@ def read_frames(session: Session, window: Window = None) -> dict:
 
 def rate_activity(session: Session, window: Window) -> pd.DataFrame:
     """The weekly attendance/online rows (with module codes) of a window of days."""
-    return _weekly_activity(session, session.get_bind().dialect.name, window)[0]
+    return weekly_totals(session, stored_days(window))[0]
 
 
 def student_spans(session: Session) -> pd.DataFrame:
     """student_id, start, end: when each student started, and left (the status date of a status
     that ends their studies), for the engine not to measure them outside it."""
-    rows = session.execute(
-        select(Student.student_id, Student.start_date, Student.status, Student.status_date)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["student_id", "start", "status", "status_date"])
+    frame = raw_frame(
+        session,
+        select(Student.student_id, Student.start_date, Student.status, Student.status_date),
+        ["student_id", "start", "status", "status_date"],
+    )
     left = frame["status"].astype(str).str.lower().isin(LEFT_STATUSES)
     frame["end"] = frame["status_date"].where(left)
     return frame[["student_id", "start", "end"]]
@@ -232,10 +153,11 @@ def student_spans(session: Session) -> pd.DataFrame:
 def student_groups(session: Session) -> pd.DataFrame:
     """student_id, group: each student's school, course and year of study (who normally appear
     together, for the engine's group-level systemic drops)."""
-    rows = session.execute(
-        select(Student.student_id, Student.school, Student.course_code, Student.year_of_study)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["student_id", "school", "course", "year"])
+    frame = raw_frame(
+        session,
+        select(Student.student_id, Student.school, Student.course_code, Student.year_of_study),
+        ["student_id", "school", "course", "year"],
+    )
     parts = [
         pd.DataFrame(
             {"student_id": frame["student_id"], "group": f"{label} " + frame[c].astype(str)}

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.compute.frames import rate_activity, read_frames, read_inputs
+from lib.compute.frames import computed_students, rate_activity, read_frames, read_inputs
 from lib.compute.results import (
     SNAPSHOT_WEEKS,
     load_snapshot,
@@ -42,8 +42,9 @@ from lib.store.models import DailyActivity, Exemption, Load, Setting, Student, S
 
 CONFIG_KEY = "engine_config"
 STATE_KEY = "engine_state"
-# Loads of these sources change who is expected where and when: recompute everything.
-STRUCTURAL_SOURCES = {"students", "enrolments", "calendar", "timetable"}
+# Loads of these sources change who is expected where and when: recompute everything. (A load
+# of students rewrites the students whose records it added or changed, as for exemptions.)
+STRUCTURAL_SOURCES = {"enrolments", "calendar", "timetable"}
 
 
 @dataclass
@@ -166,9 +167,9 @@ class Changes:
 
     since: int  # the newest load id the last compute saw
     marks: tuple[int, int]  # the newest load id and exemption id now
-    structural: bool  # students, enrolments, calendar or timetable loaded
+    structural: bool  # enrolments, calendar or timetable loaded
     earliest: date | None  # the earliest activity day or submission due date loaded (None: none)
-    exempted: list[str]  # students whose exemptions changed
+    exempted: list[str]  # students whose exemptions or student records changed
 
 
 def _day(value) -> date | None:
@@ -194,6 +195,9 @@ def _changes(session: Session, state: EngineState) -> Changes:
     known = [d for d in days if d is not None]
     exempted = (Exemption.load_id > since) | (Exemption.id > state.exemption_id)
     students = list(session.scalars(select(Exemption.student_id).where(exempted)))
+    students += session.scalars(select(Student.student_id).where(Student.load_id > since))
+    if students:  # students the engine leaves out (nothing to measure) change no results
+        students = sorted(set(students) & set(computed_students(session)))
     return Changes(since, marks, False, min(known) if known else None, students)
 
 
@@ -418,7 +422,7 @@ def _compute_resumed(
     snap = load_snapshot(session, start - timedelta(days=7))
     if snap is None:
         return None
-    students = pd.Index(session.scalars(select(Student.student_id).order_by(Student.student_id)))
+    students = computed_students(session)
     if not students.astype(str).equals(snap.student_ids.astype(str)):
         return None
     last = complete_through(session.scalar(select(func.max(DailyActivity.day)))).date()

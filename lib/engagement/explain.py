@@ -233,7 +233,7 @@ def measures_frame(
     inp: Inputs, res: Results, students: np.ndarray | None = None, first_week: int = 0
 ) -> pd.DataFrame:
     """Long weekly measures (each source from the week the student first has activity or expected
-    counts in it, plus "index"), for the store: every week, or the weeks from `first_week` on."""
+    counts in it, plus "index" from the week of the first), for the store: every week, or the weeks from `first_week` on."""
     S, W, K = inp.value.shape
     sel = np.arange(S) if students is None else np.asarray(students)
     cell = inp.used_so_far(sel)  # (n, W, K)
@@ -255,8 +255,10 @@ def measures_frame(
             "cold_start": res.cold[s_glob, w_i, k_i],
         }
     )
-    s2 = np.repeat(sel, W - first_week)
-    w2 = np.tile(np.arange(first_week, W), len(sel))
+    # the index from the week the student first has any source (none for a student without any)
+    used = cell[:, first_week:].any(2).ravel()
+    s2 = np.repeat(sel, W - first_week)[used]
+    w2 = np.tile(np.arange(first_week, W), len(sel))[used]
     ib = res.index_base[s2, w2].astype(float)
     isp = res.index_spread[s2, w2].astype(float)
     idx = pd.DataFrame(

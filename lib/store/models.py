@@ -212,6 +212,17 @@ class DailyActivity(Base):
     )
 
 
+class WeeklyActivity(Base):
+    """One week of daily activity summed as the engine reads it (lib.compute.totals): compute
+    folds in the weeks recent loads changed, so it never re-reads every daily row."""
+
+    __tablename__ = "weekly_activity"
+    week: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # week number
+    load_id: Mapped[int] = mapped_column(Integer)  # the newest load id when the week was folded
+    rows: Mapped[int] = mapped_column(Integer)  # daily rows summed
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # .npz of the weekly rate and count rows
+
+
 class Attendance(Base):
     """A student seen at a timetabled event (QR scan or Teams), with whether they were expected."""
 

@@ -1,0 +1,246 @@
+"""Weekly activity totals kept by compute: each week of daily activity summed once (as the engine
+reads it) and stored as one row, refolded only when a load changes that week's days, so a full
+compute reads weekly totals and the weekly load's compute sums one week of daily rows."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import case, delete, distinct, func, insert, literal_column, select
+from sqlalchemy.orm import Session
+
+from lib.compute.sql import Window, days, epoch_day_sql, raw_frame, week_sql
+from lib.engagement.weekly import COUNT_COLUMNS, RATE_COLUMNS, RATE_SOURCES
+from lib.store.models import DailyActivity, Load, WeeklyActivity
+
+FORMAT = 1
+EPOCH = date(1970, 1, 1)
+TEXT = ("student_id", "source", "module_code")
+STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' own text dtype (what reads give)
+# a week whose changed rows are fewer than this share of its rows refolds only their students
+PARTIAL_SHARE = 0.1
+STUDENT_CHUNK = 500
+
+
+def week_of(day: date) -> int:
+    """The Monday-start week number of a day (lib.engagement.weekly.week_number)."""
+    return ((day - EPOCH).days + 3) // 7
+
+
+def week_days(week: int) -> tuple[date, date]:
+    """The Monday and Sunday of a week number (cut to the dates Python can hold)."""
+    monday = (week * 7 - 3) - (date.min - EPOCH).days
+    first = date.min + timedelta(days=max(monday, 0))
+    last = date.max if (date.max - first).days < 6 else first + timedelta(days=6)
+    return first, last
+
+
+def daily_totals(
+    session: Session, window: Window, students: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Daily activity of a window summed in SQL per (student, source, module, week) for
+    attendance/online and per (student, source, week), with active days and the last active
+    day, for every other source; `n` counts the daily rows of each."""
+    dialect = session.get_bind().dialect.name
+    a = DailyActivity
+    where = days(a.day, window)
+    if students is not None:
+        where = where & a.student_id.in_(students)
+    week = week_sql("daily_activity.day", dialect).label("week")
+    positive = a.quantity > 0
+    pday = case((positive, literal_column(epoch_day_sql("daily_activity.day", dialect))))
+    rate = raw_frame(
+        session,
+        select(a.student_id, a.source, a.module_code, week, func.sum(a.quantity), func.count())
+        .where(a.source.in_(RATE_SOURCES) & where)
+        .group_by(a.student_id, a.source, a.module_code, week),
+        [*RATE_COLUMNS, "n"],
+    )
+    count = raw_frame(
+        session,
+        select(
+            a.student_id,
+            a.source,
+            week,
+            func.sum(a.quantity),
+            func.sum(case((positive, a.quantity), else_=0.0)),
+            func.count(distinct(pday)),
+            func.sum(a.minutes),
+            func.max(pday),
+            func.count(),
+        )
+        .where(a.source.not_in(RATE_SOURCES) & where)
+        .group_by(a.student_id, a.source, week),
+        [*COUNT_COLUMNS, "n"],
+    )
+    return _typed(rate, count)
+
+
+def _typed(rate: pd.DataFrame, count: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The one set of dtypes of both forms (numbers as the driver gives them vary with NULLs)."""
+    rate = rate.astype({"week": np.int64, "quantity": float, "n": np.int64})
+    floats = dict.fromkeys(("quantity", "positive", "minutes", "last_day"), float)
+    count = count.astype({"week": np.int64, "active_days": np.int64, "n": np.int64, **floats})
+    for frame in (rate, count):
+        for column in TEXT:
+            if column in frame:
+                frame[column] = frame[column].astype(STR)
+    return rate, count
+
+
+# --- one week as bytes -----------------------------------------------------------------------------
+
+
+def _dumps(rate: pd.DataFrame, count: pd.DataFrame) -> bytes:
+    """A week's rate and count rows as an .npz archive (texts as codes of their values; no
+    pickled objects)."""
+    arrays: dict[str, Any] = {"format": np.array(FORMAT)}
+    for prefix, frame in (("rate", rate), ("count", count)):
+        for column in frame.columns:
+            if column == "week":
+                continue
+            if column in TEXT:
+                codes, values = pd.factorize(frame[column], sort=False)
+                arrays[f"{prefix}_{column}_codes"] = codes.astype(np.int32)
+                arrays[f"{prefix}_{column}_values"] = np.asarray(values, dtype=str)
+            else:
+                arrays[f"{prefix}_{column}"] = frame[column].to_numpy()
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
+def _loads(blob: bytes, week: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The rate and count rows of a week from its bytes (None when of another format)."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+        if int(data["format"]) != FORMAT:
+            return None
+        frames = []
+        for prefix, columns in (("rate", RATE_COLUMNS), ("count", COUNT_COLUMNS)):
+            out = {}
+            n = len(data[f"{prefix}_n"])
+            for column in [*columns, "n"]:
+                if column == "week":
+                    out[column] = np.full(n, week, np.int64)
+                elif column in TEXT:
+                    codes = pa.array(data[f"{prefix}_{column}_codes"])
+                    values = pa.array(data[f"{prefix}_{column}_values"])
+                    text = pa.DictionaryArray.from_arrays(codes, values).cast(pa.string())
+                    out[column] = pd.array(text, dtype=STR)  # decoded in arrow: no str objects
+                else:
+                    out[column] = data[f"{prefix}_{column}"]
+            frames.append(pd.DataFrame(out))
+    return frames[0], frames[1]
+
+
+# --- folding loads in ------------------------------------------------------------------------------
+
+
+def _store_week(
+    session: Session, week: int, rate: pd.DataFrame, count: pd.DataFrame, load_id: int
+) -> None:
+    session.execute(delete(WeeklyActivity).where(WeeklyActivity.week == week))
+    rows = int(rate["n"].sum() + count["n"].sum())
+    if rows:
+        values = {"week": week, "load_id": load_id, "rows": rows, "data": _dumps(rate, count)}
+        session.execute(insert(WeeklyActivity).values(**values))
+
+
+def _refold_students(session: Session, week: int, since: int, newest: int) -> bool:
+    """Refold only the students whose days of this week changed (False: the week is not stored
+    or of another format; then the whole week is refolded)."""
+    stored = session.execute(
+        select(WeeklyActivity.data).where(WeeklyActivity.week == week)
+    ).scalar_one_or_none()
+    old = _loads(stored, week) if stored is not None else None
+    if old is None:
+        return False
+    window = week_days(week)
+    a = DailyActivity
+    changed = select(a.student_id).where((a.load_id > since) & days(a.day, window)).distinct()
+    students = sorted(session.scalars(changed))
+    parts = [
+        daily_totals(session, window, students[i : i + STUDENT_CHUNK])
+        for i in range(0, len(students), STUDENT_CHUNK)
+    ]
+    kept = [frame[~frame["student_id"].isin(students)] for frame in old]
+    rate = pd.concat([kept[0], *(p[0] for p in parts)], ignore_index=True)
+    count = pd.concat([kept[1], *(p[1] for p in parts)], ignore_index=True)
+    _store_week(session, week, rate, count, newest)
+    return True
+
+
+def fold(session: Session) -> dict:
+    """Bring the weekly totals up to date with daily activity: the weeks whose days loads since
+    the last fold changed are summed again (only their changed students when few), weeks before
+    the first day still stored (retention) are dropped. Returns what was done."""
+    newest = int(session.scalar(select(func.max(Load.id))) or 0)
+    since = session.scalar(select(func.max(WeeklyActivity.load_id)))
+    a = DailyActivity
+    first_day = session.scalar(select(func.min(a.day)))
+    if first_day is None:
+        session.execute(delete(WeeklyActivity))
+        return {"weeks_folded": 0}
+    session.execute(delete(WeeklyActivity).where(WeeklyActivity.week < week_of(first_day)))
+    if since is not None and newest <= since:
+        return {"weeks_folded": 0}
+    query = select(a.day, func.count()).group_by(a.day)
+    if since is not None:
+        query = query.where(a.load_id > since)
+    changed: dict[int, int] = {}
+    for day, rows in session.execute(query):
+        day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+        changed[week_of(day)] = changed.get(week_of(day), 0) + int(rows)
+    stored = dict(session.execute(select(WeeklyActivity.week, WeeklyActivity.rows)).all())
+    partial = 0
+    for week, rows in sorted(changed.items()):
+        few = rows < PARTIAL_SHARE * stored.get(week, 0)
+        if since is not None and few and _refold_students(session, week, since, newest):
+            partial += 1
+            continue
+        rate, count = daily_totals(session, week_days(week))
+        _store_week(session, week, rate, count, newest)
+    return {"weeks_folded": len(changed), "weeks_folded_partly": partial}
+
+
+def weekly_totals(session: Session, window: tuple[date, date]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The (rate, count) weekly rows of the days of a window: whole weeks from the stored totals
+    (folded first), the days of a week the window cuts summed from daily rows."""
+    fold(session)
+    first, last = window
+    full_from, full_to = week_of(first), week_of(last)
+    if week_days(full_from)[0] != first:
+        full_from += 1
+    if week_days(full_to)[1] != last:
+        full_to -= 1
+    ranges: list[tuple[date, date]] = []
+    if full_from > full_to:
+        ranges.append((first, last))
+    else:
+        if first < week_days(full_from)[0]:
+            ranges.append((first, week_days(full_from)[0] - timedelta(days=1)))
+        if last > week_days(full_to)[1]:
+            ranges.append((week_days(full_to)[1] + timedelta(days=1), last))
+    parts = [daily_totals(session, days_) for days_ in ranges if days_[0] <= days_[1]]
+    if full_from <= full_to:
+        query = select(WeeklyActivity.week, WeeklyActivity.data).where(
+            WeeklyActivity.week.between(full_from, full_to)
+        )
+        for week, blob in session.execute(query.order_by(WeeklyActivity.week)):
+            frames = _loads(blob, week)  # None: of another format, summed again
+            parts.append(frames or daily_totals(session, week_days(week)))
+    if not parts:
+        parts.append(
+            _typed(
+                pd.DataFrame(columns=[*RATE_COLUMNS, "n"]),
+                pd.DataFrame(columns=[*COUNT_COLUMNS, "n"]),
+            )
+        )
+    rate = pd.concat([p[0] for p in parts], ignore_index=True)
+    count = pd.concat([p[1] for p in parts], ignore_index=True)
+    return rate[RATE_COLUMNS], count[COUNT_COLUMNS]
