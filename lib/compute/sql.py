@@ -8,6 +8,8 @@ import pandas as pd
 from sqlalchemy import Integer, literal_column, true
 from sqlalchemy.orm import Session
 
+from lib.store.dates import epoch_day_sql
+
 Window = tuple[date, date] | None  # first and last day read (None: everything)
 
 
@@ -28,13 +30,6 @@ def raw_frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
     finally:
         cursor.close()
     return pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
-
-
-def epoch_day_sql(column: str, dialect: str) -> str:
-    """SQL for the days since 1970-01-01 of a date or date-time column (static text, no values)."""
-    if dialect == "sqlite":
-        return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
-    return f"(CAST({column} AS DATE) - DATE '1970-01-01')"
 
 
 def week_sql(column: str, dialect: str):
