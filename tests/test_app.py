@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import numpy as np
 import pytest
@@ -483,7 +484,13 @@ class _FakeUser(dict):
     is_logged_in = True
 
     def __init__(self, **values):
-        super().__init__(is_logged_in=True, **values)
+        # the ID token's claims that name one sign-in at the provider (lib.sessions.SSO_CLAIMS)
+        claims = {"iss": "https://idp.example", "sub": "subject-1", "nonce": "n-1"}
+        claims["iat"] = int(time.time())
+        super().__init__(is_logged_in=True, **claims, **values)
+
+    def to_dict(self) -> dict:
+        return dict(self)
 
 
 def test_sso_configured_shows_the_sign_on_button_not_the_password_form(seeded):
