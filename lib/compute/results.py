@@ -25,6 +25,7 @@ from lib.engagement.explain import explain_end, measures_frame
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
 from lib.store.bulk import bulk_insert
+from lib.store.db import commit_and_yield
 from lib.store.models import (
     DataQualityEvent,
     EngineSnapshot,
@@ -34,7 +35,7 @@ from lib.store.models import (
 )
 
 MEASURE_CHUNK_ROWS = 250_000  # measure rows built at once (bounded memory)
-WRITE_ROWS = 20_000  # measure rows per write transaction: SQLite has one writer, app writes wait
+WRITE_ROWS = 4_000  # measure rows per write transaction: SQLite has one writer, app writes wait
 SNAPSHOT_WEEKS = 6  # weekly engine states kept: a load changing up to 6 weeks back resumes
 FLAG_KEYS = ["student_id", "kind", "week_start", "explanation"]
 _UNPUBLISHED = "results.unpublished"  # session.info: (version written, whether it replaces all)
@@ -73,7 +74,7 @@ def _in_batches(session: Session, where, write) -> int:
         if not ids:
             return count
         count += _rowcount(session.execute(write(and_(rowid.between(ids[0], ids[-1]), where))))
-        session.commit()
+        commit_and_yield(session)
         last = ids[-1]
 
 
@@ -139,7 +140,7 @@ def _write_measures(session: Session, frame: pd.DataFrame, version: int) -> int:
     rows = 0
     for i in range(0, len(frame), WRITE_ROWS):
         rows += bulk_insert(session, WeeklyMeasure.__table__, frame.iloc[i : i + WRITE_ROWS])
-        session.commit()
+        commit_and_yield(session)
     return rows
 
 
@@ -412,7 +413,7 @@ def save_snapshots(
         blob = dumps(Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t)))
         values = {"key": str(inp.weeks[t]), "version": version, "saved_at": now, "data": blob}
         session.execute(insert(EngineSnapshot).values(**values))
-        session.commit()
+        commit_and_yield(session)
     keys = sorted(session.scalars(select(EngineSnapshot.key)))
     if len(keys) > SNAPSHOT_WEEKS:
         old = keys[: len(keys) - SNAPSHOT_WEEKS]
