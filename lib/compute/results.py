@@ -43,7 +43,7 @@ _UNPUBLISHED = "results.unpublished"  # session.info: (version written, whether 
 
 def _version_row(session: Session) -> ResultVersion:
     row = session.get(ResultVersion, 1)
-    if row is None:  # a store created before migration 0009's row
+    if row is None:  # none before the first compute (version 0)
         row = ResultVersion(id=1, current=0, base=0)
         session.add(row)
         session.flush()

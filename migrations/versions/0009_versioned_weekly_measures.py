@@ -25,7 +25,8 @@ def upgrade() -> None:
         sa.Column("base", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.execute("INSERT INTO result_versions (id, current, base) VALUES (1, 0, 0)")
+    # no row yet: readers and computes take a missing row as version 0 (a restore needs empty
+    # tables); the first compute writes it
     if op.get_bind().dialect.name == "postgresql":
         op.add_column(
             "weekly_measures",
