@@ -82,12 +82,26 @@ def _delete(condition):
     return delete(WeeklyMeasure).where(condition)
 
 
-def _begin_version(session: Session, replaces_all: bool) -> int:
+def _drop_snapshots(session: Session, first_key: str | None) -> None:
+    """Delete the kept engine states of the weeks from first_key on (None: all), one per short
+    transaction (each is a large value): the weeks about to be recomputed make them stale, and
+    a missing state only means a later compute passes over every week."""
+    query = select(EngineSnapshot.key)
+    if first_key is not None:
+        query = query.where(EngineSnapshot.key >= first_key)
+    for key in list(session.scalars(query)):
+        session.execute(delete(EngineSnapshot).where(EngineSnapshot.key == key))
+        commit_and_yield(session)
+
+
+def _begin_version(session: Session, replaces_all: bool, first_key: str | None = None) -> int:
     """The version this compute writes under (invisible until `publish`), after clearing what a
-    killed compute left: rows of later versions and its marks on rows it replaced."""
+    killed compute left (rows of later versions, its marks on rows it replaced) and the engine
+    states this compute replaces (from first_key on; all when None)."""
     versions = _version_row(session)
     current = versions.current
     session.commit()
+    _drop_snapshots(session, first_key)
     _in_batches(session, WeeklyMeasure.v_from > current, _delete)
     _in_batches(
         session,
@@ -167,7 +181,7 @@ def persist_measures(
 
 def replace_measures_from(session: Session, inp: Inputs, res: Results) -> int:
     """Replace every student's measures of these weeks and later (the weeks of `inp`)."""
-    version = _begin_version(session, replaces_all=False)
+    version = _begin_version(session, replaces_all=False, first_key=str(inp.weeks[0]))
     _retire(session, version, WeeklyMeasure.week_start >= inp.weeks[0].item())
     return _write_groups(session, inp, res, [(np.arange(len(inp.student_ids)), 0)], version)
 
