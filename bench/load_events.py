@@ -88,7 +88,8 @@ def timed_floor(loaded: str, empty: str) -> dict:
         loads = session.execute(select(Load)).scalars().all()
         load_rows = [{c.name: getattr(x, c.key) for c in Load.__table__.columns} for x in loads]
     del rows
-    frame["day"] = pd.to_datetime(frame["day"])
+    # the day as the load hands it to the driver (ISO text), converted before the clock starts
+    frame["day"] = pd.to_datetime(frame["day"]).to_numpy("datetime64[D]").astype(str)
     init_db(empty)
     with session_factory(empty)() as session:
         session.execute(Load.__table__.insert(), load_rows)

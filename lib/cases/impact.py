@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from lib.access import User, can, scoped_student_ids, visible_tracks
 from lib.cases.queries import effective_entries, entries_frame
 from lib.store.models import Case, WeeklyMeasure
+from lib.store.results_version import measures_visible
 
 WINDOW_WEEKS = 4  # teaching weeks on each side of the first contact
 MIN_WEEKS = 2  # measured weeks needed on each side for a case to count
@@ -116,7 +117,11 @@ def contact_impact(session: Session, user: User, track: str = "welfare") -> dict
                 WeeklyMeasure.week_start,
                 WeeklyMeasure.value,
                 WeeklyMeasure.teaching,
-            ).where(WeeklyMeasure.source == "index", WeeklyMeasure.student_id.in_(students))
+            ).where(
+                WeeklyMeasure.source == "index",
+                WeeklyMeasure.student_id.in_(students),
+                measures_visible(),
+            )
         ).all(),
         columns=["student_id", "week_start", "value", "teaching"],
     )

@@ -6,7 +6,17 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from lib.compute.frames import query_frame
@@ -15,64 +25,175 @@ from lib.engagement.explain import explain_end, measures_frame
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
 from lib.store.bulk import bulk_insert
-from lib.store.models import DataQualityEvent, EngineSnapshot, Flag, WeeklyMeasure
+from lib.store.db import commit_and_yield
+from lib.store.models import (
+    DataQualityEvent,
+    EngineSnapshot,
+    Flag,
+    ResultVersion,
+    WeeklyMeasure,
+)
 
 MEASURE_CHUNK_ROWS = 250_000  # measure rows built at once (bounded memory)
+WRITE_ROWS = 4_000  # measure rows per write transaction: SQLite has one writer, app writes wait
 SNAPSHOT_WEEKS = 6  # weekly engine states kept: a load changing up to 6 weeks back resumes
 FLAG_KEYS = ["student_id", "kind", "week_start", "explanation"]
+_UNPUBLISHED = "results.unpublished"  # session.info: (version written, whether it replaces all)
 
 
-def _write_measures(session: Session, frame: pd.DataFrame) -> int:
-    """Insert measure rows (their keys were deleted first)."""
-    frame = frame.assign(week_start=frame["week_start"].to_numpy("datetime64[D]").astype(str))
-    return bulk_insert(session, WeeklyMeasure.__table__, frame)
+def _version_row(session: Session) -> ResultVersion:
+    row = session.get(ResultVersion, 1)
+    if row is None:  # none before the first compute (version 0)
+        row = ResultVersion(id=1, current=0, base=0)
+        session.add(row)
+        session.flush()
+    return row
 
 
-def _delete_for(session: Session, model, students: list[str] | None) -> None:
-    if students is None:
-        session.execute(delete(model))
+def _rowcount(result) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _in_batches(session: Session, where, write) -> int:
+    """Run write(condition) over the measure rows matching `where`, committing per WRITE_ROWS
+    rows on SQLite (its one write lock is held only that long); one statement on PostgreSQL."""
+    if session.get_bind().dialect.name != "sqlite":
+        count = _rowcount(session.execute(write(where)))
+        session.commit()
+        return count
+    rowid: ColumnElement[int] = literal_column("weekly_measures.rowid")
+    last, count = 0, 0
+    while True:
+        ids = session.scalars(
+            select(rowid)
+            .select_from(WeeklyMeasure.__table__)
+            .where(rowid > last, where)
+            .order_by(rowid)
+            .limit(WRITE_ROWS)
+        ).all()
+        if not ids:
+            return count
+        count += _rowcount(session.execute(write(and_(rowid.between(ids[0], ids[-1]), where))))
+        commit_and_yield(session)
+        last = ids[-1]
+
+
+def _delete(condition):
+    return delete(WeeklyMeasure).where(condition)
+
+
+def _drop_snapshots(session: Session, first_key: str | None) -> None:
+    """Delete the kept engine states of the weeks from first_key on (None: all), one per short
+    transaction (each is a large value): the weeks about to be recomputed make them stale, and
+    a missing state only means a later compute passes over every week."""
+    query = select(EngineSnapshot.key)
+    if first_key is not None:
+        query = query.where(EngineSnapshot.key >= first_key)
+    for key in list(session.scalars(query)):
+        session.execute(delete(EngineSnapshot).where(EngineSnapshot.key == key))
+        commit_and_yield(session)
+
+
+def _begin_version(session: Session, replaces_all: bool, first_key: str | None = None) -> int:
+    """The version this compute writes under (invisible until `publish`), after clearing what a
+    killed compute left (rows of later versions, its marks on rows it replaced) and the engine
+    states this compute replaces (from first_key on; all when None)."""
+    versions = _version_row(session)
+    current = versions.current
+    session.commit()
+    _drop_snapshots(session, first_key)
+    _in_batches(session, WeeklyMeasure.v_from > current, _delete)
+    _in_batches(
+        session,
+        WeeklyMeasure.v_to > current,
+        lambda condition: update(WeeklyMeasure).where(condition).values(v_to=None),
+    )
+    session.info[_UNPUBLISHED] = (current + 1, replaces_all)
+    return current + 1
+
+
+def _retire(session: Session, version: int, where) -> None:
+    """Mark the visible rows matching `where` as replaced by `version` (seen until it is current)."""
+    versions = _version_row(session)
+    visible = and_(where, WeeklyMeasure.v_to.is_(None), WeeklyMeasure.v_from >= versions.base)
+    visible = and_(visible, WeeklyMeasure.v_from <= versions.current)
+    _in_batches(
+        session,
+        visible,
+        lambda condition: update(WeeklyMeasure).where(condition).values(v_to=version),
+    )
+
+
+def publish(session: Session) -> None:
+    """Make the measures written under the new version the current ones (in the caller's
+    transaction, with the flags and engine state it writes)."""
+    unpublished = session.info.pop(_UNPUBLISHED, None)
+    if unpublished is None:
         return
-    for i in range(0, len(students), 500):
-        session.execute(delete(model).where(model.student_id.in_(students[i : i + 500])))
+    version, replaces_all = unpublished
+    versions = _version_row(session)
+    versions.current = version
+    if replaces_all:
+        versions.base = version
+    session.flush()
+
+
+def drop_replaced(session: Session) -> int:
+    """Delete the measure rows no version from the current one on sees (short transactions)."""
+    versions = _version_row(session)
+    session.commit()
+    gone = or_(WeeklyMeasure.v_from < versions.base, WeeklyMeasure.v_to <= versions.current)
+    return _in_batches(session, gone, _delete)
+
+
+def _write_measures(session: Session, frame: pd.DataFrame, version: int) -> int:
+    """Insert measure rows under `version`, committed per WRITE_ROWS rows."""
+    frame = frame.assign(
+        week_start=frame["week_start"].to_numpy("datetime64[D]").astype(str), v_from=version
+    )
+    rows = 0
+    for i in range(0, len(frame), WRITE_ROWS):
+        rows += bulk_insert(session, WeeklyMeasure.__table__, frame.iloc[i : i + WRITE_ROWS])
+        commit_and_yield(session)
+    return rows
 
 
 def persist_measures(
     session: Session, inp: Inputs, res: Results, students: list[str] | None, first_week: int
 ) -> int:
     """Replace the weekly measures of these students (None: everyone) and, for everyone else, of
-    the weeks from first_week on; rows built per chunk of students (bounded memory)."""
+    the weeks from first_week on; rows built per chunk of students (bounded memory), written
+    under a new version that `publish` makes current."""
     W = len(inp.weeks)
+    version = _begin_version(session, replaces_all=students is None)
     if students is None:
-        session.execute(delete(WeeklyMeasure))
         groups = [(np.arange(len(inp.student_ids)), 0)]
     else:
-        _delete_for(session, WeeklyMeasure, students)
+        for i in range(0, len(students), 500):
+            _retire(session, version, WeeklyMeasure.student_id.in_(students[i : i + 500]))
         groups = [(inp.student_ids.get_indexer(students), 0)]
         if first_week < W:
-            session.execute(
-                delete(WeeklyMeasure).where(
-                    WeeklyMeasure.week_start >= inp.weeks[first_week].item()
-                )
-            )
+            _retire(session, version, WeeklyMeasure.week_start >= inp.weeks[first_week].item())
             rest = np.setdiff1d(np.arange(len(inp.student_ids)), groups[0][0])
             groups.append((rest, first_week))
-    return _write_groups(session, inp, res, groups)
+    return _write_groups(session, inp, res, groups, version)
 
 
 def replace_measures_from(session: Session, inp: Inputs, res: Results) -> int:
     """Replace every student's measures of these weeks and later (the weeks of `inp`)."""
-    session.execute(delete(WeeklyMeasure).where(WeeklyMeasure.week_start >= inp.weeks[0].item()))
-    return _write_groups(session, inp, res, [(np.arange(len(inp.student_ids)), 0)])
+    version = _begin_version(session, replaces_all=False, first_key=str(inp.weeks[0]))
+    _retire(session, version, WeeklyMeasure.week_start >= inp.weeks[0].item())
+    return _write_groups(session, inp, res, [(np.arange(len(inp.student_ids)), 0)], version)
 
 
-def _write_groups(session: Session, inp: Inputs, res: Results, groups) -> int:
+def _write_groups(session: Session, inp: Inputs, res: Results, groups, version: int) -> int:
     rows = 0
     for sel, first in groups:
         S, W, K = inp.value.shape
         per_chunk = max(1, MEASURE_CHUNK_ROWS // (max(W - first, 1) * (K + 1)))
         for i in range(0, len(sel), per_chunk):
             chunk = sel[i : i + per_chunk]
-            rows += _write_measures(session, measures_frame(inp, res, chunk, first))
+            rows += _write_measures(session, measures_frame(inp, res, chunk, first), version)
     return rows
 
 
@@ -84,34 +205,38 @@ def _day(value) -> date | None:
     return value if isinstance(value, date) else None
 
 
-def _insert_flags(session: Session, rows: pd.DataFrame, now: datetime) -> list[int]:
-    """Insert these flags; their new ids in row order."""
-    objects = [
-        Flag(
-            student_id=r.student_id,
-            kind=r.kind,
-            severity=r.severity,
-            week_start=r.week_start,
-            ended_week=_day(r.ended_week),
-            explanation=r.explanation,
-            recovery_explanation=_text(r.recovery_explanation),
-            computed_at=now,
-        )
+def _insert_flags(session: Session, rows: pd.DataFrame, now: datetime) -> None:
+    """Insert these flags (one batch)."""
+    values = [
+        {
+            "student_id": r.student_id,
+            "kind": r.kind,
+            "severity": r.severity,
+            "week_start": r.week_start,
+            "ended_week": _day(r.ended_week),
+            "explanation": r.explanation,
+            "recovery_explanation": _text(r.recovery_explanation),
+            "computed_at": now,
+        }
         for r in rows.itertuples(index=False)
     ]
-    session.add_all(objects)
-    session.flush()
-    return [flag.id for flag in objects]
+    if values:
+        session.execute(insert(Flag), values)
 
 
 def _stored_flags(
-    session: Session, students: list[str] | None, since: date | None = None
+    session: Session, students: list[str] | None, since: date | None = None, extra: bool = False
 ) -> pd.DataFrame:
-    """Stored flags (of these students; raised in the week `since` or later) with their keys."""
-    query = select(Flag.id, Flag.student_id, Flag.kind, Flag.week_start, Flag.explanation)
+    """Stored flags (of these students; raised in the week `since` or later) with their keys
+    (and, with extra, their end, recovery text and severity as stored_*)."""
+    columns = ["id", *FLAG_KEYS]
+    fields = [Flag.id, Flag.student_id, Flag.kind, Flag.week_start, Flag.explanation]
+    if extra:
+        columns += ["stored_ended", "stored_recovery", "stored_severity"]
+        fields += [Flag.ended_week, Flag.recovery_explanation, Flag.severity]
+    query = select(*fields)
     if since is not None:
         query = query.where(Flag.week_start >= since)
-    columns = ["id", *FLAG_KEYS]
     if students is None:
         return query_frame(session, query, columns)
     parts = [
@@ -121,29 +246,46 @@ def _stored_flags(
     return pd.concat(parts, ignore_index=True)
 
 
+def _ends_differ(kept: pd.DataFrame) -> np.ndarray:
+    """Rows whose computed end, recovery text or severity differs from the stored flag's."""
+
+    def norm(values) -> np.ndarray:
+        return np.array([str(v) if isinstance(v, (str, date)) else "" for v in values], object)
+
+    return (
+        (norm(kept["ended_week"]) != norm(kept["stored_ended"]))
+        | (norm(kept["recovery_explanation"]) != norm(kept["stored_recovery"]))
+        | (norm(kept["severity"]) != norm(kept["stored_severity"]))
+    )
+
+
 def write_flags(
     session: Session, flags: pd.DataFrame, students: list[str] | None, since: date | None = None
 ) -> dict:
     """Replace flags (of these students; raised in the week `since` or later), keeping the ids
-    of unchanged flags (cases point at them)."""
-    stored = _stored_flags(session, students, since)
+    of unchanged flags (cases point at them). Everything is worked out before the first write:
+    the writes (a few statements) hold SQLite's write lock briefly."""
+    stored = _stored_flags(session, students, since, extra=True)
     merged = flags.merge(stored, on=FLAG_KEYS, how="outer", indicator=True)
     gone = merged.loc[merged["_merge"] == "right_only", "id"].astype(int).tolist()
-    for i in range(0, len(gone), 500):
-        session.execute(delete(Flag).where(Flag.id.in_(gone[i : i + 500])))
     now = datetime.now().replace(microsecond=0)
     kept = merged[merged["_merge"] == "both"]
-    for row in kept.itertuples(index=False):  # only flags that already existed (few)
-        flag = session.get_one(Flag, int(row.id))
-        ended, recovery = _day(row.ended_week), _text(row.recovery_explanation)
-        if (
-            flag.ended_week != ended
-            or flag.recovery_explanation != recovery
-            or flag.severity != row.severity
-        ):
-            flag.ended_week, flag.recovery_explanation = ended, recovery
-            flag.severity, flag.computed_at = row.severity, now
+    changed = kept[_ends_differ(kept)] if len(kept) else kept
+    updates = [
+        {
+            "id": int(r.id),
+            "ended_week": _day(r.ended_week),
+            "recovery_explanation": _text(r.recovery_explanation),
+            "severity": r.severity,
+            "computed_at": now,
+        }
+        for r in changed.itertuples(index=False)
+    ]
     new = merged[merged["_merge"] == "left_only"]
+    for i in range(0, len(gone), 500):
+        session.execute(delete(Flag).where(Flag.id.in_(gone[i : i + 500])))
+    if updates:  # an UPDATE by primary key per row, sent as one batch
+        session.execute(update(Flag), updates)
     _insert_flags(session, new, now)
     return {"flags_new": len(new), "flags_removed": len(gone)}
 
@@ -263,24 +405,35 @@ def next_flag_id(session: Session) -> int:
 def save_snapshots(
     session: Session, inp: Inputs, states: list[tuple[int, State]], version: int, every: bool
 ) -> None:
-    """Keep the engine state after each of these weeks, replacing the snapshots of those weeks
-    and later (`every`: all snapshots), and only the last SNAPSHOT_WEEKS weeks' in all."""
+    """Publish this compute's results, then keep the engine state after each of these weeks,
+    replacing the snapshots of those weeks and later (`every`: all snapshots), and only the last
+    SNAPSHOT_WEEKS weeks' in all.
+
+    The last step of a compute: the snapshots replaced are deleted and the new measures made
+    current (`publish`) in the transaction of the flags and engine state written before, then
+    committed; each snapshot is written in a transaction of its own, and the replaced measure
+    rows deleted in short ones. A compute killed after the commit leaves some snapshots missing
+    (a later compute then passes over every week), never stale ones."""
     if every or not states:
         session.execute(delete(EngineSnapshot))
-    if not states:
-        return
-    first = str(inp.weeks[states[0][0]])
-    session.execute(delete(EngineSnapshot).where(EngineSnapshot.key >= first))
+    elif states:
+        first = str(inp.weeks[states[0][0]])
+        session.execute(delete(EngineSnapshot).where(EngineSnapshot.key >= first))
+    publish(session)
+    session.commit()
     now = datetime.now().replace(microsecond=0)
     sources = list(inp.sources)
     for t, st in states:
         blob = dumps(Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t)))
         values = {"key": str(inp.weeks[t]), "version": version, "saved_at": now, "data": blob}
         session.execute(insert(EngineSnapshot).values(**values))
+        commit_and_yield(session)
     keys = sorted(session.scalars(select(EngineSnapshot.key)))
     if len(keys) > SNAPSHOT_WEEKS:
         old = keys[: len(keys) - SNAPSHOT_WEEKS]
         session.execute(delete(EngineSnapshot).where(EngineSnapshot.key.in_(old)))
+        session.commit()
+    drop_replaced(session)
 
 
 def load_snapshot(session: Session, week: date) -> Snapshot | None:

@@ -204,6 +204,13 @@ def _date_bounds(column: str, frame_name: str, window: Window) -> tuple[date, da
     return window.first, window.last, "the store's window", ""
 
 
+def _lengths(values: pd.Series) -> np.ndarray:
+    """Characters of each text value (0 for anything else), vectorised for string columns."""
+    if pd.api.types.is_string_dtype(values) and values.dtype != object:
+        return values.str.len().fillna(0).to_numpy(dtype=np.int64)
+    return values.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy(dtype=np.int64)
+
+
 def check_frame(
     frame_name: str, frame: pd.DataFrame, window: Window, names: dict[str, str] | None = None
 ) -> list[RowProblem]:
@@ -224,12 +231,14 @@ def check_frame(
         values = frame[stored]
         present = values.notna().to_numpy()
         if isinstance(kind, String) and kind.length:
-            text = values.astype(object)
-            lengths = text.map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
-            too_long = present & (lengths > kind.length)
+            too_long = present & (_lengths(values) > kind.length)
             if too_long.any():
                 problems += _problems(
-                    frame, too_long, column, f"is longer than {kind.length} characters", text
+                    frame,
+                    too_long,
+                    column,
+                    f"is longer than {kind.length} characters",
+                    values.astype(object),
                 )
         elif isinstance(kind, (Float, Integer)) and not isinstance(kind, (Date, DateTime)):
             if not (pd.api.types.is_numeric_dtype(values) or values.dtype == bool):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from lib.ingest.readers import ROW
 from lib.sources import SUBMISSION
-from lib.store.bulk import bulk_upsert
+from lib.store.bulk import bulk_insert, bulk_upsert
 from lib.store.lookups import frame_of
 from lib.store.models import (
     Attendance,
@@ -49,10 +49,13 @@ def write_activity(session: Session, frame: pd.DataFrame, load_id: int) -> int:
     daily = frame.copy() if frame.attrs.get("daily") else aggregate_activity(frame)
     daily = daily.sort_values(keys)  # index order: far fewer page writes
     daily["load_id"] = load_id
-    daily["day"] = daily["day"].to_numpy(dtype="datetime64[D]").astype(str)  # ISO dates, vectorised
-    return bulk_upsert(
-        session, DailyActivity.__table__, daily, ["student_id", "source", "day", "module_code"]
-    )
+    days = daily["day"].to_numpy(dtype="datetime64[D]")
+    daily["day"] = days.astype(str)  # ISO dates, vectorised
+    first, last = days.min().item(), days.max().item()
+    stored = select(DailyActivity.day).where(DailyActivity.day.between(first, last)).limit(1)
+    if session.scalar(stored) is None:  # no stored row in these days: every row is new (COPY)
+        return bulk_insert(session, DailyActivity.__table__, daily)
+    return bulk_upsert(session, DailyActivity.__table__, daily, keys)
 
 
 def _derive_attendance_activity(session: Session, frame: pd.DataFrame, load_id: int) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from lib.compute.frames import query_frame
 from lib.store.models import Flag, Student, Submission, WeeklyMeasure
+from lib.store.results_version import measures_visible
 
 WINDOW_WEEKS = 8  # teaching weeks before the cut-off that the features describe
 RECENT_WEEKS = 3
@@ -46,7 +47,9 @@ def teaching_weeks(session: Session) -> pd.DataFrame:
     """Every teaching week computed: week_start, year, number (0-based within its year)."""
     weeks = query_frame(
         session,
-        select(WeeklyMeasure.week_start).where(WeeklyMeasure.teaching.is_(True)).distinct(),
+        select(WeeklyMeasure.week_start)
+        .where(WeeklyMeasure.teaching.is_(True), measures_visible())
+        .distinct(),
         ["week_start"],
     )
     weeks["week_start"] = pd.to_datetime(weeks["week_start"])
@@ -82,7 +85,7 @@ def features(
     recent_from = mine["week_start"].iloc[-min(RECENT_WEEKS, len(mine))]
     wm = WeeklyMeasure
     query = select(wm.student_id, wm.week_start, wm.source, wm.value, wm.baseline).where(
-        wm.teaching.is_(True), wm.week_start >= first, wm.week_start <= last
+        wm.teaching.is_(True), wm.week_start >= first, wm.week_start <= last, measures_visible()
     )
     if students is not None:
         query = query.where(wm.student_id.in_(students))

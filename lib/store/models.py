@@ -280,6 +280,10 @@ class WeeklyMeasure(Base):
     baseline_high: Mapped[float | None] = mapped_column(Float)
     cold_start: Mapped[bool] = mapped_column(Boolean, default=False)
     teaching: Mapped[bool] = mapped_column(Boolean, default=True)
+    # results versions (migration 0009, lib.store.results_version): a compute writes its rows
+    # under a new version in short transactions; readers see only the current version's rows
+    v_from: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, server_default="0")
+    v_to: Mapped[int | None] = mapped_column(Integer)  # the version that replaced the row
 
 
 class Flag(Base):
@@ -329,6 +333,16 @@ class EngineSnapshot(Base):
     version: Mapped[int] = mapped_column(Integer)  # the engine state version that saved it
     saved_at: Mapped[datetime] = mapped_column(DateTime)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ResultVersion(Base):
+    """The one row naming the weekly measures readers see (lib.store.results_version): rows
+    written from `base` on, up to `current`, and not replaced by `current`."""
+
+    __tablename__ = "result_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    current: Mapped[int] = mapped_column(Integer)
+    base: Mapped[int] = mapped_column(Integer)
 
 
 # --- follow-up: cases, compliance, withdrawal review, subject access -------------------------------

@@ -18,6 +18,7 @@ from lib.store.models import (
     StaffUser,
     WeeklyMeasure,
 )
+from lib.store.results_version import measures_visible
 
 
 def data_version(session: Session) -> str:
@@ -36,8 +37,9 @@ def data_version(session: Session) -> str:
 
 def week_range(session: Session) -> tuple[date | None, date | None]:
     """First and last week with engine results."""
-    first = session.scalar(select(func.min(WeeklyMeasure.week_start)))
-    last = session.scalar(select(func.max(WeeklyMeasure.week_start)))
+    visible = measures_visible()
+    first = session.scalar(select(func.min(WeeklyMeasure.week_start)).where(visible))
+    last = session.scalar(select(func.max(WeeklyMeasure.week_start)).where(visible))
     return first, last
 
 
@@ -52,6 +54,7 @@ def default_weeks(session: Session, weeks: int = 16) -> tuple[date | None, date 
             WeeklyMeasure.source == "index",
             WeeklyMeasure.teaching.is_(True),
             WeeklyMeasure.value.is_not(None),
+            measures_visible(),
         )
     )
     last = last_teaching or last
@@ -92,6 +95,7 @@ def relative_engagement(
             WeeklyMeasure.student_id.in_(student_ids),
             WeeklyMeasure.source == source,
             WeeklyMeasure.week_start.between(week_from, week_to),
+            measures_visible(),
         )
     ).all()
     frame = pd.DataFrame(

@@ -13,6 +13,7 @@ from lib.access import User, student_filter
 from lib.compute.flags import in_force
 from lib.risk import order_note, rank
 from lib.store.models import Flag, Student, WeeklyMeasure
+from lib.store.results_version import measures_visible
 from lib.views.common import default_weeks, relative_engagement
 from lib.views.filters import SEVERITY_ORDER, CohortFilters, not_left_before, student_clauses
 
@@ -74,6 +75,7 @@ def my_students(
                 latest.student_id == Student.student_id,
                 latest.week_start == last,
                 latest.source == "index",
+                measures_visible(latest),
             ),
         )
         ranking = [func.coalesce(worst, 9), func.coalesce(ratio, 99.0), Student.student_id]

@@ -19,6 +19,7 @@ from lib.access import (
 )
 from lib.compute.flags import in_force
 from lib.store.models import Exemption, Flag, Student, WeeklyMeasure
+from lib.store.results_version import measures_visible
 
 
 def search_students(session: Session, user: User, text: str, *, limit: int = 20) -> pd.DataFrame:
@@ -106,7 +107,7 @@ def student_measures(session: Session, user: User, student_id: str) -> pd.DataFr
         return pd.DataFrame(columns=columns)
     rows = session.execute(
         select(*(getattr(WeeklyMeasure, c) for c in columns))
-        .where(WeeklyMeasure.student_id == student_id)
+        .where(WeeklyMeasure.student_id == student_id, measures_visible())
         .order_by(WeeklyMeasure.week_start, WeeklyMeasure.source)
     ).all()
     return pd.DataFrame(rows, columns=columns)
@@ -172,7 +173,7 @@ def cohort_median(session: Session, user: User, student_id: str) -> pd.DataFrame
     )
     rows = session.execute(
         select(WeeklyMeasure.week_start, WeeklyMeasure.source, WeeklyMeasure.value).where(
-            WeeklyMeasure.student_id.in_(mates)
+            WeeklyMeasure.student_id.in_(mates), measures_visible()
         )
     ).all()
     frame = pd.DataFrame(rows, columns=["week_start", "source", "value"])
