@@ -95,7 +95,9 @@ def met_events(session) -> dict[str, list[str]]:
     points = service.result(session, MONDAY + timedelta(days=6), detail=True).points
     sessions = points[(points["kind"] == "session") & (points["state"] == "met")]
     out: dict[str, list[str]] = {}
-    for sid, ref in zip(sessions["student_id"].astype(str), sessions["ref"].astype(str), strict=True):
+    for sid, ref in zip(
+        sessions["student_id"].astype(str), sessions["ref"].astype(str), strict=True
+    ):
         out.setdefault(sid, []).append(ref.rsplit("(", 1)[1].rstrip(")"))
     return {sid: sorted(refs) for sid, refs in out.items()}
 

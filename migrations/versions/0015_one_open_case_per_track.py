@@ -2,7 +2,7 @@
 once); the owner a case was opened with (`cases --as-of` shows the owner on that day)
 
 Revision ID: 0015
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01 05:40:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
