@@ -4,6 +4,7 @@ copy of one store migrated once per run; cheap bcrypt hashes."""
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 os.environ[BCRYPT_ROUNDS_ENV] = "4"
 
 
+@functools.cache
 def _shares_module_fixture(test_file: str) -> bool:
     return bool(re.search(r"scope=[\"'](module|class)[\"']", (ROOT / test_file).read_text()))
 
