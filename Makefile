@@ -24,7 +24,9 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q
+	# pytest caches its rewritten test modules (and Python the lib/ bytecode of the workers and the
+	# servers they start) only when bytecode writing is on; the environment may turn it off.
+	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/pytest -q -n auto
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -178,13 +178,30 @@ def login(role: str, password: str = PASSWORD):
     return at
 
 
+def signed_in(role: str):
+    """AppTest (not yet run) of a browser session the role's seeded user has signed into: the
+    server-side session record and session-state token the login form's sign-in leaves (lib.ui.app),
+    without running the form (the form itself is tested in test_app.py and test_app_security.py)."""
+    from lib import auth, sessions
+    from lib.store.db import session_scope
+    from lib.ui.state import StateKeys
+
+    at = new_app()
+    with session_scope() as session:
+        started = sessions.start(
+            session, STAFF[role][0], auth.cookie_key(), auth.session_lifetime()
+        )
+    at.session_state[StateKeys.SESSION_TOKEN] = started.token
+    return at
+
+
 def open_page(role: str, page: str, params: dict[str, str] | None = None):
-    """AppTest logged in as the role's seeded user, switched to a page, with URL query parameters."""
+    """AppTest signed in as the role's seeded user, on a page, with URL query parameters."""
     from lib.access import PAGES
 
-    at = login(role)
+    at = signed_in(role)
     if page != "home":
-        at.switch_page(PAGES[page].path)
+        at.run().switch_page(PAGES[page].path)  # st.navigation registers the pages in a run
     for name, value in (params or {}).items():
         at.query_params[name] = value
     return at.run()

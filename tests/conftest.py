@@ -3,10 +3,13 @@ copy of one store migrated once per run; cheap bcrypt hashes."""
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -24,21 +27,82 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 os.environ[BCRYPT_ROUNDS_ENV] = "4"
 
 
+@functools.cache
+def _shares_module_fixture(test_file: str) -> bool:
+    return bool(re.search(r"scope=[\"'](module|class)[\"']", (ROOT / test_file).read_text()))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist (`make test` runs `-n auto`): tests are handed out one by one, except that a
+    file defining a module- or class-scoped fixture (a server, a generated demo) is one work unit,
+    so that fixture is built once, not once per worker. (xdist's own `xdist_group` marker rewrites
+    `item._nodeid`, which pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileWhereFixturesAreShared(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            test_file = nodeid.split("::", 1)[0]
+            return test_file if _shares_module_fixture(test_file) else nodeid
+
+    return FileWhereFixturesAreShared(config, log)
+
+
+def _run_root(tmp_path_factory) -> Path:
+    """The run's temporary root, common to all pytest-xdist workers (each has a subfolder)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _once_per_run(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder built once per run by whichever process needs it first (pytest-xdist workers wait
+    on a lock, then share it); `build` fills the empty folder."""
+    root = _run_root(tmp_path_factory)
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / f"{name}.built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (root / f"{name}.built").touch()
+    return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _component_scan_once() -> Iterator[None]:
+    """Every AppTest scans all installed distributions' metadata for Streamlit v2 components
+    (about a second each); the installed packages do not change during a run, so scan once."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    found = scan()
+    manifest_scanner.scan_component_manifests = lambda max_workers=None: list(found)
+    yield
+    manifest_scanner.scan_component_manifests = scan
+
+
 def _dispose(url: str) -> None:
     get_engine(url).dispose()
     forget_engines()
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory) -> Path:
-    """One SQLite store migrated once per run; each test gets a copy of the file."""
-    path = tmp_path_factory.mktemp("template") / "store.db"
-    url = f"sqlite:///{path}"
-    init_db(url)
+def _checkpoint(url: str) -> None:
+    """Fold the SQLite write-ahead log into the file, which is then copied on its own."""
     with get_engine(url).connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     _dispose(url)
-    return path
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """One SQLite store migrated once per run; each test gets a copy of the file."""
+
+    def build(folder: Path) -> None:
+        init_db(f"sqlite:///{folder / 'store.db'}")
+        _checkpoint(f"sqlite:///{folder / 'store.db'}")
+
+    return _once_per_run(tmp_path_factory, "sqlite_template", build) / "store.db"
 
 
 def _database_url(name: str) -> str:
@@ -56,19 +120,40 @@ def _admin(sql: str) -> None:
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgres_template() -> Iterator[str]:
-    """One PostgreSQL database migrated once per run; each test gets a database cloned from it."""
+TEMPLATE_DATABASE = "database"  # the file naming a template database, in its once-per-run folder
+
+
+def _postgres_once_per_run(
+    tmp_path_factory, name: str, fill: Callable[[str], None], template: str = "template1"
+) -> str:
+    """A template database made once per run (dropped by pytest_sessionfinish): created from
+    `template`, then `fill`ed through its URL."""
     if not TEST_DATABASE_URL:
         pytest.skip("PostgreSQL store tests need TEST_DATABASE_URL (set by .ci/run)")
-    name = f"tpl_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE DATABASE "{name}"')
-    try:
-        init_db(_database_url(name))
-        _dispose(_database_url(name))
-        yield name
-    finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def build(folder: Path) -> None:
+        database = f"tpl_{uuid.uuid4().hex[:12]}"
+        (folder / TEMPLATE_DATABASE).write_text(database)
+        _admin(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+        fill(_database_url(database))
+        _dispose(_database_url(database))
+
+    return (_once_per_run(tmp_path_factory, name, build) / TEMPLATE_DATABASE).read_text()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the run's template databases, once every test (on every worker) has finished."""
+    if not TEST_DATABASE_URL or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    root = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    for named in root.glob(f"postgres_*/{TEMPLATE_DATABASE}"):
+        _admin(f'DROP DATABASE IF EXISTS "{named.read_text()}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_template(tmp_path_factory) -> str:
+    """One PostgreSQL database migrated once per run; each test gets a database cloned from it."""
+    return _postgres_once_per_run(tmp_path_factory, "postgres_template", init_db)
 
 
 def _fresh_postgres_url(template: str) -> Iterator[str]:
@@ -106,23 +191,25 @@ def _load_sample(url: str, demo_dir: Path) -> None:
 @pytest.fixture(scope="session")
 def sqlite_sample_template(sqlite_template, demo_dir, tmp_path_factory) -> Path:
     """The migrated SQLite store with the demo folder loaded and computed, once per run."""
-    path = tmp_path_factory.mktemp("sample") / "store.db"
-    shutil.copyfile(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    _load_sample(url, demo_dir)
-    with get_engine(url).connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    _dispose(url)
-    return path
+
+    def build(folder: Path) -> None:
+        shutil.copyfile(sqlite_template, folder / "store.db")
+        _load_sample(f"sqlite:///{folder / 'store.db'}", demo_dir)
+        _checkpoint(f"sqlite:///{folder / 'store.db'}")
+
+    return _once_per_run(tmp_path_factory, "sqlite_sample_template", build) / "store.db"
 
 
 @pytest.fixture(scope="session")
-def postgres_sample_template(postgres_template, demo_dir) -> Iterator[str]:
+def postgres_sample_template(postgres_template, demo_dir, tmp_path_factory) -> str:
     """A PostgreSQL database with the demo folder loaded and computed, once per run."""
-    for url in _fresh_postgres_url(postgres_template):
+
+    def fill(url: str) -> None:
         _load_sample(url, demo_dir)
-        _dispose(url)
-        yield make_url(url).database
+
+    return _postgres_once_per_run(
+        tmp_path_factory, "postgres_sample_template", fill, template=postgres_template
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -184,13 +271,14 @@ def demo_dir(tmp_path_factory) -> Path:
     """A small deterministic demo-data folder (200 students, autumn term 2025), shared by the run."""
     from lib.demo import generate
 
-    out = tmp_path_factory.mktemp("demo")
-    generate(
-        students=200,
-        seed=7,
-        out=out,
-        academic_year=2025,
-        until=date(2025, 12, 19),
-        system_exports=True,
-    )
-    return out
+    def build(out: Path) -> None:
+        generate(
+            students=200,
+            seed=7,
+            out=out,
+            academic_year=2025,
+            until=date(2025, 12, 19),
+            system_exports=True,
+        )
+
+    return _once_per_run(tmp_path_factory, "demo", build)

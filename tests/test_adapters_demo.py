@@ -1,8 +1,11 @@
-"""demo-data system exports load through every adapter and the stored activity equals events.csv."""
+"""demo-data system exports load through every adapter and the stored activity equals events.csv
+(one test per system, each on a copy of one store holding the reference exports)."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from lib.export import activity_frame
 from lib.ingest.pipeline import load_file
+from lib.store.db import get_engine, session_factory
 from lib.store.models import Attendance
+from tests.conftest import _checkpoint, _once_per_run
 
 KEYS = ["student_id", "date"]
 TEAMS_UNTIL = "2025-10-12"  # Teams reports of the first weeks only: every variant, fewer files
@@ -31,17 +36,60 @@ def _variant(path: Path) -> str:
     return "utf8_semicolon" if ";" in text.split("\n")[1] else "utf8_comma"
 
 
-@pytest.fixture(scope="module")
+REFERENCE = [
+    ("students", "students.csv"),
+    ("enrolments", "enrolments.csv"),
+    ("calendar", "calendar.csv"),
+    ("timetable", "timetable/events.csv"),
+    ("timetable", "timetable/student_event.csv"),
+    ("moodle-users", "moodle_users.csv"),
+]
+
+
+@pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
     """40 students, 2025/26 up to the first coursework deadlines, with every system export."""
     from lib.demo import generate
 
-    out = tmp_path_factory.mktemp("demo_exports")
-    generate(
-        students=40, seed=11, out=out, academic_year=2025, until=date(2025, 10, 31),
-        system_exports=True,
-    )  # fmt: skip
-    return out
+    def build(out: Path) -> None:
+        generate(
+            students=40, seed=11, out=out, academic_year=2025, until=date(2025, 10, 31),
+            system_exports=True,
+        )  # fmt: skip
+
+    return _once_per_run(tmp_path_factory, "demo_exports", build)
+
+
+def _year(demo: Path) -> int:
+    return json.loads((demo / "planted.json").read_text())["academic_year"]
+
+
+@pytest.fixture(scope="session")
+def reference_store(demo, sqlite_template, tmp_path_factory) -> Path:
+    """The migrated store with the demo's reference exports loaded (students, enrolments,
+    calendar, timetable, Moodle users), once per run; each test below loads one system's exports
+    into a copy, so the systems are tested side by side (pytest-xdist) rather than in one test."""
+
+    def build(folder: Path) -> None:
+        shutil.copyfile(sqlite_template, folder / "store.db")
+        url = f"sqlite:///{folder / 'store.db'}"
+        with session_factory(url)() as session:
+            for source, name in REFERENCE:
+                _load(session, source, [demo / name], _year(demo))
+        _checkpoint(url)
+
+    return _once_per_run(tmp_path_factory, "demo_reference_store", build) / "store.db"
+
+
+@pytest.fixture
+def referenced(reference_store, tmp_path, monkeypatch) -> Iterator[Session]:
+    """A session on a copy of the reference store; DATABASE_URL points at it."""
+    shutil.copyfile(reference_store, tmp_path / "store.db")
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    with session_factory(url)() as session:
+        yield session
+    get_engine(url).dispose()
 
 
 def _load(session: Session, source: str, paths: list[Path], year: int) -> list:
@@ -75,37 +123,34 @@ def _stored(session: Session, source: str) -> pd.DataFrame:
     return frame[frame["source"] == source]
 
 
-def test_every_system_export_loads_to_the_generators_truth(session: Session, demo: Path):
-    planted = json.loads((demo / "planted.json").read_text())
-    year = planted["academic_year"]
-    notes = planted["system_exports"]
-    for source, name in [
-        ("students", "students.csv"),
-        ("enrolments", "enrolments.csv"),
-        ("calendar", "calendar.csv"),
-        ("timetable", "timetable/events.csv"),
-        ("timetable", "timetable/student_event.csv"),
-        ("moodle-users", "moodle_users.csv"),
-    ]:
-        _load(session, source, [demo / name], year)
+def _notes(demo: Path) -> dict:
+    return json.loads((demo / "planted.json").read_text())["system_exports"]
 
-    # QR: scans matched inside the window, repeats collapsed, unexpected kept but not counted
-    (qr,) = _load(session, "qr", [demo / "qr" / "scans.csv"], year)
-    assert _daily(_stored(session, "attendance")) == _daily(_truth(demo, "attendance"))
-    assert qr.rows_read == notes["qr"]["rows"]
 
-    # Echo360
-    _load(session, "echo360", [demo / "echo360" / "views.csv"], year)
-    assert _daily(_stored(session, "lecture_capture")) == _daily(_truth(demo, "lecture_capture"))
+def test_qr_scans_load_to_the_generators_truth(referenced: Session, demo: Path):
+    """Scans matched inside the window, repeats collapsed, unexpected kept but not counted."""
+    (qr,) = _load(referenced, "qr", [demo / "qr" / "scans.csv"], _year(demo))
+    assert _daily(_stored(referenced, "attendance")) == _daily(_truth(demo, "attendance"))
+    assert qr.rows_read == _notes(demo)["qr"]["rows"]
 
-    # grading worksheets (due dates from assignments.csv beside them)
+
+def test_echo360_views_load_to_the_generators_truth(referenced: Session, demo: Path):
+    _load(referenced, "echo360", [demo / "echo360" / "views.csv"], _year(demo))
+    assert _daily(_stored(referenced, "lecture_capture")) == _daily(_truth(demo, "lecture_capture"))
+
+
+def test_grading_worksheets_load_to_the_generators_truth(referenced: Session, demo: Path):
+    """Due dates come from assignments.csv beside the worksheets."""
     sheets = sorted((demo / "submissions").glob("Grades-*.csv"))
     assert sheets
-    _load(session, "submissions", sheets, year)
-    assert _daily(_stored(session, "submission")) == _daily(_truth(demo, "submission"))
+    _load(referenced, "submissions", sheets, _year(demo))
+    assert _daily(_stored(referenced, "submission")) == _daily(_truth(demo, "submission"))
 
-    # Teams: the reports of the first weeks (every variant), each matched to its planted event
-    held = notes["teams"]["report_event_ids"]
+
+def test_teams_reports_load_to_the_generators_truth(referenced: Session, demo: Path):
+    """The reports of the first weeks (every variant), each matched to its planted event."""
+    session = referenced
+    held = _notes(demo)["teams"]["report_event_ids"]
     starts = pd.read_csv(demo / "timetable" / "events.csv", dtype=str).set_index("EVENT_ID")
     reports = [
         p
@@ -113,7 +158,7 @@ def test_every_system_export_loads_to_the_generators_truth(session: Session, dem
         if starts.loc[held[p.name], "EVENT_START"][:10] <= TEAMS_UNTIL
     ]
     assert len(reports) >= 20
-    loaded = _load(session, "teams", reports, year)
+    loaded = _load(session, "teams", reports, _year(demo))
     online = _truth(demo, "online")
     assert _daily(_stored(session, "online")) == _daily(online[online["date"] <= TEAMS_UNTIL])
     for path, report in zip(reports, loaded, strict=True):
@@ -126,7 +171,11 @@ def test_every_system_export_loads_to_the_generators_truth(session: Session, dem
     variants = {_variant(p) for p in reports}
     assert variants == {"utf16_tab", "utf8_comma", "utf8_semicolon", "utf16_de", "legacy"}
 
-    # Moodle course Logs downloads: their modules, over what they cover
+
+def test_moodle_logs_then_logstore_load_to_the_generators_truth(referenced: Session, demo: Path):
+    """Course Logs downloads: their modules, over what they cover; then the logstore: every
+    student and module over the days it covers (replaces the same counts)."""
+    session, year, notes = referenced, _year(demo), _notes(demo)
     logs = notes["moodle_log"]["files"]
     _load(session, "moodle-log", [demo / f["file"] for f in logs], year)
     vle = _truth(demo, "vle")
@@ -142,7 +191,6 @@ def test_every_system_export_loads_to_the_generators_truth(session: Session, dem
     )
     assert _daily(_stored(session, "vle")) == _daily(covered)
 
-    # logstore: every student and module over the days it covers (replaces the same counts)
     covers = notes["moodle_logstore"]["covers"]
     assert covers["modules"] == "all"
     _load(
