@@ -61,7 +61,7 @@ def coverage_frame(session: Session) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["week_start", "source", "rows"])
     day = pd.to_datetime(frame["day"])
-    frame["week_start"] = (day - pd.to_timedelta(day.dt.weekday, unit="D")).dt.date
+    frame["week_start"] = (day - pd.to_timedelta(day.dt.day_of_week, unit="D")).dt.date
     return frame.groupby(["week_start", "source"], as_index=False)["rows"].sum()
 
 
