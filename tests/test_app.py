@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import json
-import time
 
 import numpy as np
 import pytest
@@ -486,7 +486,7 @@ class _FakeUser(dict):
     def __init__(self, **values):
         # the ID token's claims that name one sign-in at the provider (lib.sessions.SSO_CLAIMS)
         claims = {"iss": "https://idp.example", "sub": "subject-1", "nonce": "n-1"}
-        claims["iat"] = int(time.time())
+        claims["iat"] = int(_dt.datetime.now().timestamp())
         super().__init__(is_logged_in=True, **claims, **values)
 
     def to_dict(self) -> dict:

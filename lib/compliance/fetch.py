@@ -7,23 +7,7 @@ import io
 import pandas as pd
 from sqlalchemy.orm import Session
 
-
-def fetch_rows(session: Session, statement) -> list[tuple]:
-    """Rows of a Core select as plain tuples, through the driver's cursor (parameters bound by the
-    driver): several times faster than SQLAlchemy Row objects for big reads."""
-    conn = session.connection()
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    if compiled.positional:
-        params = tuple(params[name] for name in compiled.positiontup)
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None  # a connection checked out of the pool
-    cursor = dbapi.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
+from lib.store.cursor import fetch_rows
 
 
 def read_frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import Integer, literal_column, true
 from sqlalchemy.orm import Session
 
+from lib.store.cursor import fetch_rows
 from lib.store.dates import epoch_day_sql
 
 Window = tuple[date, date] | None  # first and last day read (None: everything)
@@ -16,19 +17,7 @@ Window = tuple[date, date] | None  # first and last day read (None: everything)
 def raw_frame(session: Session, statement, columns: list[str]) -> pd.DataFrame:
     """Rows of a Core select as a frame, fetched through the driver's cursor (parameters bound by
     the driver) and built from plain tuples: several times faster than Row objects for big reads."""
-    conn = session.connection()
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    if compiled.positional:
-        params = tuple(params[name] for name in compiled.positiontup)
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None  # a connection checked out of the pool
-    cursor = dbapi.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = fetch_rows(session, statement)
     return pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
 
 
