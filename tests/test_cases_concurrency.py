@@ -12,7 +12,8 @@ from lib.access import User
 from lib.cases import service
 from lib.cases.service import Contact
 from lib.store.db import session_factory, session_scope
-from lib.store.models import Case, CaseEntry, Student
+from lib.store.models import Case, CaseEntry
+from tests.factories import student
 
 TUTOR = User("tut_a", "tutor")
 WB = User("wb", "wellbeing")
@@ -21,24 +22,7 @@ WHEN = datetime(2025, 11, 17, 10, 0)
 
 def _seed(url: str, *, open_case: bool = True) -> int:
     with session_scope(url) as s:
-        s.add(
-            Student(
-                student_id="S001",
-                given_name="Ada",
-                family_name="Lovelace",
-                email="s001@uni.example",
-                course_code="C1",
-                course_name="Course",
-                school="Science",
-                level="UG",
-                year_of_study=1,
-                mode="FT",
-                tutor_username="tut_a",
-                visa_sponsored=False,
-                residence="off_campus",
-                status="enrolled",
-            )
-        )
+        s.add(student("S001", given_name="Ada", family_name="Lovelace", tutor_username="tut_a"))
         s.flush()
         return service.open_case(s, TUTOR, "S001", now=WHEN).id if open_case else 0
 

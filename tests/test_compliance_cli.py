@@ -12,6 +12,7 @@ from lib.auth import add_user
 from lib.cli import main
 from lib.compliance.policy import Thresholds, save_thresholds
 from lib.store.models import CalendarPeriod, DailyActivity, Enrolment, Load, Student, TimetableEvent
+from tests.factories import student
 
 MONDAYS = [date(2025, 9, 22) + timedelta(weeks=i) for i in range(5)]
 
@@ -29,25 +30,7 @@ def seed(session) -> None:
     session.add(load)
     session.flush()
     for sid in ("V1", "V2", "N1"):
-        session.add(
-            Student(
-                student_id=sid,
-                given_name="G",
-                family_name=sid,
-                email=f"{sid}@uni.example",
-                course_code="C1",
-                course_name="Course",
-                school="Science",
-                level="UG",
-                year_of_study=1,
-                mode="FT",
-                tutor_username="tut",
-                visa_sponsored=sid != "N1",
-                residence="off_campus",
-                status="enrolled",
-                start_date=date(2025, 9, 22),
-            )
-        )
+        session.add(student(sid, visa_sponsored=sid != "N1", start_date=date(2025, 9, 22)))
     session.flush()
     for sid in ("V1", "V2", "N1"):
         session.add(Enrolment(student_id=sid, module_code="M1", academic_year=2025))

@@ -8,31 +8,14 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from lib.compliance import service
-from lib.store.models import CalendarPeriod, DailyActivity, Enrolment, Load, Student, TimetableEvent
+from lib.store.models import CalendarPeriod, DailyActivity, Enrolment, Load, TimetableEvent
+from tests.factories import student
 
 MONDAY = date(2025, 9, 22)
 
 
 def add_student(session, sid: str, modules: list[str]) -> None:
-    session.add(
-        Student(
-            student_id=sid,
-            given_name="G",
-            family_name=sid,
-            email=f"{sid}@uni.example",
-            course_code="C1",
-            course_name="Course",
-            school="Science",
-            level="UG",
-            year_of_study=1,
-            mode="FT",
-            tutor_username="tut",
-            visa_sponsored=True,
-            residence="off_campus",
-            status="enrolled",
-            start_date=MONDAY,
-        )
-    )
+    session.add(student(sid, visa_sponsored=True, start_date=MONDAY))
     session.flush()
     for module in modules:
         session.add(Enrolment(student_id=sid, module_code=module, academic_year=2025))

@@ -8,28 +8,13 @@ from lib.access import User
 from lib.store.models import Student
 from lib.views.cohort import cohort_size
 from lib.views.filters import CohortFilters
+from tests.factories import student
 
 SENIOR = User("st", "senior_tutor", school="Science")
 
 
 def _student(student_id: str, status: str, status_date: date | None) -> Student:
-    return Student(
-        student_id=student_id,
-        given_name="A",
-        family_name="B",
-        email=f"{student_id}@uni.example",
-        course_code="C1",
-        course_name="Course",
-        school="Science",
-        level="UG",
-        year_of_study=1,
-        mode="FT",
-        tutor_username="tut",
-        visa_sponsored=False,
-        residence="off_campus",
-        status=status,
-        status_date=status_date,
-    )
+    return student(student_id, status=status, status_date=status_date)
 
 
 def test_cohort_leaves_out_who_left_before_the_window(any_session):
