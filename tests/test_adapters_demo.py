@@ -19,6 +19,7 @@ from lib.ingest.pipeline import load_file
 from lib.store.db import get_engine, session_factory
 from lib.store.models import Attendance
 from tests.conftest import _checkpoint, _once_per_run
+from tests.test_ingest_fuzz import PREREQUISITES
 
 KEYS = ["student_id", "date"]
 TEAMS_UNTIL = "2025-10-12"  # Teams reports of the first weeks only: every variant, fewer files
@@ -36,14 +37,7 @@ def _variant(path: Path) -> str:
     return "utf8_semicolon" if ";" in text.split("\n")[1] else "utf8_comma"
 
 
-REFERENCE = [
-    ("students", "students.csv"),
-    ("enrolments", "enrolments.csv"),
-    ("calendar", "calendar.csv"),
-    ("timetable", "timetable/events.csv"),
-    ("timetable", "timetable/student_event.csv"),
-    ("moodle-users", "moodle_users.csv"),
-]
+REFERENCE = PREREQUISITES  # what every system's export needs loaded first
 
 
 @pytest.fixture(scope="session")

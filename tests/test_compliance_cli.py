@@ -12,21 +12,14 @@ from lib.auth import add_user
 from lib.cli import main
 from lib.compliance.policy import Thresholds, save_thresholds
 from lib.store.models import CalendarPeriod, DailyActivity, Enrolment, Load, Student, TimetableEvent
-from tests.factories import student
+from tests.factories import load_row, student
 
 MONDAYS = [date(2025, 9, 22) + timedelta(weeks=i) for i in range(5)]
 
 
 def seed(session) -> None:
     """Sponsored V1 (attends the first two Monday sessions of M1, then nothing) and V2 (attends all)."""
-    load = Load(
-        source="test",
-        file_name="t",
-        content_hash="h" * 64,
-        loaded_at=datetime(2025, 9, 1),
-        loaded_by="test",
-        status="loaded",
-    )
+    load = load_row()
     session.add(load)
     session.flush()
     for sid in ("V1", "V2", "N1"):

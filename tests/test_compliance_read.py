@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from lib.compliance import service
-from lib.store.models import CalendarPeriod, DailyActivity, Enrolment, Load, TimetableEvent
-from tests.factories import student
+from lib.store.models import CalendarPeriod, DailyActivity, Enrolment, TimetableEvent
+from tests.factories import load_row, student
 
 MONDAY = date(2025, 9, 22)
 
@@ -37,14 +37,7 @@ def add_session(session, event_id: str, module: str, day: date, hour: int) -> No
 @pytest.fixture
 def store(any_session):
     s = any_session
-    load = Load(
-        source="test",
-        file_name="t",
-        content_hash="h" * 64,
-        loaded_at=datetime(2025, 9, 1),
-        loaded_by="test",
-        status="loaded",
-    )
+    load = load_row()
     s.add(load)
     s.flush()
     s.add(CalendarPeriod(kind="term", start=MONDAY, end=date(2025, 12, 12)))

@@ -10,9 +10,10 @@ import pytest
 from lib.access import WELFARE_COLUMNS
 from lib.risk.features import FEATURES
 from lib.risk.model import MODEL_VERSION
-from lib.store.models import Load, RiskModel, Submission
+from lib.store.models import RiskModel, Submission
 from tests import app_fixtures
 from tests.app_fixtures import FIRST_WEEK, open_page
+from tests.factories import load_row
 
 seeded = app_fixtures.seeded
 empty_store = app_fixtures.empty_store
@@ -48,13 +49,11 @@ def _model(session, *, in_use: bool) -> None:
             },
         )
     )
-    load = Load(
+    load = load_row(
         source="submissions",
         file_name="s.csv",
         content_hash="y" * 64,
         loaded_at=datetime(2025, 11, 1),
-        loaded_by="test",
-        status="loaded",
     )
     session.add(load)
     session.flush()
