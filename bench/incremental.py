@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from harness import run_child
+from pandas.api.types import union_categoricals
 
 FIRST_WEEK = date(2025, 9, 22)
 ACADEMIC_YEAR = 2025
@@ -537,29 +538,47 @@ def students_only_load(url: str, path: Path, students: int = 2000) -> dict:
     }
 
 
-def _fetch(session, sql: str, columns: list[str]) -> pd.DataFrame:
+def _fetch(session, sql: str, columns: list[str], chunk: int = 200_000) -> pd.DataFrame:
+    """Rows of a query as a frame, fetched in chunks (text columns as categories: bounded memory)."""
     cursor = session.connection().connection.dbapi_connection.cursor()
+    parts = []
     try:
         cursor.execute(sql)
-        rows = cursor.fetchall()
+        while rows := cursor.fetchmany(chunk):
+            part = pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
+            parts.append(part.astype({c: "category" for c in columns if part[c].dtype == object}))
     finally:
         cursor.close()
-    return pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    texts = [c for c in columns if isinstance(parts[0][c].dtype, pd.CategoricalDtype)]
+    frame = pd.concat([p.drop(columns=texts) for p in parts], ignore_index=True)
+    for c in texts:  # categories of every chunk (a plain concat would make Python strings)
+        frame[c] = union_categoricals([p[c] for p in parts])
+    return frame[columns]
 
 
 def results(url: str) -> dict[str, pd.DataFrame]:
-    """Weekly measures, flags and data-quality events as stored, in a stable order."""
+    """Weekly measures (those readers see), flags and data-quality events as stored, in a stable
+    order."""
+    from sqlalchemy import select
+
     from lib.store.db import session_scope
+    from lib.store.models import WeeklyMeasure
+    from lib.store.results_version import measures_visible
 
     measure_columns = [*MEASURE_KEYS, *MEASURE_NUMBERS, "cold_start", "teaching"]
     with session_scope(url) as session:
-        measures = _fetch(
-            session, f"SELECT {', '.join(measure_columns)} FROM weekly_measures", measure_columns
+        visible = select(*(getattr(WeeklyMeasure, c) for c in measure_columns)).where(
+            measures_visible()
         )
+        sql = str(visible.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+        measures = _fetch(session, sql, measure_columns)
         flags = _fetch(session, f"SELECT {FLAG_COLUMNS} FROM flags", FLAG_COLUMNS.split(", "))
         dq = _fetch(
             session, f"SELECT {DQ_COLUMNS} FROM data_quality_events", DQ_COLUMNS.split(", ")
         )
+    measures["week_start"] = pd.to_datetime(measures["week_start"].astype(str))
     measures = measures.sort_values(MEASURE_KEYS, ignore_index=True)
     flags = flags.astype(str).sort_values(list(flags.columns), ignore_index=True)
     dq["share_affected"] = dq["share_affected"].astype(float).round(9)
@@ -567,9 +586,25 @@ def results(url: str) -> dict[str, pd.DataFrame]:
     return {"measures": measures, "flags": flags, "dq": dq}
 
 
+def child_results(url: str, path: Path) -> dict:
+    """results() saved as parquet files beside `path` (read in a child of its own: the check
+    child's peak memory is the full recompute's)."""
+    frames = results(url)
+    for name, frame in frames.items():
+        frame.to_parquet(f"{path}.{name}.parquet")
+    return {"measure_rows": len(frames["measures"]), "peak_rss_mb": peak_rss_mb()}
+
+
+def saved_results(path: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(f"{path}.{name}.parquet") for name in ("measures", "flags", "dq")}
+
+
 def measures_differ(a: pd.DataFrame, b: pd.DataFrame) -> int:
     """Rows that differ (numbers within 1e-6); every row when the keys differ."""
-    if len(a) != len(b) or not a[MEASURE_KEYS].astype(str).equals(b[MEASURE_KEYS].astype(str)):
+    same_keys = len(a) == len(b) and all(
+        np.array_equal(a[c].to_numpy(), b[c].to_numpy()) for c in MEASURE_KEYS
+    )
+    if not same_keys:
         return max(len(a), len(b))
     bad = np.zeros(len(a), bool)
     for column in MEASURE_NUMBERS:
@@ -586,30 +621,83 @@ def rows_differ(a: pd.DataFrame, b: pd.DataFrame) -> int:
     return int((merged["_merge"] != "both").sum())
 
 
+def floor_insert(url: str) -> dict:
+    """The physical floor of writing the measures: the stored measure rows, fetched, then
+    inserted bare (one transaction, no versions, no pauses) into an empty table of the same
+    definition and indexes (a new SQLite file; a temporary table on PostgreSQL). Only the insert
+    is timed."""
+    from sqlalchemy import create_engine
+
+    from lib.store.db import session_scope
+    from lib.store.models import WeeklyMeasure
+
+    columns = [c.name for c in WeeklyMeasure.__table__.columns]
+    names = ", ".join(columns)
+    with session_scope(url) as session:
+        cursor = session.connection().connection.dbapi_connection.cursor()
+        cursor.execute(f"SELECT {names} FROM weekly_measures")
+        rows = cursor.fetchall()
+        cursor.close()
+    seconds = cpu = 0.0
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///")).with_name("bench_floor.db")
+        path.unlink(missing_ok=True)
+        engine = create_engine(f"sqlite:///{path}")
+        WeeklyMeasure.__table__.create(engine)
+        engine.dispose()
+        import sqlite3
+
+        conn = sqlite3.connect(path)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-262144"):
+            conn.execute(f"PRAGMA {pragma}")
+        marks = ", ".join("?" for _ in columns)
+        started, cpu0 = time.perf_counter(), time.process_time()
+        conn.executemany(f"INSERT INTO weekly_measures ({names}) VALUES ({marks})", rows)
+        conn.commit()
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu0
+        conn.close()
+        path.unlink(missing_ok=True)
+    else:
+        with session_scope(url) as session:
+            raw = session.connection().connection.dbapi_connection
+            with raw.cursor() as cur:
+                cur.execute("CREATE TEMP TABLE bench_floor (LIKE weekly_measures INCLUDING ALL)")
+                started, cpu0 = time.perf_counter(), time.process_time()
+                with cur.copy(f"COPY bench_floor ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                raw.commit()
+                seconds, cpu = time.perf_counter() - started, time.process_time() - cpu0
+    return {"floor_rows": len(rows), "floor_seconds": seconds, "floor_cpu_seconds": cpu}
+
+
 def child_check(url: str) -> dict:
-    """Full recompute after the incremental one: its time, and whether the results are equal."""
+    """Full recompute after the incremental one: its time and peak memory (the results compared
+    are read by other children), then the floor of its measure writes."""
     from lib.compute.service import compute
     from lib.store.db import session_scope
 
-    before = results(url)
     started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:
         result = compute(session, full=True).as_dict()
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
-    after = results(url)
-    differences = {
-        "measures": measures_differ(before["measures"], after["measures"]),
-        "flags": rows_differ(before["flags"], after["flags"]),
-        "dq": rows_differ(before["dq"], after["dq"]),
-    }
+    peak = peak_rss_mb()
     return {
         "full_recompute_seconds": seconds,
         "full_recompute_cpu_seconds": cpu,
         "full_result": result,
-        "differences": differences,
-        "equal": not any(differences.values()),
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": peak,
+        **floor_insert(url),
+    }
+
+
+def compare(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame]) -> dict:
+    """Differences between the results before and after the full recompute."""
+    return {
+        "measures": measures_differ(before["measures"], after["measures"]),
+        "flags": rows_differ(before["flags"], after["flags"]),
+        "dq": rows_differ(before["dq"], after["dq"]),
     }
 
 
@@ -687,7 +775,14 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
         "peak_rss_mb_load_and_incremental": round(inc["peak_rss_mb"]),
     }
     if args.check:
+        saved = folder / "results"
+        child(__file__, "--child", "results", url, f"{saved}-before")
         check = child(__file__, "--child", "check", url)
+        child(__file__, "--child", "results", url, f"{saved}-after")
+        differences = compare(
+            saved_results(Path(f"{saved}-before")), saved_results(Path(f"{saved}-after"))
+        )
+        check |= {"differences": differences, "equal": not any(differences.values())}
         out |= {
             "full_recompute_seconds": round(check["full_recompute_seconds"], 2),
             "full_recompute_cpu_seconds": round(check["full_recompute_cpu_seconds"], 2),
@@ -698,6 +793,13 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
                 inc["incremental_seconds"] / check["full_recompute_seconds"], 3
             ),
             "peak_rss_mb_full_recompute": round(check["peak_rss_mb"]),
+            # the physical floor: the same rows inserted bare into an empty table alike
+            "floor_rows": check["floor_rows"],
+            "floor_seconds": round(check["floor_seconds"], 2),
+            "floor_cpu_seconds": round(check["floor_cpu_seconds"], 2),
+            "ratio_full_recompute_vs_floor": round(
+                check["full_recompute_seconds"] / check["floor_seconds"], 2
+            ),
         }
     out["load_average_1m_start_end"][1] = round(os.getloadavg()[0], 1)
     return out
@@ -718,6 +820,8 @@ def main(argv: list[str] | None = None) -> int:
             result = child_build(url, int(rest[0]), int(rest[1]), int(rest[2]), Path(rest[3]))
         elif kind == "incremental":
             result = child_incremental(url, Path(rest[0]))
+        elif kind == "results":
+            result = child_results(url, Path(rest[0]))
         else:
             result = child_check(url)
         print(json.dumps(result, default=str))

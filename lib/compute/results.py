@@ -13,7 +13,6 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
-    or_,
     select,
     update,
 )
@@ -24,7 +23,6 @@ from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP
 from lib.engagement.explain import explain_end, measures_frame
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
-from lib.store.bulk import bulk_insert
 from lib.store.db import commit_and_yield
 from lib.store.models import (
     DataQualityEvent,
@@ -35,7 +33,10 @@ from lib.store.models import (
 )
 
 MEASURE_CHUNK_ROWS = 250_000  # measure rows built at once (bounded memory)
-WRITE_ROWS = 4_000  # measure rows per write transaction: SQLite has one writer, app writes wait
+WRITE_ROWS = 10_000  # measure rows per write transaction: SQLite has one writer, app writes wait
+# writing this long between pauses (lib.store.db.commit_and_yield): an app write arriving at a
+# spell's start waits about this plus one poll of its busy handler (bench/write_wait.py: <= 1 s)
+SPELL_SECONDS = 0.5
 SNAPSHOT_WEEKS = 6  # weekly engine states kept: a load changing up to 6 weeks back resumes
 FLAG_KEYS = ["student_id", "kind", "week_start", "explanation"]
 _UNPUBLISHED = "results.unpublished"  # session.info: (version written, whether it replaces all)
@@ -55,31 +56,44 @@ def _rowcount(result) -> int:
 
 
 def _in_batches(session: Session, where, write) -> int:
-    """Run write(condition) over the measure rows matching `where`, committing per WRITE_ROWS
-    rows on SQLite (its one write lock is held only that long); one statement on PostgreSQL."""
+    """Run write(condition) over the measure rows matching `where` (each write must take its rows
+    out of `where`: a delete, or an update of the version columns `where` tests), WRITE_ROWS rows
+    per short transaction on SQLite (its one write lock is held only that long); one statement
+    on PostgreSQL."""
     if session.get_bind().dialect.name != "sqlite":
         count = _rowcount(session.execute(write(where)))
         session.commit()
         return count
     rowid: ColumnElement[int] = literal_column("weekly_measures.rowid")
-    last, count = 0, 0
+    count = 0
     while True:
-        ids = session.scalars(
+        batch = (
             select(rowid)
-            .select_from(WeeklyMeasure.__table__)
-            .where(rowid > last, where)
-            .order_by(rowid)
+            .select_from(WeeklyMeasure)
+            .where(where)
             .limit(WRITE_ROWS)
-        ).all()
-        if not ids:
+            .scalar_subquery()
+        )
+        done = _rowcount(session.execute(write(rowid.in_(batch))))
+        commit_and_yield(session, SPELL_SECONDS)
+        count += done
+        if done < WRITE_ROWS:
             return count
-        count += _rowcount(session.execute(write(and_(rowid.between(ids[0], ids[-1]), where))))
-        commit_and_yield(session)
-        last = ids[-1]
+
+
+# no ORM synchronisation of the session's objects (it would fetch every row changed)
+_PLAIN = {"synchronize_session": False}
 
 
 def _delete(condition):
-    return delete(WeeklyMeasure).where(condition)
+    return delete(WeeklyMeasure).where(condition).execution_options(**_PLAIN)
+
+
+def _set_v_to(value):
+    """An update of the replacing version of the rows matching a condition."""
+    return lambda condition: (
+        update(WeeklyMeasure).where(condition).values(v_to=value).execution_options(**_PLAIN)
+    )
 
 
 def _drop_snapshots(session: Session, first_key: str | None) -> None:
@@ -91,23 +105,23 @@ def _drop_snapshots(session: Session, first_key: str | None) -> None:
         query = query.where(EngineSnapshot.key >= first_key)
     for key in list(session.scalars(query)):
         session.execute(delete(EngineSnapshot).where(EngineSnapshot.key == key))
-        commit_and_yield(session)
+        commit_and_yield(session, SPELL_SECONDS)
 
 
 def _begin_version(session: Session, replaces_all: bool, first_key: str | None = None) -> int:
-    """The version this compute writes under (invisible until `publish`), after clearing what a
-    killed compute left (rows of later versions, its marks on rows it replaced) and the engine
-    states this compute replaces (from first_key on; all when None)."""
+    """The version this compute writes under (invisible until `publish`, marked as being written
+    meanwhile), after clearing what a killed compute left (rows of a version it never published,
+    its marks on rows it replaced) and the engine states this compute replaces (from first_key
+    on; all when None)."""
     versions = _version_row(session)
-    current = versions.current
+    current, left = versions.current, versions.writing
+    versions.writing = current + 1
     session.commit()
     _drop_snapshots(session, first_key)
-    _in_batches(session, WeeklyMeasure.v_from > current, _delete)
-    _in_batches(
-        session,
-        WeeklyMeasure.v_to > current,
-        lambda condition: update(WeeklyMeasure).where(condition).values(v_to=None),
-    )
+    if left is not None and left > current:  # rare: the only read of the whole table
+        _in_batches(session, WeeklyMeasure.v_from > current, _delete)
+    replaced_later = WeeklyMeasure.v_to.is_not(None) & (WeeklyMeasure.v_to > current)
+    _in_batches(session, replaced_later, _set_v_to(None))
     session.info[_UNPUBLISHED] = (current + 1, replaces_all)
     return current + 1
 
@@ -117,44 +131,101 @@ def _retire(session: Session, version: int, where) -> None:
     versions = _version_row(session)
     visible = and_(where, WeeklyMeasure.v_to.is_(None), WeeklyMeasure.v_from >= versions.base)
     visible = and_(visible, WeeklyMeasure.v_from <= versions.current)
-    _in_batches(
-        session,
-        visible,
-        lambda condition: update(WeeklyMeasure).where(condition).values(v_to=version),
-    )
+    _in_batches(session, visible, _set_v_to(version))
 
 
-def publish(session: Session) -> None:
+def publish(session: Session) -> bool:
     """Make the measures written under the new version the current ones (in the caller's
-    transaction, with the flags and engine state it writes)."""
+    transaction, with the flags and engine state it writes); returns whether they replace every
+    earlier row."""
     unpublished = session.info.pop(_UNPUBLISHED, None)
     if unpublished is None:
-        return
+        return False
     version, replaces_all = unpublished
     versions = _version_row(session)
     versions.current = version
+    versions.writing = None
     if replaces_all:
         versions.base = version
     session.flush()
+    return bool(replaces_all)
 
 
-def drop_replaced(session: Session) -> int:
-    """Delete the measure rows no version from the current one on sees (short transactions)."""
+def drop_replaced(session: Session, replaced_all: bool) -> int:
+    """Delete the measure rows no version from the current one on sees (short transactions): the
+    rows marked replaced (a partial index holds them), and after a compute that replaced every
+    row, the rows from before its version (the oldest rows: each batch reads from the start)."""
     versions = _version_row(session)
     session.commit()
-    gone = or_(WeeklyMeasure.v_from < versions.base, WeeklyMeasure.v_to <= versions.current)
-    return _in_batches(session, gone, _delete)
+    replaced = WeeklyMeasure.v_to.is_not(None) & (WeeklyMeasure.v_to <= versions.current)
+    count = _in_batches(session, replaced, _delete)
+    if replaced_all:
+        count += _in_batches(session, WeeklyMeasure.v_from < versions.base, _delete)
+    return count
+
+
+MEASURE_COLUMNS = [
+    "student_id",
+    "week_start",
+    "source",
+    "value",
+    "expected",
+    "baseline",
+    "baseline_low",
+    "baseline_high",
+    "cold_start",
+    "teaching",
+    "v_from",
+]
+_NUMBERS = ("value", "expected", "baseline", "baseline_low", "baseline_high")
+
+
+def _measure_rows(frame: pd.DataFrame, version: int, dialect: str) -> list[list]:
+    """The rows of measures_frame as the driver takes them, built column by column in numpy
+    (NaN as None, dates as ISO text on SQLite, flags as 0/1 there)."""
+    n = len(frame)
+    out = np.empty((n, len(MEASURE_COLUMNS)), dtype=object)
+    out[:, 0] = frame["student_id"].to_numpy(dtype=object)
+    weeks = frame["week_start"].to_numpy("datetime64[D]")
+    out[:, 1] = weeks.astype(str).astype(object) if dialect == "sqlite" else weeks.astype(object)
+    out[:, 2] = frame["source"].to_numpy(dtype=object)
+    for j, column in enumerate(_NUMBERS, start=3):
+        values = frame[column].to_numpy(dtype=float)
+        cells = values.astype(object)
+        cells[np.isnan(values)] = None
+        out[:, j] = cells
+    for j, column in ((8, "cold_start"), (9, "teaching")):
+        flags = frame[column].to_numpy(dtype=bool)
+        out[:, j] = flags.astype(int).astype(object) if dialect == "sqlite" else flags
+    out[:, 10] = version
+    return out.tolist()
 
 
 def _write_measures(session: Session, frame: pd.DataFrame, version: int) -> int:
-    """Insert measure rows under `version`, committed per WRITE_ROWS rows."""
-    frame = frame.assign(
-        week_start=frame["week_start"].to_numpy("datetime64[D]").astype(str), v_from=version
-    )
+    """Insert measure rows under `version`, committed per WRITE_ROWS rows (COPY on PostgreSQL)."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    columns = ", ".join(MEASURE_COLUMNS)
     rows = 0
     for i in range(0, len(frame), WRITE_ROWS):
-        rows += bulk_insert(session, WeeklyMeasure.__table__, frame.iloc[i : i + WRITE_ROWS])
-        commit_and_yield(session)
+        batch = _measure_rows(frame.iloc[i : i + WRITE_ROWS], version, dialect)
+        raw = session.connection().connection.dbapi_connection
+        assert raw is not None  # a connection checked out of the pool
+        cursor = raw.cursor()
+        try:
+            if dialect == "sqlite":
+                marks = ", ".join("?" for _ in MEASURE_COLUMNS)
+                cursor.executemany(
+                    f"INSERT INTO weekly_measures ({columns}) VALUES ({marks})", batch
+                )
+            else:
+                with cursor.copy(f"COPY weekly_measures ({columns}) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+        finally:
+            cursor.close()
+        rows += len(batch)
+        commit_and_yield(session, SPELL_SECONDS)
     return rows
 
 
@@ -419,7 +490,7 @@ def save_snapshots(
     elif states:
         first = str(inp.weeks[states[0][0]])
         session.execute(delete(EngineSnapshot).where(EngineSnapshot.key >= first))
-    publish(session)
+    replaced_all = publish(session)
     session.commit()
     now = datetime.now().replace(microsecond=0)
     sources = list(inp.sources)
@@ -427,13 +498,13 @@ def save_snapshots(
         blob = dumps(Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t)))
         values = {"key": str(inp.weeks[t]), "version": version, "saved_at": now, "data": blob}
         session.execute(insert(EngineSnapshot).values(**values))
-        commit_and_yield(session)
+        commit_and_yield(session, SPELL_SECONDS)
     keys = sorted(session.scalars(select(EngineSnapshot.key)))
     if len(keys) > SNAPSHOT_WEEKS:
         old = keys[: len(keys) - SNAPSHOT_WEEKS]
         session.execute(delete(EngineSnapshot).where(EngineSnapshot.key.in_(old)))
         session.commit()
-    drop_replaced(session)
+    drop_replaced(session, replaced_all)
 
 
 def load_snapshot(session: Session, week: date) -> Snapshot | None:

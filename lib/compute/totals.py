@@ -178,15 +178,19 @@ def _refold_students(session: Session, week: int, since: int, newest: int) -> bo
 def fold(session: Session) -> dict:
     """Bring the weekly totals up to date with daily activity: the weeks whose days loads since
     the last fold changed are summed again (only their changed students when few), weeks before
-    the first day still stored (retention) are dropped. Returns what was done."""
+    the first day still stored (retention) are dropped. Each week is written and committed on its
+    own (SQLite's write lock is held only for that write). The load pipeline folds after each
+    load (`fold_after_load`), so a compute finds nothing left to fold. Returns what was done."""
     newest = int(session.scalar(select(func.max(Load.id))) or 0)
     since = session.scalar(select(func.max(WeeklyActivity.load_id)))
     a = DailyActivity
     first_day = session.scalar(select(func.min(a.day)))
     if first_day is None:
         session.execute(delete(WeeklyActivity))
+        session.commit()
         return {"weeks_folded": 0}
     session.execute(delete(WeeklyActivity).where(WeeklyActivity.week < week_of(first_day)))
+    session.commit()  # each write in its own short transaction: the sums are read without a lock
     if since is not None and newest <= since:
         return {"weeks_folded": 0}
     query = select(a.day, func.count()).group_by(a.day)
@@ -202,10 +206,17 @@ def fold(session: Session) -> dict:
         few = rows < PARTIAL_SHARE * stored.get(week, 0)
         if since is not None and few and _refold_students(session, week, since, newest):
             partial += 1
-            continue
-        rate, count = daily_totals(session, week_days(week))
-        _store_week(session, week, rate, count, newest)
+        else:
+            rate, count = daily_totals(session, week_days(week))
+            _store_week(session, week, rate, count, newest)
+        session.commit()
     return {"weeks_folded": len(changed), "weeks_folded_partly": partial}
+
+
+def fold_after_load(session: Session) -> dict:
+    """The load pipeline's hook: fold the weeks a committed load changed (the next compute then
+    reads one weekly row per week instead of summing the daily rows)."""
+    return fold(session)
 
 
 def weekly_totals(session: Session, window: tuple[date, date]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from lib.compute.totals import fold_after_load
 from lib.ingest import limits, store
 from lib.ingest.base import ParseContext, ParsedFile
 from lib.ingest.errors import IngestError, RowProblem
@@ -364,6 +365,7 @@ def _load_locked(
     except Exception:
         session.rollback()
         raise
+    fold_after_load(session)  # compute's weekly activity totals (lib.compute.totals)
     return LoadReport(
         source,
         name,

@@ -285,6 +285,16 @@ class WeeklyMeasure(Base):
     v_from: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, server_default="0")
     v_to: Mapped[int | None] = mapped_column(Integer)  # the version that replaced the row
 
+    # (migration 0016) the rows replaced (few) found without reading the whole table
+    __table_args__ = (
+        Index(
+            "ix_weekly_measures_v_to",
+            "v_to",
+            sqlite_where=text("v_to IS NOT NULL"),
+            postgresql_where=text("v_to IS NOT NULL"),
+        ),
+    )
+
 
 class Flag(Base):
     """A significant change against a student's own baseline, or a rule breach, with an explanation."""
@@ -343,6 +353,9 @@ class ResultVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     current: Mapped[int] = mapped_column(Integer)
     base: Mapped[int] = mapped_column(Integer)
+    # (migration 0016) the version a compute is writing, until it is published: a compute
+    # finding one above `current` clears the rows a killed compute left
+    writing: Mapped[int | None] = mapped_column(Integer)
 
 
 # --- follow-up: cases, compliance, withdrawal review, subject access -------------------------------
