@@ -99,13 +99,14 @@ def computed_students(session: Session) -> pd.Index:
     return pd.Index(session.scalars(select(sid).where(known).order_by(sid)))
 
 
-def read_frames(session: Session, window: Window = None) -> dict:
+def read_frames(session: Session, window: Window = None, students: pd.Index | None = None) -> dict:
     """Everything loaded (activity, expected sessions and submissions of the window's days only,
     when given), as the weekly frames `build_inputs` takes (keyword names match): the store
-    aggregates days to weeks (GROUP BY), so only weekly rows cross into Python."""
+    aggregates days to weeks (GROUP BY), so only weekly rows cross into Python. `students`: the
+    computed_students the caller read already."""
     dialect = session.get_bind().dialect.name
     window = stored_days(window)  # implausible stored days are never computed on
-    students = computed_students(session)
+    students = computed_students(session) if students is None else students
     calendar = query_frame(
         session,
         select(CalendarPeriod.kind, CalendarPeriod.start, CalendarPeriod.end),
@@ -134,7 +135,7 @@ def read_frames(session: Session, window: Window = None) -> dict:
 
 def rate_activity(session: Session, window: Window) -> pd.DataFrame:
     """The weekly attendance/online rows (with module codes) of a window of days."""
-    return weekly_totals(session, stored_days(window))[0]
+    return weekly_totals(session, stored_days(window), rate_only=True)[0]
 
 
 def student_spans(session: Session) -> pd.DataFrame:

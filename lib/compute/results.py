@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 
 import numpy as np
@@ -23,7 +24,7 @@ from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP
 from lib.engagement.explain import explain_end, measures_frame
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
-from lib.store.db import commit_and_yield
+from lib.store.db import PAUSE_SECONDS
 from lib.store.models import (
     DataQualityEvent,
     EngineSnapshot,
@@ -34,12 +35,39 @@ from lib.store.models import (
 
 MEASURE_CHUNK_ROWS = 250_000  # measure rows built at once (bounded memory)
 WRITE_ROWS = 10_000  # measure rows per write transaction: SQLite has one writer, app writes wait
-# writing this long between pauses (lib.store.db.commit_and_yield): an app write arriving at a
-# spell's start waits about this plus one poll of its busy handler (bench/write_wait.py: <= 1 s)
+# SQLite: writing this long before leaving the lock free for PAUSE_SECONDS (longer than a waiting
+# writer's poll interval, lib.store.db): an app write arriving at a spell's start waits about this
+# plus one poll (bench/write_wait.py: <= 1 s). The work between two write transactions counts
+# towards the pause, so it sleeps only for what is left of it.
 SPELL_SECONDS = 0.5
 SNAPSHOT_WEEKS = 6  # weekly engine states kept: a load changing up to 6 weeks back resumes
 FLAG_KEYS = ["student_id", "kind", "week_start", "explanation"]
 _UNPUBLISHED = "results.unpublished"  # session.info: (version written, whether it replaces all)
+_SPELL = "results.spell_started"  # session.info: when the current spell of writes started
+_PAUSE = "results.pause_owed"  # session.info: the end of the spell that owes a pause
+
+
+def _commit(session: Session) -> None:
+    """Commit one short write transaction of a series; on SQLite, after each SPELL_SECONDS of
+    writing the next write owes a pause (`_before_write`)."""
+    session.commit()
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    now = time.perf_counter()
+    if now - session.info.setdefault(_SPELL, now) >= SPELL_SECONDS:
+        session.info[_PAUSE] = now
+
+
+def _before_write(session: Session) -> None:
+    """Before a write transaction: leave the lock free for what is left of an owed pause (the
+    time since the last commit counts: no writer waits longer than a spell and one poll)."""
+    owed = session.info.pop(_PAUSE, None)
+    session.info.setdefault(_SPELL, time.perf_counter())
+    if owed is not None:
+        rest = PAUSE_SECONDS - (time.perf_counter() - owed)
+        if rest > 0:
+            time.sleep(rest)
+        session.info[_SPELL] = time.perf_counter()
 
 
 def _version_row(session: Session) -> ResultVersion:
@@ -74,8 +102,9 @@ def _in_batches(session: Session, where, write) -> int:
             .limit(WRITE_ROWS)
             .scalar_subquery()
         )
+        _before_write(session)
         done = _rowcount(session.execute(write(rowid.in_(batch))))
-        commit_and_yield(session, SPELL_SECONDS)
+        _commit(session)
         count += done
         if done < WRITE_ROWS:
             return count
@@ -104,8 +133,9 @@ def _drop_snapshots(session: Session, first_key: str | None) -> None:
     if first_key is not None:
         query = query.where(EngineSnapshot.key >= first_key)
     for key in list(session.scalars(query)):
+        _before_write(session)
         session.execute(delete(EngineSnapshot).where(EngineSnapshot.key == key))
-        commit_and_yield(session, SPELL_SECONDS)
+        _commit(session)
 
 
 def _begin_version(session: Session, replaces_all: bool, first_key: str | None = None) -> int:
@@ -203,12 +233,12 @@ def _measure_rows(frame: pd.DataFrame, version: int, dialect: str) -> list[list]
 
 def _write_measures(session: Session, frame: pd.DataFrame, version: int) -> int:
     """Insert measure rows under `version`, committed per WRITE_ROWS rows (COPY on PostgreSQL)."""
-    conn = session.connection()
-    dialect = conn.dialect.name
+    dialect = session.get_bind().dialect.name
     columns = ", ".join(MEASURE_COLUMNS)
     rows = 0
     for i in range(0, len(frame), WRITE_ROWS):
         batch = _measure_rows(frame.iloc[i : i + WRITE_ROWS], version, dialect)
+        _before_write(session)  # building the rows counted towards an owed pause
         raw = session.connection().connection.dbapi_connection
         assert raw is not None  # a connection checked out of the pool
         cursor = raw.cursor()
@@ -225,7 +255,7 @@ def _write_measures(session: Session, frame: pd.DataFrame, version: int) -> int:
         finally:
             cursor.close()
         rows += len(batch)
-        commit_and_yield(session, SPELL_SECONDS)
+        _commit(session)
     return rows
 
 
@@ -497,8 +527,9 @@ def save_snapshots(
     for t, st in states:
         blob = dumps(Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t)))
         values = {"key": str(inp.weeks[t]), "version": version, "saved_at": now, "data": blob}
+        _before_write(session)
         session.execute(insert(EngineSnapshot).values(**values))
-        commit_and_yield(session, SPELL_SECONDS)
+        _commit(session)
     keys = sorted(session.scalars(select(EngineSnapshot.key)))
     if len(keys) > SNAPSHOT_WEEKS:
         old = keys[: len(keys) - SNAPSHOT_WEEKS]

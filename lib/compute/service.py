@@ -434,7 +434,7 @@ def _compute_resumed(
             round(time.perf_counter() - t0, 2),
             reason="the new days are in a week not complete yet",
         )
-    frames = read_frames(session, (start, last))
+    frames = read_frames(session, (start, last), students)
     # module groups are inferred from the attendance of the weeks before too
     lookback = (start - timedelta(weeks=GROUP_LOOKBACK_WEEKS), start - timedelta(days=1))
     rate, counted = frames["activity"]

@@ -115,13 +115,23 @@ def _dumps(rate: pd.DataFrame, count: pd.DataFrame) -> bytes:
     return out.getvalue()
 
 
-def _loads(blob: bytes, week: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The rate and count rows of a week from its bytes (None when of another format)."""
+def _empty() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _typed(
+        pd.DataFrame(columns=[*RATE_COLUMNS, "n"]), pd.DataFrame(columns=[*COUNT_COLUMNS, "n"])
+    )
+
+
+def _loads(
+    blob: bytes, week: int, rate_only: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The rate and count rows of a week from its bytes (None when of another format; with
+    rate_only no count rows are decoded)."""
     with np.load(io.BytesIO(blob), allow_pickle=False) as data:
         if int(data["format"]) != FORMAT:
             return None
         frames = []
-        for prefix, columns in (("rate", RATE_COLUMNS), ("count", COUNT_COLUMNS)):
+        parts = [("rate", RATE_COLUMNS)] + ([] if rate_only else [("count", COUNT_COLUMNS)])
+        for prefix, columns in parts:
             out = {}
             n = len(data[f"{prefix}_n"])
             for column in [*columns, "n"]:
@@ -135,7 +145,7 @@ def _loads(blob: bytes, week: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
                 else:
                     out[column] = data[f"{prefix}_{column}"]
             frames.append(pd.DataFrame(out))
-    return frames[0], frames[1]
+    return frames[0], frames[1] if len(frames) > 1 else _empty()[1]
 
 
 # --- folding loads in ------------------------------------------------------------------------------
@@ -219,9 +229,12 @@ def fold_after_load(session: Session) -> dict:
     return fold(session)
 
 
-def weekly_totals(session: Session, window: tuple[date, date]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def weekly_totals(
+    session: Session, window: tuple[date, date], rate_only: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The (rate, count) weekly rows of the days of a window: whole weeks from the stored totals
-    (folded first), the days of a week the window cuts summed from daily rows."""
+    (folded first), the days of a week the window cuts summed from daily rows (rate_only: the
+    count rows of stored weeks are left out)."""
     fold(session)
     first, last = window
     full_from, full_to = week_of(first), week_of(last)
@@ -243,15 +256,10 @@ def weekly_totals(session: Session, window: tuple[date, date]) -> tuple[pd.DataF
             WeeklyActivity.week.between(full_from, full_to)
         )
         for week, blob in session.execute(query.order_by(WeeklyActivity.week)):
-            frames = _loads(blob, week)  # None: of another format, summed again
+            frames = _loads(blob, week, rate_only)  # None: of another format, summed again
             parts.append(frames or daily_totals(session, week_days(week)))
     if not parts:
-        parts.append(
-            _typed(
-                pd.DataFrame(columns=[*RATE_COLUMNS, "n"]),
-                pd.DataFrame(columns=[*COUNT_COLUMNS, "n"]),
-            )
-        )
+        parts.append(_empty())
     rate = pd.concat([p[0] for p in parts], ignore_index=True)
     count = pd.concat([p[1] for p in parts], ignore_index=True)
     return rate[RATE_COLUMNS], count[COUNT_COLUMNS]

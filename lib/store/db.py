@@ -97,14 +97,14 @@ PAUSE_SECONDS = 0.12  # longer than the busy handler's longest poll interval (10
 _SPELL = "store.write_spell_started"
 
 
-def commit_and_yield(session: Session, spell: float = WRITE_SPELL_SECONDS) -> None:
+def commit_and_yield(session: Session) -> None:
     """Commit one short transaction of a long series (a compute's or a load's writes); on SQLite,
-    pause after each `spell` seconds of writing so that waiting app writes get the lock."""
+    pause after each WRITE_SPELL_SECONDS of writing so that waiting app writes get the lock."""
     session.commit()
     if session.get_bind().dialect.name != "sqlite":
         return
     now = time.perf_counter()
     started = session.info.setdefault(_SPELL, now)
-    if now - started >= spell:
+    if now - started >= WRITE_SPELL_SECONDS:
         time.sleep(PAUSE_SECONDS)
         session.info[_SPELL] = time.perf_counter()
