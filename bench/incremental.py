@@ -6,15 +6,17 @@ Christmas vacation), ~N/100 modules with 4 enrolments per student, timetabled se
 and 1 online per module and teaching week), daily activity (attendance, online, vle,
 lecture_capture, submission) and submissions; about 5% of students drop their engagement at some
 week. Every bulk part has its Load row (one per source and week, as weekly exports bring them;
-compute's weekly activity totals are folded after each week, as the compute after that week's
-loads would). It runs `lib.compute.service.compute` over the first weeks-1 weeks,
+compute's weekly activity totals are folded after each week, as the load pipeline does after each
+load). It runs `lib.compute.service.compute` over the first weeks-1 weeks,
 then loads week `weeks` as a canonical `events` CSV through the load pipeline `python -m lib ingest`
-uses and times the incremental `compute` that follows (in a child process, for its own peak memory).
-Then a corrected re-export of one Moodle day two weeks back for 2,000 students is loaded and
-computed (the engine resumes from the state kept before that week), and a students file of
-2,000 new students without activity (it writes no measure rows). With --check a full recompute
-follows (another child): its time is the reference of the ratio, and weekly measures, flags and
-data-quality events are compared before and after it.
+uses (which folds that week) and times the incremental `compute` that follows (in a child process,
+for its own peak memory); the floor beside it is the new week's measure rows inserted bare into the
+same table. Then a corrected re-export of one Moodle day two weeks back for 2,000 students is
+loaded and computed (the engine resumes from the state kept before that week), and a students file
+of 2,000 new students without activity (it writes no measure rows). With --check a full recompute
+follows (another child): its time is the reference of the ratio, weekly measures, flags and
+data-quality events are compared before and after it (read by children of their own), and the
+floor of its writes is every measure row inserted bare into an empty table alike.
 
     python bench/incremental.py [--students 40000] [--weeks 20] [--store URL] [--check] [--seed 1]
 """
@@ -455,6 +457,7 @@ def child_incremental(url: str, csv: Path) -> dict:
         result = compute(session).as_dict()
     incremental_seconds = time.perf_counter() - started
     incremental_cpu = time.process_time() - cpu
+    floor = week_floor(url)
     correction = correct_two_weeks_back(url, csv.with_name("correction.csv"))
     newcomers = students_only_load(url, csv.with_name("students.csv"))
     with session_scope(url) as session:
@@ -465,11 +468,56 @@ def child_incremental(url: str, csv: Path) -> dict:
         "incremental_seconds": incremental_seconds,
         "incremental_cpu_seconds": incremental_cpu,
         "incremental_result": result,
+        **floor,
         **correction,
         **newcomers,
         "counts": counts,
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def week_floor(url: str) -> dict:
+    """The physical floor of the incremental's measure writes: the newest week's measure rows
+    inserted again, bare (one transaction, no pauses), into the same populated table under a
+    version no reader sees (-1), then deleted (untimed). Only the insert is timed."""
+    from sqlalchemy import func, select
+
+    from lib.store.db import session_scope
+    from lib.store.models import WeeklyMeasure
+
+    columns = [c.name for c in WeeklyMeasure.__table__.columns if c.name not in ("v_from", "v_to")]
+    names = ", ".join(columns)
+    with session_scope(url) as session:
+        newest = session.scalar(select(func.max(WeeklyMeasure.week_start)))
+        raw = session.connection().connection.dbapi_connection
+        sqlite = url.startswith("sqlite")
+        mark = "?" if sqlite else "%s"
+        cursor = raw.cursor()
+        cursor.execute(
+            f"SELECT {names} FROM weekly_measures WHERE week_start = {mark} AND v_to IS NULL",
+            (str(newest) if sqlite else newest,),
+        )
+        rows = [(*row, -1) for row in cursor.fetchall()]
+        session.commit()
+        started, cpu = time.perf_counter(), time.process_time()
+        if sqlite:
+            marks = ", ".join("?" for _ in range(len(columns) + 1))
+            cursor.executemany(
+                f"INSERT INTO weekly_measures ({names}, v_from) VALUES ({marks})", rows
+            )
+        else:
+            with cursor.copy(f"COPY weekly_measures ({names}, v_from) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        raw.commit()
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        cursor.execute(
+            f"DELETE FROM weekly_measures WHERE week_start = {mark} AND v_from = -1",
+            (str(newest) if sqlite else newest,),
+        )
+        raw.commit()
+        cursor.close()
+    return {"week_floor_rows": len(rows), "week_floor_seconds": seconds, "week_floor_cpu": cpu}
 
 
 def correct_two_weeks_back(url: str, path: Path, students: int = 2000) -> dict:
@@ -759,6 +807,13 @@ def run(args: argparse.Namespace, folder: Path) -> dict:
         "load": inc["load"],
         "incremental_seconds": round(inc["incremental_seconds"], 2),
         "incremental_cpu_seconds": round(inc["incremental_cpu_seconds"], 2),
+        # the physical floor: the new week's measure rows inserted bare into the same table
+        "week_floor_rows": inc["week_floor_rows"],
+        "week_floor_seconds": round(inc["week_floor_seconds"], 2),
+        "week_floor_cpu_seconds": round(inc["week_floor_cpu"], 2),
+        "ratio_incremental_vs_week_floor": round(
+            inc["incremental_seconds"] / inc["week_floor_seconds"], 2
+        ),
         "incremental_result": inc["incremental_result"],
         "correction_two_weeks_back_rows": inc.get("correction_rows"),
         "correction_seconds": round(inc.get("correction_seconds", float("nan")), 2),
