@@ -115,11 +115,48 @@ def _dtype(column) -> object:
     return float if kind is float else int if kind is int else object
 
 
+def writer_waits(store: str, students: Path, events: Path) -> dict:
+    """Another writer during the load: access-log entries appended one at a time (bench/write_wait.py's
+    probe) while a child process loads the events; each write's wait, against the 1 s bound."""
+    import subprocess
+    import sys
+
+    from write_wait import _summary, _writes
+
+    from lib.ingest.pipeline import load_file
+    from lib.store.db import init_db, session_factory
+
+    init_db(store)
+    with session_factory(store)() as session:
+        load_file(session, "students", students)
+    count = iter(range(20))
+    reference = _writes(store, lambda: next(count, None) is None)
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--child", "load", store, str(students), str(events)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    during = _writes(store, lambda: child.poll() is not None)
+    out, _ = child.communicate()
+    load = json.loads(out.strip().splitlines()[-1])
+    return {
+        "load_seconds": round(load["seconds"], 2),
+        "status": load["status"],
+        "during_load": _summary(during),
+        "reference": _summary(reference),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--students", type=int, default=20_000)
     parser.add_argument("--store", default=None, help="DATABASE_URL (default: a temp SQLite file)")
+    parser.add_argument(
+        "--writer-waits",
+        action="store_true",
+        help="instead: how long another writer's short writes wait during the load",
+    )
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -136,6 +173,16 @@ def main() -> None:
         folder = Path(tmp)
         students, events = make_files(folder, args.rows, args.students)
         store = args.store or f"sqlite:///{folder / 'bench.db'}"
+        if args.writer_waits:
+            print(
+                json.dumps(
+                    {
+                        "benchmark": "load_events_writer_waits",
+                        **writer_waits(store, students, events),
+                    }
+                )
+            )
+            return
         load_average = [round(x, 2) for x in os.getloadavg()]
         read = run_child(__file__, "--child", "read", str(events))
         load = run_child(__file__, "--child", "load", store, str(students), str(events))
