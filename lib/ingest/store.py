@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
+from lib.ingest.keys import combined_key, iso_days, taken
 from lib.ingest.readers import ROW
 from lib.sources import SUBMISSION
 from lib.store.bulk import bulk_insert, bulk_upsert
@@ -27,35 +28,70 @@ from lib.store.models import (
     TimetableEvent,
 )
 
+KEYS = ["student_id", "source", "day", "module_code"]  # daily_activity's primary key, in order
+
 
 def aggregate_activity(frame: pd.DataFrame) -> pd.DataFrame:
-    """Sum occurrences into one row per student, source, day and module (minutes stay empty if none)."""
-    frame = frame.assign(
-        day=pd.to_datetime(frame["day"]).dt.normalize(),
-        module_code=frame["module_code"].fillna("").astype(str),
-        has_minutes=frame["minutes"].notna(),
+    """Sum occurrences into one row per student, source, day and module (minutes stay empty if none),
+    sorted by that key (the table's index order). Vectorised: each key column is factorised in
+    sorted order, rows are sorted by their codes, and runs of equal codes are summed (several
+    times faster than a groupby followed by a sort on millions of string rows)."""
+    day = pd.to_datetime(frame["day"]).dt.normalize().to_numpy("datetime64[ns]")
+    module = frame["module_code"].fillna("").astype(str)
+    keep = ~np.isnat(day) & frame["student_id"].notna().to_numpy()
+    keep &= frame["source"].notna().to_numpy()
+    if not keep.all():  # a row without a key names nothing (as groupby's dropna)
+        frame, day, module = frame[keep], day[keep], module[keep]
+    columns = {"student_id": frame["student_id"], "source": frame["source"], "module": module}
+    codes, uniques = {}, {}
+    for name, values in columns.items():
+        codes[name], uniques[name] = pd.factorize(values, sort=True)
+    days = day.astype("datetime64[D]").astype(np.int64)
+    codes["day"] = days - (days.min() if len(days) else 0)
+    key = combined_key([codes[k] for k in ("student_id", "source", "day", "module")])
+    order = np.argsort(key, kind="stable")  # equal keys keep the file's order
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key[:0]
+    first = order[starts]
+    quantity = frame["quantity"].to_numpy(dtype=float, na_value=np.nan)[order]
+    minutes = frame["minutes"].to_numpy(dtype=float, na_value=np.nan)[order]
+    has_minutes = ~np.isnan(minutes)
+    out = pd.DataFrame(
+        {
+            "student_id": taken(uniques["student_id"], codes["student_id"][first]),
+            "source": taken(uniques["source"], codes["source"][first]),
+            "day": days[first].astype("datetime64[D]").astype("datetime64[ns]"),
+            "module_code": taken(uniques["module"], codes["module"][first]),
+            "quantity": _run_sums(np.nan_to_num(quantity), starts),
+            "minutes": _run_sums(np.where(has_minutes, minutes, 0.0), starts),
+        }
     )
-    keys = ["student_id", "source", "day", "module_code"]
-    out = frame.groupby(keys, sort=False).agg(
-        quantity=("quantity", "sum"), minutes=("minutes", "sum"), has_minutes=("has_minutes", "any")
-    )
-    out.loc[~out["has_minutes"], "minutes"] = np.nan
-    return out.drop(columns="has_minutes").reset_index()
+    if len(starts):  # a key whose rows carry no minutes keeps them empty
+        out.loc[~np.logical_or.reduceat(has_minutes, starts), "minutes"] = np.nan
+    return out
+
+
+def _run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums of the runs of `values` that begin at `starts`."""
+    return np.add.reduceat(values, starts) if len(starts) else values[:0]
 
 
 def write_activity(session: Session, frame: pd.DataFrame, load_id: int) -> int:
     """Upsert daily activity; a frame marked attrs["daily"] is already one row per key (no regroup)."""
-    keys = ["student_id", "source", "day", "module_code"]
-    daily = frame.copy() if frame.attrs.get("daily") else aggregate_activity(frame)
-    daily = daily.sort_values(keys)  # index order: far fewer page writes
+    if frame.attrs.get("daily"):
+        daily = frame.sort_values(KEYS)  # index order: far fewer page writes
+    else:
+        daily = aggregate_activity(frame)  # sorted by the key already
+    if daily.empty:
+        return 0
     daily["load_id"] = load_id
     days = daily["day"].to_numpy(dtype="datetime64[D]")
-    daily["day"] = days.astype(str)  # ISO dates, vectorised
+    daily["day"] = iso_days(days).set_axis(daily.index)  # ISO dates, each day converted once
     first, last = days.min().item(), days.max().item()
     stored = select(DailyActivity.day).where(DailyActivity.day.between(first, last)).limit(1)
     if session.scalar(stored) is None:  # no stored row in these days: every row is new (COPY)
         return bulk_insert(session, DailyActivity.__table__, daily)
-    return bulk_upsert(session, DailyActivity.__table__, daily, keys)
+    return bulk_upsert(session, DailyActivity.__table__, daily, KEYS)
 
 
 def _derive_attendance_activity(session: Session, frame: pd.DataFrame, load_id: int) -> None:
