@@ -36,11 +36,14 @@ def scope_user(user: User) -> User:
 
 
 def by_scope(cached: F) -> F:
-    """Call the cached read `cached(data_version, user, ...)` with the user reduced to their scope."""
+    """Call the cached read `cached` with every user among its arguments reduced to their scope."""
+
+    def scoped(value: object) -> object:
+        return scope_user(value) if isinstance(value, User) else value
 
     @functools.wraps(cached)
-    def call(data_version: str, user: User, *args, **kwargs):
-        return cached(data_version, scope_user(user), *args, **kwargs)
+    def call(*args, **kwargs):
+        return cached(*map(scoped, args), **{k: scoped(v) for k, v in kwargs.items()})
 
     return call  # type: ignore[return-value]
 
@@ -128,19 +131,12 @@ def risk_order(data_version: str) -> dict:
 @by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def student_bundle(data_version: str, user: User, student_id: str) -> dict | None:
+    _, as_of = default_weeks(data_version)
     with session_scope() as session:
-        profile = student.student_profile(session, user, student_id)
-        if profile is None:
-            return None
-        _, as_of = common.default_weeks(session)
-        return {
-            "profile": profile,
-            "measures": student.student_measures(session, user, student_id),
-            "flags": student.student_flags(session, user, student_id),
-            "in_force": student.student_flags_in_force(session, user, student_id, as_of),
-            "exemptions": student.student_exemptions(session, user, student_id),
-            "calendar": common.calendar_periods(session),
-        }
+        bundle = student.student_page(session, user, student_id, as_of)
+    if bundle is None:
+        return None
+    return {**bundle, "calendar": calendar(data_version)}
 
 
 @by_scope
