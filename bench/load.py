@@ -14,7 +14,8 @@ measure mostly themselves.
 
 Prints p50/p95 over every view and per page, the same for one session alone measured first (the
 reference) and for a second wave of the same sessions on warm caches (ws), each replica's resident
-memory at start, after the reference session and with every session still connected at the end of
+memory at start (after a first login-page run on each, which imports the app), after the
+reference session and with every session still connected at the end of
 each wave (server_memory_mb sums them; the second wave's growth per session is what a session holds
 beyond the shared caches), the CPU seconds the replicas and the clients used during the sessions,
 and the machine's load average.
@@ -383,6 +384,18 @@ async def _ws_session(
             await asyncio.sleep(think)
 
 
+async def warm_up(base: str) -> float:
+    """Seconds of the first script run of a freshly started replica (the login page, no cookie):
+    it imports the app (the engine, scipy, scikit-learn), a cost paid once per process start."""
+    from bench.st_client import StreamlitSession
+
+    client = await StreamlitSession.open(base, {})
+    try:
+        return (await client.view("")).seconds
+    finally:
+        await client.close()
+
+
 async def run_ws_sessions(
     base: str,
     users: list,
@@ -503,6 +516,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with serve(env, folder, 1 if args.direct else args.replicas, nginx=not args.direct) as cluster:
         pids = [pid for pid, _ in cluster.replicas]
+        if args.clients == "ws":  # each replica directly, as its first visitor after a restart
+            result["warm_up_seconds"] = [
+                round(asyncio.run(warm_up(base)), 2) for _, base in cluster.replicas
+            ]
         result["rss_mb_started"] = rss(pids)
         cpu = cpu_seconds(pids)
         single = summary(run(users[:1]))

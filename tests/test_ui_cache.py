@@ -58,3 +58,14 @@ def test_the_scope_user_keeps_only_what_decides_the_scope():
     assert cache.scope_user(SCIENCE).school == "Science"
     assert cache.scope_user(SCIENCE).years == (1, 2)
     assert cache.scope_user(User("v1", "visa")) == cache.scope_user(User("v2", "visa"))
+
+
+def test_the_data_version_starts_with_the_results_version_the_last_compute_recorded(
+    any_sample_session,
+):
+    from lib.compute.service import data_version as results_version
+    from lib.views.common import data_version
+
+    recorded = results_version(any_sample_session)
+    assert recorded > 0  # the demo store was computed
+    assert data_version(any_sample_session).split(":")[0] == str(recorded)
