@@ -13,7 +13,8 @@ view timed until the heading shows and no run is in progress; 30 browsers on a 2
 measure mostly themselves.
 
 Prints p50/p95 over every view and per page, the same for one session alone measured first (the
-reference) and for a second wave of the same sessions on warm caches (ws), each replica's resident
+reference), for a second wave of the same sessions on warm caches (ws) and for a floor wave (the
+same sessions and number of views, each the cheapest signed-in page run), each replica's resident
 memory at start (after a first login-page run on each, which imports the app), after the
 reference session and with every session still connected at the end of
 each wave (server_memory_mb sums them; the second wave's growth per session is what a session holds
@@ -350,8 +351,12 @@ def route(base: str) -> tuple[dict[str, str], str]:
     return {k: v for k, v in cookies.items() if k == ROUTE_COOKIE}, upstream
 
 
-def views(role: str, student: str) -> list[tuple[str, str, str, str]]:
-    """(name, url path, query, heading to find) of one round: Home, Cohort, a student."""
+def views(role: str, student: str, floor: bool = False) -> list[tuple[str, str, str, str]]:
+    """(name, url path, query, heading to find) of one round: Home, Cohort, a student; for the
+    floor, three runs of the cheapest signed-in page (Student without a student: the app shell's
+    checks, the data version, navigation, sidebar and a search box)."""
+    if floor:
+        return [("floor", "student", "", "Student")] * 3
     return [
         ("home", "", "", "My students" if role == "tutor" else "Home"),
         ("cohort", "cohort", "", "Cohort"),
@@ -368,6 +373,7 @@ async def _ws_session(
     think: float,
     out: list,
     opened: list,
+    floor: bool = False,
 ) -> None:
     from bench.st_client import StreamlitSession
 
@@ -378,7 +384,7 @@ async def _ws_session(
     opened.append((client, upstream))
     out.append(("connect", time.perf_counter() - started))
     for k in range(rounds):
-        for name, path, query, heading in views(role, ids[k % len(ids)]):
+        for name, path, query, heading in views(role, ids[k % len(ids)], floor):
             view = await client.view(path, query)
             if view.errors or not any(heading in h for h in view.headings):
                 raise RuntimeError(
@@ -410,6 +416,7 @@ async def run_ws_sessions(
     ramp: float,
     think: float,
     at_end=None,
+    floor: bool = False,
 ) -> tuple[list[tuple[str, float]], dict[str, int]]:
     """Timings of every view; `at_end()` runs while every session is still connected."""
     timings: list[tuple[str, float]] = []
@@ -417,7 +424,9 @@ async def run_ws_sessions(
 
     async def one(n: int, user: tuple) -> None:
         await asyncio.sleep(ramp * n)  # staff arrive over a few seconds
-        await _ws_session(base, user, tokens[user[0]], ids[user[0]], rounds, think, timings, opened)
+        await _ws_session(
+            base, user, tokens[user[0]], ids[user[0]], rounds, think, timings, opened, floor
+        )
 
     outcomes = await asyncio.gather(
         *(one(n, u) for n, u in enumerate(users)), return_exceptions=True
@@ -444,7 +453,7 @@ def summary(timings: list[tuple[str, float]]) -> dict:
 
     per_page = {
         name: {"p50_seconds": pct(v, 50), "p95_seconds": pct(v, 95), "views": len(v)}
-        for name in ("login", "connect", "home", "cohort", "student")
+        for name in ("login", "connect", "home", "cohort", "student", "floor")
         if (v := [t for n, t in timings if n == name])
     }
     return {
@@ -479,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-second-wave",
         action="store_true",
-        help="ws: skip the second wave of the same sessions on warm caches (memory per session)",
+        help="ws: skip the second (warm caches, memory per session) and floor waves",
     )
     args = parser.parse_args(argv)
     from lib.ops.replicas import serve
@@ -507,14 +516,16 @@ def main(argv: list[str] | None = None) -> int:
     tokens = sign_in(url, users) if args.clients == "ws" else {}
     folder = Path(tempfile.mkdtemp(prefix="bench_load_"))
 
-    def run(group: list, at_end=None) -> list[tuple[str, float]]:
+    def run(group: list, at_end=None, floor: bool = False) -> list[tuple[str, float]]:
         if args.clients == "browser":
             out = asyncio.run(run_browser_sessions(cluster.url, group, ids, args.rounds, ramp))
             if at_end is not None:
                 at_end()
             return out
         out, per_replica = asyncio.run(
-            run_ws_sessions(cluster.url, group, tokens, ids, args.rounds, ramp, args.think, at_end)
+            run_ws_sessions(
+                cluster.url, group, tokens, ids, args.rounds, ramp, args.think, at_end, floor
+            )
         )
         result["sessions_per_replica"] = per_replica
         return out
@@ -542,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         # and other users of the machine take the rest)
         result["server_cpu_seconds"] = round(cpu_seconds(pids) - cpu, 1)
         result["client_cpu_seconds"] = round(time.process_time() - own, 1)
-        second = None
+        second = floor = None
         if args.clients == "ws" and not args.no_second_wave:
             # the same staff open a new tab each: every cache is warm now, and the first wave's
             # sessions are still held (server.disconnectedSessionTTL, 120 s), so what memory grows
@@ -556,11 +567,23 @@ def main(argv: list[str] | None = None) -> int:
             second["wall_seconds"] = round(time.perf_counter() - started, 1)
             second["server_cpu_seconds"] = round(cpu_seconds(pids) - cpu, 1)
             second["load_average_1m_before"] = load
+            # the floor in the same run: as many views by the same sessions, each the cheapest
+            # signed-in page run, so that the waves' figures can be read against what the
+            # machine (its load included) gives any page run at this concurrency
+            load, cpu = round(os.getloadavg()[0], 1), cpu_seconds(pids)
+            started = time.perf_counter()
+            floor = summary(run(users, floor=True))
+            floor["wall_seconds"] = round(time.perf_counter() - started, 1)
+            floor["server_cpu_seconds"] = round(cpu_seconds(pids) - cpu, 1)
+            floor["load_average_1m_before"] = load
     result.update(summary(timings))
     result["single_session"] = single
     result["p95_ratio_to_single"] = round(result["p95_seconds"] / single["p95_seconds"], 2)
-    if second is not None:
+    if second is not None and floor is not None:
         result["second_wave"] = second
+        result["floor_wave"] = floor
+        result["p95_ratio_to_floor"] = round(result["p95_seconds"] / floor["p95_seconds"], 2)
+        second["p95_ratio_to_floor"] = round(second["p95_seconds"] / floor["p95_seconds"], 2)
     before, after = sum(result["rss_mb_before"]), sum(result["rss_mb_after"])
     memory = {  # every replica together
         "start": round(sum(result["rss_mb_started"]), 1),
