@@ -10,6 +10,7 @@ from lib.ui import actions, cache
 from lib.ui.chart_text import chart_in_words, chart_with_words
 from lib.ui.contact_impact import contact_impact_section
 from lib.ui.dq_banner import data_quality_line
+from lib.ui.figure import prepared
 from lib.ui.state import Keys
 from lib.ui.widgets import empty_store_notice, log_view, pager, require_page
 from lib.views.filters import FLAG_STATES, YES_NO, CohortFilters, describe, from_params
@@ -141,10 +142,10 @@ def main() -> None:
     left, right = st.columns(2)
     figures = cache.cohort_figures(version, user, filters)
     if "counts" in figures:
-        left.plotly_chart(figures["counts"], key="cohort_counts_chart")
+        left.plotly_chart(prepared(figures["counts"]), key="cohort_counts_chart")
         chart_in_words(figures["counts"], left)
     if "trend" in figures:
-        right.plotly_chart(figures["trend"], key="cohort_trend_chart")
+        right.plotly_chart(prepared(figures["trend"]), key="cohort_trend_chart")
         chart_in_words(figures["trend"], right)
     shown: list[str] = []
     if filters.week_from and filters.week_to:

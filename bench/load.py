@@ -1,16 +1,29 @@
-"""Load test: concurrent staff sessions in real browsers against the app, printed as JSON.
+"""Load test: concurrent staff sessions against the app, printed as JSON.
 
 Builds a store of N students (default 40,000 x 20 weeks of engine output, in bulk), starts app
 replicas (default 2) behind nginx on loopback (or one replica alone with --direct), then runs S
-concurrent sessions (default 30; Playwright browser contexts in Debian's chromium), each logging in
-and opening Home, Cohort and Student pages in turn. A page view is timed from the request until the
-page's heading shows and no script run is in progress. Prints p50/p95 over every view, per page,
-the same for one session alone measured first (the reference), each replica's resident memory at
-start, after the reference session and after the sessions (server_memory_mb sums them), and the
-CPU time the replicas used during the sessions (the browsers run on the same machine).
+concurrent sessions (default 30), each opening Home, Cohort and Student pages in turn.
+
+Clients (--clients): `ws` (default) speaks Streamlit's own websocket protocol (bench/st_client.py):
+each session is signed in the way the login form leaves it (a server-side session and its cookie),
+gets nginx's route cookie, opens `/_stcore/stream` and asks for each page with a `rerun_script`
+message; a view is timed from that request to the run's `script_finished`, and its heading is
+checked. `browser` drives Playwright contexts in Debian's chromium (logging in through the form), a
+view timed until the heading shows and no run is in progress; 30 browsers on a 2-core machine
+measure mostly themselves.
+
+Prints p50/p95 over every view and per page, the same for one session alone measured first (the
+reference), for a second wave of the same sessions on warm caches (ws) and for a floor wave (the
+same sessions and number of views, each the cheapest signed-in page run), each replica's resident
+memory at start (after a first login-page run on each, which imports the app), after the
+reference session and with every session still connected at the end of
+each wave (server_memory_mb sums them; the second wave's growth per session is what a session holds
+beyond the shared caches), the CPU seconds the replicas and the clients used during the sessions,
+and the machine's load average.
 
     python bench/load.py [--students 40000] [--sessions 30] [--rounds 3] [--store URL] [--reuse]
-                         [--replicas 2] [--direct]
+                         [--replicas 2] [--direct] [--clients ws|browser] [--ramp S] [--think S]
+                         [--no-second-wave]
 """
 
 from __future__ import annotations
@@ -41,7 +54,7 @@ DEFAULT_STORE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_load"
 CHROMIUM = "/usr/bin/chromium"
 COOKIE_NAME = "engagement_dashboard_auth"  # lib.auth.COOKIE_NAME
-RAMP_SECONDS = 1.0
+ROUTE_COOKIE = "dashboard_route"  # lib.ops.replicas.ROUTE_COOKIE
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -165,6 +178,8 @@ def frames(students: int, weeks: int, seed: int = 1) -> dict[str, pd.DataFrame]:
 
 def build_store(url: str, students: int, weeks: int, sessions: int) -> dict:
     """Fill an empty migrated store in bulk (COPY on PostgreSQL); returns counts and seconds."""
+    from sqlalchemy import text
+
     from lib.auth import add_user
     from lib.store.bulk import bulk_insert
     from lib.store.db import init_db, session_scope
@@ -178,6 +193,9 @@ def build_store(url: str, students: int, weeks: int, sessions: int) -> dict:
             counts[name] = bulk_insert(session, Base.metadata.tables[name], frame)
         for username, role, extra in staff(sessions):
             add_user(session, username, role=role, password=PASSWORD, **extra)
+    with session_scope(url) as session:  # planner statistics, as autovacuum leaves a live store
+        for table in Base.metadata.sorted_tables:
+            session.execute(text(f'ANALYZE "{table.name}"'))
     return {**counts, "build_seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -281,7 +299,9 @@ async def _session(
         await context.close()
 
 
-async def run_sessions(base: str, users: list, ids: dict, rounds: int) -> list[tuple[str, float]]:
+async def run_browser_sessions(
+    base: str, users: list, ids: dict, rounds: int, ramp: float
+) -> list[tuple[str, float]]:
     from playwright.async_api import async_playwright
 
     timings: list[tuple[str, float]] = []
@@ -290,7 +310,7 @@ async def run_sessions(base: str, users: list, ids: dict, rounds: int) -> list[t
         try:
             outcomes = await asyncio.gather(
                 *(
-                    _session(browser, base, u, ids[u[0]], rounds, timings, RAMP_SECONDS * n)
+                    _session(browser, base, u, ids[u[0]], rounds, timings, ramp * n)
                     for n, u in enumerate(users)
                 ),
                 return_exceptions=True,
@@ -304,15 +324,136 @@ async def run_sessions(base: str, users: list, ids: dict, rounds: int) -> list[t
     return timings
 
 
+# --- websocket clients speaking Streamlit's protocol (bench/st_client.py) --------------------------
+
+
+def sign_in(url: str, users: list) -> dict[str, str]:
+    """A live login session per user, as the login form leaves it: username -> login cookie."""
+    from lib import auth, sessions
+    from lib.store.db import session_scope
+
+    with session_scope(url) as session:
+        return {
+            username: sessions.start(session, username, COOKIE_KEY, auth.session_lifetime()).token
+            for username, _, _ in users
+        }
+
+
+def route(base: str) -> tuple[dict[str, str], str]:
+    """The route cookie nginx hands a new browser (none without nginx) and the replica it names."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=600) as resp:
+        cookies = dict(
+            c.split(";")[0].split("=", 1) for c in resp.headers.get_all("Set-Cookie") or []
+        )
+        upstream = resp.headers.get("X-Upstream") or base.removeprefix("http://")
+    return {k: v for k, v in cookies.items() if k == ROUTE_COOKIE}, upstream
+
+
+def views(role: str, student: str, floor: bool = False) -> list[tuple[str, str, str, str]]:
+    """(name, url path, query, heading to find) of one round: Home, Cohort, a student; for the
+    floor, three runs of the cheapest signed-in page (Student without a student: the app shell's
+    checks, the data version, navigation, sidebar and a search box)."""
+    if floor:
+        return [("floor", "student", "", "Student")] * 3
+    return [
+        ("home", "", "", "My students" if role == "tutor" else "Home"),
+        ("cohort", "cohort", "", "Cohort"),
+        ("student", "student", f"id={student}", f"· {student}"),
+    ]
+
+
+async def _ws_session(
+    base: str,
+    user: tuple,
+    token: str,
+    ids: list[str],
+    rounds: int,
+    think: float,
+    out: list,
+    opened: list,
+    floor: bool = False,
+) -> None:
+    from bench.st_client import StreamlitSession
+
+    username, role, _ = user
+    cookies, upstream = await asyncio.to_thread(route, base)
+    started = time.perf_counter()
+    client = await StreamlitSession.open(base, {COOKIE_NAME: token, **cookies})
+    opened.append((client, upstream))
+    out.append(("connect", time.perf_counter() - started))
+    for k in range(rounds):
+        for name, path, query, heading in views(role, ids[k % len(ids)], floor):
+            view = await client.view(path, query)
+            if view.errors or not any(heading in h for h in view.headings):
+                raise RuntimeError(
+                    f"{username} {name}: no heading {heading!r} in {view.headings[:5]}; "
+                    f"errors {view.errors[:2]}"
+                )
+            out.append((name, view.seconds))
+            await asyncio.sleep(think)
+
+
+async def warm_up(base: str) -> float:
+    """Seconds of the first script run of a freshly started replica (the login page, no cookie):
+    it imports the app (the engine, scipy, scikit-learn), a cost paid once per process start."""
+    from bench.st_client import StreamlitSession
+
+    client = await StreamlitSession.open(base, {})
+    try:
+        return (await client.view("")).seconds
+    finally:
+        await client.close()
+
+
+async def run_ws_sessions(
+    base: str,
+    users: list,
+    tokens: dict[str, str],
+    ids: dict,
+    rounds: int,
+    ramp: float,
+    think: float,
+    at_end=None,
+    floor: bool = False,
+) -> tuple[list[tuple[str, float]], dict[str, int]]:
+    """Timings of every view; `at_end()` runs while every session is still connected."""
+    timings: list[tuple[str, float]] = []
+    opened: list = []
+
+    async def one(n: int, user: tuple) -> None:
+        await asyncio.sleep(ramp * n)  # staff arrive over a few seconds
+        await _ws_session(
+            base, user, tokens[user[0]], ids[user[0]], rounds, think, timings, opened, floor
+        )
+
+    outcomes = await asyncio.gather(
+        *(one(n, u) for n, u in enumerate(users)), return_exceptions=True
+    )
+    if at_end is not None:
+        at_end()
+    for client, _ in opened:
+        await client.close()
+    failed = [repr(o)[:400] for o in outcomes if isinstance(o, BaseException)]
+    timings.extend(("failed", float("nan")) for _ in failed)
+    if failed:
+        print(f"{len(failed)} session(s) failed; first: {failed[0]}", file=sys.stderr)
+    per_replica: dict[str, int] = {}
+    for _, upstream in opened:
+        per_replica[upstream] = per_replica.get(upstream, 0) + 1
+    return timings, per_replica
+
+
 def summary(timings: list[tuple[str, float]]) -> dict:
-    views = [t for name, t in timings if name not in ("login", "failed")]
+    views = [t for name, t in timings if name not in ("login", "connect", "failed")]
 
     def pct(values: list[float], q: float) -> float:
         return round(float(np.percentile(values, q)), 3) if values else float("nan")
 
     per_page = {
         name: {"p50_seconds": pct(v, 50), "p95_seconds": pct(v, 95), "views": len(v)}
-        for name in ("login", "home", "cohort", "student")
+        for name in ("login", "connect", "home", "cohort", "student", "floor")
         if (v := [t for n, t in timings if n == name])
     }
     return {
@@ -337,15 +478,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="reuse the store built last time")
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--direct", action="store_true", help="one replica, no nginx in front")
+    parser.add_argument("--clients", choices=("ws", "browser"), default="ws")
+    parser.add_argument(
+        "--ramp", type=float, help="seconds between session starts (ws 0.1, browser 1.0)"
+    )
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="seconds a ws session waits between views"
+    )
+    parser.add_argument(
+        "--no-second-wave",
+        action="store_true",
+        help="ws: skip the second (warm caches, memory per session) and floor waves",
+    )
     args = parser.parse_args(argv)
     from lib.ops.replicas import serve
 
+    ramp = args.ramp if args.ramp is not None else (0.1 if args.clients == "ws" else 1.0)
     url = store_url(args.store)
     result: dict = {
         "benchmark": "load",
+        "clients": args.clients,
         "store": "sqlite" if url.startswith("sqlite") else "postgresql",
         "students": args.students,
         "sessions": args.sessions,
+        "rounds": args.rounds,
+        "ramp_seconds": ramp,
+        "think_seconds": args.think,
         "replicas": 1 if args.direct else args.replicas,
         "via": "direct" if args.direct else "nginx",
     }
@@ -355,40 +513,90 @@ def main(argv: list[str] | None = None) -> int:
     env = {"DATABASE_URL": url, "DASHBOARD_COOKIE_KEY": COOKIE_KEY}
     users = staff(args.sessions)
     ids = students_in_scope(url, users)
+    tokens = sign_in(url, users) if args.clients == "ws" else {}
     folder = Path(tempfile.mkdtemp(prefix="bench_load_"))
+
+    def run(group: list, at_end=None, floor: bool = False) -> list[tuple[str, float]]:
+        if args.clients == "browser":
+            out = asyncio.run(run_browser_sessions(cluster.url, group, ids, args.rounds, ramp))
+            if at_end is not None:
+                at_end()
+            return out
+        out, per_replica = asyncio.run(
+            run_ws_sessions(
+                cluster.url, group, tokens, ids, args.rounds, ramp, args.think, at_end, floor
+            )
+        )
+        result["sessions_per_replica"] = per_replica
+        return out
+
     with serve(env, folder, 1 if args.direct else args.replicas, nginx=not args.direct) as cluster:
         pids = [pid for pid, _ in cluster.replicas]
+        if args.clients == "ws":  # each replica directly, as its first visitor after a restart
+            result["warm_up_seconds"] = [
+                round(asyncio.run(warm_up(base)), 2) for _, base in cluster.replicas
+            ]
         result["rss_mb_started"] = rss(pids)
-        single = summary(asyncio.run(run_sessions(cluster.url, users[:1], ids, args.rounds)))
+        cpu = cpu_seconds(pids)
+        single = summary(run(users[:1]))
+        single["server_cpu_seconds"] = round(cpu_seconds(pids) - cpu, 1)
         result["rss_mb_before"] = rss(pids)  # after one session warmed the shared caches
         result["load_average_1m_before"] = round(os.getloadavg()[0], 1)
-        started, cpu = time.perf_counter(), cpu_seconds(pids)
-        timings = asyncio.run(run_sessions(cluster.url, users, ids, args.rounds))
+
+        def at_end() -> None:  # every session still connected (ws): what they hold is counted
+            result["rss_mb_after"] = rss(pids)
+
+        started, cpu, own = time.perf_counter(), cpu_seconds(pids), time.process_time()
+        timings = run(users, at_end)
         result["wall_seconds"] = round(time.perf_counter() - started, 1)
-        # the replicas' share of the machine's 2 cores while the sessions ran (browsers, nginx
+        # the replicas' share of the machine's 2 cores while the sessions ran (the clients, nginx
         # and other users of the machine take the rest)
         result["server_cpu_seconds"] = round(cpu_seconds(pids) - cpu, 1)
-        result["rss_mb_after"] = rss(pids)
+        result["client_cpu_seconds"] = round(time.process_time() - own, 1)
+        second = floor = None
+        if args.clients == "ws" and not args.no_second_wave:
+            # the same staff open a new tab each: every cache is warm now, and the first wave's
+            # sessions are still held (server.disconnectedSessionTTL, 120 s), so what memory grows
+            # by is what the new sessions hold
+            def at_end_second() -> None:
+                result["rss_mb_after_second_wave"] = rss(pids)
+
+            load, cpu = round(os.getloadavg()[0], 1), cpu_seconds(pids)
+            started = time.perf_counter()
+            second = summary(run(users, at_end_second))
+            second["wall_seconds"] = round(time.perf_counter() - started, 1)
+            second["server_cpu_seconds"] = round(cpu_seconds(pids) - cpu, 1)
+            second["load_average_1m_before"] = load
+            # the floor in the same run: as many views by the same sessions, each the cheapest
+            # signed-in page run, so that the waves' figures can be read against what the
+            # machine (its load included) gives any page run at this concurrency
+            load, cpu = round(os.getloadavg()[0], 1), cpu_seconds(pids)
+            started = time.perf_counter()
+            floor = summary(run(users, floor=True))
+            floor["wall_seconds"] = round(time.perf_counter() - started, 1)
+            floor["server_cpu_seconds"] = round(cpu_seconds(pids) - cpu, 1)
+            floor["load_average_1m_before"] = load
     result.update(summary(timings))
     result["single_session"] = single
     result["p95_ratio_to_single"] = round(result["p95_seconds"] / single["p95_seconds"], 2)
-    grown = sum(result["rss_mb_after"]) - sum(result["rss_mb_before"])
-    result["rss_growth_mb_per_session"] = round(grown / args.sessions, 1)
-    # the reference session warmed the shared caches of one replica only: count the others' from
-    # that level, so that what is left is what the sessions themselves hold
-    warm = len(result["rss_mb_before"]) * max(result["rss_mb_before"])
-    result["rss_growth_mb_per_session_beyond_warm_caches"] = round(
-        (sum(result["rss_mb_after"]) - warm) / args.sessions, 1
-    )
-    result["server_memory_mb"] = {  # every replica together
+    if second is not None and floor is not None:
+        result["second_wave"] = second
+        result["floor_wave"] = floor
+        result["p95_ratio_to_floor"] = round(result["p95_seconds"] / floor["p95_seconds"], 2)
+        second["p95_ratio_to_floor"] = round(second["p95_seconds"] / floor["p95_seconds"], 2)
+    before, after = sum(result["rss_mb_before"]), sum(result["rss_mb_after"])
+    memory = {  # every replica together
         "start": round(sum(result["rss_mb_started"]), 1),
-        "after_reference": round(sum(result["rss_mb_before"]), 1),
-        "end": round(sum(result["rss_mb_after"]), 1),
-        "growth_per_session": result["rss_growth_mb_per_session"],
-        "growth_per_session_beyond_warm_caches": result[
-            "rss_growth_mb_per_session_beyond_warm_caches"
-        ],
+        "after_reference": round(before, 1),
+        "end": round(after, 1),
+        # the first wave fills the shared caches of every scope it opens (and of each replica)
+        "growth_per_session_first_wave": round((after - before) / args.sessions, 1),
     }
+    if "rss_mb_after_second_wave" in result:
+        end = sum(result["rss_mb_after_second_wave"])
+        memory["end_second_wave"] = round(end, 1)
+        memory["growth_per_session_beyond_shared_caches"] = round((end - after) / args.sessions, 1)
+    result["server_memory_mb"] = memory
     result["target_p95_met"] = bool(result["p95_seconds"] <= 3.0)
     result["load_average_1m_after"] = round(os.getloadavg()[0], 1)  # a shared machine shows here
     print(json.dumps(result, indent=1))

@@ -174,7 +174,10 @@ def student_timeline(
     x_range: tuple[date, date] | None = None,
 ) -> go.Figure:
     """One source's weekly values with the baseline band, flagged weeks, vacations, exemptions and
-    the student's case contacts and ladder steps (`markers`: when, label), on a shared week axis."""
+    the student's case contacts and ladder steps (`markers`: when, label), on a shared week axis.
+
+    Built as one spec and validated once (Plotly's add_*/update_* calls each re-validate the
+    figure: four times the CPU, on every Student page a server renders)."""
     part, by_count = _source_rows(measures, source)
     label = source_label(source, by_count)
     x = pd.to_datetime(part["week_start"])
@@ -183,89 +186,109 @@ def student_timeline(
     high = pd.to_numeric(part["baseline_high"], errors="coerce")
     if label.percent and source != "index":  # a rate's usual range stops at 100%
         high = high.clip(upper=1.0)
-    fig = go.Figure()
-    fig.add_scatter(x=x, y=high, mode="lines", line_width=0, showlegend=False, hoverinfo="skip")
-    fig.add_scatter(
-        x=x,
-        y=low,
-        mode="lines",
-        line_width=0,
-        fill="tonexty",
-        fillcolor="rgba(44, 160, 44, 0.2)",
-        name="usual range (own baseline)",
-        hoverinfo="skip",
-    )
     value_format = ".0%" if label.percent else ".3~g"
-    fig.add_scatter(
-        x=x,
-        y=usual,
-        mode="lines+markers",
-        marker={"size": 5},
-        line={"dash": "dot", "color": "green"},
-        name="usual level",
-        hovertemplate=f"usual: %{{y:{value_format}}}<extra></extra>",
-    )
-    fig.add_scatter(
-        x=x,
-        y=part["value"],
-        mode="lines+markers",
-        line={"color": "#1f77b4"},
-        name=label.title,
-        hovertemplate=f"week of %{{x|%d %b %Y}}: %{{y:{value_format}}} {label.unit}<extra></extra>",
-    )
+    band = {"type": "scatter", "x": x, "mode": "lines", "line": {"width": 0}, "hoverinfo": "skip"}
+    data: list[dict] = [
+        {**band, "y": high, "showlegend": False},
+        {
+            **band,
+            "y": low,
+            "fill": "tonexty",
+            "fillcolor": "rgba(44, 160, 44, 0.2)",
+            "name": "usual range (own baseline)",
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": usual,
+            "mode": "lines+markers",
+            "marker": {"size": 5},
+            "line": {"dash": "dot", "color": "green"},
+            "name": "usual level",
+            "hovertemplate": f"usual: %{{y:{value_format}}}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": part["value"],
+            "mode": "lines+markers",
+            "line": {"color": "#1f77b4"},
+            "name": label.title,
+            "hovertemplate": f"week of %{{x|%d %b %Y}}: %{{y:{value_format}}} {label.unit}"
+            "<extra></extra>",
+        },
+    ]
     if median is not None and not median.empty:
         med = median[median["source"] == source].sort_values("week_start")
-        fig.add_scatter(
-            x=pd.to_datetime(med["week_start"]),
-            y=med["median"],
-            mode="lines",
-            line={"color": "#999", "dash": "dash"},
-            name="course median (context)",
+        data.append(
+            {
+                "type": "scatter",
+                "x": pd.to_datetime(med["week_start"]),
+                "y": med["median"],
+                "mode": "lines",
+                "line": {"color": "#999", "dash": "dash"},
+                "name": "course median (context)",
+            }
         )
     last_week = part["week_start"].max() if not part.empty else None
-    _shade(fig, calendar, exemptions, flags, last_week)
-    _mark_contacts(fig, markers)
+    shapes, annotations = _shading(calendar, exemptions, flags, last_week)
+    layout: dict = {}
+    if markers is not None and not markers.empty:
+        data.append(_contact_marks(markers, shapes))
+        layout["yaxis2"] = {
+            "overlaying": "y",
+            "range": [0, 1],
+            "visible": False,
+            "fixedrange": True,
+        }
     if x_range is None and not part.empty:  # the weeks with results, not the whole calendar
         x_range = (x.min().date() - timedelta(days=3), x.max().date() + timedelta(days=7))
+    xaxis: dict = {"title": {"text": WEEK_AXIS_TITLE}, "type": "date"}
     if x_range is not None:
-        fig.update_xaxes(range=[x_range[0].isoformat(), x_range[1].isoformat()])
-    fig.update_xaxes(title_text=WEEK_AXIS_TITLE, type="date")
-    fig.update_yaxes(title_text=label.unit, tickformat=".0%" if label.percent else None)
+        xaxis["range"] = [x_range[0].isoformat(), x_range[1].isoformat()]
+    yaxis: dict = {"title": {"text": label.unit}}
+    if label.percent:
+        yaxis["tickformat"] = ".0%"
     if label.percent or source == "vle":
-        fig.update_yaxes(rangemode="tozero")
-    fig.update_layout(
-        height=300,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        title=label.title,
-        legend={"orientation": "h", "y": -0.35},
-        hovermode="closest",
-    )
-    return fig
+        yaxis["rangemode"] = "tozero"
+    if "yaxis2" in layout:  # the y-axis settings reach the hidden marker axis too (unseen there)
+        layout["yaxis2"] = {**layout["yaxis2"], **yaxis}
+    layout |= {
+        "xaxis": xaxis,
+        "yaxis": yaxis,
+        "height": 300,
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "title": {"text": label.title},
+        "legend": {"orientation": "h", "y": -0.35},
+        "hovermode": "closest",
+    }
+    if shapes:
+        layout["shapes"] = shapes
+    if annotations:
+        layout["annotations"] = annotations
+    return go.Figure(data=data, layout=layout)
 
 
-def _mark_contacts(fig: go.Figure, markers: pd.DataFrame | None) -> None:
-    """Vertical lines at each contact and ladder step, with the channel/outcome/step on hover
-    (a hidden 0..1 axis carries the hover points at the top of the chart)."""
-    if markers is None or markers.empty:
-        return
+def _contact_marks(markers: pd.DataFrame, shapes: list[dict]) -> dict:
+    """Vertical lines (added to `shapes`) at each contact and ladder step, and the trace with the
+    channel/outcome/step on hover (a hidden 0..1 axis carries it at the top of the chart)."""
     when = pd.to_datetime(markers["when"])
     for moment in when:
-        fig.add_vline(
-            x=moment.isoformat(), line={"color": MARKER_COLOUR, "width": 1, "dash": "dot"}
+        shapes.append(
+            _across(moment.isoformat(), moment.isoformat(), "line")
+            | {"line": {"color": MARKER_COLOUR, "width": 1, "dash": "dot"}}
         )
-    fig.add_scatter(
-        x=when,
-        y=[0.97] * len(markers),
-        yaxis="y2",
-        mode="markers",
-        marker={"symbol": "triangle-down", "size": 11, "color": MARKER_COLOUR},
-        name="case contacts and steps",
-        hovertext=list(markers["label"]),
-        hovertemplate="%{x|%d %b %Y}: %{hovertext}<extra></extra>",
-    )
-    fig.update_layout(
-        yaxis2={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
-    )
+    return {
+        "type": "scatter",
+        "x": when,
+        "y": [0.97] * len(markers),
+        "yaxis": "y2",
+        "mode": "markers",
+        "marker": {"symbol": "triangle-down", "size": 11, "color": MARKER_COLOUR},
+        "name": "case contacts and steps",
+        "hovertext": list(markers["label"]),
+        "hovertemplate": "%{x|%d %b %Y}: %{hovertext}<extra></extra>",
+    }
 
 
 def timeline_summary(
@@ -308,36 +331,45 @@ def _day(value) -> str:
     return pd.Timestamp(value).strftime("%d %b %Y")
 
 
-def _shade(fig, calendar, exemptions, flags, last_week) -> None:
+def _across(x0, x1, kind: str = "rect") -> dict:
+    """A shape spanning the plot's height from x0 to x1 (what Plotly's add_vrect/add_vline add)."""
+    return {"type": kind, "x0": x0, "x1": x1, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain"}
+
+
+def _band(x0, x1, colour: str) -> dict:
+    return _across(x0, x1) | {"fillcolor": colour, "line": {"width": 0}, "layer": "below"}
+
+
+def _shading(calendar, exemptions, flags, last_week) -> tuple[list[dict], list[dict]]:
+    """The shaded weeks (shapes: vacations, exemptions, flags) and the exemptions' labels."""
+    shapes: list[dict] = []
+    annotations: list[dict] = []
     if calendar is not None:
         for row in calendar.itertuples():
             if row.kind in NON_TEACHING_KINDS:
-                fig.add_vrect(
-                    x0=row.start, x1=row.end, fillcolor=VACATION_COLOUR, line_width=0, layer="below"
-                )
+                shapes.append(_band(row.start, row.end, VACATION_COLOUR))
     if exemptions is not None:
         for row in exemptions.itertuples():
-            fig.add_vrect(
-                x0=row.start,
-                x1=row.end,
-                fillcolor=EXEMPTION_COLOUR,
-                line_width=0,
-                layer="below",
-                # the reason only reaches a chart for a role that may see welfare information
-                annotation_text=getattr(row, "reason", None) or AUTHORISED_ABSENCE,
-                annotation_position="top left",
+            shapes.append(_band(row.start, row.end, EXEMPTION_COLOUR))
+            annotations.append(
+                {
+                    # the reason only reaches a chart for a role that may see welfare information
+                    "text": getattr(row, "reason", None) or AUTHORISED_ABSENCE,
+                    "showarrow": False,
+                    "x": row.start,
+                    "xref": "x",
+                    "xanchor": "left",
+                    "y": 1,
+                    "yref": "y domain",
+                    "yanchor": "top",
+                }
             )
     if flags is not None:
         for row in flags.itertuples():
             # a flag still in force is shaded up to the latest week with results
             end = row.ended_week or max(row.week_start, last_week or row.week_start)
-            fig.add_vrect(
-                x0=row.week_start,
-                x1=end + timedelta(days=7),
-                fillcolor=FLAG_COLOUR,
-                line_width=0,
-                layer="below",
-            )
+            shapes.append(_band(row.week_start, end + timedelta(days=7), FLAG_COLOUR))
+    return shapes, annotations
 
 
 def coverage_heatmap(coverage: pd.DataFrame) -> go.Figure:

@@ -1,6 +1,14 @@
-"""Cached read wrappers: keyed by the data version and the user's scope, cleared after writes."""
+"""Cached read wrappers: keyed by the data version and the user's scope, cleared after writes.
+
+The caches are the server's, shared by every session: a read keyed by a user is keyed by their
+scope only (`scope_user`), so thirty wellbeing officers opening Cohort at 40,000 students compute
+it once, and a new data version (a load, a compute, an exemption) makes every entry unreachable."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -11,6 +19,33 @@ from lib.compute.service import load_engine_config
 from lib.store.db import session_scope
 from lib.views import admin, cohort, common, filters, home, student
 from lib.views.filters import CohortFilters
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def scope_user(user: User) -> User:
+    """The user as the shared caches see them: only what decides which students, fields and
+    actions their reads return (lib.access: the role; a tutor's username; a senior tutor's school
+    and years), so that users with the same scope share one cached result."""
+    return User(
+        username=user.username if user.role == "tutor" else "",
+        role=user.role,
+        school=user.school if user.role == "senior_tutor" else None,
+        years=user.years if user.role == "senior_tutor" else (),
+    )
+
+
+def by_scope(cached: F) -> F:
+    """Call the cached read `cached` with every user among its arguments reduced to their scope."""
+
+    def scoped(value: object) -> object:
+        return scope_user(value) if isinstance(value, User) else value
+
+    @functools.wraps(cached)
+    def call(*args, **kwargs):
+        return cached(*map(scoped, args), **{k: scoped(v) for k, v in kwargs.items()})
+
+    return call  # type: ignore[return-value]
 
 
 def version() -> str:
@@ -36,12 +71,14 @@ def default_weeks(data_version: str) -> tuple:
         return common.default_weeks(session)
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def filter_options(data_version: str, user: User) -> dict:
     with session_scope() as session:
         return filters.filter_options(session, user)
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def cohort_summary(data_version: str, user: User, f: CohortFilters) -> dict:
     with session_scope() as session:
@@ -53,6 +90,7 @@ def cohort_summary(data_version: str, user: User, f: CohortFilters) -> dict:
         }
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=512)
 def heatmap_page(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> dict:
     with session_scope() as session:
@@ -63,18 +101,21 @@ def heatmap_page(data_version: str, user: User, f: CohortFilters, page: int, siz
         return {"ids": ids, "total": total, "rel": rel}
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=512)
 def flagged_page(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> tuple:
     with session_scope() as session:
         return cohort.flagged_list(session, user, f, limit=size, offset=page * size)
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=128)
 def dq_events(data_version: str, user: User, week_from, week_to) -> pd.DataFrame:
     with session_scope() as session:
         return cohort.data_quality_events(session, user, week_from, week_to)
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def my_students(data_version: str, user: User, page: int, size: int) -> tuple:
     with session_scope() as session:
@@ -87,23 +128,18 @@ def risk_order(data_version: str) -> dict:
         return home.risk_order(session)
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def student_bundle(data_version: str, user: User, student_id: str) -> dict | None:
+    _, as_of = default_weeks(data_version)
     with session_scope() as session:
-        profile = student.student_profile(session, user, student_id)
-        if profile is None:
-            return None
-        _, as_of = common.default_weeks(session)
-        return {
-            "profile": profile,
-            "measures": student.student_measures(session, user, student_id),
-            "flags": student.student_flags(session, user, student_id),
-            "in_force": student.student_flags_in_force(session, user, student_id, as_of),
-            "exemptions": student.student_exemptions(session, user, student_id),
-            "calendar": common.calendar_periods(session),
-        }
+        bundle = student.student_page(session, user, student_id, as_of)
+    if bundle is None:
+        return None
+    return {**bundle, "calendar": calendar(data_version)}
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=128)
 def cohort_median(data_version: str, user: User, student_id: str) -> pd.DataFrame:
     with session_scope() as session:
@@ -125,6 +161,7 @@ def calendar(data_version: str) -> pd.DataFrame:
 # --- figures: built once per data version and view, returned as Plotly dicts (cheap to copy) -----
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def cohort_figures(data_version: str, user: User, f: CohortFilters) -> dict:
     summary = cohort_summary(data_version, user, f)
@@ -136,6 +173,7 @@ def cohort_figures(data_version: str, user: User, f: CohortFilters) -> dict:
     return out
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=512)
 def heatmap_figure(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> dict:
     heat = heatmap_page(data_version, user, f, page, size)
@@ -144,6 +182,7 @@ def heatmap_figure(data_version: str, user: User, f: CohortFilters, page: int, s
     return {"ids": heat["ids"], "total": heat["total"], "figure": figure}
 
 
+@by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def student_figures(
     data_version: str,

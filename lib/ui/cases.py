@@ -17,6 +17,7 @@ from lib.cases import ladder, service, views, worklists
 from lib.cases.service import CaseInputError, Contact
 from lib.safe_markdown import escape_markdown
 from lib.store.db import session_scope
+from lib.ui.cache import by_scope
 from lib.ui.case_mail import message_templates
 from lib.ui.widgets import log_view
 
@@ -43,6 +44,7 @@ def cases_version() -> str:
         return worklists.cases_version(session)
 
 
+@by_scope  # users of one scope share the cached read
 @st.cache_data(show_spinner=False, max_entries=256)
 def _worklist(data_version: str, case_version: str, user: User, today: date) -> dict:
     with session_scope() as session:

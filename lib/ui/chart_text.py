@@ -6,6 +6,8 @@ import math
 
 import streamlit as st
 
+from lib.ui.figure import prepared
+
 PREFIX = "Chart in words:"
 MAX_TRACES = 6
 
@@ -71,5 +73,5 @@ def chart_in_words(figure, container=st) -> None:
 
 def chart_with_words(figure, key: str) -> None:
     """A chart and its text alternative under it."""
-    st.plotly_chart(figure, key=key)
+    st.plotly_chart(prepared(figure), key=key)
     chart_in_words(figure)

@@ -22,6 +22,7 @@ COLUMN_NAMES = {
 }
 
 
+@cache.by_scope  # users of one scope share the cached read
 @st.cache_data(show_spinner=False, max_entries=64)
 def _impact(data_version: str, entries_version: int, user: User) -> dict[str, pd.DataFrame]:
     with session_scope() as session:

@@ -9,6 +9,7 @@ from lib.access import User
 from lib.cases.markers import case_markers
 from lib.store.db import session_scope
 from lib.ui import cache
+from lib.ui.figure import prepared
 
 
 def student_charts(version: str, user: User, student_id: str, show_median: bool) -> None:
@@ -17,5 +18,5 @@ def student_charts(version: str, user: User, student_id: str, show_median: bool)
         markers = case_markers(session, user, student_id)
     figures = cache.student_figures(version, user, student_id, show_median, markers)
     for source, item in figures.items():
-        st.plotly_chart(item["figure"], key=f"student_timeline_{source}")
+        st.plotly_chart(prepared(item["figure"]), key=f"student_timeline_{source}")
         st.caption(item["summary"])

@@ -13,7 +13,13 @@ from lib.compute.flags import in_force
 from lib.safe_csv import to_csv
 from lib.store.models import DataQualityEvent, Flag, Student
 from lib.views.data_quality import COLUMNS as DQ_COLUMNS
-from lib.views.filters import SEVERITY_ORDER, CohortFilters, describe, student_clauses
+from lib.views.filters import (
+    SEVERITY_ORDER,
+    CohortFilters,
+    describe,
+    student_clauses,
+    worst_flags,
+)
 
 
 def cohort_size(session: Session, user: User, f: CohortFilters) -> int:
@@ -113,17 +119,14 @@ def heatmap_students(
     session: Session, user: User, f: CohortFilters, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[str], int]:
     """One page of filtered student ids, flagged (most severe) first, and the total."""
-    worst = (
-        select(func.min(SEVERITY_ORDER))
-        .where(Flag.student_id == Student.student_id, in_force(f.week_to))
-        .scalar_subquery()
-    )
+    worst = worst_flags(f.week_to)
     clauses = student_clauses(user, f)
     total = session.scalar(select(func.count()).select_from(Student).where(*clauses)) or 0
     ids = session.scalars(
         select(Student.student_id)
         .where(*clauses)
-        .order_by(func.coalesce(worst, 9), Student.student_id)
+        .outerjoin(worst, worst.c.student_id == Student.student_id)
+        .order_by(func.coalesce(worst.c.worst, 9), Student.student_id)
         .limit(limit)
         .offset(offset)
     )

@@ -8,13 +8,14 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.compute.service import data_version as results_version
+from lib.compute.service import STATE_KEY, EngineState
 from lib.store.models import (
     CalendarPeriod,
     DailyActivity,
     Exemption,
     Flag,
     RiskModel,
+    Setting,
     StaffUser,
     WeeklyMeasure,
 )
@@ -22,16 +23,21 @@ from lib.store.results_version import measures_visible
 
 
 def data_version(session: Session) -> str:
-    """A key that changes whenever loaded data or engine results change (for caches)."""
-    base = results_version(session)
-    extra = session.execute(
+    """A key that changes whenever loaded data or engine results change (for caches).
+
+    One statement (every page run asks): the results version the last compute recorded
+    (lib.compute.service.data_version), the newest exemption and flag, the staff count and the
+    newest risk model."""
+    state, *extra = session.execute(
         select(
+            select(Setting.value).where(Setting.key == STATE_KEY).scalar_subquery(),
             select(func.max(Exemption.id)).scalar_subquery(),
             select(func.max(Flag.id)).scalar_subquery(),
             select(func.count()).select_from(StaffUser).scalar_subquery(),
             select(func.max(RiskModel.id)).scalar_subquery(),
         )
     ).one()
+    base = EngineState.from_json(state).version
     return f"{base}:{extra[0] or 0}:{extra[1] or 0}:{extra[2] or 0}:{extra[3] or 0}"
 
 

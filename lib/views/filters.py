@@ -119,6 +119,18 @@ def describe(filters: CohortFilters) -> str:
 SEVERITY_ORDER = case({"high": 0, "medium": 1, "low": 2}, value=Flag.severity, else_=3)
 
 
+def worst_flags(as_of: date | None):
+    """Subquery (student_id, worst): each student's most severe flag in force on `as_of`
+    (SEVERITY_ORDER, 0 = high), for students with one. Joined once, it ranks 40,000 students in a
+    hash join where a correlated subquery per student took seconds on PostgreSQL."""
+    return (
+        select(Flag.student_id, func.min(SEVERITY_ORDER).label("worst"))
+        .where(in_force(as_of))
+        .group_by(Flag.student_id)
+        .subquery("worst_flags")
+    )
+
+
 def not_left_before(day: date):
     """Students who had not left (withdrawn, completed, ...) before `day`: earlier years' leavers
     are in nobody's cohort or worklist, while this year's leavers stay visible with their status."""

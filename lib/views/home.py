@@ -15,7 +15,13 @@ from lib.risk import order_note, rank
 from lib.store.models import Flag, Student, WeeklyMeasure
 from lib.store.results_version import measures_visible
 from lib.views.common import default_weeks, relative_engagement
-from lib.views.filters import SEVERITY_ORDER, CohortFilters, not_left_before, student_clauses
+from lib.views.filters import (
+    SEVERITY_ORDER,
+    CohortFilters,
+    not_left_before,
+    student_clauses,
+    worst_flags,
+)
 
 
 def risk_order(session: Session) -> dict:
@@ -57,17 +63,17 @@ def my_students(
         year_start = date(last.year - (last.month < 9), 9, 1)
         clauses.append(not_left_before(year_start))
     total = session.scalar(select(func.count()).select_from(Student).where(*clauses)) or 0
-    worst = (
-        select(func.min(SEVERITY_ORDER))
-        .where(Flag.student_id == Student.student_id, in_force(last))
-        .scalar_subquery()
-    )
+    worst = worst_flags(last)
     latest = aliased(WeeklyMeasure)
     ratio = case(
         (latest.baseline > 0, latest.value / latest.baseline),
         else_=None,
     )
-    query = select(Student.student_id).where(*clauses)
+    query = (
+        select(Student.student_id)
+        .where(*clauses)
+        .outerjoin(worst, worst.c.student_id == Student.student_id)
+    )
     if last is not None:
         query = query.outerjoin(
             latest,
@@ -78,10 +84,10 @@ def my_students(
                 measures_visible(latest),
             ),
         )
-        ranking = [func.coalesce(worst, 9), func.coalesce(ratio, 99.0), Student.student_id]
+        ranking = [func.coalesce(worst.c.worst, 9), func.coalesce(ratio, 99.0), Student.student_id]
     else:
-        ranking = [func.coalesce(worst, 9), Student.student_id]
-    ids, reasons = _page(session, query, worst, ranking, limit, offset)
+        ranking = [func.coalesce(worst.c.worst, 9), Student.student_id]
+    ids, reasons = _page(session, query, worst.c.worst, ranking, limit, offset)
     if not ids:
         return pd.DataFrame(), total
     profile = pd.DataFrame(

@@ -102,15 +102,18 @@ MEASURE_COLUMNS = [
 
 def student_measures(session: Session, user: User, student_id: str) -> pd.DataFrame:
     """Every weekly measure of one student (empty when out of scope)."""
-    columns = MEASURE_COLUMNS
     if not can_view_student(session, user, student_id):
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=MEASURE_COLUMNS)
+    return _measures(session, student_id)
+
+
+def _measures(session: Session, student_id: str) -> pd.DataFrame:
     rows = session.execute(
-        select(*(getattr(WeeklyMeasure, c) for c in columns))
+        select(*(getattr(WeeklyMeasure, c) for c in MEASURE_COLUMNS))
         .where(WeeklyMeasure.student_id == student_id, measures_visible())
         .order_by(WeeklyMeasure.week_start, WeeklyMeasure.source)
     ).all()
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=MEASURE_COLUMNS)
 
 
 FLAG_COLUMNS = [
@@ -126,6 +129,10 @@ FLAG_COLUMNS = [
 def _flags(session: Session, user: User, student_id: str, *clauses) -> pd.DataFrame:
     if not can_view_student(session, user, student_id):
         return pd.DataFrame(columns=FLAG_COLUMNS)
+    return _flag_rows(session, student_id, *clauses)
+
+
+def _flag_rows(session: Session, student_id: str, *clauses) -> pd.DataFrame:
     rows = session.execute(
         select(*(getattr(Flag, c) for c in FLAG_COLUMNS))
         .where(Flag.student_id == student_id, *clauses)
@@ -149,10 +156,16 @@ def student_flags_in_force(
 def student_exemptions(session: Session, user: User, student_id: str) -> pd.DataFrame:
     """One student's exemptions (empty when out of scope); reason and note only for a role that
     may see welfare information, the others see that an authorised absence exists and its dates."""
+    if not can_view_student(session, user, student_id):
+        return _exemptions(session, user, None)
+    return _exemptions(session, user, student_id)
+
+
+def _exemptions(session: Session, user: User, student_id: str | None) -> pd.DataFrame:
     columns = ["start", "end", "reason", "note", "created_by", "created_at"]
     if not can_see_welfare(user):
         columns = ["start", "end", "created_by", "created_at"]
-    if not can_view_student(session, user, student_id):
+    if student_id is None:
         return pd.DataFrame(columns=columns)
     rows = session.execute(
         select(*(getattr(Exemption, c) for c in columns))
@@ -160,6 +173,23 @@ def student_exemptions(session: Session, user: User, student_id: str) -> pd.Data
         .order_by(Exemption.start)
     ).all()
     return without_welfare(user, pd.DataFrame(rows, columns=columns))
+
+
+def student_page(
+    session: Session, user: User, student_id: str, as_of: date | None
+) -> dict[str, object] | None:
+    """What the Student page shows of one student (profile, measures, flags, the flags in force on
+    `as_of`, exemptions) after one scope check; None when out of scope or unknown."""
+    profile = student_profile(session, user, student_id)
+    if profile is None:
+        return None
+    return {
+        "profile": profile,
+        "measures": _measures(session, student_id),
+        "flags": _flag_rows(session, student_id),
+        "in_force": _flag_rows(session, student_id, in_force(as_of)),
+        "exemptions": _exemptions(session, user, student_id),
+    }
 
 
 def cohort_median(session: Session, user: User, student_id: str) -> pd.DataFrame:
