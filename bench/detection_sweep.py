@@ -39,7 +39,22 @@ def _frames(kind: str, seed: int, students: int, work: Path, clean: bool = False
     cache = folder / "frames.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
-    planted = generate(folder, students=students, seed=seed, kind=kind, clean=clean)
+    if kind == "demo":  # the demo population (lib/demo), tuned on too
+        from datetime import date
+
+        from lib.demo import generate as demo
+
+        demo(
+            students=students,
+            seed=seed,
+            out=folder,
+            academic_year=2025,
+            until=date(2026, 7, 31),
+            system_exports=False,
+        )
+        planted = json.loads((folder / "planted.json").read_text())
+    else:
+        planted = generate(folder, students=students, seed=seed, kind=kind, clean=clean)
     url = f"sqlite:///{folder / 'store.db'}"
     (folder / "store.db").unlink(missing_ok=True)
     _load_store(folder, url)
@@ -157,6 +172,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[5, 6, 7, 8])
     parser.add_argument("--students", type=int, default=400)
+    parser.add_argument("--demo-seeds", type=int, nargs="*", default=[])
+    parser.add_argument("--demo-students", type=int, default=1000)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "detect_sweep")
     parser.add_argument("--set", nargs="*", default=[])
     parser.add_argument("--grid", nargs="*", default=[])
@@ -173,7 +190,10 @@ def main() -> None:
         for kind in args.kinds
     }
     for (seed, kind), d in data.items():
-        d["people"] = _people(seed, args.students, kind)
+        if kind != "demo":
+            d["people"] = _people(seed, args.students, kind)
+    for seed in args.demo_seeds:
+        data[(seed, "demo")] = _frames("demo", seed, args.demo_students, args.work)
     cleans = {
         seed: _frames("mixed", seed, args.students, args.work, clean=True)
         for seed in args.seeds
@@ -187,7 +207,7 @@ def main() -> None:
             r = score(d, config, cleans.get(seed) if kind == "mixed" else None)
             rows.append((seed, kind, r))
         print("==", json.dumps({k: over[k] for k in over}))
-        for kind in args.kinds:
+        for kind in [*args.kinds, *(["demo"] if args.demo_seeds else [])]:
             mine = [(s, r) for s, k, r in rows if k == kind]
             rec = [r["recall"] for _, r in mine]
             fal = [r["false_flags_per_100_student_teaching_weeks"] for _, r in mine]

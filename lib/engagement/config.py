@@ -109,8 +109,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "source_min_sessions",
-        3.0,
-        "... and, for attendance/online, usually this many sessions attended a week",
+        2.0,
+        "... and, for attendance/online, usually this many sessions attended a week (the chance of a low week at that level sets how many weeks it needs; 3 missed students who came twice a week and stopped)",
     ),
     Setting("recover_ratio", 0.8, "a flag ends in the first teaching week back at this x baseline"),
     Setting("missed_min", 3, "missed submissions: this many missing ..."),

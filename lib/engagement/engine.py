@@ -402,7 +402,9 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     st.run_index = np.where(has, np.where(low, st.run_index + 1, 0), st.run_index)
     h["n_index"] += has & ~wk.icold
     h["n_low_index"] += low & ~wk.icold
-    wk.need_index = _needed(st, "n_low_index", "n_index", st.run_index, config)
+    deep = config["deep_drop_ratio"] * wk.ibase  # a deep week: as deep as any below that
+    ifloor = _buffer_share(st.ibuf, np.fmax(wk.index, deep), config)
+    wk.need_index = _needed(st, "n_low_index", "n_index", st.run_index, config, ifloor)
 
     # one source drops while the others hold
     exp_all = np.nan_to_num(inp.expected[:, t, :], nan=1.0)  # count-measured: base = sessions
@@ -420,7 +422,10 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     st.run_source = np.where(src_known, np.where(src_low, st.run_source + 1, 0), st.run_source)
     h["n_src"] += src_known & ~wk.cold
     h["n_low_src"] += src_low
-    floor = _chance_low(inp, wk, p, config["source_drop_ratio"])
+    floor = np.fmax(
+        _chance_low(inp, wk, p, config["source_drop_ratio"]),
+        _buffer_share(st.buf, np.fmax(wk.m, config["source_drop_ratio"] * wk.base), config),
+    )
     wk.need_src = _needed(
         st, "n_low_src", "n_src", st.run_source, config, floor, config["source_surprise"]
     )
@@ -463,6 +468,16 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     wk.missed_tail = np.minimum(in_run, this_week)
     wk.submitted_all = (window <= 0) | ((due_now > 0) & (missed_now <= 0))  # back to submitting
     return window
+
+
+def _buffer_share(buf: np.ndarray, limit: np.ndarray, config: dict) -> np.ndarray:
+    """The share of a student's learned weeks (the ring buffer) at most `limit` (as low as this
+    week, or a drop anyway): how often such a week is part of their usual pattern (isolated low
+    weeks are learned: fortnightly and bursty users), as low / (n + 1); NaN with fewer than
+    min_history learned weeks."""
+    n = (~np.isnan(buf)).sum(-1)
+    low = (buf <= limit[..., None]).sum(-1)
+    return np.where(n >= int(config["min_history"]), low / (n + 1.0), np.nan)
 
 
 def _chance_low(inp: Inputs, wk: Week, p: dict, ratio: float) -> np.ndarray:
