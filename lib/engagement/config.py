@@ -42,8 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "accept_ratio",
-        0.5,
-        "a week enters the baseline only if value >= this x baseline (drops never drag it down)",
+        0.25,
+        "a week enters the baseline only if value >= this x baseline (drops never drag it down; a low week is learned once the next is back; 0.5 kept a sparse user's ordinary low weeks out, so their baseline sat too high: tuned on the independent tuning seeds)",
     ),
     Setting("cold_accept_ratio", 0.25, "the same during cold start, against the cohort prior"),
     Setting("index_cap", 2.0, "a source's value/baseline ratio is capped here inside the index"),
@@ -73,6 +73,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("drop_ratio", 0.55, "index drop: index at most this (1.0 = usual) ..."),
     Setting("z_threshold", 2.0, "... and robust z-score at most -this (robust_z detector)"),
+    Setting(
+        "deep_drop_ratio",
+        0.35,
+        "... or the index at most this, whatever the z-score (a noisy student's deep drop: a wide spread hid even weeks of nothing)",
+    ),
     Setting(
         "cold_drop_ratio",
         0.3,
@@ -104,8 +109,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "source_min_sessions",
-        3.0,
-        "... and, for attendance/online, usually this many sessions attended a week",
+        2.0,
+        "... and, for attendance/online, usually this many sessions attended a week (the chance of a low week at that level sets how many weeks it needs; 3 missed students who came twice a week and stopped)",
     ),
     Setting("recover_ratio", 0.8, "a flag ends in the first teaching week back at this x baseline"),
     Setting("missed_min", 3, "missed submissions: this many missing ..."),
@@ -128,8 +133,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_run_weeks", 5, "... needing at most this many consecutive weeks"),
     Setting(
         "missed_surprise",
-        0.02,
-        "missed submissions (besides other sources) flag only when the window's misses are this unlikely at the student's own earlier miss rate, itself uncertain (checked every week, so small)",
+        0.001,
+        "missed submissions (besides other sources) flag only when the window's misses are this unlikely at the student's own earlier miss rate, itself uncertain (checked every week, so small: 0.02 flagged steady low submitters' scattered misses) ...",
+    ),
+    Setting(
+        "missed_run_surprise",
+        0.005,
+        "... or when at least missed_min dues in a row (every due since the student last submitted) are this unlikely at that rate (a stop, not scattered misses)",
     ),
     Setting(
         "source_surprise",

@@ -199,6 +199,7 @@ class Week:
     missed_ok: np.ndarray | None = None  # (S,) the missed window is unusual for the student
     submitted_all: np.ndarray | None = None  # (S,) nothing missed lately, or all due submitted
     missed_tail: np.ndarray | None = None  # (S,) chance of the run of misses at their own rate
+    missed_run: np.ndarray | None = None  # (S,) chance of the run alone (dues missed in a row)
 
 
 def _source_setting_arrays(inp: Inputs, config: dict) -> dict:
@@ -392,12 +393,18 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
         warm_low = st.ewma <= config["ewma_threshold"]
     else:
         z = (wk.index - wk.ibase) / wk.ispread
-        warm_low = (wk.rel <= config["drop_ratio"]) & (z <= -config["z_threshold"])
+        # a deep drop is low however noisy the student's usual index (a wide spread would
+        # otherwise hide even a week of nothing); its run still needs to be unusual for them
+        warm_low = (wk.rel <= config["drop_ratio"]) & (
+            (z <= -config["z_threshold"]) | (wk.rel <= config["deep_drop_ratio"])
+        )
     low = has & np.where(wk.icold, wk.index <= config["cold_drop_ratio"], warm_low)
     st.run_index = np.where(has, np.where(low, st.run_index + 1, 0), st.run_index)
     h["n_index"] += has & ~wk.icold
     h["n_low_index"] += low & ~wk.icold
-    wk.need_index = _needed(st, "n_low_index", "n_index", st.run_index, config)
+    deep = config["deep_drop_ratio"] * wk.ibase  # a deep week: as deep as any below that
+    ifloor = _buffer_share(st.ibuf, np.fmax(wk.index, deep), config)
+    wk.need_index = _needed(st, "n_low_index", "n_index", st.run_index, config, ifloor)
 
     # one source drops while the others hold
     exp_all = np.nan_to_num(inp.expected[:, t, :], nan=1.0)  # count-measured: base = sessions
@@ -415,7 +422,10 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     st.run_source = np.where(src_known, np.where(src_low, st.run_source + 1, 0), st.run_source)
     h["n_src"] += src_known & ~wk.cold
     h["n_low_src"] += src_low
-    floor = _chance_low(inp, wk, p, config["source_drop_ratio"])
+    floor = np.fmax(
+        _chance_low(inp, wk, p, config["source_drop_ratio"]),
+        _buffer_share(st.buf, np.fmax(wk.m, config["source_drop_ratio"] * wk.base), config),
+    )
     wk.need_src = _needed(
         st, "n_low_src", "n_src", st.run_source, config, floor, config["source_surprise"]
     )
@@ -450,6 +460,7 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     due_before = np.maximum(h["n_due"] - run, missed_before)
     a, b = low + missed_before, max(weeks - low, 1e-6) + due_before - missed_before
     in_run = betabinom.sf(run - 1, run.astype(int), a, b)
+    wk.missed_run = np.where(run >= config["missed_min"], in_run, 1.0)
     # ... or this week's misses of its dues (some submitted, some not), at the rate before it
     missed_before = h["n_missed"] - missed_now
     a, b = low + missed_before, max(weeks - low, 1e-6) + h["n_due"] - due_now - missed_before
@@ -457,6 +468,16 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     wk.missed_tail = np.minimum(in_run, this_week)
     wk.submitted_all = (window <= 0) | ((due_now > 0) & (missed_now <= 0))  # back to submitting
     return window
+
+
+def _buffer_share(buf: np.ndarray, limit: np.ndarray, config: dict) -> np.ndarray:
+    """The share of a student's learned weeks (the ring buffer) at most `limit` (as low as this
+    week, or a drop anyway): how often such a week is part of their usual pattern (isolated low
+    weeks are learned: fortnightly and bursty users), as low / (n + 1); NaN with fewer than
+    min_history learned weeks."""
+    n = (~np.isnan(buf)).sum(-1)
+    low = (buf <= limit[..., None]).sum(-1)
+    return np.where(n >= int(config["min_history"]), low / (n + 1.0), np.nan)
 
 
 def _chance_low(inp: Inputs, wk: Week, p: dict, ratio: float) -> np.ndarray:
@@ -531,7 +552,13 @@ def _start_flags(inp: Inputs, st: State, wk: Week, window: np.ndarray, config: d
     others = np.delete(measured, k_sub, axis=1) if k_sub >= 0 else measured
     alone = ~others.any(1)
     needed = np.where(alone, config["missed_min_alone"], config["missed_min"])
-    usual = np.where(alone, wk.missed_tail <= config["missed_alone_surprise"], wk.missed_ok)
+    # besides other sources: the window's misses very unlikely, or a run of them (every due
+    # missed since the student last submitted: a stop, not scattered misses) unlikely
+    usual = np.where(
+        alone,
+        wk.missed_tail <= config["missed_alone_surprise"],
+        wk.missed_ok | (wk.missed_run <= config["missed_run_surprise"]),
+    )
     new_missed = (window >= needed) & usual & (st.open_id[:, COLUMN[MISSED]] < 0) & live
     new_missed &= inp.missed[:, t] > 0
     sev_missed = np.where(window >= needed + 1, 2, 1)
