@@ -152,10 +152,12 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.out or tempfile.mkdtemp(prefix="risk_"))
     load_before = os.getloadavg()
-    runs = [
-        one_seed(int(s), args.students, args.past_years, args.past_students, work, args.gb)
-        for s in args.seeds.split(",")
-    ]
+    runs = []
+    for seed in args.seeds.split(","):
+        runs.append(
+            one_seed(int(seed), args.students, args.past_years, args.past_students, work, args.gb)
+        )
+        print(json.dumps(runs[-1], default=str), file=sys.stderr, flush=True)  # progress
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(

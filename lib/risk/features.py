@@ -83,13 +83,18 @@ def outcomes(session: Session) -> pd.DataFrame:
 
 
 def features(
-    session: Session, year: int, cutoff: int, students: list[str] | None = None
+    session: Session,
+    year: int,
+    cutoff: int,
+    students: list[str] | None = None,
+    weeks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per student measured in the WINDOW_WEEKS teaching weeks of `year` before its
     teaching week number `cutoff` (the cut-off week itself excluded), indexed by student_id: the
     FEATURES columns and `ratio_now` (the last week's index against the student's usual level,
-    NaN when not measured), which with `severity_now` is the Home worklist's rule order."""
-    weeks = teaching_weeks(session)
+    NaN when not measured), which with `severity_now` is the Home worklist's rule order.
+    `weeks`: teaching_weeks(session), when the caller has it."""
+    weeks = teaching_weeks(session) if weeks is None else weeks
     year_weeks = weeks[(weeks["year"] == year) & (weeks["number"] < cutoff)]
     mine = year_weeks[year_weeks["number"] >= cutoff - WINDOW_WEEKS]
     columns = [*FEATURES, "ratio_now"]
@@ -221,9 +226,9 @@ def _in_force(session: Session, week: date) -> pd.Series:
     return flags["severity"].map(SEVERITY_CODE).fillna(1).groupby(flags["student_id"]).max()
 
 
-def cutoff_date(session: Session, year: int, cutoff: int) -> date | None:
-    """The Monday of teaching week `cutoff` of `year` (None when the year has fewer weeks)."""
-    weeks = teaching_weeks(session)
+def cutoff_date(weeks: pd.DataFrame, year: int, cutoff: int) -> date | None:
+    """The Monday of teaching week `cutoff` of `year` in teaching_weeks() (None when the year has
+    fewer weeks)."""
     rows = weeks[(weeks["year"] == year) & (weeks["number"] == cutoff)]
     return rows["week_start"].iloc[0].date() if len(rows) else None
 

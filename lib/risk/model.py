@@ -51,18 +51,21 @@ LABEL_WEEKS = 8  # the risk: withdrawing within this many calendar weeks of the 
 C = 1.0  # the logistic regression's inverse regularisation: fixed, never chosen on a test year
 
 
-def year_samples(session: Session, year: int, out: pd.DataFrame, n_weeks: int) -> pd.DataFrame:
+def year_samples(
+    session: Session, year: int, out: pd.DataFrame, weeks: pd.DataFrame
+) -> pd.DataFrame:
     """Features at each cut-off of one complete year (student_id a column), labelled 1 when the
     student withdrew within LABEL_WEEKS after it (students who had left before the cut-off are
-    left out)."""
+    left out). `weeks`: teaching_weeks(session)."""
+    n_weeks = int((weeks["year"] == year).sum())
     year_end = pd.Timestamp(date(year + 1, 9, 1))
     left_on = out.set_index("student_id")["withdrawn_on"]
     parts = []
     for cutoff in CUTOFFS:
         if cutoff >= n_weeks:
             break
-        day = cutoff_date(session, year, cutoff)
-        frame = features(session, year, cutoff)
+        day = cutoff_date(weeks, year, cutoff)
+        frame = features(session, year, cutoff, weeks=weeks)
         if day is None or frame.empty:
             continue
         left = left_on.reindex(frame.index)
@@ -80,8 +83,7 @@ def samples_by_year(session: Session) -> tuple[dict[int, pd.DataFrame], list[int
     weeks = teaching_weeks(session)
     years = [int(y) for y in sorted(weeks["year"].unique())]
     out = outcomes(session)
-    counts = weeks.groupby("year").size()
-    return {y: year_samples(session, y, out, int(counts[y])) for y in years[:-1]}, years
+    return {y: year_samples(session, y, out, weeks) for y in years[:-1]}, years
 
 
 def fit(train: pd.DataFrame, names: list[str] | None = None) -> dict:
@@ -299,7 +301,7 @@ def rank(session: Session, student_ids: list[str], as_of: date | None = None) ->
         return blank[columns]
     year = int(weeks["year"].max())
     cutoff = int(weeks.loc[weeks["year"] == year, "number"].max()) + 1
-    frame = features(session, year, cutoff, list(student_ids))
+    frame = features(session, year, cutoff, list(student_ids), weeks=weeks)
     model = row.model
     scores = _apply(model, frame) if len(frame) else np.array([])
     z = (frame[model["features"]].to_numpy(float) - np.array(model["mean"])) / np.array(
