@@ -150,16 +150,20 @@ def features(
     flags["weight"] = flags["severity"].map(SEVERITY_WEIGHT).fillna(1)
     out["flag_score"] = flags.groupby("student_id")["weight"].sum()
     out["severity_now"] = _in_force(session, last)
+    cut = (pd.Timestamp(last) + pd.Timedelta(days=7)).to_pydatetime()  # the cut-off's Monday
     subs = query_frame(
         session,
-        select(Submission.student_id, Submission.status).where(
-            Submission.due_at >= pd.Timestamp(first).to_pydatetime(),
-            Submission.due_at < (pd.Timestamp(last) + pd.Timedelta(days=7)).to_pydatetime(),
+        select(Submission.student_id, Submission.due_at, Submission.submitted_at).where(
+            Submission.due_at >= pd.Timestamp(first).to_pydatetime(), Submission.due_at < cut
         ),
-        ["student_id", "status"],
+        ["student_id", "due_at", "submitted_at"],
     )
-    out["missed"] = subs[subs["status"] == "missing"].groupby("student_id").size()
-    out["late"] = subs[subs["status"] == "late"].groupby("student_id").size()
+    # as known at the cut-off (a submission made after it was still missing then), not as the
+    # stored status knows it in the end
+    made = pd.to_datetime(subs["submitted_at"])
+    made = made.where(made < pd.Timestamp(cut))
+    out["missed"] = subs[made.isna()].groupby("student_id").size()
+    out["late"] = subs[made > pd.to_datetime(subs["due_at"])].groupby("student_id").size()
     out = out.reindex(columns=columns)
     for column in ("flag_score", "missed", "late", "severity_now", "silent_share"):
         out[column] = out[column].fillna(0.0)
