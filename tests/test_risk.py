@@ -116,3 +116,59 @@ def test_order_by_risk_orders_by_score_only_when_the_model_is_in_use(store):
     ordered = scores.loc[list(by_risk["student_id"])].fillna(-1).to_numpy()
     assert (ordered[:-1] >= ordered[1:]).all()
     assert sorted(by_risk["student_id"]) == sorted(ids)
+
+
+def test_the_rule_score_is_the_home_worklists_order(store):
+    """The bench compares the model with the order Home really uses: worst flag in force, then
+    the lowest index against usual in the latest week (student id breaking ties)."""
+    from lib.access import User
+    from lib.risk.features import features, rule_score, teaching_weeks
+    from lib.views.home import my_students
+
+    with session_scope(store) as session:
+        row = session.scalars(select(RiskModel).order_by(RiskModel.version.desc())).first()
+        if row is not None:
+            row.in_use = False  # Home in the rule order
+            session.flush()
+        shown, total = my_students(session, User("w", "wellbeing"), limit=1000)
+        weeks = teaching_weeks(session)
+        year = int(weeks["year"].max())
+        cutoff = int(weeks.loc[weeks["year"] == year, "number"].max()) + 1
+        frame = features(session, year, cutoff, list(shown["student_id"]), weeks=weeks)
+        session.rollback()
+    assert total == len(shown) > 50
+    score = rule_score(frame)
+    ids = frame.index.to_numpy().astype(str)
+    ours = list(ids[np.lexsort((ids, -score))])
+    home = [s for s in shown["student_id"] if s in set(ids)]
+    assert int((frame["severity_now"] > 0).sum()) > 0
+    assert ours == home
+
+
+def test_held_out_scores_and_their_intervals():
+    from sklearn.metrics import roc_auc_score
+
+    from lib.risk.evaluate import auc, compare, precision_top
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random(400) < 0.1).astype(int)
+    good = labels + rng.normal(0, 0.8, 400)
+    noise = rng.normal(0, 1, 400)
+    weeks = np.repeat([4, 6, 8, 10], 100)
+    students = np.tile(np.arange(100), 4)
+    assert auc(good, labels) == pytest.approx(roc_auc_score(labels, good))
+    assert auc(np.zeros(400), labels) == 0.5  # ties count a half
+    # the top 10% of each week's list: 10 a week, pooled
+    perfect = labels.astype(float)
+    tops = [labels[weeks == w].sum() for w in (4, 6, 8, 10)]
+    assert precision_top(perfect, labels, weeks) == pytest.approx(
+        sum(min(t, 10) for t in tops) / 40
+    )
+    out = compare({"good": good, "noise": noise}, labels, weeks, students, resamples=200)
+    for name in ("good", "noise"):
+        low, high = out[name]["roc_auc_ci95"]
+        assert low <= out[name]["roc_auc"] <= high
+    assert out["good"]["roc_auc"] > 0.75 and out["noise"]["roc_auc"] < 0.65
+    diff = out["good_minus_noise"]["roc_auc"]
+    assert diff["ci95"][0] > 0 and diff["share_higher"] == 1.0
+    assert out["students"] == 100 and out["samples"] == 400

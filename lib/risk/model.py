@@ -8,14 +8,16 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lib.risk.evaluate import RESAMPLES, compare
 from lib.risk.features import (
     FEATURES,
+    FIRST_WEEKS,
     RECENT_WEEKS,
+    SLOPE_WEEKS,
     WINDOW_WEEKS,
     cutoff_date,
     features,
@@ -25,110 +27,153 @@ from lib.risk.features import (
 )
 from lib.store.models import RiskModel
 
-MODEL_VERSION = 2  # the feature set and model form (a stored model of another form is not used)
-# The features the model learns from: each relative to the student's own usual level, or counts.
-# The absolute cohort-scaled source levels and the window's mean index are left out: they differ
-# between cohorts and years more than between leavers and stayers (version 1 used them).
+MODEL_VERSION = 3  # the feature set and model form (a stored model of another form is not used)
+# The features the model learns from: each relative to the student's own usual level, counts, or
+# the trajectory. The absolute cohort-scaled source levels and the window's mean index are left
+# out: they differ between cohorts and years more than between leavers and stayers (version 1).
 MODEL_FEATURES = [
+    "severity_now",
     "flag_score",
     "missed",
     "late",
     "index_recent",
     "index_trend",
     "index_low_share",
+    "index_slope",
+    "weeks_since_active",
+    "silent_share",
+    "first_weeks",
     "attendance_recent",
     "vle_recent",
 ]
 CUTOFFS = range(4, 25, 2)  # teaching weeks into a year at which past years are sampled
-TOP_SHARE = 0.10
 LABEL_WEEKS = 8  # the risk: withdrawing within this many calendar weeks of the cut-off
+C = 1.0  # the logistic regression's inverse regularisation: fixed, never chosen on a test year
 
 
-def _samples(session: Session, year: int, out: pd.DataFrame, n_weeks: int) -> pd.DataFrame:
-    """Features at each cut-off of one complete year, labelled 1 when the student withdrew within
-    LABEL_WEEKS after it (students who had left before the cut-off are left out)."""
+def year_samples(
+    session: Session, year: int, out: pd.DataFrame, weeks: pd.DataFrame
+) -> pd.DataFrame:
+    """Features at each cut-off of one complete year (student_id a column), labelled 1 when the
+    student withdrew within LABEL_WEEKS after it (students who had left before the cut-off are
+    left out). `weeks`: teaching_weeks(session)."""
+    n_weeks = int((weeks["year"] == year).sum())
     year_end = pd.Timestamp(date(year + 1, 9, 1))
+    left_on = out.set_index("student_id")["withdrawn_on"]
     parts = []
     for cutoff in CUTOFFS:
         if cutoff >= n_weeks:
             break
-        day = cutoff_date(session, year, cutoff)
-        frame = features(session, year, cutoff)
+        day = cutoff_date(weeks, year, cutoff)
+        frame = features(session, year, cutoff, weeks=weeks)
         if day is None or frame.empty:
             continue
-        left = out.set_index("student_id")["withdrawn_on"].reindex(frame.index)
-        gone = left < pd.Timestamp(day)
-        frame = frame[~gone.to_numpy()]
-        left = left[~gone.to_numpy()]
+        left = left_on.reindex(frame.index)
+        gone = (left < pd.Timestamp(day)).to_numpy()
+        frame, left = frame[~gone], left[~gone]
         end = min(pd.Timestamp(day) + pd.Timedelta(weeks=LABEL_WEEKS), year_end)
         frame = frame.assign(label=((left >= pd.Timestamp(day)) & (left < end)).astype(int))
-        parts.append(frame.assign(year=year, cutoff=cutoff))
-    return pd.concat(parts) if parts else pd.DataFrame()
+        parts.append(frame.assign(year=year, cutoff=cutoff).reset_index())
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def precision_at(scores: np.ndarray, labels: np.ndarray, share: float = TOP_SHARE) -> float:
-    """Share of withdrawers among the top `share` of scores."""
-    n = max(int(round(len(scores) * share)), 1)
-    top = np.argsort(-scores, kind="stable")[:n]
-    return float(labels[top].mean())
+def samples_by_year(session: Session) -> tuple[dict[int, pd.DataFrame], list[int]]:
+    """Every complete year's samples (the latest year with teaching weeks is still going on and
+    left out), and all the years with teaching weeks."""
+    weeks = teaching_weeks(session)
+    years = [int(y) for y in sorted(weeks["year"].unique())]
+    out = outcomes(session)
+    return {y: year_samples(session, y, out, weeks) for y in years[:-1]}, years
 
 
-def _scores(scores: np.ndarray, labels: np.ndarray) -> dict:
-    auc = roc_auc_score(labels, scores) if 0 < labels.sum() < len(labels) else float("nan")
+def fit(train: pd.DataFrame, names: list[str] | None = None) -> dict:
+    """A logistic regression on standardised features (unweighted, so its scores are calibrated
+    probabilities), as plain JSON."""
+    names = list(names or MODEL_FEATURES)
+    x = train[names].to_numpy(float)
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=C, max_iter=2000)
+    model.fit(scaler.transform(x), train["label"].to_numpy())
     return {
-        "roc_auc": round(float(auc), 4),
-        "precision_top_10pct": round(precision_at(scores, labels), 4),
+        "version": MODEL_VERSION,
+        "features": names,
+        "mean": scaler.mean_.tolist(),
+        "scale": np.where(scaler.scale_ > 0, scaler.scale_, 1.0).tolist(),
+        "coef": model.coef_[0].tolist(),
+        "intercept": float(model.intercept_[0]),
     }
 
 
-def train(session: Session, trained_by: str = "cli") -> dict:
+def worklist_scores(model: dict, test: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The two orders of each cut-off's worklist: `model` (flagged students by learned risk, then
+    the others in the rule order, as Home shows it when the model is in use) and `rule_based`."""
+    rule = rule_score(test)
+    flagged = test["severity_now"].to_numpy(float) > 0
+    learned = np.where(flagged, 10_000.0 + _apply(model, test), rule)
+    return {"model": learned, "rule_based": rule}
+
+
+def held_out(model: dict, test: pd.DataFrame, resamples: int = RESAMPLES) -> dict:
+    """Both orders' scores on a held-out year: on the whole worklist (what decides), among the
+    flagged students only (where the model acts) and with the model ranking every student."""
+    labels = test["label"].to_numpy()
+    weeks = test["cutoff"].to_numpy()
+    ids = test["student_id"].astype(str).to_numpy()
+    orders = worklist_scores(model, test)
+    flagged = test["severity_now"].to_numpy(float) > 0
+    everyone = {"model": _apply(model, test), "rule_based": orders["rule_based"]}
+    out = compare(orders, labels, weeks, ids, resamples=resamples)
+    out["flagged_only"] = compare(
+        {k: v[flagged] for k, v in orders.items()},
+        labels[flagged],
+        weeks[flagged],
+        ids[flagged],
+        resamples=resamples,
+    )
+    out["model_for_everyone"] = compare(everyone, labels, weeks, ids, resamples=resamples)
+    out["brier"] = round(float(np.mean((everyone["model"] - labels) ** 2)), 4)
+    return out
+
+
+def beats(scores: dict) -> bool:
+    """The model's worklist order beats the rule order on the held-out year: a higher ROC AUC and
+    at least the same precision in the top 10% of each week's list."""
+    model, rules = scores["model"], scores["rule_based"]
+    return bool(
+        model["roc_auc"] > rules["roc_auc"]
+        and model["precision_top_10pct"] >= rules["precision_top_10pct"]
+    )
+
+
+def train(session: Session, trained_by: str = "cli", resamples: int = RESAMPLES) -> dict:
     """Fit on every complete year but the latest, test on the latest complete year, compare with
     the rule-based order and store the model (in use only when it beats that order)."""
-    weeks = teaching_weeks(session)
-    years = sorted(weeks["year"].unique())
-    complete = years[:-1]  # the latest year is still going on
+    by_year, years = samples_by_year(session)
+    complete = sorted(by_year)
     if len(complete) < 2:
         raise ValueError(
             "training needs at least two complete earlier academic years with outcomes "
             f"(years with teaching weeks: {', '.join(map(str, years)) or 'none'})"
         )
-    out = outcomes(session)
-    counts = weeks.groupby("year").size()
     test_year, train_years = complete[-1], complete[:-1]
-    train = pd.concat([_samples(session, y, out, int(counts[y])) for y in train_years])
-    test = _samples(session, test_year, out, int(counts[test_year]))
+    train = pd.concat([by_year[y] for y in train_years])
+    test = by_year[test_year]
     if train.empty or test.empty or train["label"].nunique() < 2:
         raise ValueError(
             "training needs withdrawals (status withdrawn with a status_date) in the earlier years"
         )
-    names = list(MODEL_FEATURES)
-    scaler = StandardScaler().fit(train[names].to_numpy(float))
-    fit = LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000)
-    fit.fit(scaler.transform(train[names].to_numpy(float)), train["label"].to_numpy())
-    model = {
-        "version": MODEL_VERSION,
-        "features": names,
-        "mean": scaler.mean_.tolist(),
-        "scale": scaler.scale_.tolist(),
-        "coef": fit.coef_[0].tolist(),
-        "intercept": float(fit.intercept_[0]),
-    }
-    labels = test["label"].to_numpy()
-    learned = _scores(_apply(model, test[names]), labels)
-    rules = _scores(rule_score(test), labels)
-    in_use = bool(
-        learned["roc_auc"] > rules["roc_auc"]
-        and learned["precision_top_10pct"] >= rules["precision_top_10pct"]
+    model = fit(train)
+    scores = held_out(model, test, resamples=resamples)
+    in_use = beats(scores)
+    scores.update(
+        {
+            "test_samples": int(len(test)),
+            "test_withdrawals": int(test["label"].sum()),
+            "train_samples": int(len(train)),
+            "train_withdrawals": int(train["label"].sum()),
+            "cutoffs": [int(c) for c in sorted(test["cutoff"].unique())],
+        }
     )
-    scores = {
-        "model": learned,
-        "rule_based": rules,
-        "test_samples": int(len(test)),
-        "test_withdrawals": int(labels.sum()),
-        "train_samples": int(len(train)),
-        "train_withdrawals": int(train["label"].sum()),
-        "cutoffs": [int(c) for c in sorted(test["cutoff"].unique())],
-    }
     version = (session.scalar(select(func.max(RiskModel.version))) or 0) + 1
     row = RiskModel(
         version=version,
@@ -200,6 +245,9 @@ def order_note(session: Session) -> dict:
         f"{scores['rule_based']['roc_auc']:.2f}, precision in the top 10% "
         f"{scores['model']['precision_top_10pct']:.0%} vs {scores['rule_based']['precision_top_10pct']:.0%}"
     )
+    diff = scores.get("model_minus_rule_based", {}).get("roc_auc", {}).get("ci95")
+    if diff and all(np.isfinite(diff)):
+        figures += f"; 95% interval of the AUC difference {diff[0]:+.2f} to {diff[1]:+.2f}"
     if row.in_use:
         text = (
             f"Flagged students are ordered by the withdrawal-risk model (version {row.version}, "
@@ -222,9 +270,11 @@ def _reasons(model: dict, values: pd.Series, z: np.ndarray, n: int = 3) -> list[
             break
         name = model["features"][j]
         v = float(values[name])
-        if name == "index_trend":
+        if name in ("index_trend", "index_slope"):
             v = max(v, 0.0)
-        out.append(FEATURES[name].format(v=v, w=WINDOW_WEEKS, r=RECENT_WEEKS))
+        out.append(
+            FEATURES[name].format(v=v, w=WINDOW_WEEKS, r=RECENT_WEEKS, s=SLOPE_WEEKS, f=FIRST_WEEKS)
+        )
     return out
 
 
@@ -251,7 +301,7 @@ def rank(session: Session, student_ids: list[str], as_of: date | None = None) ->
         return blank[columns]
     year = int(weeks["year"].max())
     cutoff = int(weeks.loc[weeks["year"] == year, "number"].max()) + 1
-    frame = features(session, year, cutoff, list(student_ids))
+    frame = features(session, year, cutoff, list(student_ids), weeks=weeks)
     model = row.model
     scores = _apply(model, frame) if len(frame) else np.array([])
     z = (frame[model["features"]].to_numpy(float) - np.array(model["mean"])) / np.array(
