@@ -66,8 +66,27 @@ def _weekly_expected(session: Session, dialect: str, window: Window = None) -> p
     )
     sessions["academic_year"] = sessions["academic_year"].astype(np.int64)
     enrolled["academic_year"] = enrolled["academic_year"].astype(np.int64)
+    # one row per enrolment and session week (millions at university scale): texts as categories
+    # (sorted: they order as the texts do), numbers as numbers, never Python objects
+    texts = {
+        column: pd.CategoricalDtype(
+            sorted({str(v) for f in frames for v in f[column].unique() if v is not None})
+        )
+        for column, frames in (
+            ("student_id", (explicit, enrolled)),
+            ("module_code", (explicit, sessions, enrolled)),
+        )
+    }
+    typed = {**texts, "week": np.int64, "online": bool, "sessions": np.int64}
+    for frame in (explicit, sessions, enrolled):
+        for column, dtype in typed.items():
+            if column in frame:
+                frame[column] = frame[column].astype(dtype)
     cohort = enrolled.merge(sessions, on=["module_code", "academic_year"])[EXPECTED_COLUMNS]
-    return pd.concat([explicit, cohort], ignore_index=True)
+    expected = pd.concat([explicit, cohort], ignore_index=True)
+    # module codes as the engine's other frames carry them (references to the few codes)
+    expected["module_code"] = expected["module_code"].astype(object)
+    return expected
 
 
 def _weekly_submissions(session: Session, dialect: str, window: Window = None) -> pd.DataFrame:
