@@ -75,14 +75,16 @@ def floor_url(store: str, folder: Path) -> str:
 
 
 def settle(store: str) -> None:
-    """Before each timed part: the writes of the part before it flushed (a PostgreSQL checkpoint,
-    the OS's dirty pages), so that neither part pays for the other's writes."""
+    """Before each timed part: the work the part before it left behind done first (PostgreSQL's
+    vacuum of the rows just loaded, which autovacuum would otherwise run during the floor, and a
+    checkpoint; the OS's dirty pages), so that neither part pays for the other's writes."""
     os.sync()
     if store.startswith("postgresql"):
         from sqlalchemy import create_engine, text
 
         admin = create_engine(store, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
+            conn.execute(text("VACUUM (ANALYZE)"))
             conn.execute(text("CHECKPOINT"))
         admin.dispose()
 
