@@ -624,7 +624,9 @@ def main(argv: list[str] | None = None) -> int:
         memory["end_second_wave"] = round(end, 1)
         memory["growth_per_session_beyond_shared_caches"] = round((end - after) / args.sessions, 1)
     result["server_memory_mb"] = memory
-    result["target_p95_met"] = bool(result["p95_seconds"] <= 3.0)
+    result["target_p95_met"] = bool(result["p95_seconds"] <= 3.0)  # the first wave: cold caches
+    if second is not None:
+        second["target_p95_met"] = bool(second["p95_seconds"] <= 3.0)
     result["load_average_1m_after"] = round(os.getloadavg()[0], 1)  # a shared machine shows here
     print(json.dumps(result, indent=1))
     return 0
