@@ -161,7 +161,7 @@ def main() -> None:
             key=Keys.COHORT_EXPORT,
             on_click="ignore",
         )
-    contact_impact_section(user)
+    contact_impact_section(user, version)
 
 
 main()

@@ -55,7 +55,7 @@ def header(student_id: str, profile: dict) -> None:
         )
 
 
-def timelines(user: User, version: str, student_id: str, bundle: dict, as_of) -> None:
+def timelines(user: User, version: str, student_id: str, bundle: dict) -> None:
     measures = bundle["measures"]
     if measures.empty:
         empty_store_notice(f"weekly measures for {escape_markdown(student_id)}")
@@ -69,11 +69,8 @@ def timelines(user: User, version: str, student_id: str, bundle: dict, as_of) ->
         "Green band: the student's usual range. Red: flagged weeks. Grey: vacations and non-teaching weeks. Blue: exemptions. Purple triangles: case contacts and ladder steps."
     )
     with st.expander("Weekly table"):
-        shown = measures if as_of is None else measures[measures["week_start"] <= as_of]
-        table = shown.pivot_table(
-            index="week_start", columns="source", values="value", aggfunc="first"
-        )
-        st.dataframe(table.sort_index(ascending=False), width="stretch", key="student_weekly_table")
+        table = cache.weekly_table(version, user, student_id)
+        st.dataframe(table, width="stretch", key="student_weekly_table")
 
 
 def exemptions(user: User, student_id: str, bundle: dict) -> None:
@@ -123,13 +120,12 @@ def main() -> None:
         st.stop()
     log_view(user, "student page", [student_id])
     header(student_id, bundle["profile"])
-    _, as_of = cache.default_weeks(version)
     for row in bundle["in_force"].itertuples():
         st.error(
             f"**{escape_markdown(row.kind.replace('_', ' '))}** ({escape_markdown(row.severity)}) "
             f"since week of {row.week_start}: {escape_markdown(row.explanation)}"
         )
-    timelines(user, version, student_id, bundle, as_of)
+    timelines(user, version, student_id, bundle)
     student_case_section(user, student_id)  # cases wing
     st.subheader("Flags")
     if bundle["flags"].empty:

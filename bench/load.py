@@ -18,7 +18,8 @@ same sessions and number of views, each the cheapest signed-in page run), each r
 memory at start (after a first login-page run on each, which imports the app), after the
 reference session and with every session still connected at the end of
 each wave (server_memory_mb sums them; the second wave's growth per session is what a session holds
-beyond the shared caches), the CPU seconds the replicas and the clients used during the sessions,
+beyond the shared caches), the CPU seconds the replicas, their PostgreSQL backends (on this machine)
+and the clients used during the sessions,
 and the machine's load average.
 
     python bench/load.py [--students 40000] [--sessions 30] [--rounds 3] [--store URL] [--reuse]
@@ -69,7 +70,29 @@ def store_url(base: str) -> str:
     if base.startswith("sqlite"):
         return base
     sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{SCHEMA}"
+    return f"{base}{sep}options=-csearch_path%3D{SCHEMA}&application_name={SCHEMA}"
+
+
+def db_backends(url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the bench's store (named by its
+    application_name; the database runs on this machine), by pid; none for SQLite."""
+    if url.startswith("sqlite"):
+        return {}
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": SCHEMA},
+        ).all()
+    engine.dispose()
+    return {pid: cpu_seconds([pid]) for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
+def db_cpu_since(url: str, before: dict[int, float]) -> float:
+    """CPU seconds the store's backends used since `before` (backends started since count whole)."""
+    return round(sum(cpu - before.get(pid, 0.0) for pid, cpu in db_backends(url).items()), 1)
 
 
 def reset_store(base: str) -> None:
@@ -547,7 +570,9 @@ def main(argv: list[str] | None = None) -> int:
             result["rss_mb_after"] = rss(pids)
 
         started, cpu, own = time.perf_counter(), cpu_seconds(pids), time.process_time()
+        db = db_backends(url)
         timings = run(users, at_end)
+        result["db_cpu_seconds"] = db_cpu_since(url, db)
         result["wall_seconds"] = round(time.perf_counter() - started, 1)
         # the replicas' share of the machine's 2 cores while the sessions ran (the clients, nginx
         # and other users of the machine take the rest)
@@ -561,18 +586,20 @@ def main(argv: list[str] | None = None) -> int:
             def at_end_second() -> None:
                 result["rss_mb_after_second_wave"] = rss(pids)
 
-            load, cpu = round(os.getloadavg()[0], 1), cpu_seconds(pids)
+            load, cpu, db = round(os.getloadavg()[0], 1), cpu_seconds(pids), db_backends(url)
             started = time.perf_counter()
             second = summary(run(users, at_end_second))
+            second["db_cpu_seconds"] = db_cpu_since(url, db)
             second["wall_seconds"] = round(time.perf_counter() - started, 1)
             second["server_cpu_seconds"] = round(cpu_seconds(pids) - cpu, 1)
             second["load_average_1m_before"] = load
             # the floor in the same run: as many views by the same sessions, each the cheapest
             # signed-in page run, so that the waves' figures can be read against what the
             # machine (its load included) gives any page run at this concurrency
-            load, cpu = round(os.getloadavg()[0], 1), cpu_seconds(pids)
+            load, cpu, db = round(os.getloadavg()[0], 1), cpu_seconds(pids), db_backends(url)
             started = time.perf_counter()
             floor = summary(run(users, floor=True))
+            floor["db_cpu_seconds"] = db_cpu_since(url, db)
             floor["wall_seconds"] = round(time.perf_counter() - started, 1)
             floor["server_cpu_seconds"] = round(cpu_seconds(pids) - cpu, 1)
             floor["load_average_1m_before"] = load
@@ -597,7 +624,9 @@ def main(argv: list[str] | None = None) -> int:
         memory["end_second_wave"] = round(end, 1)
         memory["growth_per_session_beyond_shared_caches"] = round((end - after) / args.sessions, 1)
     result["server_memory_mb"] = memory
-    result["target_p95_met"] = bool(result["p95_seconds"] <= 3.0)
+    result["target_p95_met"] = bool(result["p95_seconds"] <= 3.0)  # the first wave: cold caches
+    if second is not None:
+        second["target_p95_met"] = bool(second["p95_seconds"] <= 3.0)
     result["load_average_1m_after"] = round(os.getloadavg()[0], 1)  # a shared machine shows here
     print(json.dumps(result, indent=1))
     return 0

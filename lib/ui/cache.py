@@ -189,10 +189,13 @@ def student_figures(
     user: User,
     student_id: str,
     median: bool,
-    markers: pd.DataFrame | None = None,
+    marks: tuple[tuple[str, str], ...] = (),
 ) -> dict:
     """source -> {"figure", "summary"} (index first) for one student in the user's scope, on one
-    shared week axis, with the student's case contacts and steps (`markers`) marked."""
+    shared week axis, with the student's case contacts and steps (`marks`: when, label) marked.
+
+    The marks come as a tuple, not a frame: the cache hashes its arguments on every call."""
+    markers = pd.DataFrame(list(marks), columns=["when", "label"]) if marks else None
     bundle = student_bundle(data_version, user, student_id)
     if bundle is None or bundle["measures"].empty:
         return {}
@@ -222,6 +225,21 @@ def student_figures(
         }
         for source in sources
     }
+
+
+@by_scope
+@st.cache_data(show_spinner=False, max_entries=256)
+def weekly_table(data_version: str, user: User, student_id: str) -> pd.DataFrame:
+    """The Student page's weekly table: a row per week (newest first) up to the newest week with
+    loaded activity, a column per source (empty when out of scope)."""
+    bundle = student_bundle(data_version, user, student_id)
+    if bundle is None:
+        return pd.DataFrame()
+    measures = bundle["measures"]
+    _, as_of = default_weeks(data_version)
+    shown = measures if as_of is None else measures[measures["week_start"] <= as_of]
+    table = shown.pivot_table(index="week_start", columns="source", values="value", aggfunc="first")
+    return table.sort_index(ascending=False)
 
 
 # --- not cached: the Data and Access log pages' tables change without a new data version --------

@@ -39,8 +39,9 @@ def _table(frame: pd.DataFrame, first: str, names: dict) -> pd.DataFrame:
     return out
 
 
-def contact_impact_section(user: User) -> None:
-    """Engagement index before and after the first contact of each case, by channel and step."""
+def contact_impact_section(user: User, data_version: str | None = None) -> None:
+    """Engagement index before and after the first contact of each case, by channel and step
+    (`data_version`: the page's, when it has read it already)."""
     if not can(user, "view_contact_impact"):
         return
     st.subheader("Did contact help?")
@@ -52,7 +53,7 @@ def contact_impact_section(user: User) -> None:
     )
     with session_scope() as session:
         entries_version = session.scalar(select(func.max(CaseEntry.id))) or 0
-    result = _impact(cache.version(), entries_version, user)
+    result = _impact(data_version or cache.version(), entries_version, user)
     overall = result["overall"]
     pending = int(result["pending"]["cases"].iloc[0])
     if overall.empty:
