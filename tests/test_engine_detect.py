@@ -164,3 +164,30 @@ def test_a_stop_around_a_feed_outage_is_flagged_the_week_after_it_not_reset_by_i
     assert set(flags["student_id"]) == {"S03"}
     # the outage week is unknown for S03: two measured weeks without engagement span it
     assert flags["week_start"].min() == TEACHING[8]
+
+
+def test_a_feed_outage_week_whose_other_sources_are_usual_ends_a_run_of_low_weeks():
+    outage = TEACHING[7]
+    group = range(9)  # S00-S08 take module M2; its scanner feed is down one week
+    low = (TEACHING[6], TEACHING[8])  # S03: one quiet week on each side of the outage
+
+    def att(s, w):
+        if s in group and w == outage:
+            return 0
+        if s == 3 and w in low:
+            return 0
+        return 3 if (WEEKS.index(w) + s) % 4 == 0 else 4
+
+    def vle(s, w):
+        return 0 if s == 3 and w in low else usual_vle(s, w)
+
+    ids, (act, exp, sub, cal, ex), cfg = scenario_frames(
+        students=40, attendance=att, vle=vle, timetable=False
+    )
+    act = act.copy()
+    in_group = act["student_id"].isin([ids[s] for s in group]) & (act["source"] == "attendance")
+    act.loc[in_group, "module_code"] = "M2"
+    flags, dq = _run(ids, (act, exp, sub, cal, ex), cfg)
+    assert "module M2" in set(dq.loc[dq["week_start"] == outage, "module_code"])
+    # Moodle was usual in the outage week: the two quiet weeks are not a run
+    assert flags.empty

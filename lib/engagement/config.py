@@ -72,10 +72,14 @@ SETTINGS: tuple[Setting, ...] = (
         "a source counts for a student only when their baseline reaches this",
     ),
     Setting("drop_ratio", 0.55, "index drop: index at most this (1.0 = usual) ..."),
-    Setting("z_threshold", 2.0, "... and robust z-score at most -this (robust_z detector)"),
+    Setting(
+        "z_threshold",
+        3.0,
+        "... and robust z-score at most -this (robust_z detector; 2.0 flagged steady students' ordinary low weeks) ...",
+    ),
     Setting(
         "deep_drop_ratio",
-        0.35,
+        0.4,
         "... or the index at most this, whatever the z-score (a noisy student's deep drop: a wide spread hid even weeks of nothing)",
     ),
     Setting(

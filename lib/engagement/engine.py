@@ -634,6 +634,11 @@ def run(
         # a student who dropped in a source systemic this week: the week is unknown for them
         # (no data is not no engagement): their runs pause (neither end nor grow), no flag
         # starts or ends, nothing is learned
+        # ... unless the sources still measured show them back to usual: that ends the runs
+        # (the held source's silence is not evidence either way, the others' level is)
+        back = wk.hold & wk.live & (np.nan_to_num(wk.rel) >= config["recover_ratio"])
+        st.run_index[back] = 0
+        st.run_zero[back] = 0
         wk.live = wk.live & ~wk.hold
         window = _runs(inp, st, res, wk, config, p)
         _end_flags(st, wk, window, config)  # ends first (a return to usual), then starts
