@@ -207,3 +207,19 @@ def test_the_models_worklist_reorders_flagged_students_only():
     ]  # high, medium, low; then the lowest ratio, unmeasured last
     assert by_model == [3, 5, 1, 2, 0, 4]  # flagged by missed submissions; the rest unchanged
     assert (orders["rule_based"] == rule_score(frame)).all()
+
+
+def test_with_three_complete_years_it_must_also_win_on_the_pooled_earlier_years(tmp_path):
+    from lib.risk.model import beats
+
+    generate_years(tmp_path / "data", students=60, seed=4, past_years=3)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    init_db(url)
+    with session_scope(url) as session:
+        load_sample_folder(session, tmp_path / "data", force=True)
+        result = train(session, trained_by="test")
+    scores = result["scores"]
+    assert result["train_years"] == "2022,2023" and result["test_year"] == 2024
+    assert scores["rolling"]["test_years"] == [2023, 2024]
+    assert scores["rolling"]["samples"] > scores["samples"]
+    assert result["in_use"] is (beats(scores) and beats(scores["rolling"]))
