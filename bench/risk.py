@@ -35,36 +35,20 @@ import pandas as pd  # noqa: E402
 
 from lib.demo import generate  # noqa: E402
 from lib.risk import train  # noqa: E402
-from lib.risk.evaluate import compare  # noqa: E402
-from lib.risk.model import fit, samples_by_year, worklist_scores  # noqa: E402
+from lib.risk.model import pooled_scores, rolling, samples_by_year  # noqa: E402
 from lib.store.db import init_db, session_scope  # noqa: E402
 from lib.usecases import CANONICAL_ORDER, HISTORY_DIR, load_and_recompute  # noqa: E402
 
 
-def rolling(by_year: dict[int, pd.DataFrame], gb: bool = False) -> dict:
-    """Each complete year from the second on, scored by a model fitted on the earlier years only;
-    the held-out years pooled (and per year)."""
-    years = sorted(y for y, f in by_year.items() if not f.empty)
-    parts, per_year = [], {}
-    for k, year in enumerate(years[1:], start=1):
-        train = pd.concat([by_year[y] for y in years[:k]])
-        if train["label"].nunique() < 2:
-            continue
-        test = by_year[year]
-        orders = worklist_scores(fit(train), test)
-        part = test[["student_id", "cutoff", "label", "severity_now"]].assign(
-            week=year * 100 + test["cutoff"], **orders
-        )
-        if gb:
-            part["gradient_boosting"] = _boosted(train, test, orders["rule_based"])
-        parts.append(part)
-        per_year[str(year)] = {
-            "train_years": [int(y) for y in years[:k]],
-            **_figures(part, gb, resamples=200),
-        }
-    if not parts:
+def rolling_figures(by_year: dict[int, pd.DataFrame], gb: bool = False) -> dict:
+    """lib.risk.model.rolling's held-out years pooled (and per year), with the gradient-boosting
+    comparator when asked."""
+    pooled = rolling(by_year, {"gradient_boosting": _boosted} if gb else None)
+    if pooled.empty:
         return {}
-    pooled = pd.concat(parts, ignore_index=True)
+    per_year = {
+        str(year): _figures(part, gb, resamples=200) for year, part in pooled.groupby("year")
+    }
     return {"pooled": _figures(pooled, gb), "per_year": per_year}
 
 
@@ -83,17 +67,8 @@ def _boosted(train: pd.DataFrame, test: pd.DataFrame, rule: np.ndarray) -> np.nd
 def _figures(part: pd.DataFrame, gb: bool, resamples: int = 1000) -> dict:
     names = ["model", "rule_based"] + (["gradient_boosting"] if gb else [])
     flagged = part["severity_now"].to_numpy(float) > 0
-    labels, weeks, ids = (part[c].to_numpy() for c in ("label", "week", "student_id"))
-    worklist = compare(
-        {n: part[n].to_numpy() for n in names}, labels, weeks, ids, resamples=resamples
-    )
-    among = compare(
-        {n: part[n].to_numpy()[flagged] for n in names},
-        labels[flagged],
-        weeks[flagged],
-        ids[flagged],
-        resamples=resamples,
-    )
+    worklist = pooled_scores(part, names, resamples=resamples)
+    among = pooled_scores(part[flagged], names, resamples=resamples)
     return {"worklist": worklist, "flagged_only": among}
 
 
@@ -129,7 +104,7 @@ def one_seed(
         "history": summary["history"],
         **{k: model[k] for k in ("train_years", "test_year", "in_use")},
         "held_out": model["scores"],
-        "rolling": rolling(by_year, gb),
+        "rolling": rolling_figures(by_year, gb),
         "seconds": {
             "generate_load_compute_wall": round(t1 - t0, 1),
             "generate_load_compute_cpu": round(c1 - c0, 1),

@@ -172,3 +172,54 @@ def test_held_out_scores_and_their_intervals():
     diff = out["good_minus_noise"]["roc_auc"]
     assert diff["ci95"][0] > 0 and diff["share_higher"] == 1.0
     assert out["students"] == 100 and out["samples"] == 400
+
+
+def test_the_models_worklist_reorders_flagged_students_only():
+    """Held out, the model's order is Home's when it is in use: flagged students by learned risk,
+    above every unflagged one, and the unflagged in the rule order."""
+    import pandas as pd
+
+    from lib.risk.features import FEATURES, rule_score
+    from lib.risk.model import worklist_scores
+
+    names = [n for n in FEATURES if n != "severity_now"]
+    frame = pd.DataFrame(0.0, index=range(6), columns=[*FEATURES, "ratio_now"])
+    frame["severity_now"] = [0, 3, 0, 1, 0, 2]
+    frame["ratio_now"] = [0.9, 1.0, 0.2, 0.1, np.nan, 0.5]
+    frame["missed"] = [5, 0, 0, 2, 0, 1]
+    model = {
+        "features": ["missed", *names[:1]],
+        "mean": [0.0, 0.0],
+        "scale": [1.0, 1.0],
+        "coef": [1.0, 0.0],
+        "intercept": 0.0,
+    }
+    orders = worklist_scores(model, frame)
+    by_model = list(np.argsort(-orders["model"], kind="stable"))
+    by_rule = list(np.argsort(-orders["rule_based"], kind="stable"))
+    assert by_rule == [
+        1,
+        5,
+        3,
+        2,
+        0,
+        4,
+    ]  # high, medium, low; then the lowest ratio, unmeasured last
+    assert by_model == [3, 5, 1, 2, 0, 4]  # flagged by missed submissions; the rest unchanged
+    assert (orders["rule_based"] == rule_score(frame)).all()
+
+
+def test_with_three_complete_years_it_must_also_win_on_the_pooled_earlier_years(tmp_path):
+    from lib.risk.model import beats
+
+    generate_years(tmp_path / "data", students=60, seed=4, past_years=3)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    init_db(url)
+    with session_scope(url) as session:
+        load_sample_folder(session, tmp_path / "data", force=True)
+        result = train(session, trained_by="test")
+    scores = result["scores"]
+    assert result["train_years"] == "2022,2023" and result["test_year"] == 2024
+    assert scores["rolling"]["test_years"] == [2023, 2024]
+    assert scores["rolling"]["samples"] > scores["samples"]
+    assert result["in_use"] is (beats(scores) and beats(scores["rolling"]))

@@ -135,6 +135,40 @@ def held_out(model: dict, test: pd.DataFrame, resamples: int = RESAMPLES) -> dic
     return out
 
 
+def rolling(by_year: dict[int, pd.DataFrame], extra: dict | None = None) -> pd.DataFrame:
+    """Each complete year from the second on, scored by a model fitted on the earlier years only,
+    the held-out years pooled: student_id, year, week (year and cut-off), label, severity_now and
+    each order's score (`model`, `rule_based`, and one per `extra` name: a function of the
+    training and test samples and the rule order giving another order's scores)."""
+    years = sorted(y for y, f in by_year.items() if not f.empty)
+    parts = []
+    for k, year in enumerate(years[1:], start=1):
+        train = pd.concat([by_year[y] for y in years[:k]])
+        if train["label"].nunique() < 2:
+            continue
+        test = by_year[year]
+        orders = worklist_scores(fit(train), test)
+        for name, score in (extra or {}).items():
+            orders[name] = score(train, test, orders["rule_based"])
+        parts.append(
+            test[["student_id", "cutoff", "label", "severity_now"]].assign(
+                year=year, week=year * 100 + test["cutoff"], **orders
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def pooled_scores(pooled: pd.DataFrame, names: list[str], resamples: int = RESAMPLES) -> dict:
+    """compare() of these orders on rolling()'s pooled held-out years."""
+    return compare(
+        {n: pooled[n].to_numpy() for n in names},
+        pooled["label"].to_numpy(),
+        pooled["week"].to_numpy(),
+        pooled["student_id"].astype(str).to_numpy(),
+        resamples=resamples,
+    )
+
+
 def beats(scores: dict) -> bool:
     """The model's worklist order beats the rule order on the held-out year: a higher ROC AUC and
     at least the same precision in the top 10% of each week's list."""
@@ -147,7 +181,9 @@ def beats(scores: dict) -> bool:
 
 def train(session: Session, trained_by: str = "cli", resamples: int = RESAMPLES) -> dict:
     """Fit on every complete year but the latest, test on the latest complete year, compare with
-    the rule-based order and store the model (in use only when it beats that order)."""
+    the rule-based order and store the model (in use only when it beats that order there and,
+    with three or more complete years, also on every year from the second on predicted by a model
+    fitted on the years before it, pooled)."""
     by_year, years = samples_by_year(session)
     complete = sorted(by_year)
     if len(complete) < 2:
@@ -165,6 +201,11 @@ def train(session: Session, trained_by: str = "cli", resamples: int = RESAMPLES)
     model = fit(train)
     scores = held_out(model, test, resamples=resamples)
     in_use = beats(scores)
+    if len(complete) >= 3:  # more held-out years: it must also win on them, pooled
+        pooled = rolling(by_year)
+        scores["rolling"] = pooled_scores(pooled, ["model", "rule_based"], resamples)
+        scores["rolling"]["test_years"] = [int(y) for y in sorted(pooled["year"].unique())]
+        in_use = in_use and beats(scores["rolling"])
     scores.update(
         {
             "test_samples": int(len(test)),
