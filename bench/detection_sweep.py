@@ -170,7 +170,7 @@ def _missed(flags: pd.DataFrame, truth: pd.DataFrame, teaching: pd.Series) -> li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[5, 6, 7, 8])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5, 6])
     parser.add_argument("--students", type=int, default=400)
     parser.add_argument("--demo-seeds", type=int, nargs="*", default=[])
     parser.add_argument("--demo-students", type=int, default=1000)
