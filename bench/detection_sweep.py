@@ -1,7 +1,7 @@
 """Detection sweep on the independent populations: load each seed once, then score engine settings
 in memory (the same definitions as bench/detection.py), per seed, set and episode or student type.
 
-python bench/detection_sweep.py --seeds 5 6 7 8 [--set KEY=VALUE ...] [--grid KEY=V1,V2 ...]
+python bench/detection_sweep.py [--seeds 1 2 3 4 5 6] [--demo-seeds 3] [--set KEY=VALUE ...] [--grid KEY=V1,V2 ...]
 Tune on seeds other than the held-out 2027; report 2027 beside them.
 """
 
