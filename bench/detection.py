@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lib.compute.service import compute, load_engine_config, save_engine_config  # noqa: E402
 from lib.engagement.calendar import monday  # noqa: E402
 from lib.store.db import init_db, session_scope  # noqa: E402
-from lib.store.models import Flag, WeeklyMeasure  # noqa: E402
+from lib.store.models import Flag  # noqa: E402
 
 EPISODES = ("sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start")
 WINDOW = {"gradual_fade": 5}  # teaching weeks from onset to the first flag (others: 3)
@@ -35,14 +35,13 @@ def _flags(session) -> pd.DataFrame:
 
 
 def _teaching_weeks(session) -> pd.Series:
-    rows = (
-        session.query(WeeklyMeasure.week_start, WeeklyMeasure.teaching)
-        .filter(WeeklyMeasure.source == "index")
-        .distinct()
-        .all()
-    )
-    frame = pd.DataFrame(rows, columns=["week_start", "teaching"]).drop_duplicates("week_start")
-    return frame.set_index(pd.to_datetime(frame["week_start"]))["teaching"].sort_index()
+    """Whether each week the engine computes is a teaching week (the weeks of its inputs: the
+    index rows begin at a student's first source, so a submissions-only store has none before
+    the first due and counted fewer student-teaching-weeks than the other sets)."""
+    from lib.compute.frames import read_inputs
+
+    inp = read_inputs(session, load_engine_config(session))
+    return pd.Series(np.asarray(inp.teaching, bool), index=pd.to_datetime(inp.weeks))
 
 
 def evaluate(

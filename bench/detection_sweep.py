@@ -1,7 +1,7 @@
 """Detection sweep on the independent populations: load each seed once, then score engine settings
 in memory (the same definitions as bench/detection.py), per seed, set and episode or student type.
 
-python bench/detection_sweep.py --seeds 5 6 7 8 [--set KEY=VALUE ...] [--grid KEY=V1,V2 ...]
+python bench/detection_sweep.py [--seeds 1 2 3 4 5 6] [--demo-seeds 3] [--set KEY=VALUE ...] [--grid KEY=V1,V2 ...]
 Tune on seeds other than the held-out 2027; report 2027 beside them.
 """
 
@@ -170,7 +170,7 @@ def _missed(flags: pd.DataFrame, truth: pd.DataFrame, teaching: pd.Series) -> li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[5, 6, 7, 8])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3, 4, 5, 6])
     parser.add_argument("--students", type=int, default=400)
     parser.add_argument("--demo-seeds", type=int, nargs="*", default=[])
     parser.add_argument("--demo-students", type=int, default=1000)

@@ -137,8 +137,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_run_weeks", 5, "... needing at most this many consecutive weeks"),
     Setting(
         "missed_surprise",
-        0.001,
-        "missed submissions (besides other sources) flag only when the window's misses are this unlikely at the student's own earlier miss rate, itself uncertain (checked every week, so small: 0.02 flagged steady low submitters' scattered misses) ...",
+        0.005,
+        "missed submissions (besides other sources) flag only when the window's misses are this unlikely at the student's own earlier miss rate, itself uncertain (checked every week, so small: 0.02 flagged steady low submitters' scattered misses; 0.001 missed the demo's fades) ...",
     ),
     Setting(
         "missed_run_surprise",
