@@ -278,6 +278,16 @@ def test_the_engine_flags_on_the_public_module(oulad, tmp_path):
             )
             if flagged
             else None,
+            "precision_withdraw_or_fail": round(
+                len(
+                    flagged
+                    & set(reg.loc[reg["final_result"].isin(["Withdrawn", "Fail"]), "student_id"])
+                )
+                / len(flagged),
+                3,
+            )
+            if flagged
+            else None,
         }
     print(json.dumps({"oulad_aaa_2013j_engine": figures}))
     missed = flags[flags["kind"] == "missed_submissions"]

@@ -51,6 +51,7 @@ def test_train_stores_the_model_with_its_window_and_both_orders_held_out_scores(
         assert 0.0 <= scores[order]["precision_top_10pct"] <= 1.0
     beats = (
         scores["model"]["roc_auc"] > scores["rule_based"]["roc_auc"]
+        and scores["model_minus_rule_based"]["roc_auc"]["share_higher"] >= 0.95
         and scores["model"]["precision_top_10pct"] >= scores["rule_based"]["precision_top_10pct"]
     )
     assert result["in_use"] is beats
