@@ -88,8 +88,8 @@ def samples_by_year(session: Session) -> tuple[dict[int, pd.DataFrame], list[int
 
 
 def fit(train: pd.DataFrame, names: list[str] | None = None) -> dict:
-    """A logistic regression on standardised features (unweighted, so its scores are calibrated
-    probabilities), as plain JSON."""
+    """A logistic regression on standardised features (unweighted, so its scores are probabilities
+    on the training years' scale; only their order is used), as plain JSON."""
     names = list(names or MODEL_FEATURES)
     x = train[names].to_numpy(float)
     scaler = StandardScaler().fit(x)
