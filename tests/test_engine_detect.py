@@ -58,6 +58,21 @@ def test_submissions_only_one_missed_assessment_flags_at_once_and_no_data_weeks_
     assert "Submissions are the only source measured for this student." in row["explanation"]
 
 
+def test_submissions_only_a_first_ever_assessment_missed_flags_at_once():
+    """No history at all: the first due of the year missed is 1 in 10 at the prior, which is
+    missed_alone_surprise exactly (0.5/5 is 0.10000000000000009 in floating point)."""
+    ids, (act, exp, _, cal, ex), cfg = scenario_frames()
+    due = pd.Timestamp(TEACHING[2]) + pd.Timedelta(days=4, hours=12)
+    sub = pd.DataFrame(
+        [(sid, due, "missing" if sid == "S04" else "on_time") for sid in ids],
+        columns=["student_id", "due_at", "status"],
+    )
+    flags, _ = _run(ids, (act.iloc[0:0], exp.iloc[0:0], sub, cal, ex), cfg)
+    assert list(zip(flags["student_id"], flags["kind"], flags["week_start"], strict=True)) == [
+        ("S04", "missed_submissions", TEACHING[2])
+    ]
+
+
 def test_a_student_with_nothing_measured_is_not_flagged():
     ids, (act, exp, sub, cal, ex), cfg = scenario_frames()
     act = act[act["student_id"] != "S04"]  # no feed loaded for S04 at all, nothing expected
@@ -94,7 +109,10 @@ def test_a_student_who_often_misses_is_not_flagged_for_one_more_miss_like_the_ea
     due = [w for w in TEACHING if WEEKS.index(w) % 2 == 0]  # the fortnightly assignments
     ids, (act, exp, sub, cal, ex), cfg = scenario_frames(missing={5: due[0::2]})
     flags, _ = _run(ids, (act.iloc[0:0], exp.iloc[0:0], sub, cal, ex), cfg)
-    assert flags.empty  # every other one missed from the start: their usual pattern
+    # the first due missed flags at once (nothing known of them yet: 1 in 10), and the flag ends
+    # when they submit; the later misses, every other one as before, are their usual pattern
+    assert list(zip(flags["student_id"], flags["week_start"], strict=True)) == [("S05", due[0])]
+    assert flags.iloc[0]["ended_week"] == due[1]
 
 
 def test_a_sparse_moodle_user_with_two_quiet_weeks_is_not_flagged_by_that_source():

@@ -450,7 +450,7 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     due_before = np.maximum(h["n_due"] - window_due, missed_before)
     a, b = low + missed_before, max(weeks - low, 1e-6) + due_before - missed_before
     tail = betabinom.sf(window - 1, np.maximum(window_due, window).astype(int), a, b)
-    wk.missed_ok = tail <= config["missed_surprise"]
+    wk.missed_ok = _at_most(tail, config["missed_surprise"])
     # assessment-only evidence: every due missed since the student last submitted (a run of
     # misses), against their own miss rate before that run
     some_in = due_now > missed_now  # submitted something this week: not a run (order unknown)
@@ -468,6 +468,13 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     wk.missed_tail = np.minimum(in_run, this_week)
     wk.submitted_all = (window <= 0) | ((due_now > 0) & (missed_now <= 0))  # back to submitting
     return window
+
+
+def _at_most(chance: np.ndarray, level: float) -> np.ndarray:
+    """chance <= level, a chance that equals the level in exact arithmetic included: with no
+    history a first miss has chance 0.5/5, which is 0.10000000000000009 in floating point, and
+    missed_alone_surprise 0.1 means it flags."""
+    return chance <= level * (1 + 1e-9)
 
 
 def _buffer_share(buf: np.ndarray, limit: np.ndarray, config: dict) -> np.ndarray:
@@ -556,8 +563,8 @@ def _start_flags(inp: Inputs, st: State, wk: Week, window: np.ndarray, config: d
     # missed since the student last submitted: a stop, not scattered misses) unlikely
     usual = np.where(
         alone,
-        wk.missed_tail <= config["missed_alone_surprise"],
-        wk.missed_ok | (wk.missed_run <= config["missed_run_surprise"]),
+        _at_most(wk.missed_tail, config["missed_alone_surprise"]),
+        wk.missed_ok | _at_most(wk.missed_run, config["missed_run_surprise"]),
     )
     new_missed = (window >= needed) & usual & (st.open_id[:, COLUMN[MISSED]] < 0) & live
     new_missed &= inp.missed[:, t] > 0
