@@ -190,8 +190,32 @@ def drop_replaced(session: Session, replaced_all: bool) -> int:
     replaced = WeeklyMeasure.v_to.is_not(None) & (WeeklyMeasure.v_to <= versions.current)
     count = _in_batches(session, replaced, _delete)
     if replaced_all:
-        count += _in_batches(session, WeeklyMeasure.v_from < versions.base, _delete)
+        count += _delete_in_rowid_order(session, WeeklyMeasure.v_from < versions.base)
     return count
+
+
+def _delete_in_rowid_order(session: Session, where) -> int:
+    """Delete the (many) rows matching `where` WRITE_ROWS at a time in rowid order, each batch
+    read on from the last one (on SQLite a batch read from the start would pass again over the
+    rows kept, through the primary key's index: quadratic)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return _in_batches(session, where, _delete)
+    rowid: ColumnElement[int] = literal_column("weekly_measures.rowid")
+    last, count = 0, 0
+    while True:
+        ids = session.scalars(
+            select(rowid)
+            .select_from(WeeklyMeasure)
+            .where(rowid > last, where)
+            .order_by(rowid)
+            .limit(WRITE_ROWS)
+        ).all()
+        if not ids:
+            return count
+        _before_write(session)
+        count += _rowcount(session.execute(_delete(and_(rowid.between(ids[0], ids[-1]), where))))
+        _commit(session)
+        last = ids[-1]
 
 
 MEASURE_COLUMNS = [
