@@ -13,34 +13,16 @@ from bench.load import route
 from bench.st_client import StreamlitSession
 from lib import sessions
 from lib.auth import COOKIE_NAME
-from lib.ops.replicas import NGINX, serve
-from lib.store.db import get_engine, init_db, session_factory, session_scope
-from tests.app_fixtures import COOKIE_KEY, seed
-from tests.conftest import TEST_DATABASE_URL, _fresh_postgres_url
+from lib.store.db import session_scope
+from tests.app_fixtures import COOKIE_KEY
+from tests.replica_cluster import NEEDS_CLUSTER, seeded_cluster
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not NGINX.exists(), reason="needs Debian's nginx (apt-get install nginx-light)"
-    ),
-    pytest.mark.skipif(
-        not TEST_DATABASE_URL, reason="replicas share PostgreSQL: TEST_DATABASE_URL"
-    ),
-]
+pytestmark = NEEDS_CLUSTER
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, postgres_template):
-    folder = tmp_path_factory.mktemp("load_client")
-    for url in _fresh_postgres_url(postgres_template):
-        init_db(url)
-        with session_factory(url)() as session:
-            seed(session)
-            session.commit()
-        get_engine(url).dispose()
-        env = {"DATABASE_URL": url, "DASHBOARD_COOKIE_KEY": COOKIE_KEY}
-        with serve(env, folder, replicas=2) as running:
-            yield running, url
+    yield from seeded_cluster(tmp_path_factory.mktemp("load_client"), postgres_template)
 
 
 def _cookie(url: str, username: str) -> str:

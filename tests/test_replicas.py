@@ -8,36 +8,18 @@ import urllib.request
 import pytest
 
 from lib.auth import COOKIE_NAME
-from lib.ops.replicas import NGINX, ROUTE_COOKIE, serve
-from lib.store.db import get_engine, init_db, session_factory
-from tests.app_fixtures import COOKIE_KEY, PASSWORD, seed
+from lib.ops.replicas import ROUTE_COOKIE
+from tests.app_fixtures import PASSWORD
 from tests.browser_support import chromium_page, console_errors, needs_chromium, wait_until_idle
-from tests.conftest import TEST_DATABASE_URL, _fresh_postgres_url
+from tests.replica_cluster import NEEDS_CLUSTER, seeded_cluster
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.postgres,
-    needs_chromium,
-    pytest.mark.skipif(
-        not NGINX.exists(), reason="needs Debian's nginx (apt-get install nginx-light)"
-    ),
-    pytest.mark.skipif(
-        not TEST_DATABASE_URL, reason="replicas share PostgreSQL: TEST_DATABASE_URL"
-    ),
-]
+pytestmark = [pytest.mark.browser, needs_chromium, *NEEDS_CLUSTER]
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, postgres_template):
-    folder = tmp_path_factory.mktemp("replicas")
-    for url in _fresh_postgres_url(postgres_template):
-        init_db(url)
-        with session_factory(url)() as session:
-            seed(session)
-        get_engine(url).dispose()
-        env = {"DATABASE_URL": url, "DASHBOARD_COOKIE_KEY": COOKIE_KEY}
-        with serve(env, folder, replicas=2) as running:
-            yield running
+    for running, _ in seeded_cluster(tmp_path_factory.mktemp("replicas"), postgres_template):
+        yield running
 
 
 def _upstream(front: str, route: str | None) -> tuple[str, str]:
