@@ -24,6 +24,18 @@ def _run(ids, frames, cfg, **extra):
     return flags_frame(inp, res, cfg), dq_frame(inp, res)
 
 
+def _module_outage_run(group, att, vle):
+    """40 students without a timetable, those of `group` taking module M2 for attendance (whose
+    scanner feed the callers' `att` silences); (flags, dq events)."""
+    ids, (act, exp, sub, cal, ex), cfg = scenario_frames(
+        students=40, attendance=att, vle=vle, timetable=False
+    )
+    act = act.copy()
+    in_group = act["student_id"].isin([ids[s] for s in group]) & (act["source"] == "attendance")
+    act.loc[in_group, "module_code"] = "M2"
+    return _run(ids, (act, exp, sub, cal, ex), cfg)
+
+
 def test_a_student_who_never_scans_in_again_but_keeps_moodle_is_flagged_by_that_source():
     stop = TEACHING[5]
 
@@ -91,13 +103,7 @@ def test_a_module_feed_down_for_a_week_without_timetable_is_a_data_quality_event
             return 0
         return 3 if (WEEKS.index(w) + s) % 4 == 0 else 4
 
-    ids, (act, exp, sub, cal, ex), cfg = scenario_frames(
-        students=40, attendance=att, vle=lambda s, w: usual_vle(s, w), timetable=False
-    )
-    act = act.copy()
-    in_group = act["student_id"].isin([ids[s] for s in group]) & (act["source"] == "attendance")
-    act.loc[in_group, "module_code"] = "M2"
-    flags, dq = _run(ids, (act, exp, sub, cal, ex), cfg)
+    flags, dq = _module_outage_run(group, att, usual_vle)
     assert flags.empty
     events = dq[dq["week_start"] == outage]
     assert "module M2" in set(events["module_code"])
@@ -171,13 +177,7 @@ def test_a_stop_around_a_feed_outage_is_flagged_the_week_after_it_not_reset_by_i
     def vle(s, w):
         return 0 if s == 3 and w >= stop else usual_vle(s, w)
 
-    ids, (act, exp, sub, cal, ex), cfg = scenario_frames(
-        students=40, attendance=att, vle=vle, timetable=False
-    )
-    act = act.copy()
-    in_group = act["student_id"].isin([ids[s] for s in group]) & (act["source"] == "attendance")
-    act.loc[in_group, "module_code"] = "M2"
-    flags, dq = _run(ids, (act, exp, sub, cal, ex), cfg)
+    flags, dq = _module_outage_run(group, att, vle)
     assert "module M2" in set(dq.loc[dq["week_start"] == outage, "module_code"])
     assert set(flags["student_id"]) == {"S03"}
     # the outage week is unknown for S03: two measured weeks without engagement span it
@@ -199,13 +199,7 @@ def test_a_feed_outage_week_whose_other_sources_are_usual_ends_a_run_of_low_week
     def vle(s, w):
         return 0 if s == 3 and w in low else usual_vle(s, w)
 
-    ids, (act, exp, sub, cal, ex), cfg = scenario_frames(
-        students=40, attendance=att, vle=vle, timetable=False
-    )
-    act = act.copy()
-    in_group = act["student_id"].isin([ids[s] for s in group]) & (act["source"] == "attendance")
-    act.loc[in_group, "module_code"] = "M2"
-    flags, dq = _run(ids, (act, exp, sub, cal, ex), cfg)
+    flags, dq = _module_outage_run(group, att, vle)
     assert "module M2" in set(dq.loc[dq["week_start"] == outage, "module_code"])
     # Moodle was usual in the outage week: the two quiet weeks are not a run
     assert flags.empty
