@@ -612,16 +612,17 @@ def results(url: str) -> dict[str, pd.DataFrame]:
     from sqlalchemy import select
 
     from lib.store.db import session_scope
-    from lib.store.models import WeeklyMeasure
+    from lib.store.measures import OTHER_COLUMNS, WIDE_COLUMNS, long_frame
+    from lib.store.models import WeeklyMeasure, WeeklyMeasureOther
     from lib.store.results_version import measures_visible
 
-    measure_columns = [*MEASURE_KEYS, *MEASURE_NUMBERS, "cold_start", "teaching"]
+    stored = []
     with session_scope(url) as session:
-        visible = select(*(getattr(WeeklyMeasure, c) for c in measure_columns)).where(
-            measures_visible()
-        )
-        sql = str(visible.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
-        measures = _fetch(session, sql, measure_columns)
+        for model, names in ((WeeklyMeasure, WIDE_COLUMNS), (WeeklyMeasureOther, OTHER_COLUMNS)):
+            visible = select(*(getattr(model, c) for c in names)).where(measures_visible(model))
+            sql = str(visible.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+            stored.append(_fetch(session, sql, names))
+        measures = long_frame(*stored)  # one row per source, as readers see them
         flags = _fetch(session, f"SELECT {FLAG_COLUMNS} FROM flags", FLAG_COLUMNS.split(", "))
         dq = _fetch(
             session, f"SELECT {DQ_COLUMNS} FROM data_quality_events", DQ_COLUMNS.split(", ")
