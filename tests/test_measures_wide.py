@@ -36,7 +36,9 @@ def _engine_run():
     late = ids[-1]
     early = (act["student_id"] == late) & (pd.to_datetime(act["day"]) < pd.Timestamp(WEEKS[2]))
     act = act[~early]
-    exp = exp[~((exp["student_id"] == late) & (pd.to_datetime(exp["day"]) < pd.Timestamp(WEEKS[2])))]
+    exp = exp[
+        ~((exp["student_id"] == late) & (pd.to_datetime(exp["day"]) < pd.Timestamp(WEEKS[2])))
+    ]
     sub = sub[~((sub["student_id"] == late) & (sub["due_at"] < pd.Timestamp(WEEKS[2])))]
     inp = build_inputs(pd.Index(ids), act, exp, sub, cal, ex, cfg)
     return inp, run(inp, cfg)
