@@ -79,6 +79,12 @@ def test_stored_measures_read_back_exactly_on_both_stores(any_session):
     assert others > 0 and written == stored + others
     expected = _expected(inp, res)
     pd.testing.assert_frame_equal(read_measures(session), expected, check_exact=True)
+    # an empty value is NULL in SQL (readers test it there), never a stored NaN
+    attendance = expected[expected["source"] == "attendance"]
+    empty = select(func.count()).where(
+        WeeklyMeasure.measured.op("&")(2) == 2, WeeklyMeasure.attendance_value.is_(None)
+    )
+    assert session.scalar(empty) == attendance["value"].isna().sum() > 0
     some = read_measures(session, students=["S00", "S03"], sources=["library", "vle"])
     mine = expected[expected["student_id"].isin(["S00", "S03"])]
     mine = mine[mine["source"].isin(["library", "vle"])].reset_index(drop=True)

@@ -235,35 +235,32 @@ def _delete_in_rowid_order(session: Session, model: Measure, where) -> int:
         last = ids[-1]
 
 
-def _cells(values: np.ndarray) -> np.ndarray:
-    """Floats as the driver takes them: NaN as None."""
-    cells = values.astype(object)
-    cells[np.isnan(values)] = None
-    return cells
+def _cells(values: np.ndarray, dialect: str) -> list:
+    """One column as the driver takes it: floats with NaN as NULL (SQLite stores a NaN bound as
+    NULL: the floats go as they are), dates as ISO text on SQLite (each week's text made once),
+    flags as 0/1 there."""
+    kind = values.dtype.kind
+    if kind == "f":
+        if dialect == "sqlite":
+            return values.tolist()
+        cells = values.astype(object)
+        cells[np.isnan(values)] = None
+        return cells.tolist()
+    if kind == "M":
+        weeks, at = np.unique(values.astype("datetime64[D]"), return_inverse=True)
+        text = weeks.astype(str) if dialect == "sqlite" else weeks.astype(object)
+        return np.asarray(text, dtype=object)[at].tolist()
+    if kind == "b" and dialect == "sqlite":
+        return values.astype(int).tolist()
+    return values.tolist()
 
 
-def _driver_rows(columns: dict[str, np.ndarray], names: list[str], dialect: str) -> list[list]:
-    """Rows of these columns (in `names` order) as the driver takes them, built column by column
-    in numpy (NaN as None, dates as ISO text on SQLite, flags as 0/1 there)."""
-    n = len(columns["student_id"])
-    out = np.empty((n, len(names)), dtype=object)
-    for j, name in enumerate(names):
-        values = columns[name]
-        if values.dtype.kind == "f":
-            out[:, j] = _cells(values)
-        elif values.dtype.kind == "M":
-            days = values.astype("datetime64[D]")
-            out[:, j] = (
-                days.astype(str).astype(object) if dialect == "sqlite" else days.astype(object)
-            )
-        elif values.dtype.kind == "b" and dialect == "sqlite":
-            out[:, j] = values.astype(int).astype(object)
-        else:
-            out[:, j] = values.astype(object)
-    return out.tolist()
+def _driver_rows(columns: dict[str, np.ndarray], names: list[str], dialect: str) -> list[tuple]:
+    """Rows of these columns (in `names` order) as the driver takes them, built column by column."""
+    return list(zip(*(_cells(columns[name], dialect) for name in names), strict=True))
 
 
-def _insert(session: Session, table: str, names: list[str], rows: list[list]) -> None:
+def _insert(session: Session, table: str, names: list[str], rows: list[tuple]) -> None:
     """Insert driver rows bare (executemany on SQLite, COPY on PostgreSQL), uncommitted."""
     dialect = session.get_bind().dialect.name
     raw = session.connection().connection.dbapi_connection
