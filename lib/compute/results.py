@@ -219,20 +219,23 @@ def _delete_in_rowid_order(session: Session, model: Measure, where) -> int:
     rowid = _rowid(model)
     last, count = 0, 0
     while True:
-        ids = session.scalars(
-            select(rowid)
+        # the batch's last rowid alone (fetching every rowid of it cost as much as the delete)
+        batch = (
+            select(rowid.label("id"))
             .select_from(model)
             .where(rowid > last, where)
             .order_by(rowid)
             .limit(WRITE_ROWS)
-        ).all()
-        if not ids:
+            .subquery()
+        )
+        high = session.scalar(select(func.max(batch.c.id)))
+        if high is None:
             return count
         _before_write(session)
-        where_batch = and_(rowid.between(ids[0], ids[-1]), where)
+        where_batch = and_(rowid > last, rowid <= high, where)
         count += _rowcount(session.execute(_delete(model, where_batch)))
         _commit(session)
-        last = ids[-1]
+        last = high
 
 
 def _cells(values: np.ndarray, dialect: str) -> list:
