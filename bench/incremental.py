@@ -483,6 +483,7 @@ def week_floor(url: str) -> dict:
     from sqlalchemy import func, select
 
     from lib.store.db import session_scope
+    from lib.store.measures import copy_types
     from lib.store.models import WeeklyMeasure
 
     columns = [c.name for c in WeeklyMeasure.__table__.columns if c.name not in ("v_from", "v_to")]
@@ -505,8 +506,10 @@ def week_floor(url: str) -> dict:
             cursor.executemany(
                 f"INSERT INTO weekly_measures ({names}, v_from) VALUES ({marks})", rows
             )
-        else:
-            with cursor.copy(f"COPY weekly_measures ({names}, v_from) FROM STDIN") as copy:
+        else:  # a binary COPY, as the compute writes
+            sql = f"COPY weekly_measures ({names}, v_from) FROM STDIN (FORMAT BINARY)"
+            with cursor.copy(sql) as copy:
+                copy.set_types(copy_types("weekly_measures", [*columns, "v_from"]))
                 for row in rows:
                     copy.write_row(row)
         raw.commit()
@@ -678,6 +681,7 @@ def floor_insert(url: str) -> dict:
     from sqlalchemy import create_engine
 
     from lib.store.db import session_scope
+    from lib.store.measures import copy_types
     from lib.store.models import WeeklyMeasure
 
     columns = [c.name for c in WeeklyMeasure.__table__.columns]
@@ -712,7 +716,9 @@ def floor_insert(url: str) -> dict:
             with raw.cursor() as cur:
                 cur.execute("CREATE TEMP TABLE bench_floor (LIKE weekly_measures INCLUDING ALL)")
                 started, cpu0 = time.perf_counter(), time.process_time()
-                with cur.copy(f"COPY bench_floor ({names}) FROM STDIN") as copy:
+                sql = f"COPY bench_floor ({names}) FROM STDIN (FORMAT BINARY)"
+                with cur.copy(sql) as copy:  # binary, as the compute writes
+                    copy.set_types(copy_types("weekly_measures", columns))
                     for row in rows:
                         copy.write_row(row)
                 raw.commit()

@@ -27,7 +27,7 @@ from lib.engagement.explain import explain_end
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
 from lib.store.db import PAUSE_SECONDS
-from lib.store.measures import OTHER_COLUMNS, WIDE_COLUMNS
+from lib.store.measures import OTHER_COLUMNS, WIDE_COLUMNS, copy_types
 from lib.store.models import (
     DataQualityEvent,
     EngineSnapshot,
@@ -264,7 +264,7 @@ def _driver_rows(columns: dict[str, np.ndarray], names: list[str], dialect: str)
 
 
 def _insert(session: Session, table: str, names: list[str], rows: list[tuple]) -> None:
-    """Insert driver rows bare (executemany on SQLite, COPY on PostgreSQL), uncommitted."""
+    """Insert driver rows bare (executemany on SQLite, binary COPY on PostgreSQL), uncommitted."""
     dialect = session.get_bind().dialect.name
     raw = session.connection().connection.dbapi_connection
     assert raw is not None  # a connection checked out of the pool
@@ -275,7 +275,8 @@ def _insert(session: Session, table: str, names: list[str], rows: list[tuple]) -
             marks = ", ".join("?" for _ in names)
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
         else:
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(copy_types(table, names))
                 for row in rows:
                     copy.write_row(row)
     finally:

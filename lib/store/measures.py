@@ -7,11 +7,11 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Boolean, Date, Float, Integer, String, select
 from sqlalchemy.orm import Session
 
 from lib.sources import ATTENDANCE, CORE_ACTIVITY_SOURCES, ONLINE, SUBMISSION
-from lib.store.models import WeeklyMeasure, WeeklyMeasureOther
+from lib.store.models import Base, WeeklyMeasure, WeeklyMeasureOther
 from lib.store.results_version import measures_visible
 
 INDEX = "index"
@@ -62,6 +62,18 @@ OTHER_COLUMNS = [
     "cold_start",
     "teaching",
 ]
+
+
+_COPY_TYPES = {Boolean: "bool", Date: "date", Float: "float8", Integer: "int4", String: "text"}
+
+
+def copy_types(table: str, names: list[str]) -> list[str]:
+    """The PostgreSQL types of these columns of a measure table, for a binary COPY (text COPY
+    spends most of its time formatting floats)."""
+    columns = Base.metadata.tables[table].c
+    return [
+        next(v for k, v in _COPY_TYPES.items() if isinstance(columns[n].type, k)) for n in names
+    ]
 
 
 def band(baseline: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
