@@ -478,8 +478,9 @@ def child_incremental(url: str, csv: Path) -> dict:
 
 def week_floor(url: str) -> dict:
     """The physical floor of the incremental's measure writes: the newest week's measure rows
-    inserted again, bare (one transaction, no pauses), into the same populated table under a
-    version no reader sees (-1), then deleted (untimed). Only the insert is timed."""
+    (one wide row per student) inserted again, bare (one transaction, no pauses), into the same
+    populated table under a version no reader sees (-1), then deleted (untimed). Only the insert
+    is timed."""
     from sqlalchemy import func, select
 
     from lib.store.db import session_scope
@@ -674,10 +675,10 @@ def rows_differ(a: pd.DataFrame, b: pd.DataFrame) -> int:
 
 
 def floor_insert(url: str) -> dict:
-    """The physical floor of writing the measures: the stored measure rows, fetched, then
-    inserted bare (one transaction, no versions, no pauses) into an empty table of the same
-    definition and indexes (a new SQLite file; a temporary table on PostgreSQL). Only the insert
-    is timed."""
+    """The physical floor of writing the measures: the stored measure rows (one wide row per
+    student-week), fetched, then inserted bare (one transaction, no versions, no pauses) into an
+    empty table of the same definition and indexes (a new SQLite file; a temporary table on
+    PostgreSQL). Only the insert is timed."""
     from sqlalchemy import create_engine
 
     from lib.store.db import session_scope
