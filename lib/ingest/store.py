@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from lib.ingest.keys import combined_key, iso_days, taken
 from lib.ingest.readers import ROW
+from lib.ingest.totals import LoadWeeks
 from lib.sources import SUBMISSION
 from lib.store.bulk import bulk_insert, bulk_upsert
 from lib.store.lookups import frame_of
@@ -76,16 +77,22 @@ def _run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts) if len(starts) else values[:0]
 
 
-def write_activity(session: Session, frame: pd.DataFrame, load_id: int) -> int:
-    """Upsert daily activity; a frame marked attrs["daily"] is already one row per key (no regroup)."""
-    if frame.attrs.get("daily"):
+def write_activity(
+    session: Session, frame: pd.DataFrame, load_id: int, weeks: LoadWeeks | None = None
+) -> int:
+    """Upsert daily activity; a frame marked attrs["daily"] is already one row per key (no regroup).
+    `weeks` keeps the rows of the weeks that held none for the load's weekly totals."""
+    given = bool(frame.attrs.get("daily"))
+    if given:
         daily = frame.sort_values(KEYS)  # index order: far fewer page writes
     else:
         daily = aggregate_activity(frame)  # sorted by the key already
     if daily.empty:
         return 0
-    daily["load_id"] = load_id
     days = daily["day"].to_numpy(dtype="datetime64[D]")
+    if weeks is not None:
+        weeks.note(session, daily, days, unique=not given)
+    daily["load_id"] = load_id
     daily["day"] = iso_days(days).set_axis(daily.index)  # ISO dates, each day converted once
     first, last = days.min().item(), days.max().item()
     stored = select(DailyActivity.day).where(DailyActivity.day.between(first, last)).limit(1)
@@ -94,7 +101,9 @@ def write_activity(session: Session, frame: pd.DataFrame, load_id: int) -> int:
     return bulk_upsert(session, DailyActivity.__table__, daily, KEYS)
 
 
-def _derive_attendance_activity(session: Session, frame: pd.DataFrame, load_id: int) -> None:
+def _derive_attendance_activity(
+    session: Session, frame: pd.DataFrame, load_id: int, weeks: LoadWeeks | None
+) -> None:
     """Rebuild daily attendance/online activity for the student-days this file touched."""
     if frame.empty:
         return
@@ -134,10 +143,12 @@ def _derive_attendance_activity(session: Session, frame: pd.DataFrame, load_id: 
                 "minutes": pd.to_numeric(stored["minutes"], errors="coerce"),
             }
         )
-        write_activity(session, activity, load_id)
+        write_activity(session, activity, load_id, weeks)
 
 
-def _derive_submission_activity(session: Session, frame: pd.DataFrame, load_id: int) -> None:
+def _derive_submission_activity(
+    session: Session, frame: pd.DataFrame, load_id: int, weeks: LoadWeeks | None
+) -> None:
     """Daily `submission` activity (submissions made that day) for the students this file touched."""
     touched = set(frame["student_id"].unique())
     stored = frame_of(
@@ -159,7 +170,7 @@ def _derive_submission_activity(session: Session, frame: pd.DataFrame, load_id: 
             "minutes": np.nan,
         }
     )
-    write_activity(session, activity, load_id)
+    write_activity(session, activity, load_id, weeks)
 
 
 def _write_modules(session: Session, codes: pd.Series) -> None:
@@ -174,8 +185,14 @@ def _write_modules(session: Session, codes: pd.Series) -> None:
     )
 
 
-def write_parsed(session: Session, frames: dict[str, pd.DataFrame], load_id: int) -> None:
-    """Write every frame a parser returned, tagged with the load that brought it."""
+def write_parsed(
+    session: Session,
+    frames: dict[str, pd.DataFrame],
+    load_id: int,
+    weeks: LoadWeeks | None = None,
+) -> None:
+    """Write every frame a parser returned, tagged with the load that brought it (`weeks`: see
+    write_activity)."""
     tag = {"load_id": load_id}
     frames = {name: f.drop(columns=[ROW], errors="ignore") for name, f in frames.items()}
     if (f := frames.get("students")) is not None and not f.empty:
@@ -208,15 +225,15 @@ def write_parsed(session: Session, frames: dict[str, pd.DataFrame], load_id: int
     if (f := frames.get("exemptions")) is not None and not f.empty:
         _write_exemptions(session, f, load_id)
     if (f := frames.get("activity")) is not None and not f.empty:
-        write_activity(session, f, load_id)
+        write_activity(session, f, load_id, weeks)
     if (f := frames.get("attendance")) is not None and not f.empty:
         bulk_upsert(
             session, Attendance.__table__, f.assign(**tag), ["student_id", "event_id", "source"]
         )
-        _derive_attendance_activity(session, f, load_id)
+        _derive_attendance_activity(session, f, load_id, weeks)
     if (f := frames.get("submissions")) is not None and not f.empty:
         bulk_upsert(session, Submission.__table__, f.assign(**tag), ["student_id", "assignment_id"])
-        _derive_submission_activity(session, f, load_id)
+        _derive_submission_activity(session, f, load_id, weeks)
     if (f := frames.get("contacts")) is not None and not f.empty:  # cases wing
         from lib.cases.contacts import write_contacts
 
