@@ -12,7 +12,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import case, delete, distinct, false, func, insert, literal_column, select
+from sqlalchemy import (
+    case,
+    delete,
+    distinct,
+    false,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from lib.compute.sql import Window, days, epoch_day_sql, raw_frame, week_sql
@@ -152,12 +162,26 @@ def _loads(
 # --- folding loads in ------------------------------------------------------------------------------
 
 
+def _fast_toast(session: Session) -> None:
+    """On PostgreSQL, this transaction's week bytes (megabytes) compressed with lz4 where the
+    server has it: its default (pglz) takes ~9x as long (0.17 s a week of 150,000 rows)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(LZ4)
+
+
+LZ4 = text(
+    "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings "
+    "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+)
+
+
 def _store_week(
     session: Session, week: int, rate: pd.DataFrame, count: pd.DataFrame, load_id: int
 ) -> None:
     session.execute(delete(WeeklyActivity).where(WeeklyActivity.week == week))
     rows = int(rate["n"].sum() + count["n"].sum())
     if rows:
+        _fast_toast(session)
         values = {"week": week, "load_id": load_id, "rows": rows, "data": _dumps(rate, count)}
         session.execute(insert(WeeklyActivity).values(**values))
 
