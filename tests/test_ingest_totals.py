@@ -200,9 +200,7 @@ def test_week_totals_equal_the_engines_weekly_sums(shuffle: bool):
         np.int64
     )
     got = week_totals(
-        daily["student_id"].to_numpy(object),
-        daily["source"].to_numpy(object),
-        daily["module_code"].to_numpy(object),
+        {name: pd.factorize(daily[name]) for name in ("student_id", "source", "module_code")},
         epoch,
         daily["quantity"].to_numpy(float),
         daily["minutes"].to_numpy(float),
@@ -214,10 +212,9 @@ def test_week_totals_equal_the_engines_weekly_sums(shuffle: bool):
             (mine_rate, rate, RATE_KEYS),
             (mine_count, count, COUNT_KEYS),
         ):
-            want = want[want["week"] == week].sort_values(keys, ignore_index=True)
-            mine = mine.drop(columns="n").sort_values(keys, ignore_index=True)
-            mine = mine.astype({k: object for k in keys if k != "week"})
-            want = want.astype({k: object for k in keys if k != "week"})
+            texts = {k: object for k in keys if k != "week"}
+            want = want[want["week"] == week].astype(texts).sort_values(keys, ignore_index=True)
+            mine = mine.drop(columns="n").astype(texts).sort_values(keys, ignore_index=True)
             pd.testing.assert_frame_equal(
                 mine, want[list(mine.columns)], check_exact=True, check_dtype=False
             )

@@ -4,19 +4,20 @@ SQL (lib.compute.totals.daily_totals), for the weeks that held no daily row befo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.compute.totals import STR, LoadTotals, week_days
+from lib.compute.totals import TEXT, LoadTotals, week_days
 from lib.engagement.weekly import RATE_SOURCES
 from lib.store.models import DailyActivity
 
 EPOCH = np.datetime64("1970-01-01", "D")
 Totals = dict[int, tuple[pd.DataFrame, pd.DataFrame]]
+Coded = dict[str, tuple[np.ndarray, Any]]  # a text column: codes of the rows, values of the codes
 
 
 @dataclass
@@ -25,16 +26,19 @@ class LoadWeeks:
     held no stored daily row before them (summed here, after the commit), and the weeks written
     over stored rows (replaced or merged there: summed again in SQL)."""
 
-    parts: list[dict[str, np.ndarray]] = field(default_factory=list)
+    parts: list[dict] = field(default_factory=list)
     over: set[int] = field(default_factory=set)
 
-    def note(self, session: Session, daily: pd.DataFrame, days: np.ndarray, unique: bool) -> None:
-        """Before `daily` (rows sorted by the daily key; `days` its datetime64[D] days; `unique`:
-        one row per key) is written: keep the rows of its weeks that hold no stored row."""
+    def note(
+        self, session: Session, daily: pd.DataFrame, days: np.ndarray, coded: Coded | None
+    ) -> None:
+        """Before `daily` (rows sorted by the daily key; `days` its datetime64[D] days) is
+        written: keep the rows of its weeks that hold no stored row. `coded`: its text columns'
+        codes when it was aggregated (then one row per key, each complete)."""
         epoch = (days.astype("datetime64[D]") - EPOCH).astype(np.int64)
         week = (epoch + 3) // 7
         weeks = [int(w) for w in np.unique(week)]
-        if not _foldable(daily, unique):
+        if coded is None and not _foldable(daily):
             self.over.update(weeks)
             return
         stored: set[int] = set()
@@ -42,17 +46,19 @@ class LoadWeeks:
             stored = {w for w in weeks if _holds_rows(session, w, w)}
         self.over |= stored
         keep = ~np.isin(week, list(stored)) if stored else np.ones(len(week), bool)
-        if keep.any():
-            columns = {
-                "student": daily["student_id"].to_numpy(dtype=object),
-                "source": daily["source"].to_numpy(dtype=object),
-                "module": daily["module_code"].to_numpy(dtype=object),
-                "day": epoch,
-                "quantity": daily["quantity"].to_numpy(dtype=float),
-                "minutes": daily["minutes"].to_numpy(dtype=float, na_value=np.nan),
-            }
-            all_kept = bool(keep.all())
-            self.parts.append({k: v if all_kept else v[keep] for k, v in columns.items()})
+        if not keep.any():
+            return
+        if coded is None:
+            coded = {name: pd.factorize(daily[name]) for name in TEXT}
+        numbers = {
+            "day": epoch,
+            "quantity": daily["quantity"].to_numpy(dtype=float),
+            "minutes": daily["minutes"].to_numpy(dtype=float, na_value=np.nan),
+        }
+        if not keep.all():
+            coded = {name: (codes[keep], values) for name, (codes, values) in coded.items()}
+            numbers = {name: values[keep] for name, values in numbers.items()}
+        self.parts.append({"texts": coded, **numbers})
 
     def totals(self, load_id: int) -> LoadTotals:
         """The weeks summed from the load's rows (those later written over left out)."""
@@ -69,38 +75,26 @@ def _holds_rows(session: Session, first_week: int, last_week: int) -> bool:
     return session.scalar(select(DailyActivity.day).where(days).limit(1)) is not None
 
 
-def _foldable(daily: pd.DataFrame, unique: bool) -> bool:
+def _foldable(daily: pd.DataFrame) -> bool:
     """Rows the store keeps as they are: complete keys, one row per key, a quantity each."""
-    keys = daily[["student_id", "source", "module_code"]]
-    if keys.isna().to_numpy().any() or daily["quantity"].isna().any():
+    if daily[list(TEXT)].isna().to_numpy().any() or daily["quantity"].isna().any():
         return False
-    return unique or not daily.duplicated(["student_id", "source", "day", "module_code"]).any()
+    return not daily.duplicated(["student_id", "source", "day", "module_code"]).any()
 
 
-def week_totals(
-    student: np.ndarray,
-    source: np.ndarray,
-    module: np.ndarray,
-    day: np.ndarray,
-    quantity: np.ndarray,
-    minutes: np.ndarray,
-) -> Totals:
-    """Week -> (rate, count) rows of daily rows (one per key; epoch days), each as daily_totals
-    sums them. Rows come sorted by student, source and day (the daily key's order), so each
-    (student, source, week) is one run: sums are taken over runs, in day order."""
-    texts = {}
-    codes = []
-    for name, values in (("student_id", student), ("source", source), ("module_code", module)):
-        code, texts[name] = pd.factorize(values)
-        codes.append(code)
-    student, source, module = codes
+def week_totals(texts: Coded, day: np.ndarray, quantity: np.ndarray, minutes: np.ndarray) -> Totals:
+    """Week -> (rate, count) rows of daily rows (one per key; texts as codes and values, epoch
+    days), each as daily_totals sums them. Rows come sorted by student, source and day (the
+    daily key's order), so each (student, source, week) is one run: sums are taken over runs,
+    in day order."""
+    student, source, module = (texts[name][0] for name in TEXT)
     same = (student[1:] == student[:-1]) & (source[1:] == source[:-1])
     if (same & (day[1:] < day[:-1])).any():  # not in the key's order: put them in it
         order = np.lexsort((day, source, student))
         student, source, module = student[order], source[order], module[order]
         day, quantity, minutes = day[order], quantity[order], minutes[order]
     week = (day + 3) // 7
-    is_rate = np.isin(source, np.flatnonzero(np.isin(texts["source"], RATE_SOURCES)))
+    is_rate = np.isin(source, np.flatnonzero(pd.Index(texts["source"][1]).isin(RATE_SOURCES)))
     count = _count_rows(*(v[~is_rate] for v in (student, source, week, day, quantity, minutes)))
     rate = _rate_rows(*(v[is_rate] for v in (student, source, module, week, quantity)))
     rate_weeks, count_weeks = _by_week(rate), _by_week(count)
@@ -120,16 +114,14 @@ def _by_week(rows: dict[str, np.ndarray]) -> dict[int, slice]:
     return {int(rows["week"][a]): slice(a, b) for a, b in zip(starts, ends, strict=True)}
 
 
-def _frame(rows: dict[str, np.ndarray], at: slice | None, texts: dict) -> pd.DataFrame:
-    """One week's rows as a frame, in daily_totals' dtypes (texts decoded in arrow)."""
+def _frame(rows: dict[str, np.ndarray], at: slice | None, texts: Coded) -> pd.DataFrame:
+    """One week's rows as a frame, as daily_totals' but texts categorical (stored the same way,
+    as codes and values, without a string made per row)."""
     at = at or slice(0, 0)
     out = {}
     for name, values in rows.items():
         if name in texts:
-            text = pa.DictionaryArray.from_arrays(
-                pa.array(values[at], pa.int32()), pa.array(np.asarray(texts[name], dtype=object))
-            )
-            out[name] = pd.array(text.cast(pa.string()), dtype=STR)
+            out[name] = pd.Categorical.from_codes(values[at], pd.Index(texts[name][1]))
         else:
             out[name] = values[at]
     return pd.DataFrame(out)
