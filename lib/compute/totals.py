@@ -214,7 +214,8 @@ def _refold_students(session: Session, week: int, since: int, newest: int) -> bo
 class LoadTotals:
     """A committed load's weekly totals summed from its own frame (lib.ingest.totals): `weeks`
     holds the weeks that had no daily row before the load, so that their rows are exactly the
-    load's (each as daily_totals gives it); `over` the weeks it wrote over stored rows."""
+    load's (each as daily_totals gives it, texts maybe categorical); `over` the weeks it wrote
+    over stored rows."""
 
     load_id: int
     weeks: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = field(default_factory=dict)

@@ -86,7 +86,8 @@ def week_totals(texts: Coded, day: np.ndarray, quantity: np.ndarray, minutes: np
     """Week -> (rate, count) rows of daily rows (one per key; texts as codes and values, epoch
     days), each as daily_totals sums them. Rows come sorted by student, source and day (the
     daily key's order), so each (student, source, week) is one run: sums are taken over runs,
-    in day order."""
+    in day order (values not exact in binary may sum to another last bit than in SQL, whose
+    order is its plan's, as SQLite's and PostgreSQL's may differ from each other)."""
     student, source, module = (texts[name][0] for name in TEXT)
     same = (student[1:] == student[:-1]) & (source[1:] == source[:-1])
     if (same & (day[1:] < day[:-1])).any():  # not in the key's order: put them in it
@@ -143,7 +144,14 @@ def _group_of_rows(starts: np.ndarray, rows: int) -> np.ndarray:
     return np.cumsum(first) - 1
 
 
-def _count_rows(student, source, week, day, quantity, minutes) -> dict[str, np.ndarray]:
+def _count_rows(
+    student: np.ndarray,
+    source: np.ndarray,
+    week: np.ndarray,
+    day: np.ndarray,
+    quantity: np.ndarray,
+    minutes: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Per (student, source, week): sums, positive sum, distinct positive days, minutes (NaN when
     none), last positive day (NaN when none), rows."""
     starts = _runs(student, source, week)
@@ -168,10 +176,16 @@ def _count_rows(student, source, week, day, quantity, minutes) -> dict[str, np.n
     }
 
 
-def _rate_rows(student, source, module, week, quantity) -> dict[str, np.ndarray]:
+def _rate_rows(
+    student: np.ndarray,
+    source: np.ndarray,
+    module: np.ndarray,
+    week: np.ndarray,
+    quantity: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Per (student, source, module, week): sums and rows."""
     run = _group_of_rows(_runs(student, source, week), len(week))
-    order = np.lexsort((pd.factorize(module, sort=True)[0], run))  # stable: days stay in order
+    order = np.lexsort((module, run))  # stable: each module's days stay in order
     student, source, module = student[order], source[order], module[order]
     week, quantity = week[order], quantity[order]
     starts = _runs(run[order], module)
