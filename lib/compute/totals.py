@@ -258,10 +258,11 @@ def _changed_weeks(session: Session, since: int | None, loaded: LoadTotals | Non
 def fold(session: Session, loaded: LoadTotals | None = None) -> dict:
     """Bring the weekly totals up to date with daily activity: the weeks whose days loads since
     the last fold changed are summed again (only their changed students when few), weeks before
-    the first day still stored (retention) are dropped. Each week is written and committed on its
-    own (SQLite's write lock is held only for that write). The load pipeline folds after each
-    load (`fold_after_load`), so a compute finds nothing left to fold; the weeks that load summed
-    from its own frame (`loaded`) are stored as summed, not summed again. Returns what was done."""
+    the first day still stored (retention) are dropped. Each week summed here is written and
+    committed on its own (SQLite's write lock is held only for that write). The load pipeline
+    folds after each load (`fold_after_load`), so a compute finds nothing left to fold; the weeks
+    that load summed from its own frame (`loaded`) are stored as summed, all in one transaction,
+    not summed again. Returns what was done."""
     newest = int(session.scalar(select(func.max(Load.id))) or 0)
     since = session.scalar(select(func.max(WeeklyActivity.load_id)))
     a = DailyActivity
@@ -277,12 +278,15 @@ def fold(session: Session, loaded: LoadTotals | None = None) -> dict:
     changed = _changed_weeks(session, since, loaded)
     ready = loaded.weeks if loaded is not None else {}
     stored = dict(session.execute(select(WeeklyActivity.week, WeeklyActivity.rows)).all())
+    for week in sorted(ready):  # summed already: one short transaction (one WAL checkpoint)
+        _store_week(session, week, *ready[week], newest)
+    session.commit()
     partial = 0
     for week, rows in sorted(changed.items()):
         few = rows < PARTIAL_SHARE * stored.get(week, 0)
         if week in ready:
-            _store_week(session, week, *ready[week], newest)
-        elif since is not None and few and _refold_students(session, week, since, newest):
+            continue
+        if since is not None and few and _refold_students(session, week, since, newest):
             partial += 1
         else:
             rate, count = daily_totals(session, week_days(week))
