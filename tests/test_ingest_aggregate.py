@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lib.ingest.keys import combined_key, iso_days
-from lib.ingest.readers import _plain_numbers
+from lib.ingest.readers import _duplicated, _plain_numbers
 from lib.ingest.store import KEYS, aggregate_activity
 
 
@@ -100,3 +100,22 @@ def test_plain_numbers_equal_to_numeric(dtype):
 def test_plain_numbers_leave_anything_else_to_pandas(odd: str):
     """One value that is not a plain decimal sends the whole column to pd.to_numeric."""
     assert _plain_numbers(pd.Series(["1", odd], dtype="str")) is None
+
+
+@pytest.mark.parametrize(("rows", "seed"), [(0, 1), (1, 2), (300, 3), (20_000, 4)])
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_duplicated_equals_pandas(rows: int, seed: int, dtype):
+    """Repeated rows by their codes equal DataFrame.duplicated (missing values equal each other)."""
+    rng = np.random.default_rng(seed)
+    keys = pd.DataFrame(
+        {
+            "student_id": rng.choice(["20240001", "20240002", "Zoë", "", None], rows),
+            "occurred_at": rng.choice(["2024-10-01T09:00", "2024-10-01T09:01", "x"], rows),
+            "quantity": rng.choice(["1", "2", "1.0"], rows),
+            "minutes": rng.choice(["", "5", None], rows),
+        },
+        dtype=dtype,
+    )
+    expected = keys.duplicated(keep="first").to_numpy()
+    np.testing.assert_array_equal(_duplicated(keys), expected)
+    assert rows < 300 or expected.any() and not expected.all()

