@@ -60,3 +60,40 @@ def test_weekly_totals_equal_daily_rows_after_corrections_cuts_and_retention(
     assert first == week_of(cutoff)
     _assert_equal(session, everything)
     _assert_equal(session, (cutoff - timedelta(days=30), cutoff + timedelta(days=30)))
+
+
+def test_a_fold_stopped_part_way_is_finished_by_the_next(
+    any_sample_session, demo_dir, tmp_path, monkeypatch
+):
+    """A fold killed after writing some weeks leaves them marked as of the last fold, so the
+    next fold sums every week the load changed again (none is left stale)."""
+    import lib.compute.totals as totals
+
+    session = any_sample_session
+    ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].head(4).tolist()
+    days = ["2025-10-06", "2025-10-14", "2025-10-22", "2025-10-29"]  # four weeks
+    path = tmp_path / "late.csv"
+    rows = [f"{sid},vle,{day},7,,\n" for sid in ids for day in days]
+    path.write_text("student_id,source,occurred_at,quantity,minutes,module_code\n" + "".join(rows))
+    before = session.scalar(select(func.max(WeeklyActivity.load_id)))
+    real = totals.daily_totals
+    calls = {"n": 0}
+
+    def dies_on_the_third_week(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(totals, "daily_totals", dies_on_the_third_week)
+    monkeypatch.setattr(totals, "PARTIAL_SHARE", 0.0)  # whole weeks summed by daily_totals
+    try:
+        load_files(session, "events", [path], loaded_by="test")
+    except KeyboardInterrupt:
+        session.rollback()
+    assert calls["n"] == 3  # two weeks were written before the fold died
+    # the weeks written carry the old mark: the fold is not recorded as done
+    assert session.scalar(select(func.max(WeeklyActivity.load_id))) == before
+    monkeypatch.setattr(totals, "daily_totals", real)
+    assert fold(session)["weeks_folded"] == 4
+    _assert_equal(session, stored_days(None))

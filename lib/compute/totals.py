@@ -22,6 +22,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -186,7 +187,7 @@ def _store_week(
         session.execute(insert(WeeklyActivity).values(**values))
 
 
-def _refold_students(session: Session, week: int, since: int, newest: int) -> bool:
+def _refold_students(session: Session, week: int, since: int, mark: int) -> bool:
     """Refold only the students whose days of this week changed (False: the week is not stored
     or of another format; then the whole week is refolded)."""
     stored = session.execute(
@@ -206,7 +207,7 @@ def _refold_students(session: Session, week: int, since: int, newest: int) -> bo
     kept = [frame[~frame["student_id"].isin(students)] for frame in old]
     rate = pd.concat([kept[0], *(p[0] for p in parts)], ignore_index=True)
     count = pd.concat([kept[1], *(p[1] for p in parts)], ignore_index=True)
-    _store_week(session, week, rate, count, newest)
+    _store_week(session, week, rate, count, mark)
     return True
 
 
@@ -262,9 +263,12 @@ def fold(session: Session, loaded: LoadTotals | None = None) -> dict:
     committed on its own (SQLite's write lock is held only for that write). The load pipeline
     folds after each load (`fold_after_load`), so a compute finds nothing left to fold; the weeks
     that load summed from its own frame (`loaded`) are stored as summed, all in one transaction,
-    not summed again. Returns what was done."""
+    not summed again. The weeks are written marked as of the last fold and marked as of the
+    newest load only in the last transaction: a fold stopped part way (a killed process) leaves
+    the mark where it was, so the next fold sums every changed week again. Returns what was done."""
     newest = int(session.scalar(select(func.max(Load.id))) or 0)
     since = session.scalar(select(func.max(WeeklyActivity.load_id)))
+    mark = since or 0  # the mark of the weeks written before the last transaction
     a = DailyActivity
     first_day = session.scalar(select(func.min(a.day)))
     if first_day is None:
@@ -279,18 +283,22 @@ def fold(session: Session, loaded: LoadTotals | None = None) -> dict:
     ready = loaded.weeks if loaded is not None else {}
     stored = dict(session.execute(select(WeeklyActivity.week, WeeklyActivity.rows)).all())
     for week in sorted(ready):  # summed already: one short transaction (one WAL checkpoint)
-        _store_week(session, week, *ready[week], newest)
+        _store_week(session, week, *ready[week], mark)
     session.commit()
     partial = 0
     for week, rows in sorted(changed.items()):
         few = rows < PARTIAL_SHARE * stored.get(week, 0)
         if week in ready:
             continue
-        if since is not None and few and _refold_students(session, week, since, newest):
+        if since is not None and few and _refold_students(session, week, since, mark):
             partial += 1
         else:
             rate, count = daily_totals(session, week_days(week))
-            _store_week(session, week, rate, count, newest)
+            _store_week(session, week, rate, count, mark)
+        session.commit()
+    if changed:
+        written = WeeklyActivity.week.in_(sorted(changed))
+        session.execute(update(WeeklyActivity).where(written).values(load_id=newest))
         session.commit()
     return {
         "weeks_folded": len(changed),
