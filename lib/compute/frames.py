@@ -82,11 +82,40 @@ def _weekly_expected(session: Session, dialect: str, window: Window = None) -> p
         for column, dtype in typed.items():
             if column in frame:
                 frame[column] = frame[column].astype(dtype)
-    cohort = enrolled.merge(sessions, on=["module_code", "academic_year"])[EXPECTED_COLUMNS]
-    expected = pd.concat([explicit, cohort], ignore_index=True)
-    # module codes as the engine's other frames carry them (references to the few codes)
-    expected["module_code"] = expected["module_code"].astype(object)
-    return expected
+    expected = pd.concat([explicit, _cohort(enrolled, sessions)], ignore_index=True)
+    return expected[EXPECTED_COLUMNS]
+
+
+def _cohort(enrolled: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """Each enrolment's rows of its module's sessions in its academic year: the inner join of the
+    two on (module, year), built by index arithmetic (millions of rows at university scale)."""
+    right = sessions.sort_values(["module_code", "academic_year"], kind="stable", ignore_index=True)
+    right_keys = _module_years(right)
+    first = ~right_keys.duplicated()
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.r_[starts, len(right)])
+    match = right_keys[first].get_indexer(_module_years(enrolled))
+    n = np.where(match >= 0, np.r_[counts, 0][match], 0)
+    rows = np.repeat(np.arange(len(enrolled)), n)
+    within = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)
+    picked = np.repeat(np.r_[starts, 0][match], n) + within
+    out = {"student_id": _take(enrolled["student_id"], rows)}
+    for column in ("module_code", "week", "online", "sessions"):
+        out[column] = _take(right[column], picked)
+    return pd.DataFrame(out)
+
+
+def _module_years(frame: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays(
+        [frame["module_code"].cat.codes.to_numpy(), frame["academic_year"].to_numpy()]
+    )
+
+
+def _take(column: pd.Series, rows: np.ndarray):
+    """Rows of a column by position (a categorical one by its codes)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Categorical.from_codes(column.cat.codes.to_numpy()[rows], dtype=column.dtype)
+    return column.to_numpy()[rows]
 
 
 def _weekly_submissions(session: Session, dialect: str, window: Window = None) -> pd.DataFrame:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import betabinom, binom, poisson
+from scipy.stats import binom, poisson
 
+from lib.engagement.chance import betabinom_sf
 from lib.engagement.config import source_setting
 from lib.engagement.measures import Inputs
 from lib.engagement.robust import median_mad, nan_median_columns
@@ -449,7 +450,7 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     missed_before = np.maximum(h["n_missed"] - window, 0)
     due_before = np.maximum(h["n_due"] - window_due, missed_before)
     a, b = low + missed_before, max(weeks - low, 1e-6) + due_before - missed_before
-    tail = betabinom.sf(window - 1, np.maximum(window_due, window).astype(int), a, b)
+    tail = betabinom_sf(window - 1, np.maximum(window_due, window).astype(int), a, b)
     wk.missed_ok = _at_most(tail, config["missed_surprise"])
     # assessment-only evidence: every due missed since the student last submitted (a run of
     # misses), against their own miss rate before that run
@@ -459,12 +460,12 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     missed_before = np.maximum(h["n_missed"] - run, 0)
     due_before = np.maximum(h["n_due"] - run, missed_before)
     a, b = low + missed_before, max(weeks - low, 1e-6) + due_before - missed_before
-    in_run = betabinom.sf(run - 1, run.astype(int), a, b)
+    in_run = betabinom_sf(run - 1, run.astype(int), a, b)
     wk.missed_run = np.where(run >= config["missed_min"], in_run, 1.0)
     # ... or this week's misses of its dues (some submitted, some not), at the rate before it
     missed_before = h["n_missed"] - missed_now
     a, b = low + missed_before, max(weeks - low, 1e-6) + h["n_due"] - due_now - missed_before
-    this_week = betabinom.sf(missed_now - 1, np.asarray(due_now, np.int64), a, b)
+    this_week = betabinom_sf(missed_now - 1, np.asarray(due_now, np.int64), a, b)
     wk.missed_tail = np.minimum(in_run, this_week)
     wk.submitted_all = (window <= 0) | ((due_now > 0) & (missed_now <= 0))  # back to submitting
     return window

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lib.engagement.calendar import exempt_matrix, teaching_weeks, week_range
+from lib.engagement.codes import Rows, distinct_rows, factor, positions, recode, subset
 from lib.engagement.weekly import (
     EPOCH,
     RATE_SOURCES,
@@ -47,6 +48,7 @@ class Carry:
 
 
 MODULE_RATE_COLUMNS = ["source", "module_code", "week", "rate"]
+COUNT_NUMBERS = ["quantity", "positive", "active_days", "minutes", "last_day"]
 GROUP_LOOKBACK_WEEKS = 8  # a student belongs to a module's group for its activity in these weeks
 
 
@@ -72,40 +74,39 @@ class Groups:
         return out
 
 
-def _groups(students: pd.Index, groups, rate, counted, week0: int, W: int) -> Groups:
+def _groups(
+    students: pd.Index, groups, rate: Rows, modules: np.ndarray, week0: int, W: int
+) -> Groups:
     """Groups from the student records (`groups`: student_id, group) and module codes on the
-    activity rows (read from GROUP_LOOKBACK_WEEKS before the span on, when given)."""
+    attendance/online rows (`rate`: read from GROUP_LOOKBACK_WEEKS before the span on, when
+    given)."""
     S = len(students)
     static_names: list[str] = []
     static = np.zeros((S, 0), bool)
     if groups is not None and len(groups):
-        s = students.get_indexer(groups["student_id"].astype(str))
+        s = positions(groups["student_id"], students)
         names = groups["group"].astype(str).to_numpy()
         ok = s >= 0
         static_names = sorted(set(names[ok]))
         g = pd.Index(static_names).get_indexer(names[ok])
         static = np.zeros((S, len(static_names)), bool)
         static[s[ok], g] = True
-    parts = [
-        f[["student_id", "module_code", "week"]] for f in (rate, counted) if "module_code" in f
-    ]
-    act = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if len(act):
-        act = act[act["module_code"].astype(str) != ""].drop_duplicates()
-        act = act.assign(
-            w=act["week"].to_numpy(np.int64) - week0,
-            s=students.get_indexer(act["student_id"].astype(str)),
-        )
-        act = act[(act["s"] >= 0) & (act["w"] >= -GROUP_LOOKBACK_WEEKS) & (act["w"] < W)]
-    modules = sorted(act["module_code"].astype(str).unique()) if len(act) else []
-    order = np.argsort(act["w"].to_numpy(), kind="stable") if len(act) else np.array([], int)
-    g = pd.Index(modules).get_indexer(act["module_code"].astype(str)) if len(act) else order
+    m, w, s = rate["m"], rate["w"], rate["s"]
+    named = np.append(modules != "", False)[m]  # code -1: no module
+    keep = named & (s >= 0) & (w >= -GROUP_LOOKBACK_WEEKS) & (w < W)
+    m, w, s = m[keep], w[keep], s[keep]
+    # each (student, module, week) once, in the order first seen
+    first = np.sort(distinct_rows(s, m, w)[0]) if len(s) else np.array([], np.int64)
+    m, w, s = m[first], w[first], s[first]
+    used = np.unique(m)
+    order = np.argsort(w, kind="stable")
+    g = np.searchsorted(used, m)  # `modules` are sorted: so are the module groups
     return Groups(
-        static_names + [f"module {m}" for m in modules],
+        static_names + [f"module {name}" for name in modules[used]],
         static,
-        act["s"].to_numpy(np.int64)[order] if len(act) else order,
-        (np.asarray(g, np.int64) + len(static_names))[order],
-        act["w"].to_numpy(np.int64)[order] if len(act) else order,
+        s[order],
+        (g + len(static_names))[order],
+        w[order],
     )
 
 
@@ -159,14 +160,25 @@ def _bincount(rows, cols, weights, shape) -> np.ndarray:
     return np.bincount(flat, weights=weights, minlength=shape[0] * shape[1]).reshape(shape)
 
 
+def _module_sums(rows: Rows, column: str, shape: tuple[int, int]) -> pd.Series:
+    """Sums of a column per (module, week, student) of the rows with a module, keyed by
+    (module * W + week) * S + student, keys sorted."""
+    S, W = shape
+    ok = rows["m"] >= 0
+    key = (rows["m"][ok] * W + rows["w"][ok]) * S + rows["s"][ok]
+    return pd.Series(rows[column][ok]).groupby(key).sum()
+
+
 def _module_systemic(
-    att: pd.DataFrame,
-    exp: pd.DataFrame,
+    att: Rows,
+    exp: Rows,
+    modules: np.ndarray,
     teaching: np.ndarray,
     config: dict,
     source: str,
     week0: int,
     history: pd.DataFrame,
+    shape: tuple[int, int],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(module weeks whose sessions most expected students missed although the module's students
     usually attend, this source's module rates of every teaching week so far). The usual rate is
@@ -174,24 +186,37 @@ def _module_systemic(
     later weeks)."""
     cols = ["module_code", "w", "students", "share"]
     history = history[history["source"] == source] if len(history) else history
-    if exp.empty:
+    if not len(exp["s"]):
         return pd.DataFrame(columns=cols), history
-    e = exp.groupby(["module_code", "w", "s"], sort=False)["sessions"].sum().rename("expected")
-    a = att.groupby(["module_code", "w", "s"], sort=False)["quantity"].sum().rename("attended")
-    sm = pd.concat([e, a], axis=1).fillna(0.0)
-    sm = sm[sm["expected"] > 0].reset_index()
-    sm = sm[teaching[sm["w"].to_numpy()]]
-    sm["zero"] = sm["attended"] <= 0
+    e = _module_sums(exp, "sessions", shape)
+    a = _module_sums(att, "quantity", shape)
+    keys = e.index.union(a.index)
+    expected = e.reindex(keys, fill_value=0).to_numpy(float)
+    attended = a.reindex(keys, fill_value=0.0).to_numpy(float)
+    module_week = keys.to_numpy(np.int64) // shape[0]
+    keep = expected > 0
+    keep[keep] = teaching[module_week[keep] % shape[1]]
+    sm = pd.DataFrame(
+        {
+            "mw": module_week[keep],
+            "zero": attended[keep] <= 0,
+            "attended": attended[keep],
+            "expected": expected[keep],
+        }
+    )
     mw = (
-        sm.groupby(["module_code", "w"])
+        sm.groupby("mw")
         .agg(
-            students=("s", "size"),
+            students=("zero", "size"),
             zero=("zero", "sum"),
             att=("attended", "sum"),
             exp=("expected", "sum"),
         )
         .reset_index()
     )
+    code = mw.pop("mw").to_numpy(np.int64)
+    mw.insert(0, "module_code", modules[code // shape[1]])
+    mw.insert(1, "w", code % shape[1])
     mw["rate"] = mw["att"] / mw["exp"]
     mw["week"] = mw["w"] + week0
     rates = pd.concat(
@@ -281,25 +306,47 @@ def _outside(students: pd.Index, weeks: np.ndarray, spans: pd.DataFrame | None) 
     return out
 
 
-def _locate(frame: pd.DataFrame, students: pd.Index, week0: int, W: int) -> pd.DataFrame:
-    """Rows of known students inside the week span, with student (s) and week (w) positions."""
-    s = students.get_indexer(frame["student_id"].astype(str))
-    w = frame["week"].to_numpy(np.int64) - week0
-    keep = (s >= 0) & (w >= 0) & (w < W)
-    return frame[keep].assign(s=s[keep], w=w[keep])
+def _rows(
+    frame: pd.DataFrame, students: pd.Index, week0: int, numbers: list[str], texts: dict
+) -> Rows:
+    """A weekly frame as arrays: student (s) and week (w) positions, each text column of `texts`
+    as codes of its vocabulary (text column name: (code name, vocabulary)), numbers as given."""
+    rows = {
+        "s": positions(frame["student_id"], students),
+        "w": frame["week"].to_numpy(np.int64) - week0,
+    }
+    for column, (name, vocabulary) in texts.items():
+        rows[name] = recode(*factor(frame[column]), vocabulary)
+    for column in numbers:
+        rows[column] = frame[column].astype(bool if column == "online" else float).to_numpy()
+    return rows
 
 
-def _rate_measure(a, e, teaching, config, source, shape, week0, history, timetabled):
+def _located(rows: Rows, W: int) -> Rows:
+    """Rows of known students inside the week span."""
+    return subset(rows, (rows["s"] >= 0) & (rows["w"] >= 0) & (rows["w"] < W))
+
+
+def _vocabulary(*columns: pd.Series) -> pd.Index:
+    """The sorted distinct texts of some columns."""
+    values: set[str] = set()
+    for column in columns:
+        values.update(factor(column)[1])
+    return pd.Index(sorted(values), dtype=object)
+
+
+def _rate_measure(a, e, modules, teaching, config, source, shape, week0, history, timetabled):
     """(attended, value, expected-or-NaN, module events, module rates, timetabled) of attendance
     or online; a student is measured by rate once any expected session is known for them
     (`timetabled`: before these weeks), else by sessions attended."""
-    dq, rates = _module_systemic(a, e, teaching, config, source, week0, history)
+    dq, rates = _module_systemic(a, e, modules, teaching, config, source, week0, history, shape)
     if len(dq):  # remove the systemic module weeks from both sides
-        drop = pd.MultiIndex.from_frame(dq[["module_code", "w"]])
-        a = a[~pd.MultiIndex.from_frame(a[["module_code", "w"]]).isin(drop)]
-        e = e[~pd.MultiIndex.from_frame(e[["module_code", "w"]]).isin(drop)]
-    n_exp = _bincount(e["s"], e["w"], e["sessions"].to_numpy(float), shape)
-    n_att = _bincount(a["s"], a["w"], a["quantity"].to_numpy(float), shape)
+        W = shape[1]
+        drop = pd.Index(modules).get_indexer(dq["module_code"]) * W + dq["w"].to_numpy(np.int64)
+        a = subset(a, ~np.isin(a["m"] * W + a["w"], drop))
+        e = subset(e, ~np.isin(e["m"] * W + e["w"], drop))
+    n_exp = _bincount(e["s"], e["w"], e["sessions"], shape)
+    n_att = _bincount(a["s"], a["w"], a["quantity"], shape)
     has_timetable = timetabled | (n_exp.sum(axis=1) > 0)
     rate = np.minimum(n_att, n_exp) / np.where(n_exp > 0, n_exp, 1)
     value = np.where(has_timetable[:, None], np.where(n_exp > 0, rate, np.nan), n_att)
@@ -338,61 +385,75 @@ def build_inputs(
     activity, expected, submissions, horizon = _weekly_forms(
         activity, expected, submissions, horizon
     )
-    rate, counted = activity
+    rate_frame, counted_frame = activity
     if weeks is None:
-        weeks = _week_span(rate, counted, expected, submissions, calendar, horizon)
+        weeks = _week_span(rate_frame, counted_frame, expected, submissions, calendar, horizon)
     S, W = len(students), len(weeks)
     shape = (S, W)
     week0 = int(week_number((weeks[0] - EPOCH).astype(np.int64))) if W else 0
     teaching = teaching_weeks(weeks, calendar)
     exempt = exempt_matrix(students, weeks, exemptions) | _outside(students, weeks, spans)
-    together = _groups(students, groups, rate, counted, week0, W)
-    rate = _locate(rate, students, week0, W)
-    counted = _locate(counted, students, week0, W)
-    expected = _locate(expected, students, week0, W)
-    subs = _locate(submissions, students, week0, W)
-    present = set(rate["source"].unique()) | set(counted["source"].unique())
+    modules = _vocabulary(rate_frame["module_code"], expected["module_code"])
+    names = _vocabulary(rate_frame["source"], counted_frame["source"])
+    module_texts = {"module_code": ("m", modules)}
+    rate_all = _rows(
+        rate_frame, students, week0, ["quantity"], {"source": ("k", names), **module_texts}
+    )
+    together = _groups(students, groups, rate_all, modules.to_numpy(), week0, W)
+    rate = _located(rate_all, W)
+    counted = _located(
+        _rows(counted_frame, students, week0, COUNT_NUMBERS, {"source": ("k", names)}), W
+    )
+    numbers = ["online", "sessions"]
+    expected = _located(_rows(expected, students, week0, numbers, module_texts), W)
+    subs = _located(_rows(submissions, students, week0, ["due", "on_time", "missing"], {}), W)
+    seen = np.unique(np.concatenate([rate["k"], counted["k"]]))
+    present = set(names[seen[seen >= 0]])
     known = list(CORE_ACTIVITY_SOURCES) if sources is None else list(sources)
     sources = known + sorted(present - set(known))
     K = len(sources)
     value = np.full((S, W, K), np.nan, np.float64)
     count = np.zeros((S, W, K), np.float64)
     expect = np.full((S, W, K), np.nan, np.float64)
-    online = expected["online"].astype(bool).to_numpy()
+    online = expected["online"]
     history = carry.module_rates if carry is not None else pd.DataFrame(columns=MODULE_RATE_COLUMNS)
     timetabled = np.zeros((S, len(RATE_SOURCES)), bool)
     module_events, module_rates = [], []
+    code = dict(zip(names, range(len(names)), strict=True))
     for k, source in enumerate(sources):
+        mine = code.get(source, -2)
         if source in RATE_SOURCES:
             r = RATE_SOURCES.index(source)
             before = carry.timetabled[:, r] if carry is not None else np.zeros(S, bool)
-            a = rate[rate["source"] == source]
-            e = expected[online == (source == ONLINE)]
-            measured = _rate_measure(a, e, teaching, config, source, shape, week0, history, before)
+            a = subset(rate, rate["k"] == mine)
+            e = subset(expected, online == (source == ONLINE))
+            measured = _rate_measure(
+                a, e, modules.to_numpy(), teaching, config, source, shape, week0, history, before
+            )
             count[:, :, k], value[:, :, k], expect[:, :, k], dq, rates, timetabled[:, r] = measured
             module_events.append(dq)
             module_rates.append(rates)
             continue
-        a = counted[counted["source"] == source]
+        a = subset(counted, counted["k"] == mine)
         column = {VLE: "active_days", LECTURE_CAPTURE: "minutes"}.get(source, "quantity")
-        weights = a[column].astype(float).fillna(0.0).to_numpy()
+        weights = np.where(np.isnan(a[column]), 0.0, a[column])
         count[:, :, k] = _bincount(a["s"], a["w"], weights, shape)
         if source != SUBMISSION:
             value[:, :, k] = count[:, :, k]
 
-    vle = counted[(counted["source"] == VLE) & (counted["positive"] > 0)]
-    vle_events = _bincount(vle["s"], vle["w"], vle["positive"].to_numpy(float), shape)
+    vle = subset(counted, (counted["k"] == code.get(VLE, -2)) & (counted["positive"] > 0))
+    vle_events = _bincount(vle["s"], vle["w"], vle["positive"], shape)
     last = np.full(S * W, -1, np.int64)
-    vday = vle["last_day"].to_numpy(float).astype(np.int64)
-    np.maximum.at(last, vle["s"].to_numpy(np.int64) * W + vle["w"].to_numpy(np.int64), vday)
+    vday = vle["last_day"].astype(np.int64)
+    np.maximum.at(last, vle["s"] * W + vle["w"], vday)
     last_before = carry.vle_last_day if carry is not None else np.full(S, -1, np.int64)
     seeded = np.concatenate([last_before[:, None], last.reshape(shape)], axis=1)
     vle_last_day = np.maximum.accumulate(seeded, axis=1)[:, 1:]
 
     k = sources.index(SUBMISSION)
-    due = _bincount(subs["s"], subs["w"], subs["due"].to_numpy(float), shape)
-    on_time = _bincount(subs["s"], subs["w"], subs["on_time"].to_numpy(float), shape)
-    missed = _bincount(subs["s"], subs["w"], subs["missing"].to_numpy(float), shape)
+    due = _bincount(subs["s"], subs["w"], subs["due"], shape)
+    on_time = _bincount(subs["s"], subs["w"], subs["on_time"], shape)
+    missed = _bincount(subs["s"], subs["w"], subs["missing"], shape)
     value[:, :, k] = np.where(due > 0, on_time / np.where(due > 0, due, 1), np.nan)
     expect[:, :, k] = np.where(due > 0, due, np.nan)
     count[:, :, k] = np.where(due > 0, on_time, count[:, :, k])
