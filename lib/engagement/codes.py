@@ -18,6 +18,8 @@ def factor(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     else:
         raw, values = pd.factorize(column)
         codes = np.asarray(raw, np.int64)
+    if pd.api.types.is_string_dtype(values.dtype):
+        return codes, np.asarray(values, dtype=object)
     return codes, np.asarray([str(v) for v in values], dtype=object)
 
 
@@ -36,7 +38,22 @@ def recode(codes: np.ndarray, values: np.ndarray, vocabulary: pd.Index) -> np.nd
 
 def subset(rows: Rows, mask: np.ndarray) -> Rows:
     """The rows where mask holds."""
+    if mask.all():
+        return rows
     return {name: column[mask] for name, column in rows.items()}
+
+
+def distinct_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the sorted distinct values, each row's position among them) of an int64 key: by
+    sorting (a hash table of a million distinct keys misses the cache on every row)."""
+    if not len(keys):
+        return keys, np.zeros(0, np.int64)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    new = np.r_[True, ordered[1:] != ordered[:-1]]
+    inverse = np.empty(len(keys), np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[new], inverse
 
 
 def distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lib.engagement.calendar import exempt_matrix, teaching_weeks, week_range
-from lib.engagement.codes import Rows, distinct_rows, factor, positions, recode, subset
+from lib.engagement.codes import Rows, distinct_keys, factor, positions, recode, subset
 from lib.engagement.weekly import (
     EPOCH,
     RATE_SOURCES,
@@ -34,7 +34,14 @@ from lib.engagement.weekly import (
     weekly_expected,
     weekly_submissions,
 )
-from lib.sources import CORE_ACTIVITY_SOURCES, LECTURE_CAPTURE, ONLINE, SUBMISSION, VLE
+from lib.sources import (
+    ATTENDANCE,
+    CORE_ACTIVITY_SOURCES,
+    LECTURE_CAPTURE,
+    ONLINE,
+    SUBMISSION,
+    VLE,
+)
 
 
 @dataclass
@@ -95,18 +102,19 @@ def _groups(
     named = np.append(modules != "", False)[m]  # code -1: no module
     keep = named & (s >= 0) & (w >= -GROUP_LOOKBACK_WEEKS) & (w < W)
     m, w, s = m[keep], w[keep], s[keep]
-    # each (student, module, week) once, in the order first seen
-    first = np.sort(distinct_rows(s, m, w)[0]) if len(s) else np.array([], np.int64)
-    m, w, s = m[first], w[first], s[first]
-    used = np.unique(m)
-    order = np.argsort(w, kind="stable")
+    # each (week, student, module) once, in that order
+    M = max(len(modules), 1)
+    key = distinct_keys(((w + GROUP_LOOKBACK_WEEKS) * S + s) * M + m)[0]
+    m, key = key % M, key // M
+    s, w = key % S, key // S - GROUP_LOOKBACK_WEEKS
+    used = np.flatnonzero(np.bincount(m, minlength=M))
     g = np.searchsorted(used, m)  # `modules` are sorted: so are the module groups
     return Groups(
         static_names + [f"module {name}" for name in modules[used]],
         static,
-        s[order],
-        (g + len(static_names))[order],
-        w[order],
+        s,
+        g + len(static_names),
+        w,
     )
 
 
@@ -160,48 +168,50 @@ def _bincount(rows, cols, weights, shape) -> np.ndarray:
     return np.bincount(flat, weights=weights, minlength=shape[0] * shape[1]).reshape(shape)
 
 
-def _module_sums(rows: Rows, column: str, shape: tuple[int, int]) -> pd.Series:
-    """Sums of a column per (module, week, student) of the rows with a module, keyed by
-    (module * W + week) * S + student, keys sorted."""
+def _rate_sums(rate: Rows, expected: Rows, names: pd.Index, shape: tuple, M: int) -> Rows:
+    """Sessions expected and attended per (week, student, mode, module), one row per key in
+    that order (r: 0 in person/attendance, 1 online; m: M for no module). Reads come in this
+    order (the store groups by student, source and module; a cohort's expected sessions are
+    built week by week), so the one sort of the keys merges a few sorted runs."""
     S, W = shape
-    ok = rows["m"] >= 0
-    key = (rows["m"][ok] * W + rows["w"][ok]) * S + rows["s"][ok]
-    return pd.Series(rows[column][ok]).groupby(key).sum()
+    mode = np.array([RATE_SOURCES.index(n) if n in RATE_SOURCES else -1 for n in names] + [-1])
+    r = mode[rate["k"]]
+    rate = subset({**rate, "r": r}, r >= 0)
+    online = np.where(
+        expected["online"], RATE_SOURCES.index(ONLINE), RATE_SOURCES.index(ATTENDANCE)
+    )
+    expected = {**expected, "r": online}
+
+    def key(rows: Rows) -> np.ndarray:
+        module = np.where(rows["m"] >= 0, rows["m"], M)
+        return ((rows["w"] * S + rows["s"]) * 2 + rows["r"]) * (M + 1) + module
+
+    keys, inverse = distinct_keys(np.concatenate([key(expected), key(rate)]))
+    n = len(expected["s"])
+    out = {
+        "expected": np.bincount(inverse[:n], expected["sessions"], minlength=len(keys)),
+        "attended": np.bincount(inverse[n:], rate["quantity"], minlength=len(keys)),
+        "m": keys % (M + 1),
+    }
+    keys = keys // (M + 1)
+    out["r"], keys = keys % 2, keys // 2
+    out["s"], out["w"] = keys % S, keys // S
+    return out
 
 
-def _module_systemic(
-    att: Rows,
-    exp: Rows,
-    modules: np.ndarray,
-    teaching: np.ndarray,
-    config: dict,
-    source: str,
-    week0: int,
-    history: pd.DataFrame,
-    shape: tuple[int, int],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(module weeks whose sessions most expected students missed although the module's students
-    usually attend, this source's module rates of every teaching week so far). The usual rate is
-    the median over the module's teaching weeks so far, this one included (so it never depends on
-    later weeks)."""
-    cols = ["module_code", "w", "students", "share"]
-    history = history[history["source"] == source] if len(history) else history
-    if not len(exp["s"]):
-        return pd.DataFrame(columns=cols), history
-    e = _module_sums(exp, "sessions", shape)
-    a = _module_sums(att, "quantity", shape)
-    keys = e.index.union(a.index)
-    expected = e.reindex(keys, fill_value=0).to_numpy(float)
-    attended = a.reindex(keys, fill_value=0.0).to_numpy(float)
-    module_week = keys.to_numpy(np.int64) // shape[0]
-    keep = expected > 0
-    keep[keep] = teaching[module_week[keep] % shape[1]]
+def _module_weeks(sums: Rows, teaching: np.ndarray, modules: np.ndarray) -> pd.DataFrame:
+    """Per (mode, module, teaching week): students expected (sessions > 0), those of them who
+    attended none, sessions attended and expected."""
+    M, W = len(modules), len(teaching)
+    keep = (sums["expected"] > 0) & (sums["m"] < M)
+    keep[keep] = teaching[sums["w"][keep]]
+    attended = sums["attended"][keep]
     sm = pd.DataFrame(
         {
-            "mw": module_week[keep],
-            "zero": attended[keep] <= 0,
-            "attended": attended[keep],
-            "expected": expected[keep],
+            "mw": (sums["r"][keep] * M + sums["m"][keep]) * W + sums["w"][keep],
+            "zero": attended <= 0,
+            "attended": attended,
+            "expected": sums["expected"][keep],
         }
     )
     mw = (
@@ -215,8 +225,21 @@ def _module_systemic(
         .reset_index()
     )
     code = mw.pop("mw").to_numpy(np.int64)
-    mw.insert(0, "module_code", modules[code // shape[1]])
-    mw.insert(1, "w", code % shape[1])
+    mw.insert(0, "module_code", modules[code // W % max(M, 1)] if len(code) else [])
+    mw.insert(1, "w", code % W)
+    mw.insert(0, "r", code // W // max(M, 1))
+    return mw
+
+
+def _module_systemic(
+    mw: pd.DataFrame, config: dict, source: str, week0: int, history: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(module weeks whose sessions most expected students missed although the module's students
+    usually attend, this source's module rates of every teaching week so far), from this
+    source's `_module_weeks`. The usual rate is the median over the module's teaching weeks so
+    far, this one included (so it never depends on later weeks)."""
+    cols = ["module_code", "w", "students", "share"]
+    mw = mw.drop(columns="r").reset_index(drop=True)
     mw["rate"] = mw["att"] / mw["exp"]
     mw["week"] = mw["w"] + week0
     rates = pd.concat(
@@ -335,18 +358,27 @@ def _vocabulary(*columns: pd.Series) -> pd.Index:
     return pd.Index(sorted(values), dtype=object)
 
 
-def _rate_measure(a, e, modules, teaching, config, source, shape, week0, history, timetabled):
+def _rate_measure(
+    sums, mw, r, any_expected, modules, config, source, shape, week0, history, timetabled
+):
     """(attended, value, expected-or-NaN, module events, module rates, timetabled) of attendance
-    or online; a student is measured by rate once any expected session is known for them
-    (`timetabled`: before these weeks), else by sessions attended."""
-    dq, rates = _module_systemic(a, e, modules, teaching, config, source, week0, history, shape)
+    (r 0) or online (r 1) from `_rate_sums` and `_module_weeks`; a student is measured by rate
+    once any expected session is known for them (`timetabled`: before these weeks), else by
+    sessions attended."""
+    S, W = shape
+    history = history[history["source"] == source] if len(history) else history
+    if any_expected:
+        dq, rates = _module_systemic(mw[mw["r"] == r], config, source, week0, history)
+    else:
+        dq, rates = pd.DataFrame(columns=["module_code", "w", "students", "share"]), history
+    mine = sums["r"] == r
     if len(dq):  # remove the systemic module weeks from both sides
-        W = shape[1]
-        drop = pd.Index(modules).get_indexer(dq["module_code"]) * W + dq["w"].to_numpy(np.int64)
-        a = subset(a, ~np.isin(a["m"] * W + a["w"], drop))
-        e = subset(e, ~np.isin(e["m"] * W + e["w"], drop))
-    n_exp = _bincount(e["s"], e["w"], e["sessions"], shape)
-    n_att = _bincount(a["s"], a["w"], a["quantity"], shape)
+        dropped = np.zeros((len(modules) + 1, W), bool)
+        dropped[pd.Index(modules).get_indexer(dq["module_code"]), dq["w"].to_numpy(np.int64)] = True
+        mine &= ~dropped[sums["m"], sums["w"]]
+    cell = sums["s"] * W + sums["w"]
+    n_exp = np.bincount(cell, np.where(mine, sums["expected"], 0.0), S * W).reshape(shape)
+    n_att = np.bincount(cell, np.where(mine, sums["attended"], 0.0), S * W).reshape(shape)
     has_timetable = timetabled | (n_exp.sum(axis=1) > 0)
     rate = np.minimum(n_att, n_exp) / np.where(n_exp > 0, n_exp, 1)
     value = np.where(has_timetable[:, None], np.where(n_exp > 0, rate, np.nan), n_att)
@@ -415,7 +447,9 @@ def build_inputs(
     value = np.full((S, W, K), np.nan, np.float64)
     count = np.zeros((S, W, K), np.float64)
     expect = np.full((S, W, K), np.nan, np.float64)
-    online = expected["online"]
+    sums = _rate_sums(rate, expected, names, shape, len(modules))
+    mw = _module_weeks(sums, teaching, modules.to_numpy())
+    any_expected = [(expected["online"] == (s == ONLINE)).any() for s in RATE_SOURCES]
     history = carry.module_rates if carry is not None else pd.DataFrame(columns=MODULE_RATE_COLUMNS)
     timetabled = np.zeros((S, len(RATE_SOURCES)), bool)
     module_events, module_rates = [], []
@@ -425,10 +459,18 @@ def build_inputs(
         if source in RATE_SOURCES:
             r = RATE_SOURCES.index(source)
             before = carry.timetabled[:, r] if carry is not None else np.zeros(S, bool)
-            a = subset(rate, rate["k"] == mine)
-            e = subset(expected, online == (source == ONLINE))
             measured = _rate_measure(
-                a, e, modules.to_numpy(), teaching, config, source, shape, week0, history, before
+                sums,
+                mw,
+                r,
+                any_expected[r],
+                modules.to_numpy(),
+                config,
+                source,
+                shape,
+                week0,
+                history,
+                before,
             )
             count[:, :, k], value[:, :, k], expect[:, :, k], dq, rates, timetabled[:, r] = measured
             module_events.append(dq)
