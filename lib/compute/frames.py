@@ -87,21 +87,36 @@ def _weekly_expected(session: Session, dialect: str, window: Window = None) -> p
 
 
 def _cohort(enrolled: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
-    """Each enrolment's rows of its module's sessions in its academic year: the inner join of the
-    two on (module, year), built by index arithmetic (millions of rows at university scale)."""
-    right = sessions.sort_values(["module_code", "academic_year"], kind="stable", ignore_index=True)
-    right_keys = _module_years(right)
-    first = ~right_keys.duplicated()
-    starts = np.flatnonzero(first)
-    counts = np.diff(np.r_[starts, len(right)])
-    match = right_keys[first].get_indexer(_module_years(enrolled))
-    n = np.where(match >= 0, np.r_[counts, 0][match], 0)
-    rows = np.repeat(np.arange(len(enrolled)), n)
-    within = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)
-    picked = np.repeat(np.r_[starts, 0][match], n) + within
-    out = {"student_id": _take(enrolled["student_id"], rows)}
+    """Each enrolment's rows of its module's sessions in its academic year (the inner join of the
+    two on module and year: millions of rows at university scale), built week by week by index
+    arithmetic, in the order the engine sorts them by: week, student, online, module."""
+    pairs = _module_years(sessions).unique()
+    pair_s = pairs.get_indexer(_module_years(sessions))
+    pair_e = pairs.get_indexer(_module_years(enrolled))
+    student = enrolled["student_id"].cat.codes.to_numpy()
+    order = np.lexsort((enrolled["module_code"].cat.codes.to_numpy(), student))
+    order = order[pair_e[order] >= 0]
+    slots = np.full(len(pairs), -1)
+    rows, picked = [], []
+    week, online = sessions["week"].to_numpy(), sessions["online"].to_numpy()
+    for w in np.unique(week):
+        mine, found = [], []
+        for mode in (False, True):
+            block = np.flatnonzero((week == w) & (online == mode))
+            slots[:] = -1
+            slots[pair_s[block]] = block
+            hit = slots[pair_e[order]]
+            mine.append(order[hit >= 0])
+            found.append(hit[hit >= 0])
+        e, s = np.concatenate(mine), np.concatenate(found)
+        by = np.argsort(student[e], kind="stable")
+        rows.append(e[by])
+        picked.append(s[by])
+    rows_e = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    rows_s = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+    out = {"student_id": _take(enrolled["student_id"], rows_e)}
     for column in ("module_code", "week", "online", "sessions"):
-        out[column] = _take(right[column], picked)
+        out[column] = _take(sessions[column], rows_s)
     return pd.DataFrame(out)
 
 

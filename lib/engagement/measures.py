@@ -102,12 +102,12 @@ def _groups(
     named = np.append(modules != "", False)[m]  # code -1: no module
     keep = named & (s >= 0) & (w >= -GROUP_LOOKBACK_WEEKS) & (w < W)
     m, w, s = m[keep], w[keep], s[keep]
-    # each (week, student, module) once, in that order
-    M = max(len(modules), 1)
-    key = distinct_keys(((w + GROUP_LOOKBACK_WEEKS) * S + s) * M + m)[0]
-    m, key = key % M, key // M
-    s, w = key % S, key // S - GROUP_LOOKBACK_WEEKS
-    used = np.flatnonzero(np.bincount(m, minlength=M))
+    # rows sorted by week (as read: weeks in order); a (student, module, week) may repeat (one
+    # per mode), which only sets the same membership twice
+    if len(w) and (np.diff(w) < 0).any():
+        order = np.argsort(w, kind="stable")
+        m, w, s = m[order], w[order], s[order]
+    used = np.flatnonzero(np.bincount(m, minlength=len(modules)))
     g = np.searchsorted(used, m)  # `modules` are sorted: so are the module groups
     return Groups(
         static_names + [f"module {name}" for name in modules[used]],
