@@ -275,22 +275,34 @@ def _systemic_groups(inp: Inputs, res: Results, wk: Week, config: dict) -> None:
     source drop at once this teaching week: a feed outage of that group, not student problems."""
     if inp.groups is None or not inp.groups.names:
         return
-    member = inp.groups.members(wk.t)
+    groups = inp.groups
+    S, n_static = groups.static.shape
     concerned = wk.live[:, None] & ~wk.cold & ~np.isnan(wk.ratio)
     dropped = concerned & (wk.ratio < config["systemic_drop_ratio"])
-    m = member.astype(np.float32)
-    n_conc = m.T @ concerned.astype(np.float32)  # (G, K)
-    n_drop = m.T @ dropped.astype(np.float32)
+    # (G, K) counts per group: static groups by a product of 0/1 matrices, module groups by
+    # counting their members (a student's membership of a few of hundreds of modules); counts
+    # are whole numbers, exact in float32 either way
+    static = groups.static.astype(np.float32)
+    s, g = groups.module_members(wk.t)
+    n_conc = np.zeros((len(groups.names), wk.ratio.shape[1]), np.float32)
+    n_drop = np.zeros_like(n_conc)
+    n_conc[:n_static] = static.T @ concerned.astype(np.float32)
+    n_drop[:n_static] = static.T @ dropped.astype(np.float32)
+    for k in range(n_conc.shape[1]):
+        n_conc[:, k] += np.bincount(g, weights=concerned[s, k], minlength=len(n_conc))
+        n_drop[:, k] += np.bincount(g, weights=dropped[s, k], minlength=len(n_conc))
     share = n_drop / np.maximum(n_conc, 1)
     hit = (n_conc >= config["systemic_group_min_students"]) & (
         share >= config["systemic_group_share"]
     )
     if not hit.any():
         return
-    for g, k in zip(*np.nonzero(hit), strict=True):
-        name = inp.groups.names[g]
-        res.group_events.append((wk.t, int(k), name, float(share[g, k]), int(n_drop[g, k])))
-    mask = (m @ hit.astype(np.float32)) > 0  # (S, K) students in a hit group for that source
+    for g_hit, k in zip(*np.nonzero(hit), strict=True):
+        name = inp.groups.names[g_hit]
+        res.group_events.append((wk.t, int(k), name, float(share[g_hit, k]), int(n_drop[g_hit, k])))
+    mask = (static @ hit[:n_static].astype(np.float32)) > 0  # (S, K) in a hit group for a source
+    for k in range(mask.shape[1]):
+        mask[:, k] |= np.bincount(s, weights=hit[g, k], minlength=S) > 0
     wk.hold |= (dropped & mask).any(1)
     wk.m[mask] = np.nan
     wk.ratio[mask] = np.nan

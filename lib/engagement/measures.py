@@ -70,15 +70,28 @@ class Groups:
     rows_s: np.ndarray  # module activity rows: student position ...
     rows_g: np.ndarray  # ... group position (n static + module index) ...
     rows_w: np.ndarray  # ... week position (may be negative: weeks before the span), sorted
+    _seen: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def members(self, t: int) -> np.ndarray:
         """(S, G) membership in week position t."""
         S, n_static = self.static.shape
         out = np.zeros((S, len(self.names)), bool)
         out[:, :n_static] = self.static
-        lo, hi = np.searchsorted(self.rows_w, [t - GROUP_LOOKBACK_WEEKS, t])
-        out[self.rows_s[lo:hi], self.rows_g[lo:hi]] = True
+        s, g = self.module_members(t)
+        out[s, g] = True
         return out
+
+    def module_members(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """(student, group) positions of the module groups' members in week position t, each
+        membership once (by student, then group)."""
+        S, n_static = self.static.shape
+        lo, hi = np.searchsorted(self.rows_w, [t - GROUP_LOOKBACK_WEEKS, t])
+        if self._seen is None:  # kept clear between weeks: allocated once
+            self._seen = np.zeros((S, len(self.names) - n_static), bool)
+        self._seen[self.rows_s[lo:hi], self.rows_g[lo:hi] - n_static] = True
+        s, g = np.nonzero(self._seen)
+        self._seen[s, g] = False
+        return s, g + n_static
 
 
 def _groups(
