@@ -70,7 +70,7 @@ class Groups:
     rows_s: np.ndarray  # module activity rows: student position ...
     rows_g: np.ndarray  # ... group position (n static + module index) ...
     rows_w: np.ndarray  # ... week position (may be negative: weeks before the span), sorted
-    _seen: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _pairs: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def members(self, t: int) -> np.ndarray:
         """(S, G) membership in week position t."""
@@ -83,15 +83,38 @@ class Groups:
 
     def module_members(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """(student, group) positions of the module groups' members in week position t, each
-        membership once (by student, then group)."""
+        membership once."""
+        if self._pairs is None:
+            self._pairs = self._memberships()
+        s, g, weeks, first = self._pairs
+        lo, hi = t - GROUP_LOOKBACK_WEEKS - first, t - first
+        lo, hi = min(max(lo, 0), weeks.shape[1] - 1), min(max(hi, 0), weeks.shape[1] - 1)
+        member = weeks[:, hi] > weeks[:, lo]
+        return s[member], g[member]
+
+    def _memberships(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Each (student, group) pair once, with its running count of active weeks (column j:
+        weeks before week position first + j): a pair is a member in week t when it was active
+        in one of the GROUP_LOOKBACK_WEEKS weeks before."""
         S, n_static = self.static.shape
-        lo, hi = np.searchsorted(self.rows_w, [t - GROUP_LOOKBACK_WEEKS, t])
-        if self._seen is None:  # kept clear between weeks: allocated once
-            self._seen = np.zeros((S, len(self.names) - n_static), bool)
-        self._seen[self.rows_s[lo:hi], self.rows_g[lo:hi] - n_static] = True
-        s, g = np.nonzero(self._seen)
-        self._seen[s, g] = False
-        return s, g + n_static
+        M = max(len(self.names) - n_static, 1)
+        key = self.rows_s * M + (self.rows_g - n_static)
+        slot = np.empty(S * M, np.int32)  # only cells written just before are read
+        row = np.arange(len(key), dtype=np.int32)
+        slot[key] = row
+        once = slot[key] == row
+        slot[key[once]] = np.arange(int(once.sum()))
+        pair = slot[key]
+        first = int(self.rows_w[0]) if len(key) else 0
+        span = int(self.rows_w[-1]) - first + 1 if len(key) else 0
+        active = np.zeros((int(once.sum()), span + 1), np.int32)
+        active[pair, self.rows_w - first + 1] = 1
+        return (
+            self.rows_s[once],
+            self.rows_g[once],
+            np.cumsum(active, axis=1, dtype=np.int32),
+            first,
+        )
 
 
 def _groups(
