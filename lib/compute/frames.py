@@ -196,11 +196,6 @@ def read_frames(session: Session, window: Window = None, students: pd.Index | No
     }
 
 
-def rate_activity(session: Session, window: Window) -> pd.DataFrame:
-    """The weekly attendance/online rows (with module codes) of a window of days."""
-    return weekly_totals(session, stored_days(window), rate_only=True)[0]
-
-
 def student_spans(session: Session) -> pd.DataFrame:
     """student_id, start, end: when each student started, and left (the status date of a status
     that ends their studies), for the engine not to measure them outside it."""

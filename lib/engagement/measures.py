@@ -52,8 +52,13 @@ class Carry:
     vle_last_day: np.ndarray  # (S,) epoch day of the last Moodle activity (-1 never)
     used: np.ndarray  # (S, K) sources each student has had activity or expected counts in
     module_rates: pd.DataFrame  # source, module_code, week (number), rate: teaching weeks so far
+    # s, module_code, weeks: each student's attendance/online module codes of the last
+    # GROUP_LOOKBACK_WEEKS weeks (bit j of `weeks`: active j + 1 weeks before the next week),
+    # the module groups of the next weeks (None: take them from the activity rows given)
+    module_weeks: pd.DataFrame | None = None
 
 
+MODULE_WEEK_COLUMNS = ["s", "module_code", "weeks"]
 MODULE_RATE_COLUMNS = ["source", "module_code", "week", "rate"]
 COUNT_NUMBERS = ["quantity", "positive", "active_days", "minutes", "last_day"]
 GROUP_LOOKBACK_WEEKS = 8  # a student belongs to a module's group for its activity in these weeks
@@ -86,13 +91,30 @@ class Groups:
         membership once."""
         if self._pairs is None:
             self._pairs = self._memberships()
-        s, g, weeks, first = self._pairs
+        s, g, weeks, first = self._pairs[:4]
         lo, hi = t - GROUP_LOOKBACK_WEEKS - first, t - first
         lo, hi = min(max(lo, 0), weeks.shape[1] - 1), min(max(hi, 0), weeks.shape[1] - 1)
         member = weeks[:, hi] > weeks[:, lo]
         return s[member], g[member]
 
-    def _memberships(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    def recent(self, t: int) -> pd.DataFrame:
+        """MODULE_WEEK_COLUMNS of the weeks up to week position t (Carry.module_weeks)."""
+        if self._pairs is None:
+            self._pairs = self._memberships()
+        s, g, _, first, active = self._pairs
+        bits = np.zeros(len(s), np.uint8)
+        for j in range(GROUP_LOOKBACK_WEEKS):
+            column = t - j - first + 1  # `active` column of week position t - j
+            if 1 <= column < active.shape[1]:
+                bits |= (active[:, column] > 0).astype(np.uint8) << j
+        n_static = self.static.shape[1]
+        names = np.array([n.removeprefix("module ") for n in self.names[n_static:]], object)
+        kept = bits > 0
+        return pd.DataFrame(
+            {"s": s[kept], "module_code": names[g[kept] - n_static], "weeks": bits[kept]}
+        )
+
+    def _memberships(self) -> tuple:
         """Each (student, group) pair once, with its running count of active weeks (column j:
         weeks before week position first + j): a pair is a member in week t when it was active
         in one of the GROUP_LOOKBACK_WEEKS weeks before."""
@@ -114,15 +136,21 @@ class Groups:
             self.rows_g[once],
             np.cumsum(active, axis=1, dtype=np.int32),
             first,
+            active,
         )
 
 
 def _groups(
-    students: pd.Index, groups, rate: Rows, modules: np.ndarray, week0: int, W: int
+    students: pd.Index,
+    groups,
+    rate: Rows,
+    modules: np.ndarray,
+    W: int,
+    carried: pd.DataFrame | None = None,
 ) -> Groups:
     """Groups from the student records (`groups`: student_id, group) and module codes on the
     attendance/online rows (`rate`: read from GROUP_LOOKBACK_WEEKS before the span on, when
-    given)."""
+    given; `carried`: Carry.module_weeks of the weeks before)."""
     S = len(students)
     static_names: list[str] = []
     static = np.zeros((S, 0), bool)
@@ -135,6 +163,18 @@ def _groups(
         static = np.zeros((S, len(static_names)), bool)
         static[s[ok], g] = True
     m, w, s = rate["m"], rate["w"], rate["s"]
+    if carried is not None and len(carried):  # the weeks before, oldest first
+        bits = carried["weeks"].to_numpy(np.uint8)
+        cm = pd.Index(modules).get_indexer(carried["module_code"])
+        cs = carried["s"].to_numpy(np.int64)
+        parts = [
+            (cs[on], cm[on], np.full(int(on.sum()), -1 - j, np.int64))
+            for j in reversed(range(GROUP_LOOKBACK_WEEKS))
+            for on in [(bits >> j) & 1 == 1]
+        ]
+        s = np.concatenate([p[0] for p in parts] + [s])
+        m = np.concatenate([p[1] for p in parts] + [m])
+        w = np.concatenate([p[2] for p in parts] + [w])
     named = np.append(modules != "", False)[m]  # code -1: no module
     keep = named & (s >= 0) & (w >= -GROUP_LOOKBACK_WEEKS) & (w < W)
     m, w, s = m[keep], w[keep], s[keep]
@@ -196,7 +236,10 @@ class Inputs:
         if len(rates) and W:
             through = int(week_number((self.weeks[t] - EPOCH).astype(np.int64)))
             rates = rates[rates["week"].to_numpy(np.int64) <= through]
-        return Carry(self.timetabled.copy(), last.copy(), used, rates.reset_index(drop=True))
+        recent = self.groups.recent(t) if self.groups is not None else None
+        return Carry(
+            self.timetabled.copy(), last.copy(), used, rates.reset_index(drop=True), recent
+        )
 
 
 def _bincount(rows, cols, weights, shape) -> np.ndarray:
@@ -461,13 +504,18 @@ def build_inputs(
     week0 = int(week_number((weeks[0] - EPOCH).astype(np.int64))) if W else 0
     teaching = teaching_weeks(weeks, calendar)
     exempt = exempt_matrix(students, weeks, exemptions) | _outside(students, weeks, spans)
-    modules = _vocabulary(rate_frame["module_code"], expected["module_code"])
+    modules = _vocabulary(
+        rate_frame["module_code"],
+        expected["module_code"],
+        *([carry.module_weeks["module_code"]] if carry and carry.module_weeks is not None else []),
+    )
     names = _vocabulary(rate_frame["source"], counted_frame["source"])
     module_texts = {"module_code": ("m", modules)}
     rate_all = _rows(
         rate_frame, students, week0, ["quantity"], {"source": ("k", names), **module_texts}
     )
-    together = _groups(students, groups, rate_all, modules.to_numpy(), week0, W)
+    carried = carry.module_weeks if carry is not None else None
+    together = _groups(students, groups, rate_all, modules.to_numpy(), W, carried)
     rate = _located(rate_all, W)
     counted = _located(
         _rows(counted_frame, students, week0, COUNT_NUMBERS, {"source": ("k", names)}), W
