@@ -381,14 +381,16 @@ def _week_span(
             week_number(epoch_days(calendar["start"])),
             week_number(epoch_days(calendar["end"])),
         ]
-    every = np.concatenate(numbers + days) if numbers or days else np.array([], np.int64)
+    # the first and last of each (millions of week numbers: never concatenated)
+    every = [a for a in numbers + days if len(a)]
+    ends = np.array([[a.min(), a.max()] for a in every], np.int64).reshape(-1, 2)
     if horizon is None or pd.isna(horizon):
-        if not len(every):
+        if not len(ends):
             today = pd.Timestamp.today().normalize()
             return week_range(today.date(), today.date())
-        horizon = pd.Timestamp(week_monday(every.max())) + pd.Timedelta(days=6)
+        horizon = pd.Timestamp(week_monday(ends[:, 1].max())) + pd.Timedelta(days=6)
     horizon = complete_through(horizon)
-    first = pd.Timestamp(week_monday(every.min())) if len(every) else horizon
+    first = pd.Timestamp(week_monday(ends[:, 0].min())) if len(ends) else horizon
     return week_range(min(first, horizon).date(), horizon.date())
 
 
