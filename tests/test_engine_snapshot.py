@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from engine_cases import WEEKS, scenario_frames, usual_attendance, usual_vle
+from engine_cases import TEACHING, WEEKS, scenario_frames, usual_attendance, usual_vle
 
 from lib.engagement.engine import earlier_flag_ends, flag_records, run
 from lib.engagement.explain import dq_frame, measures_frame
@@ -79,3 +79,52 @@ def test_resumed_weeks_equal_one_pass(split):
     full_rows = measures_frame(whole, one_pass)
     full_rows = full_rows[full_rows["week_start"] >= weeks[split]].reset_index(drop=True)
     pd.testing.assert_frame_equal(measures_frame(later, after), full_rows)
+
+
+def test_module_groups_of_resumed_weeks_come_from_the_snapshot_not_rereading_earlier_weeks():
+    """A module's feed down for its group in the first resumed week: the module's members are
+    known from the weeks before (carried in the snapshot), though only the resumed weeks' rows
+    are given, so the outage is the same data-quality event as in one pass, not flags."""
+    split = WEEKS.index(TEACHING[7])
+    group = range(9)  # S00-S08 take module M2 for attendance
+
+    def att(s, w):
+        if s in group and w == TEACHING[7]:
+            return 0
+        return 3 if (WEEKS.index(w) + s) % 4 == 0 else 4
+
+    ids, (act, exp, sub, cal, ex), cfg = scenario_frames(
+        students=40, attendance=att, vle=usual_vle, timetable=False
+    )
+    act = act.copy()
+    in_group = act["student_id"].isin([ids[s] for s in group]) & (act["source"] == "attendance")
+    act.loc[in_group, "module_code"] = "M2"
+    students, weeks = pd.Index(ids), np.array(WEEKS, dtype="datetime64[D]")
+    whole = build_inputs(students, act, exp, sub, cal, ex, cfg, weeks=weeks)
+    one_pass = run(whole, cfg)
+    first = build_inputs(students, act, exp, sub, cal, ex, cfg, weeks=weeks[:split])
+    before = run(first, cfg)
+    blob = dumps(Snapshot(students, first.sources, weeks[split - 1], before.state, first.carry()))
+    snap = loads(blob)
+    new_days = act[pd.to_datetime(act["day"]) >= pd.Timestamp(weeks[split])]
+    later = build_inputs(
+        students,
+        new_days,
+        exp,
+        sub,
+        cal,
+        ex,
+        cfg,
+        weeks=weeks[split:],
+        sources=snap.sources,
+        carry=snap.carry,
+    )
+    after = run(later, cfg, state=snap.state.resumed(before.state.n_flags))
+
+    events = dq_frame(later, after)
+    assert "module M2" in set(events.loc[events["week_start"] == TEACHING[7], "module_code"])
+    whole_events = dq_frame(whole, one_pass)
+    pd.testing.assert_frame_equal(
+        events, whole_events[whole_events["week_start"] >= weeks[split]].reset_index(drop=True)
+    )
+    assert flag_records(after.state).empty

@@ -82,11 +82,55 @@ def _weekly_expected(session: Session, dialect: str, window: Window = None) -> p
         for column, dtype in typed.items():
             if column in frame:
                 frame[column] = frame[column].astype(dtype)
-    cohort = enrolled.merge(sessions, on=["module_code", "academic_year"])[EXPECTED_COLUMNS]
-    expected = pd.concat([explicit, cohort], ignore_index=True)
-    # module codes as the engine's other frames carry them (references to the few codes)
-    expected["module_code"] = expected["module_code"].astype(object)
-    return expected
+    expected = pd.concat([explicit, _cohort(enrolled, sessions)], ignore_index=True)
+    return expected[EXPECTED_COLUMNS]
+
+
+def _cohort(enrolled: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """Each enrolment's rows of its module's sessions in its academic year (the inner join of the
+    two on module and year: millions of rows at university scale), built week by week by index
+    arithmetic, in the order the engine sorts them by: week, student, online, module."""
+    pairs = _module_years(sessions).unique()
+    pair_s = pairs.get_indexer(_module_years(sessions))
+    pair_e = pairs.get_indexer(_module_years(enrolled))
+    student = enrolled["student_id"].cat.codes.to_numpy()
+    order = np.lexsort((enrolled["module_code"].cat.codes.to_numpy(), student))
+    order = order[pair_e[order] >= 0]
+    slots = np.full(len(pairs), -1)
+    rows, picked = [], []
+    week, online = sessions["week"].to_numpy(), sessions["online"].to_numpy()
+    for w in np.unique(week):
+        mine, found = [], []
+        for mode in (False, True):
+            block = np.flatnonzero((week == w) & (online == mode))
+            slots[:] = -1
+            slots[pair_s[block]] = block
+            hit = slots[pair_e[order]]
+            mine.append(order[hit >= 0])
+            found.append(hit[hit >= 0])
+        e, s = np.concatenate(mine), np.concatenate(found)
+        by = np.argsort(student[e], kind="stable")
+        rows.append(e[by])
+        picked.append(s[by])
+    rows_e = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    rows_s = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+    out = {"student_id": _take(enrolled["student_id"], rows_e)}
+    for column in ("module_code", "week", "online", "sessions"):
+        out[column] = _take(sessions[column], rows_s)
+    return pd.DataFrame(out)
+
+
+def _module_years(frame: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays(
+        [frame["module_code"].cat.codes.to_numpy(), frame["academic_year"].to_numpy()]
+    )
+
+
+def _take(column: pd.Series, rows: np.ndarray):
+    """Rows of a column by position (a categorical one by its codes)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Categorical.from_codes(column.cat.codes.to_numpy()[rows], dtype=column.dtype)
+    return column.to_numpy()[rows]
 
 
 def _weekly_submissions(session: Session, dialect: str, window: Window = None) -> pd.DataFrame:
@@ -150,11 +194,6 @@ def read_frames(session: Session, window: Window = None, students: pd.Index | No
         "exemptions": clip_periods(exemptions, window),
         "horizon": horizon,
     }
-
-
-def rate_activity(session: Session, window: Window) -> pd.DataFrame:
-    """The weekly attendance/online rows (with module codes) of a window of days."""
-    return weekly_totals(session, stored_days(window), rate_only=True)[0]
 
 
 def student_spans(session: Session) -> pd.DataFrame:

@@ -8,11 +8,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.compute.frames import computed_students, rate_activity, read_frames, read_inputs
+from lib.compute.frames import computed_students, read_frames, read_inputs
 from lib.compute.results import (
     SNAPSHOT_WEEKS,
     load_snapshot,
@@ -32,7 +31,6 @@ from lib.engagement.engine import Results, earlier_flag_ends, run_keeping
 from lib.engagement.explain import dq_frame
 from lib.engagement.explain import flags_frame as engine_flags
 from lib.engagement.measures import (
-    GROUP_LOOKBACK_WEEKS,
     Inputs,
     build_inputs,
     complete_through,
@@ -434,11 +432,9 @@ def _compute_resumed(
             round(time.perf_counter() - t0, 2),
             reason="the new days are in a week not complete yet",
         )
+    # module groups are inferred from the attendance of the weeks before too: the snapshot
+    # carries it (Carry.module_weeks), so only the new weeks' days are read
     frames = read_frames(session, (start, last), students)
-    # module groups are inferred from the attendance of the weeks before too
-    lookback = (start - timedelta(weeks=GROUP_LOOKBACK_WEEKS), start - timedelta(days=1))
-    rate, counted = frames["activity"]
-    frames["activity"] = (pd.concat([rate_activity(session, lookback), rate]), counted)
     weeks = week_range(start, last)
     inp = build_inputs(**frames, config=config, weeks=weeks, sources=snap.sources, carry=snap.carry)
     if inp.sources != snap.sources or (inp.timetabled & ~snap.carry.timetabled).any():

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import betabinom, binom, poisson
+from scipy.stats import binom, poisson
 
+from lib.engagement.chance import betabinom_sf
 from lib.engagement.config import source_setting
 from lib.engagement.measures import Inputs
 from lib.engagement.robust import median_mad, nan_median_columns
@@ -274,22 +275,34 @@ def _systemic_groups(inp: Inputs, res: Results, wk: Week, config: dict) -> None:
     source drop at once this teaching week: a feed outage of that group, not student problems."""
     if inp.groups is None or not inp.groups.names:
         return
-    member = inp.groups.members(wk.t)
+    groups = inp.groups
+    S, n_static = groups.static.shape
     concerned = wk.live[:, None] & ~wk.cold & ~np.isnan(wk.ratio)
     dropped = concerned & (wk.ratio < config["systemic_drop_ratio"])
-    m = member.astype(np.float32)
-    n_conc = m.T @ concerned.astype(np.float32)  # (G, K)
-    n_drop = m.T @ dropped.astype(np.float32)
+    # (G, K) counts per group: static groups by a product of 0/1 matrices, module groups by
+    # counting their members (a student's membership of a few of hundreds of modules); counts
+    # are whole numbers, exact in float32 either way
+    static = groups.static.astype(np.float32)
+    s, g = groups.module_members(wk.t)
+    n_conc = np.zeros((len(groups.names), wk.ratio.shape[1]), np.float32)
+    n_drop = np.zeros_like(n_conc)
+    n_conc[:n_static] = static.T @ concerned.astype(np.float32)
+    n_drop[:n_static] = static.T @ dropped.astype(np.float32)
+    for k in range(n_conc.shape[1]):
+        n_conc[:, k] += np.bincount(g, weights=concerned[s, k], minlength=len(n_conc))
+        n_drop[:, k] += np.bincount(g, weights=dropped[s, k], minlength=len(n_conc))
     share = n_drop / np.maximum(n_conc, 1)
     hit = (n_conc >= config["systemic_group_min_students"]) & (
         share >= config["systemic_group_share"]
     )
     if not hit.any():
         return
-    for g, k in zip(*np.nonzero(hit), strict=True):
-        name = inp.groups.names[g]
-        res.group_events.append((wk.t, int(k), name, float(share[g, k]), int(n_drop[g, k])))
-    mask = (m @ hit.astype(np.float32)) > 0  # (S, K) students in a hit group for that source
+    for g_hit, k in zip(*np.nonzero(hit), strict=True):
+        name = inp.groups.names[g_hit]
+        res.group_events.append((wk.t, int(k), name, float(share[g_hit, k]), int(n_drop[g_hit, k])))
+    mask = (static @ hit[:n_static].astype(np.float32)) > 0  # (S, K) in a hit group for a source
+    for k in range(mask.shape[1]):
+        mask[:, k] |= np.bincount(s, weights=hit[g, k], minlength=S) > 0
     wk.hold |= (dropped & mask).any(1)
     wk.m[mask] = np.nan
     wk.ratio[mask] = np.nan
@@ -449,7 +462,7 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     missed_before = np.maximum(h["n_missed"] - window, 0)
     due_before = np.maximum(h["n_due"] - window_due, missed_before)
     a, b = low + missed_before, max(weeks - low, 1e-6) + due_before - missed_before
-    tail = betabinom.sf(window - 1, np.maximum(window_due, window).astype(int), a, b)
+    tail = betabinom_sf(window - 1, np.maximum(window_due, window).astype(int), a, b)
     wk.missed_ok = _at_most(tail, config["missed_surprise"])
     # assessment-only evidence: every due missed since the student last submitted (a run of
     # misses), against their own miss rate before that run
@@ -459,12 +472,12 @@ def _runs(inp: Inputs, st: State, res: Results, wk: Week, config: dict, p: dict)
     missed_before = np.maximum(h["n_missed"] - run, 0)
     due_before = np.maximum(h["n_due"] - run, missed_before)
     a, b = low + missed_before, max(weeks - low, 1e-6) + due_before - missed_before
-    in_run = betabinom.sf(run - 1, run.astype(int), a, b)
+    in_run = betabinom_sf(run - 1, run.astype(int), a, b)
     wk.missed_run = np.where(run >= config["missed_min"], in_run, 1.0)
     # ... or this week's misses of its dues (some submitted, some not), at the rate before it
     missed_before = h["n_missed"] - missed_now
     a, b = low + missed_before, max(weeks - low, 1e-6) + h["n_due"] - due_now - missed_before
-    this_week = betabinom.sf(missed_now - 1, np.asarray(due_now, np.int64), a, b)
+    this_week = betabinom_sf(missed_now - 1, np.asarray(due_now, np.int64), a, b)
     wk.missed_tail = np.minimum(in_run, this_week)
     wk.submitted_all = (window <= 0) | ((due_now > 0) & (missed_now <= 0))  # back to submitting
     return window

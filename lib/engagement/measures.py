@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lib.engagement.calendar import exempt_matrix, teaching_weeks, week_range
+from lib.engagement.codes import Rows, distinct_keys, factor, positions, recode, subset
 from lib.engagement.weekly import (
     EPOCH,
     RATE_SOURCES,
@@ -33,7 +34,14 @@ from lib.engagement.weekly import (
     weekly_expected,
     weekly_submissions,
 )
-from lib.sources import CORE_ACTIVITY_SOURCES, LECTURE_CAPTURE, ONLINE, SUBMISSION, VLE
+from lib.sources import (
+    ATTENDANCE,
+    CORE_ACTIVITY_SOURCES,
+    LECTURE_CAPTURE,
+    ONLINE,
+    SUBMISSION,
+    VLE,
+)
 
 
 @dataclass
@@ -44,9 +52,15 @@ class Carry:
     vle_last_day: np.ndarray  # (S,) epoch day of the last Moodle activity (-1 never)
     used: np.ndarray  # (S, K) sources each student has had activity or expected counts in
     module_rates: pd.DataFrame  # source, module_code, week (number), rate: teaching weeks so far
+    # s, module_code, weeks: each student's attendance/online module codes of the last
+    # GROUP_LOOKBACK_WEEKS weeks (bit j of `weeks`: active j + 1 weeks before the next week),
+    # the module groups of the next weeks (None: take them from the activity rows given)
+    module_weeks: pd.DataFrame | None = None
 
 
+MODULE_WEEK_COLUMNS = ["s", "module_code", "weeks"]
 MODULE_RATE_COLUMNS = ["source", "module_code", "week", "rate"]
+COUNT_NUMBERS = ["quantity", "positive", "active_days", "minutes", "last_day"]
 GROUP_LOOKBACK_WEEKS = 8  # a student belongs to a module's group for its activity in these weeks
 
 
@@ -61,51 +75,122 @@ class Groups:
     rows_s: np.ndarray  # module activity rows: student position ...
     rows_g: np.ndarray  # ... group position (n static + module index) ...
     rows_w: np.ndarray  # ... week position (may be negative: weeks before the span), sorted
+    _pairs: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def members(self, t: int) -> np.ndarray:
         """(S, G) membership in week position t."""
         S, n_static = self.static.shape
         out = np.zeros((S, len(self.names)), bool)
         out[:, :n_static] = self.static
-        lo, hi = np.searchsorted(self.rows_w, [t - GROUP_LOOKBACK_WEEKS, t])
-        out[self.rows_s[lo:hi], self.rows_g[lo:hi]] = True
+        s, g = self.module_members(t)
+        out[s, g] = True
         return out
 
+    def module_members(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """(student, group) positions of the module groups' members in week position t, each
+        membership once."""
+        if self._pairs is None:
+            self._pairs = self._memberships()
+        s, g, weeks, first = self._pairs[:4]
+        lo, hi = t - GROUP_LOOKBACK_WEEKS - first, t - first
+        lo, hi = min(max(lo, 0), weeks.shape[1] - 1), min(max(hi, 0), weeks.shape[1] - 1)
+        member = weeks[:, hi] > weeks[:, lo]
+        return s[member], g[member]
 
-def _groups(students: pd.Index, groups, rate, counted, week0: int, W: int) -> Groups:
+    def recent(self, t: int) -> pd.DataFrame:
+        """MODULE_WEEK_COLUMNS of the weeks up to week position t (Carry.module_weeks)."""
+        if self._pairs is None:
+            self._pairs = self._memberships()
+        s, g, _, first, active = self._pairs
+        bits = np.zeros(len(s), np.uint8)
+        for j in range(GROUP_LOOKBACK_WEEKS):
+            column = t - j - first + 1  # `active` column of week position t - j
+            if 1 <= column < active.shape[1]:
+                bits |= (active[:, column] > 0).astype(np.uint8) << j
+        n_static = self.static.shape[1]
+        names = np.array([n.removeprefix("module ") for n in self.names[n_static:]], object)
+        kept = bits > 0
+        return pd.DataFrame(
+            {"s": s[kept], "module_code": names[g[kept] - n_static], "weeks": bits[kept]}
+        )
+
+    def _memberships(self) -> tuple:
+        """Each (student, group) pair once, with its running count of active weeks (column j:
+        weeks before week position first + j): a pair is a member in week t when it was active
+        in one of the GROUP_LOOKBACK_WEEKS weeks before."""
+        S, n_static = self.static.shape
+        M = max(len(self.names) - n_static, 1)
+        key = self.rows_s * M + (self.rows_g - n_static)
+        slot = np.empty(S * M, np.int32)  # only cells written just before are read
+        row = np.arange(len(key), dtype=np.int32)
+        slot[key] = row
+        once = slot[key] == row
+        slot[key[once]] = np.arange(int(once.sum()))
+        pair = slot[key]
+        first = int(self.rows_w[0]) if len(key) else 0
+        span = int(self.rows_w[-1]) - first + 1 if len(key) else 0
+        active = np.zeros((int(once.sum()), span + 1), np.int32)
+        active[pair, self.rows_w - first + 1] = 1
+        return (
+            self.rows_s[once],
+            self.rows_g[once],
+            np.cumsum(active, axis=1, dtype=np.int32),
+            first,
+            active,
+        )
+
+
+def _groups(
+    students: pd.Index,
+    groups,
+    rate: Rows,
+    modules: np.ndarray,
+    W: int,
+    carried: pd.DataFrame | None = None,
+) -> Groups:
     """Groups from the student records (`groups`: student_id, group) and module codes on the
-    activity rows (read from GROUP_LOOKBACK_WEEKS before the span on, when given)."""
+    attendance/online rows (`rate`: read from GROUP_LOOKBACK_WEEKS before the span on, when
+    given; `carried`: Carry.module_weeks of the weeks before)."""
     S = len(students)
     static_names: list[str] = []
     static = np.zeros((S, 0), bool)
     if groups is not None and len(groups):
-        s = students.get_indexer(groups["student_id"].astype(str))
+        s = positions(groups["student_id"], students)
         names = groups["group"].astype(str).to_numpy()
         ok = s >= 0
         static_names = sorted(set(names[ok]))
         g = pd.Index(static_names).get_indexer(names[ok])
         static = np.zeros((S, len(static_names)), bool)
         static[s[ok], g] = True
-    parts = [
-        f[["student_id", "module_code", "week"]] for f in (rate, counted) if "module_code" in f
-    ]
-    act = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if len(act):
-        act = act[act["module_code"].astype(str) != ""].drop_duplicates()
-        act = act.assign(
-            w=act["week"].to_numpy(np.int64) - week0,
-            s=students.get_indexer(act["student_id"].astype(str)),
-        )
-        act = act[(act["s"] >= 0) & (act["w"] >= -GROUP_LOOKBACK_WEEKS) & (act["w"] < W)]
-    modules = sorted(act["module_code"].astype(str).unique()) if len(act) else []
-    order = np.argsort(act["w"].to_numpy(), kind="stable") if len(act) else np.array([], int)
-    g = pd.Index(modules).get_indexer(act["module_code"].astype(str)) if len(act) else order
+    m, w, s = rate["m"], rate["w"], rate["s"]
+    if carried is not None and len(carried):  # the weeks before, oldest first
+        bits = carried["weeks"].to_numpy(np.uint8)
+        cm = pd.Index(modules).get_indexer(carried["module_code"])
+        cs = carried["s"].to_numpy(np.int64)
+        parts = [
+            (cs[on], cm[on], np.full(int(on.sum()), -1 - j, np.int64))
+            for j in reversed(range(GROUP_LOOKBACK_WEEKS))
+            for on in [(bits >> j) & 1 == 1]
+        ]
+        s = np.concatenate([p[0] for p in parts] + [s])
+        m = np.concatenate([p[1] for p in parts] + [m])
+        w = np.concatenate([p[2] for p in parts] + [w])
+    named = np.append(modules != "", False)[m]  # code -1: no module
+    keep = named & (s >= 0) & (w >= -GROUP_LOOKBACK_WEEKS) & (w < W)
+    m, w, s = m[keep], w[keep], s[keep]
+    # rows sorted by week (as read: weeks in order); a (student, module, week) may repeat (one
+    # per mode), which only sets the same membership twice
+    if len(w) and (np.diff(w) < 0).any():
+        order = np.argsort(w, kind="stable")
+        m, w, s = m[order], w[order], s[order]
+    used = np.flatnonzero(np.bincount(m, minlength=len(modules)))
+    g = np.searchsorted(used, m)  # `modules` are sorted: so are the module groups
     return Groups(
-        static_names + [f"module {m}" for m in modules],
+        static_names + [f"module {name}" for name in modules[used]],
         static,
-        act["s"].to_numpy(np.int64)[order] if len(act) else order,
-        (np.asarray(g, np.int64) + len(static_names))[order],
-        act["w"].to_numpy(np.int64)[order] if len(act) else order,
+        s,
+        g + len(static_names),
+        w,
     )
 
 
@@ -151,7 +236,10 @@ class Inputs:
         if len(rates) and W:
             through = int(week_number((self.weeks[t] - EPOCH).astype(np.int64)))
             rates = rates[rates["week"].to_numpy(np.int64) <= through]
-        return Carry(self.timetabled.copy(), last.copy(), used, rates.reset_index(drop=True))
+        recent = self.groups.recent(t) if self.groups is not None else None
+        return Carry(
+            self.timetabled.copy(), last.copy(), used, rates.reset_index(drop=True), recent
+        )
 
 
 def _bincount(rows, cols, weights, shape) -> np.ndarray:
@@ -159,39 +247,78 @@ def _bincount(rows, cols, weights, shape) -> np.ndarray:
     return np.bincount(flat, weights=weights, minlength=shape[0] * shape[1]).reshape(shape)
 
 
-def _module_systemic(
-    att: pd.DataFrame,
-    exp: pd.DataFrame,
-    teaching: np.ndarray,
-    config: dict,
-    source: str,
-    week0: int,
-    history: pd.DataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(module weeks whose sessions most expected students missed although the module's students
-    usually attend, this source's module rates of every teaching week so far). The usual rate is
-    the median over the module's teaching weeks so far, this one included (so it never depends on
-    later weeks)."""
-    cols = ["module_code", "w", "students", "share"]
-    history = history[history["source"] == source] if len(history) else history
-    if exp.empty:
-        return pd.DataFrame(columns=cols), history
-    e = exp.groupby(["module_code", "w", "s"], sort=False)["sessions"].sum().rename("expected")
-    a = att.groupby(["module_code", "w", "s"], sort=False)["quantity"].sum().rename("attended")
-    sm = pd.concat([e, a], axis=1).fillna(0.0)
-    sm = sm[sm["expected"] > 0].reset_index()
-    sm = sm[teaching[sm["w"].to_numpy()]]
-    sm["zero"] = sm["attended"] <= 0
+def _rate_sums(rate: Rows, expected: Rows, names: pd.Index, shape: tuple, M: int) -> Rows:
+    """Sessions expected and attended per (week, student, mode, module), one row per key in
+    that order (r: 0 in person/attendance, 1 online; m: M for no module). Reads come in this
+    order (the store groups by student, source and module; a cohort's expected sessions are
+    built week by week), so the one sort of the keys merges a few sorted runs."""
+    S, W = shape
+    mode = np.array([RATE_SOURCES.index(n) if n in RATE_SOURCES else -1 for n in names] + [-1])
+    r = mode[rate["k"]]
+    rate = subset({**rate, "r": r}, r >= 0)
+    online = np.where(
+        expected["online"], RATE_SOURCES.index(ONLINE), RATE_SOURCES.index(ATTENDANCE)
+    )
+    expected = {**expected, "r": online}
+
+    def key(rows: Rows) -> np.ndarray:
+        module = np.where(rows["m"] >= 0, rows["m"], M)
+        return ((rows["w"] * S + rows["s"]) * 2 + rows["r"]) * (M + 1) + module
+
+    keys, inverse = distinct_keys(np.concatenate([key(expected), key(rate)]))
+    n = len(expected["s"])
+    out = {
+        "expected": np.bincount(inverse[:n], expected["sessions"], minlength=len(keys)),
+        "attended": np.bincount(inverse[n:], rate["quantity"], minlength=len(keys)),
+        "m": keys % (M + 1),
+    }
+    keys = keys // (M + 1)
+    out["r"], keys = keys % 2, keys // 2
+    out["s"], out["w"] = keys % S, keys // S
+    return out
+
+
+def _module_weeks(sums: Rows, teaching: np.ndarray, modules: np.ndarray) -> pd.DataFrame:
+    """Per (mode, module, teaching week): students expected (sessions > 0), those of them who
+    attended none, sessions attended and expected."""
+    M, W = len(modules), len(teaching)
+    keep = (sums["expected"] > 0) & (sums["m"] < M)
+    keep[keep] = teaching[sums["w"][keep]]
+    attended = sums["attended"][keep]
+    sm = pd.DataFrame(
+        {
+            "mw": (sums["r"][keep] * M + sums["m"][keep]) * W + sums["w"][keep],
+            "zero": attended <= 0,
+            "attended": attended,
+            "expected": sums["expected"][keep],
+        }
+    )
     mw = (
-        sm.groupby(["module_code", "w"])
+        sm.groupby("mw")
         .agg(
-            students=("s", "size"),
+            students=("zero", "size"),
             zero=("zero", "sum"),
             att=("attended", "sum"),
             exp=("expected", "sum"),
         )
         .reset_index()
     )
+    code = mw.pop("mw").to_numpy(np.int64)
+    mw.insert(0, "module_code", modules[code // W % max(M, 1)] if len(code) else [])
+    mw.insert(1, "w", code % W)
+    mw.insert(0, "r", code // W // max(M, 1))
+    return mw
+
+
+def _module_systemic(
+    mw: pd.DataFrame, config: dict, source: str, week0: int, history: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(module weeks whose sessions most expected students missed although the module's students
+    usually attend, this source's module rates of every teaching week so far), from this
+    source's `_module_weeks`. The usual rate is the median over the module's teaching weeks so
+    far, this one included (so it never depends on later weeks)."""
+    cols = ["module_code", "w", "students", "share"]
+    mw = mw.drop(columns="r").reset_index(drop=True)
     mw["rate"] = mw["att"] / mw["exp"]
     mw["week"] = mw["w"] + week0
     rates = pd.concat(
@@ -254,14 +381,16 @@ def _week_span(
             week_number(epoch_days(calendar["start"])),
             week_number(epoch_days(calendar["end"])),
         ]
-    every = np.concatenate(numbers + days) if numbers or days else np.array([], np.int64)
+    # the first and last of each (millions of week numbers: never concatenated)
+    every = [a for a in numbers + days if len(a)]
+    ends = np.array([[a.min(), a.max()] for a in every], np.int64).reshape(-1, 2)
     if horizon is None or pd.isna(horizon):
-        if not len(every):
+        if not len(ends):
             today = pd.Timestamp.today().normalize()
             return week_range(today.date(), today.date())
-        horizon = pd.Timestamp(week_monday(every.max())) + pd.Timedelta(days=6)
+        horizon = pd.Timestamp(week_monday(ends[:, 1].max())) + pd.Timedelta(days=6)
     horizon = complete_through(horizon)
-    first = pd.Timestamp(week_monday(every.min())) if len(every) else horizon
+    first = pd.Timestamp(week_monday(ends[:, 0].min())) if len(ends) else horizon
     return week_range(min(first, horizon).date(), horizon.date())
 
 
@@ -281,25 +410,56 @@ def _outside(students: pd.Index, weeks: np.ndarray, spans: pd.DataFrame | None) 
     return out
 
 
-def _locate(frame: pd.DataFrame, students: pd.Index, week0: int, W: int) -> pd.DataFrame:
-    """Rows of known students inside the week span, with student (s) and week (w) positions."""
-    s = students.get_indexer(frame["student_id"].astype(str))
-    w = frame["week"].to_numpy(np.int64) - week0
-    keep = (s >= 0) & (w >= 0) & (w < W)
-    return frame[keep].assign(s=s[keep], w=w[keep])
+def _rows(
+    frame: pd.DataFrame, students: pd.Index, week0: int, numbers: list[str], texts: dict
+) -> Rows:
+    """A weekly frame as arrays: student (s) and week (w) positions, each text column of `texts`
+    as codes of its vocabulary (text column name: (code name, vocabulary)), numbers as given."""
+    rows = {
+        "s": positions(frame["student_id"], students),
+        "w": frame["week"].to_numpy(np.int64) - week0,
+    }
+    for column, (name, vocabulary) in texts.items():
+        rows[name] = recode(*factor(frame[column]), vocabulary)
+    for column in numbers:
+        rows[column] = frame[column].astype(bool if column == "online" else float).to_numpy()
+    return rows
 
 
-def _rate_measure(a, e, teaching, config, source, shape, week0, history, timetabled):
+def _located(rows: Rows, W: int) -> Rows:
+    """Rows of known students inside the week span."""
+    return subset(rows, (rows["s"] >= 0) & (rows["w"] >= 0) & (rows["w"] < W))
+
+
+def _vocabulary(*columns: pd.Series) -> pd.Index:
+    """The sorted distinct texts of some columns."""
+    values: set[str] = set()
+    for column in columns:
+        values.update(factor(column)[1])
+    return pd.Index(sorted(values), dtype=object)
+
+
+def _rate_measure(
+    sums, mw, r, any_expected, modules, config, source, shape, week0, history, timetabled
+):
     """(attended, value, expected-or-NaN, module events, module rates, timetabled) of attendance
-    or online; a student is measured by rate once any expected session is known for them
-    (`timetabled`: before these weeks), else by sessions attended."""
-    dq, rates = _module_systemic(a, e, teaching, config, source, week0, history)
+    (r 0) or online (r 1) from `_rate_sums` and `_module_weeks`; a student is measured by rate
+    once any expected session is known for them (`timetabled`: before these weeks), else by
+    sessions attended."""
+    S, W = shape
+    history = history[history["source"] == source] if len(history) else history
+    if any_expected:
+        dq, rates = _module_systemic(mw[mw["r"] == r], config, source, week0, history)
+    else:
+        dq, rates = pd.DataFrame(columns=["module_code", "w", "students", "share"]), history
+    mine = sums["r"] == r
     if len(dq):  # remove the systemic module weeks from both sides
-        drop = pd.MultiIndex.from_frame(dq[["module_code", "w"]])
-        a = a[~pd.MultiIndex.from_frame(a[["module_code", "w"]]).isin(drop)]
-        e = e[~pd.MultiIndex.from_frame(e[["module_code", "w"]]).isin(drop)]
-    n_exp = _bincount(e["s"], e["w"], e["sessions"].to_numpy(float), shape)
-    n_att = _bincount(a["s"], a["w"], a["quantity"].to_numpy(float), shape)
+        dropped = np.zeros((len(modules) + 1, W), bool)
+        dropped[pd.Index(modules).get_indexer(dq["module_code"]), dq["w"].to_numpy(np.int64)] = True
+        mine &= ~dropped[sums["m"], sums["w"]]
+    cell = sums["s"] * W + sums["w"]
+    n_exp = np.bincount(cell, np.where(mine, sums["expected"], 0.0), S * W).reshape(shape)
+    n_att = np.bincount(cell, np.where(mine, sums["attended"], 0.0), S * W).reshape(shape)
     has_timetable = timetabled | (n_exp.sum(axis=1) > 0)
     rate = np.minimum(n_att, n_exp) / np.where(n_exp > 0, n_exp, 1)
     value = np.where(has_timetable[:, None], np.where(n_exp > 0, rate, np.nan), n_att)
@@ -338,61 +498,90 @@ def build_inputs(
     activity, expected, submissions, horizon = _weekly_forms(
         activity, expected, submissions, horizon
     )
-    rate, counted = activity
+    rate_frame, counted_frame = activity
     if weeks is None:
-        weeks = _week_span(rate, counted, expected, submissions, calendar, horizon)
+        weeks = _week_span(rate_frame, counted_frame, expected, submissions, calendar, horizon)
     S, W = len(students), len(weeks)
     shape = (S, W)
     week0 = int(week_number((weeks[0] - EPOCH).astype(np.int64))) if W else 0
     teaching = teaching_weeks(weeks, calendar)
     exempt = exempt_matrix(students, weeks, exemptions) | _outside(students, weeks, spans)
-    together = _groups(students, groups, rate, counted, week0, W)
-    rate = _locate(rate, students, week0, W)
-    counted = _locate(counted, students, week0, W)
-    expected = _locate(expected, students, week0, W)
-    subs = _locate(submissions, students, week0, W)
-    present = set(rate["source"].unique()) | set(counted["source"].unique())
+    modules = _vocabulary(
+        rate_frame["module_code"],
+        expected["module_code"],
+        *([carry.module_weeks["module_code"]] if carry and carry.module_weeks is not None else []),
+    )
+    names = _vocabulary(rate_frame["source"], counted_frame["source"])
+    module_texts = {"module_code": ("m", modules)}
+    rate_all = _rows(
+        rate_frame, students, week0, ["quantity"], {"source": ("k", names), **module_texts}
+    )
+    carried = carry.module_weeks if carry is not None else None
+    together = _groups(students, groups, rate_all, modules.to_numpy(), W, carried)
+    rate = _located(rate_all, W)
+    counted = _located(
+        _rows(counted_frame, students, week0, COUNT_NUMBERS, {"source": ("k", names)}), W
+    )
+    numbers = ["online", "sessions"]
+    expected = _located(_rows(expected, students, week0, numbers, module_texts), W)
+    subs = _located(_rows(submissions, students, week0, ["due", "on_time", "missing"], {}), W)
+    seen = np.unique(np.concatenate([rate["k"], counted["k"]]))
+    present = set(names[seen[seen >= 0]])
     known = list(CORE_ACTIVITY_SOURCES) if sources is None else list(sources)
     sources = known + sorted(present - set(known))
     K = len(sources)
     value = np.full((S, W, K), np.nan, np.float64)
     count = np.zeros((S, W, K), np.float64)
     expect = np.full((S, W, K), np.nan, np.float64)
-    online = expected["online"].astype(bool).to_numpy()
+    sums = _rate_sums(rate, expected, names, shape, len(modules))
+    mw = _module_weeks(sums, teaching, modules.to_numpy())
+    any_expected = [(expected["online"] == (s == ONLINE)).any() for s in RATE_SOURCES]
     history = carry.module_rates if carry is not None else pd.DataFrame(columns=MODULE_RATE_COLUMNS)
     timetabled = np.zeros((S, len(RATE_SOURCES)), bool)
     module_events, module_rates = [], []
+    code = dict(zip(names, range(len(names)), strict=True))
     for k, source in enumerate(sources):
+        mine = code.get(source, -2)
         if source in RATE_SOURCES:
             r = RATE_SOURCES.index(source)
             before = carry.timetabled[:, r] if carry is not None else np.zeros(S, bool)
-            a = rate[rate["source"] == source]
-            e = expected[online == (source == ONLINE)]
-            measured = _rate_measure(a, e, teaching, config, source, shape, week0, history, before)
+            measured = _rate_measure(
+                sums,
+                mw,
+                r,
+                any_expected[r],
+                modules.to_numpy(),
+                config,
+                source,
+                shape,
+                week0,
+                history,
+                before,
+            )
             count[:, :, k], value[:, :, k], expect[:, :, k], dq, rates, timetabled[:, r] = measured
             module_events.append(dq)
             module_rates.append(rates)
             continue
-        a = counted[counted["source"] == source]
+        a = subset(counted, counted["k"] == mine)
         column = {VLE: "active_days", LECTURE_CAPTURE: "minutes"}.get(source, "quantity")
-        weights = a[column].astype(float).fillna(0.0).to_numpy()
+        weights = np.where(np.isnan(a[column]), 0.0, a[column])
         count[:, :, k] = _bincount(a["s"], a["w"], weights, shape)
         if source != SUBMISSION:
             value[:, :, k] = count[:, :, k]
 
-    vle = counted[(counted["source"] == VLE) & (counted["positive"] > 0)]
-    vle_events = _bincount(vle["s"], vle["w"], vle["positive"].to_numpy(float), shape)
+    vle = subset(counted, (counted["k"] == code.get(VLE, -2)) & (counted["positive"] > 0))
+    vle_events = _bincount(vle["s"], vle["w"], vle["positive"], shape)
     last = np.full(S * W, -1, np.int64)
-    vday = vle["last_day"].to_numpy(float).astype(np.int64)
-    np.maximum.at(last, vle["s"].to_numpy(np.int64) * W + vle["w"].to_numpy(np.int64), vday)
+    vday = vle["last_day"].astype(np.int64)
+    np.maximum.at(last, vle["s"] * W + vle["w"], vday)
     last_before = carry.vle_last_day if carry is not None else np.full(S, -1, np.int64)
     seeded = np.concatenate([last_before[:, None], last.reshape(shape)], axis=1)
     vle_last_day = np.maximum.accumulate(seeded, axis=1)[:, 1:]
 
     k = sources.index(SUBMISSION)
-    due = _bincount(subs["s"], subs["w"], subs["due"].to_numpy(float), shape)
-    on_time = _bincount(subs["s"], subs["w"], subs["on_time"].to_numpy(float), shape)
-    missed = _bincount(subs["s"], subs["w"], subs["missing"].to_numpy(float), shape)
+    due = _bincount(subs["s"], subs["w"], subs["due"], shape)
+    on_time = _bincount(subs["s"], subs["w"], subs["on_time"], shape)
+    missed = _bincount(subs["s"], subs["w"], subs["missing"], shape)
     value[:, :, k] = np.where(due > 0, on_time / np.where(due > 0, due, 1), np.nan)
     expect[:, :, k] = np.where(due > 0, due, np.nan)
     count[:, :, k] = np.where(due > 0, on_time, count[:, :, k])

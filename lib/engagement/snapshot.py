@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from lib.engagement.engine import State
-from lib.engagement.measures import MODULE_RATE_COLUMNS, Carry
+from lib.engagement.measures import MODULE_RATE_COLUMNS, MODULE_WEEK_COLUMNS, Carry
 
-FORMAT = 3  # 2: the own-history counters (State.hist); 3: the run of missed submissions
+FORMAT = 4  # 2: the own-history counters (State.hist); 3: the run of missed submissions;
+# 4: the module activity of the weeks before (Carry.module_weeks)
 
 
 @dataclass
@@ -30,6 +31,10 @@ def dumps(snapshot: Snapshot) -> bytes:
     st, carry = snapshot.state, snapshot.carry
     shares = np.array(st.shares, float).reshape(len(st.shares), len(snapshot.sources))
     rates = carry.module_rates
+    recent = carry.module_weeks
+    if recent is None:
+        recent = pd.DataFrame({c: np.zeros(0, np.int64) for c in MODULE_WEEK_COLUMNS})
+    codes, modules = pd.factorize(recent["module_code"].astype(str))
     arrays = {
         "format": np.array(FORMAT),
         "student_ids": np.asarray(snapshot.student_ids, dtype=str),
@@ -46,6 +51,10 @@ def dumps(snapshot: Snapshot) -> bytes:
         "rates_module_code": rates["module_code"].to_numpy(dtype=str),
         "rates_week": rates["week"].to_numpy(np.int64),
         "rates_rate": rates["rate"].to_numpy(float),
+        "recent_s": recent["s"].to_numpy(np.int32),
+        "recent_module": codes.astype(np.int32),
+        "recent_modules": np.asarray(modules, dtype=str),
+        "recent_weeks": recent["weeks"].to_numpy(np.uint8),
     }
     out = io.BytesIO()
     np.savez(out, **arrays)
@@ -73,8 +82,20 @@ def loads(blob: bytes) -> Snapshot | None:
                 "rate": data["rates_rate"],
             }
         )[MODULE_RATE_COLUMNS]
+        modules = data["recent_modules"].astype(object)
+        recent = pd.DataFrame(
+            {
+                "s": data["recent_s"].astype(np.int64),
+                "module_code": modules[data["recent_module"]] if len(modules) else modules,
+                "weeks": data["recent_weeks"],
+            }
+        )
         carry = Carry(
-            data["carry_timetabled"], data["carry_vle_last_day"], data["carry_used"], rates
+            data["carry_timetabled"],
+            data["carry_vle_last_day"],
+            data["carry_used"],
+            rates,
+            recent,
         )
         return Snapshot(
             pd.Index(data["student_ids"].astype(object), name="student_id"),
