@@ -64,7 +64,8 @@ def chromium_page(viewport=(1400, 1000)) -> Iterator[object]:
             viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True
         )
         page = context.new_page()
-        page.set_default_timeout(45_000)
+        # a page waits for the app under the whole suite (3 workers on 2 cores): generous, not a speed test
+        page.set_default_timeout(120_000)
         errors: list[str] = []
         page.on(
             "console",
