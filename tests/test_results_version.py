@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from sqlalchemy import func, select
 
 import lib.compute.results as results
-from lib.store.measures import read_measures
+from lib.store.models import WeeklyMeasure
+from lib.store.results_version import measures_visible
 from lib.usecases import compute_serialised
 from lib.views.common import week_range
 
-COLUMNS = ["student_id", "week_start", "source", "value", "baseline"]
+COLUMNS = [WeeklyMeasure.student_id, WeeklyMeasure.week_start, WeeklyMeasure.source]
 
 
 def _visible(session) -> pd.DataFrame:
-    return read_measures(session)[COLUMNS]
+    query = select(*COLUMNS, WeeklyMeasure.value, WeeklyMeasure.baseline).where(measures_visible())
+    return pd.DataFrame(session.execute(query.order_by(*COLUMNS)).all())
 
 
 def _rows(session) -> int:
-    """Measure rows stored (one per student, week and source, every version)."""
-    return len(read_measures(session, every_version=True))
+    return session.scalar(select(func.count()).select_from(WeeklyMeasure))
 
 
 class Died(Exception):
