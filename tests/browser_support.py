@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from lib.auth import COOKIE_NAME
 from lib.ops.replicas import free_port, streamlit_app
 from lib.ops.replicas import wait_for_http as http_ok
 
@@ -91,9 +92,39 @@ def chromium_page(viewport=(1400, 1000)) -> Iterator[object]:
         page.console_errors = errors
         try:
             yield page
+        except BaseException:
+            _keep_failure_screenshot(page)
+            raise
         finally:
             context.close()
             browser.close()
+
+
+def _keep_failure_screenshot(page) -> None:
+    """The page as it was when a test failed, under var/artifacts/failures/ (what was on screen?)."""
+    import os
+    import time
+
+    test = os.environ.get("PYTEST_CURRENT_TEST", "unknown").split(" ")[0]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", test)[-120:]
+    try:
+        page.screenshot(
+            path=str(artifact_dir("failures") / f"{name}_{int(time.time())}.png"), full_page=True
+        )
+    except Exception:  # the browser itself may be what failed: the test's own error matters more
+        pass
+
+
+def wait_for_login_cookie(page) -> None:
+    """Wait until the cookie component has set the login cookie in the browser.
+
+    It is set from JavaScript after the login run reaches the browser; a page load before that
+    (a user pressing reload at once, a test going straight on) signs in again from the form."""
+    for _ in range(600):
+        if any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
+            return
+        page.wait_for_timeout(200)
+    pytest.fail("the login cookie was never set")
 
 
 _PROBE = re.compile(r"https?://[^/]+/[a-z0-9-]+/_stcore/(host-config|health)\b")

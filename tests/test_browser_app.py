@@ -7,7 +7,12 @@ import pytest
 from lib.auth import COOKIE_NAME
 from lib.store.db import get_engine, init_db, session_factory
 from tests.app_fixtures import COOKIE_KEY, PASSWORD, seed
-from tests.browser_support import chromium_page, needs_chromium, streamlit_server
+from tests.browser_support import (
+    chromium_page,
+    needs_chromium,
+    streamlit_server,
+    wait_for_login_cookie,
+)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -37,14 +42,6 @@ def _log_in(page, username: str) -> None:
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Login").click()
-
-
-def _wait_for_login_cookie(page) -> None:
-    for _ in range(100):
-        if any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
-            return
-        page.wait_for_timeout(200)
-    pytest.fail("the login cookie was never set")
 
 
 def _wait_until_idle(page) -> None:
@@ -87,7 +84,7 @@ def test_reload_keeps_the_session_through_the_cookie_and_keeps_scope(server, pag
     page.goto(f"{server}/student?id=S001")
     _log_in(page, "tut_a")
     page.get_by_role("heading", name="GivenS001 FamilyS001 · S001").first.wait_for()
-    _wait_for_login_cookie(page)
+    wait_for_login_cookie(page)
     page.goto(f"{server}/student?id=S003")  # a fresh page load: login comes from the cookie
     page.get_by_text("No student 'S003' in your scope.").wait_for()
     assert "/student?id=S003" in page.url
@@ -98,7 +95,7 @@ def test_logout_deletes_the_login_cookie(server, page):
     page.goto(f"{server}/")
     _log_in(page, "wb")
     page.get_by_role("heading", name="Home").first.wait_for()
-    _wait_for_login_cookie(page)
+    wait_for_login_cookie(page)
     _wait_until_idle(page)
     page.get_by_role("button", name="Log out").click()
     page.get_by_role("textbox", name="Username").wait_for()
@@ -118,7 +115,7 @@ def test_the_cookie_of_a_logged_out_session_is_refused(server, page):
     page.goto(f"{server}/")
     _log_in(page, "wb")
     page.get_by_role("heading", name="Home").first.wait_for()
-    _wait_for_login_cookie(page)
+    wait_for_login_cookie(page)
     stolen = [c for c in page.context.cookies() if c["name"] == COOKIE_NAME]
     other = page.context.browser.new_context()
     try:

@@ -22,6 +22,7 @@ from tests.browser_support import (
     needs_chromium,
     npm_folder,
     streamlit_server,
+    wait_for_login_cookie,
     wait_until_idle,
 )
 from tests.test_compliance_page import plant_crossing
@@ -78,6 +79,7 @@ def log_in(page, base: str, role: str) -> None:
     page.get_by_role("button", name="Login").click()
     page.locator('[data-testid="stSidebarNav"]').wait_for()
     wait_until_idle(page)
+    wait_for_login_cookie(page)  # the pages below are fresh loads: they sign in through it
 
 
 def axe_violations(page, axe_source: str) -> list[dict]:

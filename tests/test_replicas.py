@@ -7,10 +7,15 @@ import urllib.request
 
 import pytest
 
-from lib.auth import COOKIE_NAME
 from lib.ops.replicas import ROUTE_COOKIE
 from tests.app_fixtures import PASSWORD
-from tests.browser_support import chromium_page, console_errors, needs_chromium, wait_until_idle
+from tests.browser_support import (
+    chromium_page,
+    console_errors,
+    needs_chromium,
+    wait_for_login_cookie,
+    wait_until_idle,
+)
 from tests.replica_cluster import NEEDS_CLUSTER, seeded_cluster
 
 pytestmark = [pytest.mark.browser, needs_chromium, *NEEDS_CLUSTER]
@@ -72,10 +77,7 @@ def test_sessions_on_both_replicas_and_a_returning_user_on_the_other(cluster):
         _log_in_through(page, cluster.front, route_a, "wb")
         assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == "5"
         assert served and all(u.startswith(cluster.front.replace("http", "ws")) for u in served)
-        for _ in range(100):
-            if any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
-                break
-            page.wait_for_timeout(200)
+        wait_for_login_cookie(page)
         wait_until_idle(page)
         # the same browser, now routed to the other replica: the login cookie signs it in there
         page.context.add_cookies([{"name": ROUTE_COOKIE, "value": route_b, "url": cluster.front}])
