@@ -33,6 +33,7 @@ def build_store(url: str, students: int, weeks: int, seed: int = 1) -> dict:
     """Fill an empty migrated store with synthetic engine output; returns counts and seconds."""
     from lib.auth import add_user
     from lib.store.db import get_engine, init_db, session_factory
+    from lib.store.measures import WIDE_SOURCES
 
     started = time.perf_counter()
     init_db(url)
@@ -76,26 +77,20 @@ def build_store(url: str, students: int, weeks: int, seed: int = 1) -> dict:
     drop_from = np.where(rng.random(students) < 0.08, rng.integers(8, weeks, students), weeks)
     base = {s: rng.lognormal(1.0, 0.5, students) for s in ("index", *SOURCES)}
 
+    measured = sum(1 << WIDE_SOURCES.index(s) for s in base)  # one wide row a student-week
+    columns = [f"{s}_{c}" for s in base for c in ("value", "baseline", "spread")]
+
     def measure_rows(w: int, week: date):
         dropped = w >= drop_from
         factor = np.where(dropped, 0.15, 1.0) * rng.normal(1.0, 0.15, students).clip(0.2)
-        for source, baseline in base.items():
+        cells = []
+        for baseline in base.values():
             value = (baseline * factor).tolist() if teaching[w] else [None] * students
-            low, high, mid = (baseline * 0.7).tolist(), (baseline * 1.3).tolist(), baseline.tolist()
-            cold, is_teaching = w < 3, bool(teaching[w])
-            for i in range(students):
-                yield (
-                    ids[i],
-                    week,
-                    source,
-                    value[i],
-                    None,
-                    mid[i],
-                    low[i],
-                    high[i],
-                    cold,
-                    is_teaching,
-                )
+            # a usual range of 70% to 130% of the baseline
+            cells += [value, baseline.tolist(), (baseline * 0.15).tolist()]
+        cold, is_teaching = measured if w < 3 else 0, bool(teaching[w])
+        for i in range(students):
+            yield (ids[i], week, is_teaching, measured, cold, *(c[i] for c in cells))
 
     flagged = np.nonzero(drop_from < weeks)[0]
     flag_rows = [
@@ -127,9 +122,8 @@ def build_store(url: str, students: int, weeks: int, seed: int = 1) -> dict:
         )
         for w, week in enumerate(week_starts):
             cur.executemany(
-                "INSERT INTO weekly_measures (student_id, week_start, source, value, expected,"
-                " baseline, baseline_low, baseline_high, cold_start, teaching)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO weekly_measures (student_id, week_start, teaching, measured, cold, "
+                f"{', '.join(columns)}) VALUES ({', '.join('?' * (5 + len(columns)))})",
                 measure_rows(w, week),
             )
         cur.executemany(
@@ -160,7 +154,7 @@ def build_store(url: str, students: int, weeks: int, seed: int = 1) -> dict:
     return {
         "students": students,
         "weeks": weeks,
-        "weekly_measures": students * weeks * len(base),
+        "weekly_measures": students * weeks,
         "flags": len(flag_rows),
         "build_seconds": round(time.perf_counter() - started, 2),
     }

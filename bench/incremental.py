@@ -478,11 +478,13 @@ def child_incremental(url: str, csv: Path) -> dict:
 
 def week_floor(url: str) -> dict:
     """The physical floor of the incremental's measure writes: the newest week's measure rows
-    inserted again, bare (one transaction, no pauses), into the same populated table under a
-    version no reader sees (-1), then deleted (untimed). Only the insert is timed."""
+    (one wide row per student) inserted again, bare (one transaction, no pauses), into the same
+    populated table under a version no reader sees (-1), then deleted (untimed). Only the insert
+    is timed."""
     from sqlalchemy import func, select
 
     from lib.store.db import session_scope
+    from lib.store.measures import copy_types
     from lib.store.models import WeeklyMeasure
 
     columns = [c.name for c in WeeklyMeasure.__table__.columns if c.name not in ("v_from", "v_to")]
@@ -505,8 +507,10 @@ def week_floor(url: str) -> dict:
             cursor.executemany(
                 f"INSERT INTO weekly_measures ({names}, v_from) VALUES ({marks})", rows
             )
-        else:
-            with cursor.copy(f"COPY weekly_measures ({names}, v_from) FROM STDIN") as copy:
+        else:  # a binary COPY, as the compute writes
+            sql = f"COPY weekly_measures ({names}, v_from) FROM STDIN (FORMAT BINARY)"
+            with cursor.copy(sql) as copy:
+                copy.set_types(copy_types("weekly_measures", [*columns, "v_from"]))
                 for row in rows:
                     copy.write_row(row)
         raw.commit()
@@ -612,16 +616,17 @@ def results(url: str) -> dict[str, pd.DataFrame]:
     from sqlalchemy import select
 
     from lib.store.db import session_scope
-    from lib.store.models import WeeklyMeasure
+    from lib.store.measures import OTHER_COLUMNS, WIDE_COLUMNS, long_frame
+    from lib.store.models import WeeklyMeasure, WeeklyMeasureOther
     from lib.store.results_version import measures_visible
 
-    measure_columns = [*MEASURE_KEYS, *MEASURE_NUMBERS, "cold_start", "teaching"]
+    stored = []
     with session_scope(url) as session:
-        visible = select(*(getattr(WeeklyMeasure, c) for c in measure_columns)).where(
-            measures_visible()
-        )
-        sql = str(visible.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
-        measures = _fetch(session, sql, measure_columns)
+        for model, names in ((WeeklyMeasure, WIDE_COLUMNS), (WeeklyMeasureOther, OTHER_COLUMNS)):
+            visible = select(*(getattr(model, c) for c in names)).where(measures_visible(model))
+            sql = str(visible.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+            stored.append(_fetch(session, sql, names))
+        measures = long_frame(*stored)  # one row per source, as readers see them
         flags = _fetch(session, f"SELECT {FLAG_COLUMNS} FROM flags", FLAG_COLUMNS.split(", "))
         dq = _fetch(
             session, f"SELECT {DQ_COLUMNS} FROM data_quality_events", DQ_COLUMNS.split(", ")
@@ -670,13 +675,14 @@ def rows_differ(a: pd.DataFrame, b: pd.DataFrame) -> int:
 
 
 def floor_insert(url: str) -> dict:
-    """The physical floor of writing the measures: the stored measure rows, fetched, then
-    inserted bare (one transaction, no versions, no pauses) into an empty table of the same
-    definition and indexes (a new SQLite file; a temporary table on PostgreSQL). Only the insert
-    is timed."""
+    """The physical floor of writing the measures: the stored measure rows (one wide row per
+    student-week), fetched, then inserted bare (one transaction, no versions, no pauses) into an
+    empty table of the same definition and indexes (a new SQLite file; a temporary table on
+    PostgreSQL). Only the insert is timed."""
     from sqlalchemy import create_engine
 
     from lib.store.db import session_scope
+    from lib.store.measures import copy_types
     from lib.store.models import WeeklyMeasure
 
     columns = [c.name for c in WeeklyMeasure.__table__.columns]
@@ -711,7 +717,9 @@ def floor_insert(url: str) -> dict:
             with raw.cursor() as cur:
                 cur.execute("CREATE TEMP TABLE bench_floor (LIKE weekly_measures INCLUDING ALL)")
                 started, cpu0 = time.perf_counter(), time.process_time()
-                with cur.copy(f"COPY bench_floor ({names}) FROM STDIN") as copy:
+                sql = f"COPY bench_floor ({names}) FROM STDIN (FORMAT BINARY)"
+                with cur.copy(sql) as copy:  # binary, as the compute writes
+                    copy.set_types(copy_types("weekly_measures", columns))
                     for row in rows:
                         copy.write_row(row)
                 raw.commit()

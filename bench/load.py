@@ -112,6 +112,8 @@ def reset_store(base: str) -> None:
 
 def frames(students: int, weeks: int, seed: int = 1) -> dict[str, pd.DataFrame]:
     """Students, enrolments, weekly measures, flags and the calendar as the engine would leave them."""
+    from lib.store.measures import WIDE_SOURCES
+
     rng = np.random.default_rng(seed)
     ids = np.array([f"B{i:06d}" for i in range(students)], dtype=object)
     school = rng.integers(0, len(SCHOOLS), students)
@@ -148,25 +150,21 @@ def frames(students: int, weeks: int, seed: int = 1) -> dict[str, pd.DataFrame]:
     drop_from = np.where(rng.random(students) < 0.08, rng.integers(8, weeks, students), weeks)
     base = {s: rng.lognormal(1.0, 0.5, students) for s in SOURCES}
     parts = []
+    measured = sum(1 << WIDE_SOURCES.index(s) for s in SOURCES)  # one wide row a student-week
     for w in range(weeks):
         factor = np.where(w >= drop_from, 0.15, 1.0) * rng.normal(1.0, 0.15, students).clip(0.2)
+        week = {
+            "student_id": ids,
+            "week_start": FIRST_WEEK + timedelta(weeks=w),
+            "teaching": bool(teaching[w]),
+            "measured": measured,
+            "cold": measured if w < 3 else 0,
+        }
         for source, baseline in base.items():
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "student_id": ids,
-                        "week_start": FIRST_WEEK + timedelta(weeks=w),
-                        "source": source,
-                        "value": baseline * factor if teaching[w] else np.nan,
-                        "expected": np.nan,
-                        "baseline": baseline,
-                        "baseline_low": baseline * 0.7,
-                        "baseline_high": baseline * 1.3,
-                        "cold_start": w < 3,
-                        "teaching": bool(teaching[w]),
-                    }
-                )
-            )
+            week[f"{source}_value"] = baseline * factor if teaching[w] else np.nan
+            week[f"{source}_baseline"] = baseline
+            week[f"{source}_spread"] = baseline * 0.15  # a usual range of 70% to 130%
+        parts.append(pd.DataFrame(week))
     flagged = np.nonzero(drop_from < weeks)[0]
     flag = pd.DataFrame(
         {

@@ -18,10 +18,14 @@ from lib.access import User, can
 from lib.audit import entries_about, log_access
 from lib.auth import active_staff
 from lib.safe_csv import to_csv
+from lib.store.measures import read_measures
 from lib.store.models import Base, QuarantinedRow, Student, SubjectAccessRequest
 
 DEFAULT_DUE_DAYS = 14
-CSV_NAMES = {"students": "profile"}  # the student's own row reads as their profile
+# the student's own row reads as their profile; the weekly measures (stored one wide row per
+# week, other sources beside) as one row per source, as pages show them
+CSV_NAMES = {"students": "profile", "weekly_measures_other": "weekly_measures"}
+MEASURE_TABLES = ("weekly_measures", "weekly_measures_other")
 SPECIAL = {"access_log", "quarantined_rows"}  # found by content, not by a key column
 
 
@@ -84,6 +88,11 @@ def collect(session: Session, student_id: str) -> dict[str, pd.DataFrame]:
         raise UnknownStudent(f"no student with id {student_id!r} in the store")
     out: dict[str, pd.DataFrame] = {}
     for name, query in sorted(student_selects(student_id).items()):
+        if name in MEASURE_TABLES:  # every stored version, as the rows of the old long table
+            out["weekly_measures"] = read_measures(
+                session, students=[student_id], every_version=True
+            )
+            continue
         columns = [c.key for c in query.selected_columns]
         out[CSV_NAMES.get(name, name)] = pd.DataFrame(session.execute(query).all(), columns=columns)
     out["quarantined_rows"] = _quarantined(session, student_id)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from lib.auth import add_user
+from lib.store.measures import WIDE_SOURCES
 from lib.store.models import (
     CalendarPeriod,
     DataQualityEvent,
@@ -83,21 +84,18 @@ def seed(session: Session) -> None:
         teaching = week != 5
         for sid in STUDENTS:
             drop = sid in ("S001", "S003") and week >= 7
+            # one wide row a student-week: the index, vle and attendance measured (a usual range
+            # of 70% to 130% of the baseline)
+            row = WeeklyMeasure(student_id=sid, week_start=start, teaching=teaching)
+            row.measured = row.cold = 0
             for source, base in (("index", 1.0), ("vle", 20.0), ("attendance", 0.9)):
-                value = base * (0.1 if drop else 1.0) if teaching else None
-                session.add(
-                    WeeklyMeasure(
-                        student_id=sid,
-                        week_start=start,
-                        source=source,
-                        value=value,
-                        baseline=base,
-                        baseline_low=base * 0.7,
-                        baseline_high=base * 1.3,
-                        cold_start=week < 3,
-                        teaching=teaching,
-                    )
-                )
+                bit = 1 << WIDE_SOURCES.index(source)
+                row.measured |= bit
+                row.cold |= bit if week < 3 else 0
+                setattr(row, f"{source}_value", base * (0.1 if drop else 1.0) if teaching else None)
+                setattr(row, f"{source}_baseline", base)
+                setattr(row, f"{source}_spread", base * 0.15)
+            session.add(row)
     for sid, kind in (("S001", "index_drop"), ("S003", "no_engagement")):
         session.add(
             Flag(

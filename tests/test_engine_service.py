@@ -21,7 +21,8 @@ from lib.compute.service import (
     save_engine_config,
 )
 from lib.ingest.pipeline import load_files
-from lib.store.models import DataQualityEvent, Flag, WeeklyMeasure
+from lib.store.measures import read_measures
+from lib.store.models import DataQualityEvent, Flag, WeeklyMeasure, WeeklyMeasureOther
 from lib.usecases import CANONICAL_ORDER
 
 EPISODES = ("sudden_stop", "gradual_fade", "source_drop", "dip_recovery", "disengaged_from_start")
@@ -32,22 +33,7 @@ def _monday(d: date) -> date:
 
 
 def _snapshot(session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    measures = pd.DataFrame(
-        session.execute(
-            select(
-                WeeklyMeasure.student_id,
-                WeeklyMeasure.week_start,
-                WeeklyMeasure.source,
-                WeeklyMeasure.value,
-                WeeklyMeasure.expected,
-                WeeklyMeasure.baseline,
-                WeeklyMeasure.baseline_low,
-                WeeklyMeasure.baseline_high,
-                WeeklyMeasure.cold_start,
-                WeeklyMeasure.teaching,
-            ).order_by(WeeklyMeasure.student_id, WeeklyMeasure.week_start, WeeklyMeasure.source)
-        ).all()
-    )
+    measures = read_measures(session)  # every stored row is visible after a compute
     flags = pd.DataFrame(
         session.execute(
             select(
@@ -76,6 +62,11 @@ def _snapshot(session) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return measures, flags, dq
 
 
+def _stored_rows(session) -> int:
+    """Measure rows stored: wide student-weeks and rows of other sources."""
+    return session.query(WeeklyMeasure).count() + session.query(WeeklyMeasureOther).count()
+
+
 def test_demo_episodes_found_and_non_teaching_weeks_clean(sample_session, demo_dir):
     session = sample_session
     flags = pd.DataFrame(session.execute(select(Flag.student_id, Flag.kind, Flag.week_start)).all())
@@ -90,13 +81,8 @@ def test_demo_episodes_found_and_non_teaching_weeks_clean(sample_session, demo_d
         for e in episodes.itertuples()
     )
     assert found / len(episodes) >= 0.8
-    weeks = pd.DataFrame(
-        session.execute(
-            select(WeeklyMeasure.week_start, WeeklyMeasure.teaching)
-            .where(WeeklyMeasure.source == "index")
-            .distinct()
-        ).all()
-    )
+    weeks = read_measures(session, sources=["index"])[["week_start", "teaching"]]
+    weeks = weeks.drop_duplicates(ignore_index=True)
     non_teaching = set(weeks.loc[~weeks["teaching"].astype(bool), "week_start"])
     assert date(2025, 10, 27) in non_teaching  # the autumn reading week
     assert not set(flags["week_start"]) & non_teaching
@@ -107,11 +93,7 @@ def test_demo_episodes_found_and_non_teaching_weeks_clean(sample_session, demo_d
         assert not ((mine["week_start"] >= start) & (mine["week_start"] <= end)).any()
     # a student has an index row for every week, teaching or not, from the first week they have
     # any source (activity or expected sessions): a student without any has no measure rows
-    rows = pd.DataFrame(
-        session.execute(
-            select(WeeklyMeasure.student_id, WeeklyMeasure.week_start, WeeklyMeasure.source)
-        ).all()
-    )
+    rows = read_measures(session)[["student_id", "week_start", "source"]]
     index = rows[rows["source"] == "index"]
     first = rows[rows["source"] != "index"].groupby("student_id")["week_start"].min()
     assert len(index) == sum(int((weeks["week_start"] >= f).sum()) for f in first)
@@ -205,10 +187,8 @@ def test_a_weekly_load_writes_the_new_week_for_everyone_and_equals_full(
     # in full: the student with a row in an earlier week (and any using a source for the first
     # time); the 150 loaded only in the new week are not rewritten
     assert 1 <= summary.students < 10
-    rows = session.query(WeeklyMeasure).filter(
-        WeeklyMeasure.week_start == monday, WeeklyMeasure.source == "index"
-    )
-    assert rows.count() == 200  # every student has the new week, not only the ones loaded
+    rows = read_measures(session, week_from=monday, week_to=monday, sources=["index"])
+    assert len(rows) == 200  # every student has the new week, not only the ones loaded
     incremental = _snapshot(session)
     assert compute(session, full=True).mode == "full"
     for a, b in zip(incremental, _snapshot(session), strict=True):
@@ -311,13 +291,13 @@ def test_a_students_only_load_writes_no_measure_rows_and_equals_full(
     )
     path = tmp_path / "students.csv"
     newcomers.to_csv(path, index=False)
-    stored = session.query(WeeklyMeasure).count()
+    stored = _stored_rows(session)
     (report,) = load_files(session, "students", [path], loaded_by="test")
     assert report.rows_loaded == 40, report.message
     summary = compute(session)
     # the newcomers have nothing to measure yet (left out of the engine): nothing to rewrite
     assert (summary.mode, summary.measures_written) == ("up_to_date", None)
-    assert session.query(WeeklyMeasure).count() == stored
+    assert _stored_rows(session) == stored
     incremental = _snapshot(session)
     assert compute(session, full=True).measures_written == stored
     for a, b in zip(incremental, _snapshot(session), strict=True):

@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
 
 import lib.compute.results as results
-from lib.store.models import WeeklyMeasure
-from lib.store.results_version import measures_visible
+from lib.store.measures import read_measures
 from lib.usecases import compute_serialised
 from lib.views.common import week_range
 
-COLUMNS = [WeeklyMeasure.student_id, WeeklyMeasure.week_start, WeeklyMeasure.source]
+COLUMNS = ["student_id", "week_start", "source", "value", "baseline"]
 
 
 def _visible(session) -> pd.DataFrame:
-    query = select(*COLUMNS, WeeklyMeasure.value, WeeklyMeasure.baseline).where(measures_visible())
-    return pd.DataFrame(session.execute(query.order_by(*COLUMNS)).all())
+    return read_measures(session)[COLUMNS]
 
 
 def _rows(session) -> int:
-    return session.scalar(select(func.count()).select_from(WeeklyMeasure))
+    """Measure rows stored (one per student, week and source, every version)."""
+    return len(read_measures(session, every_version=True))
 
 
 class Died(Exception):

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from lib.access import User, can, scoped_student_ids, visible_tracks
 from lib.cases.queries import effective_entries, entries_frame
-from lib.store.models import Case, WeeklyMeasure
-from lib.store.results_version import measures_visible
+from lib.store.measures import read_measures
+from lib.store.models import Case
 
 WINDOW_WEEKS = 4  # teaching weeks on each side of the first contact
 MIN_WEEKS = 2  # measured weeks needed on each side for a case to count
@@ -110,21 +110,8 @@ def contact_impact(session: Session, user: User, track: str = "welfare") -> dict
     entries = entries_frame(session, cases["case_id"].tolist())
     firsts = {per: first_contacts(entries, cases, per) for per in (None, "channel", "step")}
     students = firsts[None]["student_id"].unique().tolist()
-    index = pd.DataFrame(
-        session.execute(
-            select(
-                WeeklyMeasure.student_id,
-                WeeklyMeasure.week_start,
-                WeeklyMeasure.value,
-                WeeklyMeasure.teaching,
-            ).where(
-                WeeklyMeasure.source == "index",
-                WeeklyMeasure.student_id.in_(students),
-                measures_visible(),
-            )
-        ).all(),
-        columns=["student_id", "week_start", "value", "teaching"],
-    )
+    index = read_measures(session, students=students, sources=["index"])
+    index = index[["student_id", "week_start", "value", "teaching"]]
     windows = {
         per: pd.concat(
             [case_windows(frame, index).drop(columns="case_id"), frame.reset_index(drop=True)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 
 import numpy as np
@@ -20,20 +21,23 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from lib.compute.frames import query_frame
+from lib.compute.measure_rows import wide_measures
 from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP, Results, State
-from lib.engagement.explain import explain_end, measures_frame
+from lib.engagement.explain import explain_end
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
 from lib.store.db import PAUSE_SECONDS
+from lib.store.measures import OTHER_COLUMNS, WIDE_COLUMNS, copy_types
 from lib.store.models import (
     DataQualityEvent,
     EngineSnapshot,
     Flag,
     ResultVersion,
     WeeklyMeasure,
+    WeeklyMeasureOther,
 )
 
-MEASURE_CHUNK_ROWS = 250_000  # measure rows built at once (bounded memory)
+MEASURE_CHUNK_ROWS = 100_000  # student-weeks of measures built at once (bounded memory)
 WRITE_ROWS = 10_000  # measure rows per write transaction: SQLite has one writer, app writes wait
 # SQLite: writing this long before leaving the lock free for PAUSE_SECONDS (longer than a waiting
 # writer's poll interval, lib.store.db): an app write arriving at a spell's start waits about this
@@ -83,45 +87,52 @@ def _rowcount(result) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _in_batches(session: Session, where, write) -> int:
-    """Run write(condition) over the measure rows matching `where` (each write must take its rows
-    out of `where`: a delete, or an update of the version columns `where` tests), WRITE_ROWS rows
-    per short transaction on SQLite (its one write lock is held only that long); one statement
-    on PostgreSQL."""
+Measure = type[WeeklyMeasure] | type[WeeklyMeasureOther]
+MEASURE_MODELS: tuple[Measure, ...] = (WeeklyMeasure, WeeklyMeasureOther)
+
+
+def _rowid(model: Measure) -> ColumnElement[int]:
+    return literal_column(f"{model.__tablename__}.rowid")
+
+
+def _in_batches(session: Session, model: Measure, where, write) -> int:
+    """Run write(model, condition) over the measure rows matching `where` (each write must take
+    its rows out of `where`: a delete, or an update of the version columns `where` tests),
+    WRITE_ROWS rows per short transaction on SQLite (its one write lock is held only that long);
+    one statement on PostgreSQL."""
     if session.get_bind().dialect.name != "sqlite":
-        count = _rowcount(session.execute(write(where)))
+        count = _rowcount(session.execute(write(model, where)))
         session.commit()
         return count
-    rowid: ColumnElement[int] = literal_column("weekly_measures.rowid")
+    rowid = _rowid(model)
     count = 0
     while True:
-        batch = (
-            select(rowid)
-            .select_from(WeeklyMeasure)
-            .where(where)
-            .limit(WRITE_ROWS)
-            .scalar_subquery()
-        )
+        batch = select(rowid).select_from(model).where(where).limit(WRITE_ROWS).scalar_subquery()
         _before_write(session)
-        done = _rowcount(session.execute(write(rowid.in_(batch))))
+        done = _rowcount(session.execute(write(model, rowid.in_(batch))))
         _commit(session)
         count += done
         if done < WRITE_ROWS:
             return count
 
 
+def _each(session: Session, where: Callable[[Measure], ColumnElement[bool]], write) -> int:
+    """_in_batches over both measure tables (`where` names the rows of either)."""
+    return sum(_in_batches(session, model, where(model), write) for model in MEASURE_MODELS)
+
+
 # no ORM synchronisation of the session's objects (it would fetch every row changed)
 _PLAIN = {"synchronize_session": False}
 
 
-def _delete(condition):
-    return delete(WeeklyMeasure).where(condition).execution_options(**_PLAIN)
+def _delete(model: Measure, condition):
+    return delete(model).where(condition).execution_options(**_PLAIN)
 
 
 def _set_v_to(value):
     """An update of the replacing version of the rows matching a condition."""
-    return lambda condition: (
-        update(WeeklyMeasure).where(condition).values(v_to=value).execution_options(**_PLAIN)
+    return lambda model, condition: (
+        update(model).where(condition).values(v_to=value).execution_options(**_PLAIN)
     )
 
 
@@ -149,19 +160,23 @@ def _begin_version(session: Session, replaces_all: bool, first_key: str | None =
     session.commit()
     _drop_snapshots(session, first_key)
     if left is not None and left > current:  # rare: the only read of the whole table
-        _in_batches(session, WeeklyMeasure.v_from > current, _delete)
-    replaced_later = WeeklyMeasure.v_to.is_not(None) & (WeeklyMeasure.v_to > current)
-    _in_batches(session, replaced_later, _set_v_to(None))
+        _each(session, lambda m: m.v_from > current, _delete)
+    _each(session, lambda m: m.v_to.is_not(None) & (m.v_to > current), _set_v_to(None))
     session.info[_UNPUBLISHED] = (current + 1, replaces_all)
     return current + 1
 
 
-def _retire(session: Session, version: int, where) -> None:
+def _retire(
+    session: Session, version: int, where: Callable[[Measure], ColumnElement[bool]]
+) -> None:
     """Mark the visible rows matching `where` as replaced by `version` (seen until it is current)."""
     versions = _version_row(session)
-    visible = and_(where, WeeklyMeasure.v_to.is_(None), WeeklyMeasure.v_from >= versions.base)
-    visible = and_(visible, WeeklyMeasure.v_from <= versions.current)
-    _in_batches(session, visible, _set_v_to(version))
+    base, current = versions.base, versions.current
+
+    def visible(m: Measure) -> ColumnElement[bool]:
+        return and_(where(m), m.v_to.is_(None), m.v_from >= base, m.v_from <= current)
+
+    _each(session, visible, _set_v_to(version))
 
 
 def publish(session: Session) -> bool:
@@ -187,100 +202,113 @@ def drop_replaced(session: Session, replaced_all: bool) -> int:
     row, the rows from before its version (the oldest rows: each batch reads from the start)."""
     versions = _version_row(session)
     session.commit()
-    replaced = WeeklyMeasure.v_to.is_not(None) & (WeeklyMeasure.v_to <= versions.current)
-    count = _in_batches(session, replaced, _delete)
+    current, base = versions.current, versions.base
+    count = _each(session, lambda m: m.v_to.is_not(None) & (m.v_to <= current), _delete)
     if replaced_all:
-        count += _delete_in_rowid_order(session, WeeklyMeasure.v_from < versions.base)
+        for model in MEASURE_MODELS:
+            count += _delete_in_rowid_order(session, model, model.v_from < base)
     return count
 
 
-def _delete_in_rowid_order(session: Session, where) -> int:
+def _delete_in_rowid_order(session: Session, model: Measure, where) -> int:
     """Delete the (many) rows matching `where` WRITE_ROWS at a time in rowid order, each batch
     read on from the last one (on SQLite a batch read from the start would pass again over the
     rows kept, through the primary key's index: quadratic)."""
     if session.get_bind().dialect.name != "sqlite":
-        return _in_batches(session, where, _delete)
-    rowid: ColumnElement[int] = literal_column("weekly_measures.rowid")
+        return _in_batches(session, model, where, _delete)
+    rowid = _rowid(model)
     last, count = 0, 0
     while True:
-        ids = session.scalars(
-            select(rowid)
-            .select_from(WeeklyMeasure)
+        # the batch's last rowid alone (fetching every rowid of it cost as much as the delete)
+        batch = (
+            select(rowid.label("id"))
+            .select_from(model)
             .where(rowid > last, where)
             .order_by(rowid)
             .limit(WRITE_ROWS)
-        ).all()
-        if not ids:
+            .subquery()
+        )
+        high = session.scalar(select(func.max(batch.c.id)))
+        if high is None:
             return count
         _before_write(session)
-        count += _rowcount(session.execute(_delete(and_(rowid.between(ids[0], ids[-1]), where))))
+        where_batch = and_(rowid > last, rowid <= high, where)
+        count += _rowcount(session.execute(_delete(model, where_batch)))
         _commit(session)
-        last = ids[-1]
+        last = high
 
 
-MEASURE_COLUMNS = [
-    "student_id",
-    "week_start",
-    "source",
-    "value",
-    "expected",
-    "baseline",
-    "baseline_low",
-    "baseline_high",
-    "cold_start",
-    "teaching",
-    "v_from",
-]
-_NUMBERS = ("value", "expected", "baseline", "baseline_low", "baseline_high")
-
-
-def _measure_rows(frame: pd.DataFrame, version: int, dialect: str) -> list[list]:
-    """The rows of measures_frame as the driver takes them, built column by column in numpy
-    (NaN as None, dates as ISO text on SQLite, flags as 0/1 there)."""
-    n = len(frame)
-    out = np.empty((n, len(MEASURE_COLUMNS)), dtype=object)
-    out[:, 0] = frame["student_id"].to_numpy(dtype=object)
-    weeks = frame["week_start"].to_numpy("datetime64[D]")
-    out[:, 1] = weeks.astype(str).astype(object) if dialect == "sqlite" else weeks.astype(object)
-    out[:, 2] = frame["source"].to_numpy(dtype=object)
-    for j, column in enumerate(_NUMBERS, start=3):
-        values = frame[column].to_numpy(dtype=float)
+def _cells(values: np.ndarray, dialect: str) -> list:
+    """One column as the driver takes it: floats with NaN as NULL (SQLite stores a NaN bound as
+    NULL: the floats go as they are), dates as ISO text on SQLite (each week's text made once),
+    flags as 0/1 there."""
+    kind = values.dtype.kind
+    if kind == "f":
+        if dialect == "sqlite":
+            return values.tolist()
         cells = values.astype(object)
         cells[np.isnan(values)] = None
-        out[:, j] = cells
-    for j, column in ((8, "cold_start"), (9, "teaching")):
-        flags = frame[column].to_numpy(dtype=bool)
-        out[:, j] = flags.astype(int).astype(object) if dialect == "sqlite" else flags
-    out[:, 10] = version
-    return out.tolist()
+        return cells.tolist()
+    if kind == "M":
+        weeks, at = np.unique(values.astype("datetime64[D]"), return_inverse=True)
+        text = weeks.astype(str) if dialect == "sqlite" else weeks.astype(object)
+        return np.asarray(text, dtype=object)[at].tolist()
+    if kind == "b" and dialect == "sqlite":
+        return values.astype(int).tolist()
+    return values.tolist()
 
 
-def _write_measures(session: Session, frame: pd.DataFrame, version: int) -> int:
-    """Insert measure rows under `version`, committed per WRITE_ROWS rows (COPY on PostgreSQL)."""
+def _driver_rows(columns: dict[str, np.ndarray], names: list[str], dialect: str) -> list[tuple]:
+    """Rows of these columns (in `names` order) as the driver takes them, built column by column."""
+    return list(zip(*(_cells(columns[name], dialect) for name in names), strict=True))
+
+
+def _insert(session: Session, table: str, names: list[str], rows: list[tuple]) -> None:
+    """Insert driver rows bare (executemany on SQLite, binary COPY on PostgreSQL), uncommitted."""
     dialect = session.get_bind().dialect.name
-    columns = ", ".join(MEASURE_COLUMNS)
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None  # a connection checked out of the pool
+    columns = ", ".join(names)
+    cursor = raw.cursor()
+    try:
+        if dialect == "sqlite":
+            marks = ", ".join("?" for _ in names)
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+        else:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(copy_types(table, names))
+                for row in rows:
+                    copy.write_row(row)
+    finally:
+        cursor.close()
+
+
+def _write_measures(
+    session: Session, inp: Inputs, res: Results, sel: np.ndarray, first: int, version: int
+) -> int:
+    """Insert the measure rows of these students from week `first` on under `version` (one wide
+    row per student-week, other sources beside), committed per WRITE_ROWS rows."""
+    dialect = session.get_bind().dialect.name
+    wide, other = wide_measures(inp, res, sel, first)
     rows = 0
-    for i in range(0, len(frame), WRITE_ROWS):
-        batch = _measure_rows(frame.iloc[i : i + WRITE_ROWS], version, dialect)
-        _before_write(session)  # building the rows counted towards an owed pause
-        raw = session.connection().connection.dbapi_connection
-        assert raw is not None  # a connection checked out of the pool
-        cursor = raw.cursor()
-        try:
-            if dialect == "sqlite":
-                marks = ", ".join("?" for _ in MEASURE_COLUMNS)
-                cursor.executemany(
-                    f"INSERT INTO weekly_measures ({columns}) VALUES ({marks})", batch
-                )
-            else:
-                with cursor.copy(f"COPY weekly_measures ({columns}) FROM STDIN") as copy:
-                    for row in batch:
-                        copy.write_row(row)
-        finally:
-            cursor.close()
-        rows += len(batch)
-        _commit(session)
+    for table, columns, names in (
+        (WeeklyMeasure.__tablename__, wide, WIDE_COLUMNS),
+        (WeeklyMeasureOther.__tablename__, other, OTHER_COLUMNS),
+    ):
+        n = len(columns["student_id"])
+        columns["v_from"] = np.full(n, version, np.int64)
+        for i in range(0, n, WRITE_ROWS):
+            part = {c: columns[c][i : i + WRITE_ROWS] for c in names}
+            batch = _driver_rows(part, names, dialect)
+            _before_write(session)  # building the rows counted towards an owed pause
+            _insert(session, table, names, batch)
+            rows += len(batch)
+            _commit(session)
     return rows
+
+
+def _of_students(students: list[str]) -> Callable[[Measure], ColumnElement[bool]]:
+    return lambda m: m.student_id.in_(students)
 
 
 def persist_measures(
@@ -295,10 +323,11 @@ def persist_measures(
         groups = [(np.arange(len(inp.student_ids)), 0)]
     else:
         for i in range(0, len(students), 500):
-            _retire(session, version, WeeklyMeasure.student_id.in_(students[i : i + 500]))
+            _retire(session, version, _of_students(students[i : i + 500]))
         groups = [(inp.student_ids.get_indexer(students), 0)]
         if first_week < W:
-            _retire(session, version, WeeklyMeasure.week_start >= inp.weeks[first_week].item())
+            since = inp.weeks[first_week].item()
+            _retire(session, version, lambda m: m.week_start >= since)
             rest = np.setdiff1d(np.arange(len(inp.student_ids)), groups[0][0])
             groups.append((rest, first_week))
     return _write_groups(session, inp, res, groups, version)
@@ -307,18 +336,18 @@ def persist_measures(
 def replace_measures_from(session: Session, inp: Inputs, res: Results) -> int:
     """Replace every student's measures of these weeks and later (the weeks of `inp`)."""
     version = _begin_version(session, replaces_all=False, first_key=str(inp.weeks[0]))
-    _retire(session, version, WeeklyMeasure.week_start >= inp.weeks[0].item())
+    since = inp.weeks[0].item()
+    _retire(session, version, lambda m: m.week_start >= since)
     return _write_groups(session, inp, res, [(np.arange(len(inp.student_ids)), 0)], version)
 
 
 def _write_groups(session: Session, inp: Inputs, res: Results, groups, version: int) -> int:
     rows = 0
     for sel, first in groups:
-        S, W, K = inp.value.shape
-        per_chunk = max(1, MEASURE_CHUNK_ROWS // (max(W - first, 1) * (K + 1)))
+        W = len(inp.weeks)
+        per_chunk = max(1, MEASURE_CHUNK_ROWS // max(W - first, 1))
         for i in range(0, len(sel), per_chunk):
-            chunk = sel[i : i + per_chunk]
-            rows += _write_measures(session, measures_frame(inp, res, chunk, first), version)
+            rows += _write_measures(session, inp, res, sel[i : i + per_chunk], first, version)
     return rows
 
 

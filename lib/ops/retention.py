@@ -37,6 +37,7 @@ from lib.store.models import (
     Submission,
     TimetableEvent,
     WeeklyMeasure,
+    WeeklyMeasureOther,
 )
 
 RETENTION_KEY = "retention_years"
@@ -106,6 +107,10 @@ def _purge_statements(cutoff: date) -> list[tuple[str, Delete]]:
         ),
         ("timetable_events", delete(TimetableEvent).where(TimetableEvent.start_at < start)),
         ("weekly_measures", delete(WeeklyMeasure).where(WeeklyMeasure.week_start < cutoff)),
+        (
+            "weekly_measures_other",
+            delete(WeeklyMeasureOther).where(WeeklyMeasureOther.week_start < cutoff),
+        ),
         (
             "flags",
             delete(Flag).where(

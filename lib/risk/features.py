@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from lib.compute.flags import in_force
 from lib.compute.frames import query_frame
+from lib.store.measures import read_measures
 from lib.store.models import Flag, Student, Submission, WeeklyMeasure
 from lib.store.results_version import measures_visible
 
@@ -102,18 +103,13 @@ def features(
         return pd.DataFrame(columns=columns)
     first, last = mine["week_start"].min().date(), mine["week_start"].max().date()
     recent_from = mine["week_start"].iloc[-min(RECENT_WEEKS, len(mine))]
-    wm = WeeklyMeasure
-    query = select(wm.student_id, wm.week_start, wm.source, wm.value, wm.baseline).where(
-        wm.teaching.is_(True),
-        wm.week_start >= year_weeks["week_start"].min().date(),
-        wm.week_start <= last,
-        measures_visible(),
-    )
-    if students is not None:
-        query = query.where(wm.student_id.in_(students))
-    year_m = query_frame(
-        session, query, ["student_id", "week_start", "source", "value", "baseline"]
-    )
+    year_m = read_measures(
+        session,
+        students=students,
+        week_from=year_weeks["week_start"].min().date(),
+        week_to=last,
+        teaching=True,
+    )[["student_id", "week_start", "source", "value", "baseline"]]
     year_m["week_start"] = pd.to_datetime(year_m["week_start"])
     year_m["ratio"] = year_m["value"] / year_m["baseline"].where(year_m["baseline"] > 0)
     m = year_m[year_m["week_start"] >= pd.Timestamp(first)]

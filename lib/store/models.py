@@ -267,28 +267,77 @@ class MoodleUser(Base):
 
 
 class WeeklyMeasure(Base):
-    """A student's measure for one source in one week, with its baseline (the engine's output)."""
+    """A student's measures in one week, one row for the engine index and every core source
+    (lib.store.measures reads it back as one row per source), with baselines and their spread.
+
+    A source's columns hold a value only when its bit in `measured` is set (the student had
+    activity or expected counts in it by that week); its cold start is the same bit in `cold`
+    (bits in the order of lib.store.measures.WIDE_SOURCES). The low and high of a baseline are
+    max(baseline - 2 spread, 0) and baseline + 2 spread. Other sources: WeeklyMeasureOther."""
 
     __tablename__ = "weekly_measures"
     student_id: Mapped[str] = mapped_column(String(20), primary_key=True)
     week_start: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
-    source: Mapped[str] = mapped_column(String(40), primary_key=True)  # a source or "index"
-    value: Mapped[float | None] = mapped_column(Float)
-    expected: Mapped[float | None] = mapped_column(Float)  # e.g. expected sessions
-    baseline: Mapped[float | None] = mapped_column(Float)
-    baseline_low: Mapped[float | None] = mapped_column(Float)
-    baseline_high: Mapped[float | None] = mapped_column(Float)
-    cold_start: Mapped[bool] = mapped_column(Boolean, default=False)
-    teaching: Mapped[bool] = mapped_column(Boolean, default=True)
     # results versions (migration 0009, lib.store.results_version): a compute writes its rows
     # under a new version in short transactions; readers see only the current version's rows
     v_from: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, server_default="0")
     v_to: Mapped[int | None] = mapped_column(Integer)  # the version that replaced the row
+    teaching: Mapped[bool] = mapped_column(Boolean, default=True)
+    measured: Mapped[int] = mapped_column(Integer, default=0)  # bit per source with a measure
+    cold: Mapped[int] = mapped_column(Integer, default=0)  # bit per source in cold start
+    index_value: Mapped[float | None] = mapped_column(Float)
+    index_baseline: Mapped[float | None] = mapped_column(Float)
+    index_spread: Mapped[float | None] = mapped_column(Float)
+    attendance_value: Mapped[float | None] = mapped_column(Float)
+    attendance_expected: Mapped[float | None] = mapped_column(Float)  # sessions timetabled
+    attendance_baseline: Mapped[float | None] = mapped_column(Float)
+    attendance_spread: Mapped[float | None] = mapped_column(Float)
+    online_value: Mapped[float | None] = mapped_column(Float)
+    online_expected: Mapped[float | None] = mapped_column(Float)
+    online_baseline: Mapped[float | None] = mapped_column(Float)
+    online_spread: Mapped[float | None] = mapped_column(Float)
+    vle_value: Mapped[float | None] = mapped_column(Float)
+    vle_baseline: Mapped[float | None] = mapped_column(Float)
+    vle_spread: Mapped[float | None] = mapped_column(Float)
+    submission_value: Mapped[float | None] = mapped_column(Float)
+    submission_expected: Mapped[float | None] = mapped_column(Float)  # submissions due
+    submission_baseline: Mapped[float | None] = mapped_column(Float)
+    submission_spread: Mapped[float | None] = mapped_column(Float)
+    lecture_capture_value: Mapped[float | None] = mapped_column(Float)
+    lecture_capture_baseline: Mapped[float | None] = mapped_column(Float)
+    lecture_capture_spread: Mapped[float | None] = mapped_column(Float)
 
     # (migration 0016) the rows replaced (few) found without reading the whole table
     __table_args__ = (
         Index(
             "ix_weekly_measures_v_to",
+            "v_to",
+            sqlite_where=text("v_to IS NOT NULL"),
+            postgresql_where=text("v_to IS NOT NULL"),
+        ),
+    )
+
+
+class WeeklyMeasureOther(Base):
+    """A student's measure in one week for a source without columns in WeeklyMeasure (any other
+    word of the canonical events), under the same results versions (migration 0017)."""
+
+    __tablename__ = "weekly_measures_other"
+    student_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)
+    v_from: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, server_default="0")
+    v_to: Mapped[int | None] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float)
+    expected: Mapped[float | None] = mapped_column(Float)
+    baseline: Mapped[float | None] = mapped_column(Float)
+    spread: Mapped[float | None] = mapped_column(Float)
+    cold_start: Mapped[bool] = mapped_column(Boolean, default=False)
+    teaching: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (
+        Index(
+            "ix_weekly_measures_other_v_to",
             "v_to",
             sqlite_where=text("v_to IS NOT NULL"),
             postgresql_where=text("v_to IS NOT NULL"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm.util import AliasedClass
 
-from lib.store.models import ResultVersion, WeeklyMeasure
+from lib.store.models import ResultVersion, WeeklyMeasure, WeeklyMeasureOther
 
 
 def _current():
@@ -17,7 +17,9 @@ def _base():
 
 
 def measures_visible(
-    measure: type[WeeklyMeasure] | AliasedClass[WeeklyMeasure] = WeeklyMeasure,
+    measure: type[WeeklyMeasure]
+    | type[WeeklyMeasureOther]
+    | AliasedClass[WeeklyMeasure] = WeeklyMeasure,
 ) -> ColumnElement[bool]:
     """Rows of the current results: written from the base version (the last full write) up to
     the current one and not replaced by then. A compute's rows stay invisible until it switches

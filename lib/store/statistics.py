@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 # autovacuum would analyze too, but up to a minute later and in its own order.
 BIG_LOAD_ROWS = 50_000
 # The tables that loads and computes fill in bulk, by their store names.
-BULK_TABLES = ("students", "daily_activity", "weekly_activity", "weekly_measures", "flags")
+BULK_TABLES = (
+    "students",
+    "daily_activity",
+    "weekly_activity",
+    "weekly_measures",
+    "weekly_measures_other",
+    "flags",
+)
 
 
 def refresh_after_load(session: Session, rows_loaded: int, *, at_least: int | None = None) -> bool:

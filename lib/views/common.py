@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lib.compute.service import STATE_KEY, EngineState
+from lib.store.measures import read_measures
 from lib.store.models import (
     CalendarPeriod,
     DailyActivity,
@@ -57,9 +58,8 @@ def default_weeks(session: Session, weeks: int = 16) -> tuple[date | None, date 
         return None, None
     last_teaching = session.scalar(
         select(func.max(WeeklyMeasure.week_start)).where(
-            WeeklyMeasure.source == "index",
             WeeklyMeasure.teaching.is_(True),
-            WeeklyMeasure.value.is_not(None),
+            WeeklyMeasure.index_value.is_not(None),
             measures_visible(),
         )
     )
@@ -90,22 +90,8 @@ def relative_engagement(
     Callers pass ids already scoped by `heatmap_students` or `can_view_student`."""
     if not student_ids:
         return pd.DataFrame(columns=["student_id", "week_start", "ratio", "teaching"])
-    rows = session.execute(
-        select(
-            WeeklyMeasure.student_id,
-            WeeklyMeasure.week_start,
-            WeeklyMeasure.value,
-            WeeklyMeasure.baseline,
-            WeeklyMeasure.teaching,
-        ).where(
-            WeeklyMeasure.student_id.in_(student_ids),
-            WeeklyMeasure.source == source,
-            WeeklyMeasure.week_start.between(week_from, week_to),
-            measures_visible(),
-        )
-    ).all()
-    frame = pd.DataFrame(
-        rows, columns=["student_id", "week_start", "value", "baseline", "teaching"]
+    frame = read_measures(
+        session, students=student_ids, week_from=week_from, week_to=week_to, sources=[source]
     )
     baseline = frame["baseline"].astype(float)
     frame["ratio"] = (frame["value"].astype(float) / baseline.where(baseline > 0)).clip(upper=3.0)

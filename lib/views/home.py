@@ -66,7 +66,7 @@ def my_students(
     worst = worst_flags(last)
     latest = aliased(WeeklyMeasure)
     ratio = case(
-        (latest.baseline > 0, latest.value / latest.baseline),
+        (latest.index_baseline > 0, latest.index_value / latest.index_baseline),
         else_=None,
     )
     query = (
@@ -80,7 +80,6 @@ def my_students(
             and_(
                 latest.student_id == Student.student_id,
                 latest.week_start == last,
-                latest.source == "index",
                 measures_visible(latest),
             ),
         )

@@ -18,8 +18,8 @@ from lib.access import (
     without_welfare,
 )
 from lib.compute.flags import in_force
-from lib.store.models import Exemption, Flag, Student, WeeklyMeasure
-from lib.store.results_version import measures_visible
+from lib.store.measures import read_measures
+from lib.store.models import Exemption, Flag, Student
 
 
 def search_students(session: Session, user: User, text: str, *, limit: int = 20) -> pd.DataFrame:
@@ -108,12 +108,7 @@ def student_measures(session: Session, user: User, student_id: str) -> pd.DataFr
 
 
 def _measures(session: Session, student_id: str) -> pd.DataFrame:
-    rows = session.execute(
-        select(*(getattr(WeeklyMeasure, c) for c in MEASURE_COLUMNS))
-        .where(WeeklyMeasure.student_id == student_id, measures_visible())
-        .order_by(WeeklyMeasure.week_start, WeeklyMeasure.source)
-    ).all()
-    return pd.DataFrame(rows, columns=MEASURE_COLUMNS)
+    return read_measures(session, students=[student_id])[MEASURE_COLUMNS]
 
 
 FLAG_COLUMNS = [
@@ -201,12 +196,7 @@ def cohort_median(session: Session, user: User, student_id: str) -> pd.DataFrame
     mates = select(Student.student_id).where(
         Student.course_code == student.course_code, Student.year_of_study == student.year_of_study
     )
-    rows = session.execute(
-        select(WeeklyMeasure.week_start, WeeklyMeasure.source, WeeklyMeasure.value).where(
-            WeeklyMeasure.student_id.in_(mates), measures_visible()
-        )
-    ).all()
-    frame = pd.DataFrame(rows, columns=["week_start", "source", "value"])
+    frame = read_measures(session, students=mates)[["week_start", "source", "value"]]
     if frame.empty:
         return pd.DataFrame(columns=columns)
     return frame.groupby(["week_start", "source"])["value"].median().rename("median").reset_index()
