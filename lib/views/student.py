@@ -18,7 +18,7 @@ from lib.access import (
     without_welfare,
 )
 from lib.compute.flags import in_force
-from lib.store.measures import read_measures
+from lib.store.measures import LONG_COLUMNS, read_measures
 from lib.store.models import Exemption, Flag, Student
 
 
@@ -87,17 +87,7 @@ def student_profile(session: Session, user: User, student_id: str) -> dict | Non
     return {c: getattr(student, c) for c in fields_for(user) if hasattr(Student, c)}
 
 
-MEASURE_COLUMNS = [
-    "week_start",
-    "source",
-    "value",
-    "expected",
-    "baseline",
-    "baseline_low",
-    "baseline_high",
-    "cold_start",
-    "teaching",
-]
+MEASURE_COLUMNS = LONG_COLUMNS[1:]  # one student: without student_id
 
 
 def student_measures(session: Session, user: User, student_id: str) -> pd.DataFrame:
