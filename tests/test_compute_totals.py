@@ -8,14 +8,21 @@ from datetime import date, timedelta
 import pandas as pd
 from sqlalchemy import delete, func, select
 
-from lib.compute.totals import daily_totals, fold, week_of, weekly_totals
+from lib.compute.totals import STR, TEXT, daily_totals, fold, week_of, weekly_totals
 from lib.ingest.limits import stored_days
 from lib.ingest.pipeline import load_files
 from lib.store.models import DailyActivity, WeeklyActivity
 
 
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its text columns as text (stored weeks come back as categoricals, whose
+    sort order is their categories')."""
+    texts = [c for c in TEXT if c in frame]
+    return frame.astype(dict.fromkeys(texts, object)).astype(dict.fromkeys(texts, STR))
+
+
 def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    frame = frame.drop(columns="n", errors="ignore")
+    frame = as_text(frame.drop(columns="n", errors="ignore"))
     return frame.sort_values(keys, ignore_index=True)
 
 

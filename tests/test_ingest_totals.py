@@ -20,6 +20,7 @@ from lib.engagement.weekly import weekly_activity
 from lib.ingest.pipeline import load_file
 from lib.ingest.totals import week_totals
 from lib.store.models import DailyActivity, WeeklyActivity
+from tests.test_compute_totals import as_text
 
 STUDENTS_HEADER = (
     "student_id,given_name,family_name,email,personal_email,phone,course_code,course_name,"
@@ -84,6 +85,13 @@ def summed(monkeypatch) -> list[int]:
     return weeks
 
 
+def _decoded(blob: bytes, week: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A stored week's (rate, count) frames, texts as text."""
+    got = _loads(blob, week)
+    assert got is not None
+    return as_text(got[0]), as_text(got[1])
+
+
 def assert_weeks_equal_sql(session: Session) -> set[int]:
     """Every stored week decodes to exactly the SQL sums of its daily rows; the weeks stored."""
     session.expire_all()
@@ -91,8 +99,7 @@ def assert_weeks_equal_sql(session: Session) -> set[int]:
     days = session.execute(select(DailyActivity.day).distinct()).scalars()
     assert {w for w, _ in stored} == {week_of(_day(d)) for d in days}
     for week, blob in stored:
-        got = _loads(blob, week)
-        assert got is not None
+        got = _decoded(blob, week)
         for mine, sql, keys in zip(
             got, daily_totals(session, week_days(week)), (RATE_KEYS, COUNT_KEYS), strict=True
         ):
@@ -148,7 +155,7 @@ def test_new_weeks_fold_from_the_load_and_overlapping_loads_equal_the_sql_fold(
     assert before.keys() == after.keys()
     for week, blob in before.items():
         for mine, sql, keys in zip(
-            _loads(blob, week), _loads(after[week], week), (RATE_KEYS, COUNT_KEYS), strict=True
+            _decoded(blob, week), _decoded(after[week], week), (RATE_KEYS, COUNT_KEYS), strict=True
         ):
             pd.testing.assert_frame_equal(
                 mine.sort_values(keys, ignore_index=True),

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
+from pandas.api.types import union_categoricals
 from sqlalchemy import (
     case,
     delete,
@@ -149,11 +149,13 @@ def _loads(
             for column in [*columns, "n"]:
                 if column == "week":
                     out[column] = np.full(n, week, np.int64)
-                elif column in TEXT:
-                    codes = pa.array(data[f"{prefix}_{column}_codes"])
-                    values = pa.array(data[f"{prefix}_{column}_values"])
-                    text = pa.DictionaryArray.from_arrays(codes, values).cast(pa.string())
-                    out[column] = pd.array(text, dtype=STR)  # decoded in arrow: no str objects
+                elif (
+                    column in TEXT
+                ):  # kept as codes: readers take a categorical's codes as they are
+                    values = pd.Index(data[f"{prefix}_{column}_values"], dtype=object)
+                    out[column] = pd.Categorical.from_codes(
+                        data[f"{prefix}_{column}_codes"], dtype=pd.CategoricalDtype(values)
+                    )
                 else:
                     out[column] = data[f"{prefix}_{column}"]
             frames.append(pd.DataFrame(out))
@@ -345,6 +347,35 @@ def weekly_totals(
             parts.append(frames or daily_totals(session, week_days(week)))
     if not parts:
         parts.append(_empty())
-    rate = pd.concat([p[0] for p in parts], ignore_index=True)
-    count = pd.concat([p[1] for p in parts], ignore_index=True)
-    return rate[RATE_COLUMNS], count[COUNT_COLUMNS]
+    return _joined([p[0] for p in parts], RATE_COLUMNS), _joined(
+        [p[1] for p in parts], COUNT_COLUMNS
+    )
+
+
+def _categorical(text: pd.Series) -> pd.Categorical:
+    """A text column summed from daily rows (a partial week: few rows) as a categorical."""
+    values = np.asarray(text, dtype=object)
+    categories = pd.Index(pd.unique(values[~pd.isna(values)]), dtype=object)
+    return pd.Categorical(values, categories=categories)
+
+
+def _joined(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The frames one after another, each text column one categorical over all their values
+    (each stored week has a dictionary of its own: its codes are mapped, never its texts hashed)."""
+    out = {}
+    for column in columns:
+        parts = [frame[column] for frame in frames]
+        if column in TEXT:
+            out[column] = union_categoricals(
+                [
+                    p.array if isinstance(p.dtype, pd.CategoricalDtype) else _categorical(p)
+                    for p in parts
+                ]
+            )
+        else:
+            out[column] = (
+                np.concatenate([p.to_numpy() for p in parts])
+                if len(parts) > 1
+                else parts[0].to_numpy()
+            )
+    return pd.DataFrame(out, columns=columns)
