@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 
 from lib.compute.totals import STR, TEXT, daily_totals, fold, week_of, weekly_totals
 from lib.ingest.limits import stored_days
 from lib.ingest.pipeline import load_files
 from lib.store.models import DailyActivity, Load, WeeklyActivity
+from tests.query_plans import table_scans
 
 
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -122,23 +123,7 @@ def test_a_fold_after_a_load_without_activity_reads_no_daily_row_on_sqlite(sampl
         )
     )
     session.commit()
-    statements: list[tuple[str, object]] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if "daily_activity" in statement and statement.lstrip().upper().startswith("SELECT"):
-            statements.append((statement, parameters))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        assert fold(session)["weeks_folded"] == 0
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    assert any("GROUP BY" in s for s, _ in statements)  # the changed days were looked for
-    raw = session.connection().connection.dbapi_connection
-    plans = [
-        detail
-        for statement, parameters in statements
-        for *_, detail in raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
-    ]
-    assert not [p for p in plans if p.startswith("SCAN daily_activity")], plans
+    folded: dict = {}
+    scans = table_scans(session, "daily_activity", lambda: folded.update(fold(session)))
+    assert folded["weeks_folded"] == 0
+    assert not scans, scans
