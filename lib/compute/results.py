@@ -26,6 +26,7 @@ from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP
 from lib.engagement.explain import explain_end
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
+from lib.store.bulk import fast_toast
 from lib.store.db import PAUSE_SECONDS
 from lib.store.measures import OTHER_COLUMNS, WIDE_COLUMNS, copy_types
 from lib.store.models import (
@@ -581,6 +582,7 @@ def save_snapshots(
         blob = dumps(Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t)))
         values = {"key": str(inp.weeks[t]), "version": version, "saved_at": now, "data": blob}
         _before_write(session)
+        fast_toast(session)  # 38 MB at 40,000 students: pglz took over a second each
         session.execute(insert(EngineSnapshot).values(**values))
         _commit(session)
     keys = sorted(session.scalars(select(EngineSnapshot.key)))

@@ -20,13 +20,13 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session
 
 from lib.compute.sql import Window, days, epoch_day_sql, raw_frame, week_sql
 from lib.engagement.weekly import COUNT_COLUMNS, RATE_COLUMNS, RATE_SOURCES
+from lib.store.bulk import fast_toast
 from lib.store.models import DailyActivity, Load, WeeklyActivity
 
 FORMAT = 1
@@ -164,26 +164,13 @@ def _loads(
 # --- folding loads in ------------------------------------------------------------------------------
 
 
-def _fast_toast(session: Session) -> None:
-    """On PostgreSQL, this transaction's week bytes (megabytes) compressed with lz4 where the
-    server has it: its default (pglz) takes ~9x as long (0.17 s a week of 150,000 rows)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(LZ4)
-
-
-LZ4 = text(
-    "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings "
-    "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
-)
-
-
 def _store_week(
     session: Session, week: int, rate: pd.DataFrame, count: pd.DataFrame, load_id: int
 ) -> None:
     session.execute(delete(WeeklyActivity).where(WeeklyActivity.week == week))
     rows = int(rate["n"].sum() + count["n"].sum())
     if rows:
-        _fast_toast(session)
+        fast_toast(session)
         values = {"week": week, "load_id": load_id, "rows": rows, "data": _dumps(rate, count)}
         session.execute(insert(WeeklyActivity).values(**values))
 
@@ -353,9 +340,9 @@ def weekly_totals(
     )
 
 
-def _categorical(text: pd.Series) -> pd.Categorical:
+def _categorical(column: pd.Series) -> pd.Categorical:
     """A text column summed from daily rows (a partial week: few rows) as a categorical."""
-    values = np.asarray(text, dtype=object)
+    values = np.asarray(column, dtype=object)
     categories = pd.Index(pd.unique(values[~pd.isna(values)]), dtype=object)
     return pd.Categorical(values, categories=categories)
 
