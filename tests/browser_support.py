@@ -3,9 +3,11 @@ chromium, npm tools."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,9 +104,6 @@ def chromium_page(viewport=(1400, 1000)) -> Iterator[object]:
 
 def _keep_failure_screenshot(page) -> None:
     """The page as it was when a test failed, under var/artifacts/failures/ (what was on screen?)."""
-    import os
-    import time
-
     test = os.environ.get("PYTEST_CURRENT_TEST", "unknown").split(" ")[0]
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", test)[-120:]
     try:
