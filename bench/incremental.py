@@ -7,7 +7,9 @@ and 1 online per module and teaching week), daily activity (attendance, online, 
 lecture_capture, submission) and submissions; about 5% of students drop their engagement at some
 week. Every bulk part has its Load row (one per source and week, as weekly exports bring them;
 compute's weekly activity totals are folded after each week, as the load pipeline does after each
-load). It runs `lib.compute.service.compute` over the first weeks-1 weeks,
+load; on PostgreSQL the planner statistics are refreshed after the build and after the first
+compute, as `python -m lib ingest` does after each big load). It runs `lib.compute.service.compute`
+over the first weeks-1 weeks,
 then loads week `weeks` as a canonical `events` CSV through the load pipeline `python -m lib ingest`
 uses (which folds that week) and times the incremental `compute` that follows (in a child process,
 for its own peak memory); the floor beside it is the new week's measure rows inserted bare into the
@@ -387,6 +389,7 @@ def fill_activity(session, c: Cohort, weeks: int) -> tuple[int, float]:
 def build_store(url: str, c: Cohort, weeks: int) -> dict:
     """Migrate and fill the store (all weeks but the last); returns counts and seconds."""
     from lib.store.db import init_db, session_scope
+    from lib.store.statistics import refresh_after_load
 
     started = time.perf_counter()
     fresh_store(url)
@@ -395,6 +398,9 @@ def build_store(url: str, c: Cohort, weeks: int) -> dict:
         fill_structure(session, c, weeks)
         session.commit()
         rows, fold_seconds = fill_activity(session, c, weeks)
+        # statistics as weekly loads leave them (`python -m lib ingest` analyzes after each big
+        # load): without any, PostgreSQL plans `load_id > ?` as a scan of 9M rows
+        refresh_after_load(session, rows)
     return {
         "daily_activity_rows": rows,
         "build_seconds": time.perf_counter() - started,
@@ -417,15 +423,15 @@ def write_week_csv(c: Cohort, w: int, path: Path) -> int:
 def first_compute(url: str) -> dict:
     from lib.compute.service import compute
     from lib.store.db import session_scope
+    from lib.store.statistics import BIG_LOAD_ROWS, refresh_after_load
 
     started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:
         result = compute(session).as_dict()
-    return {
-        "seconds": time.perf_counter() - started,
-        "cpu_seconds": time.process_time() - cpu,
-        "result": result,
-    }
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    with session_scope(url) as session:  # as the load use case does after its compute
+        refresh_after_load(session, BIG_LOAD_ROWS)
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "result": result}
 
 
 # --- child processes -------------------------------------------------------------------------------
