@@ -7,7 +7,7 @@ import os
 import re
 import shutil
 import subprocess
-import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,7 +108,8 @@ def _keep_failure_screenshot(page) -> None:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", test)[-120:]
     try:
         page.screenshot(
-            path=str(artifact_dir("failures") / f"{name}_{int(time.time())}.png"), full_page=True
+            path=str(artifact_dir("failures") / f"{name}_{uuid.uuid4().hex[:8]}.png"),
+            full_page=True,
         )
     except Exception:  # the browser itself may be what failed: the test's own error matters more
         pass
