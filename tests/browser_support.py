@@ -153,6 +153,20 @@ def wait_until_idle(page, rounds: int = 5) -> None:
     pytest.fail("the app never finished running")
 
 
+def choose_option(page, label: str, option: str) -> None:
+    """Pick an option of a selectbox, opening the list again when a rerun closed it first."""
+    choice = page.get_by_role("option", name=option)
+    for _ in range(5):
+        wait_until_idle(page)
+        page.get_by_role("combobox", name=label, exact=True).click()
+        try:
+            choice.click(timeout=5_000)
+        except Exception:  # noqa: BLE001 (the list closed before the click: open it again)
+            continue
+        return
+    pytest.fail(f"option {option!r} of {label!r} never showed")
+
+
 def npm_folder(name: str) -> Path:
     """tests/<name>/ with its node_modules installed from the committed lock file (npm ci)."""
     folder = ROOT / "tests" / name

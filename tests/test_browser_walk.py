@@ -17,6 +17,7 @@ from lib.store.models import ComplianceRecord
 from tests.app_fixtures import COOKIE_KEY, PASSWORD, STAFF, seed
 from tests.browser_support import (
     artifact_dir,
+    choose_option,
     chromium_page,
     console_errors,
     needs_chromium,
@@ -219,20 +220,6 @@ def test_login_and_navigation_by_keyboard_alone(app):
         assert "/cohort" in page.url
 
 
-def _choose(page, label: str, option: str) -> None:
-    """Pick an option of a selectbox (opening it again if a rerun closed it)."""
-    choice = page.get_by_role("option", name=option)
-    for _ in range(5):
-        wait_until_idle(page)
-        page.get_by_role("combobox", name=label, exact=True).click()
-        try:
-            choice.click(timeout=5_000)
-        except Exception:  # noqa: BLE001 (a rerun closed the list before the click: open it again)
-            continue
-        return
-    pytest.fail(f"option {option!r} of {label!r} never showed")
-
-
 def test_tutor_opens_a_case_records_a_contact_and_hands_over(app):
     """From the flagged student to the case: a contact attempt, then escalation to wellbeing."""
     shots = artifact_dir("walk")
@@ -246,8 +233,8 @@ def test_tutor_opens_a_case_records_a_contact_and_hands_over(app):
         page.get_by_role("button", name=re.compile(r"^Open a case")).first.click()
         page.get_by_role("heading", name="Record a contact attempt").wait_for()
         wait_until_idle(page)
-        _choose(page, "Channel", "University e-mail")
-        _choose(page, "Outcome", "No response")
+        choose_option(page, "Channel", "University e-mail")
+        choose_option(page, "Outcome", "No response")
         page.get_by_role("button", name="Record contact").click()
         page.get_by_text("Contact attempt recorded.").wait_for()
         wait_until_idle(page)

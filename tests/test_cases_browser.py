@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests import test_browser_app as browser
+from tests.browser_support import choose_option
 from tests.test_browser_app import _log_in, _wait_until_idle
 
 server = browser.server  # fixtures shared with the other browser tests
 page = browser.page
 
 pytestmark = pytest.mark.browser
-
-
-def _choose(page, label: str, option: str) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.click()
-    box.fill(option)
-    page.get_by_role("option", name=option).first.click()
-    _wait_until_idle(page)
 
 
 def test_tutor_opens_a_case_from_home_and_records_a_contact(server, page):
@@ -32,8 +25,9 @@ def test_tutor_opens_a_case_from_home_and_records_a_contact(server, page):
     assert len(page.context.pages) == 1  # navigated in place, no new tab
     page.get_by_text("due in 2 working days").first.wait_for()
     _wait_until_idle(page)
-    _choose(page, "Channel", "University e-mail")
-    _choose(page, "Outcome", "No response")
+    choose_option(page, "Channel", "University e-mail")
+    choose_option(page, "Outcome", "No response")
+    _wait_until_idle(page)
     page.get_by_role("button", name="Record contact").click()
     page.get_by_text("Contact attempt recorded.").wait_for()
     page.get_by_text("Step 2 — Tutorial invitation:").first.wait_for()  # the ladder's next action
