@@ -26,7 +26,6 @@ from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP
 from lib.engagement.explain import explain_end
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
-from lib.store.bulk import fast_toast
 from lib.store.db import PAUSE_SECONDS
 from lib.store.measures import OTHER_COLUMNS, WIDE_COLUMNS, copy_types
 from lib.store.models import (
@@ -37,6 +36,7 @@ from lib.store.models import (
     WeeklyMeasure,
     WeeklyMeasureOther,
 )
+from lib.store.packed import pack, unpack
 
 MEASURE_CHUNK_ROWS = 100_000  # student-weeks of measures built at once (bounded memory)
 WRITE_ROWS = 10_000  # measure rows per write transaction: SQLite has one writer, app writes wait
@@ -579,10 +579,9 @@ def save_snapshots(
     now = datetime.now().replace(microsecond=0)
     sources = list(inp.sources)
     for t, st in states:
-        blob = dumps(Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t)))
+        blob = pack(dumps(Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t))))
         values = {"key": str(inp.weeks[t]), "version": version, "saved_at": now, "data": blob}
         _before_write(session)
-        fast_toast(session)  # 38 MB at 40,000 students: pglz took over a second each
         session.execute(insert(EngineSnapshot).values(**values))
         _commit(session)
     keys = sorted(session.scalars(select(EngineSnapshot.key)))
@@ -597,4 +596,4 @@ def load_snapshot(session: Session, week: date) -> Snapshot | None:
     """The engine state after this week (None when not kept)."""
     query = select(EngineSnapshot.data).where(EngineSnapshot.key == str(week))
     blob = session.scalar(query)
-    return loads(blob) if blob is not None else None
+    return loads(unpack(blob)) if blob is not None else None

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from lib.compute.sql import Window, days, epoch_day_sql, raw_frame, week_sql
 from lib.engagement.weekly import COUNT_COLUMNS, RATE_COLUMNS, RATE_SOURCES
-from lib.store.bulk import fast_toast
 from lib.store.models import DailyActivity, Load, WeeklyActivity
+from lib.store.packed import pack, unpack
 
 FORMAT = 1
 EPOCH = date(1970, 1, 1)
@@ -123,7 +123,7 @@ def _dumps(rate: pd.DataFrame, count: pd.DataFrame) -> bytes:
                 arrays[f"{prefix}_{column}"] = frame[column].to_numpy()
     out = io.BytesIO()
     np.savez(out, **arrays)
-    return out.getvalue()
+    return pack(out.getvalue())
 
 
 def _empty() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -137,7 +137,7 @@ def _loads(
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The rate and count rows of a week from its bytes (None when of another format; with
     rate_only no count rows are decoded)."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+    with np.load(io.BytesIO(unpack(blob)), allow_pickle=False) as data:
         if int(data["format"]) != FORMAT:
             return None
         frames = []
@@ -170,7 +170,6 @@ def _store_week(
     session.execute(delete(WeeklyActivity).where(WeeklyActivity.week == week))
     rows = int(rate["n"].sum() + count["n"].sum())
     if rows:
-        fast_toast(session)
         values = {"week": week, "load_id": load_id, "rows": rows, "data": _dumps(rate, count)}
         session.execute(insert(WeeklyActivity).values(**values))
 

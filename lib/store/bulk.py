@@ -6,7 +6,7 @@ import uuid
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import FromClause, Table, text
+from sqlalchemy import FromClause, Table
 from sqlalchemy.orm import Session
 
 BULK_CHUNK_ROWS = 200_000
@@ -130,17 +130,3 @@ def bulk_insert(session: Session, table: FromClause, frame: pd.DataFrame) -> int
             for row in rows:
                 copy.write_row(row)
     return len(rows)
-
-
-LZ4_TOAST = text(
-    "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings "
-    "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
-)
-
-
-def fast_toast(session: Session) -> None:
-    """On PostgreSQL, the large values (megabytes) this transaction writes compressed with lz4
-    where the server has it: its default (pglz) takes ~9x as long (0.17 s a 5 MB week of
-    activity totals, seconds an engine snapshot)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(LZ4_TOAST)

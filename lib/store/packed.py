@@ -1,0 +1,31 @@
+"""Large binary values (weekly activity totals, engine snapshots) compressed with zstd before they
+are stored: a 38 MB snapshot of 40,000 students packs to ~5 MB in ~0.07 s, and SQLite frees a
+value's pages one by one when it is replaced, so every stored megabyte costs on write and delete."""
+
+from __future__ import annotations
+
+import struct
+
+import pyarrow as pa
+
+MAGIC = b"SEDzstd1"  # an .npz archive (a zip file) starts with "PK": values stored bare read as they are
+_SIZE = struct.Struct("<Q")
+_CODEC = pa.Codec("zstd", compression_level=1)  # level 3 packs 5% smaller in 20% more time
+MAX_UNPACKED = 1 << 34  # 16 GiB: a stored size past it is a damaged value, not a snapshot
+
+
+def pack(data: bytes) -> bytes:
+    """The value as stored: MAGIC, its size, its zstd frame."""
+    return MAGIC + _SIZE.pack(len(data)) + _CODEC.compress(data, asbytes=True)
+
+
+def unpack(blob: bytes) -> bytes:
+    """The value a stored blob holds (a value stored before packing was introduced as it is)."""
+    blob = bytes(blob)  # PostgreSQL's driver gives a memoryview
+    if not blob.startswith(MAGIC):
+        return blob
+    (size,) = _SIZE.unpack_from(blob, len(MAGIC))
+    if size > MAX_UNPACKED:
+        raise ValueError(f"a packed value claims {size} bytes: damaged")
+    frame = pa.py_buffer(blob)[len(MAGIC) + _SIZE.size :]
+    return _CODEC.decompress(frame, decompressed_size=size, asbytes=True)
