@@ -423,14 +423,14 @@ def write_week_csv(c: Cohort, w: int, path: Path) -> int:
 def first_compute(url: str) -> dict:
     from lib.compute.service import compute
     from lib.store.db import session_scope
-    from lib.store.statistics import BIG_LOAD_ROWS, refresh_after_load
+    from lib.store.statistics import refresh_after_compute
 
     started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:
         result = compute(session).as_dict()
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     with session_scope(url) as session:  # as the load use case does after its compute
-        refresh_after_load(session, BIG_LOAD_ROWS)
+        refresh_after_compute(session, result.get("measures_written"))
     return {"seconds": seconds, "cpu_seconds": cpu_seconds, "result": result}
 
 
@@ -453,10 +453,12 @@ def child_incremental(url: str, csv: Path) -> dict:
     from lib.compute.service import compute
     from lib.ingest.pipeline import load_files
     from lib.store.db import session_scope
+    from lib.store.statistics import refresh_after_load
 
     started = time.perf_counter()
     with session_scope(url) as session:
         reports = load_files(session, "events", [csv], loaded_by="bench")
+        refresh_after_load(session, reports[0].rows_loaded)  # as the load use case does
     load_seconds = time.perf_counter() - started
     started, cpu = time.perf_counter(), time.process_time()
     with session_scope(url) as session:

@@ -28,7 +28,7 @@ from lib.ingest.pipeline import LoadReport, load_files, preview_file, store_is_e
 from lib.ingest.readers import decode_bytes, normalise_newlines
 from lib.ingest.uploads import discard_upload, save_upload
 from lib.store.models import CalendarPeriod, Exemption
-from lib.store.statistics import refresh_after_load
+from lib.store.statistics import refresh_after_compute, refresh_after_load
 
 # --- load then recompute ---------------------------------------------------------------------------
 
@@ -74,11 +74,12 @@ def load_and_recompute(
         if stop_on_reject and outcome.failed:
             return outcome
     loaded = any(r.status != "rejected" for r in outcome.reports)
-    if recompute and (loaded or pending(session) is not None):  # or an earlier compute was killed
-        outcome.summary = compute_serialised(session, full=full)
     refresh_after_load(
         session, sum(r.rows_loaded for r in outcome.reports if r.status != "rejected")
     )
+    if recompute and (loaded or pending(session) is not None):  # or an earlier compute was killed
+        outcome.summary = compute_serialised(session, full=full)
+        refresh_after_compute(session, outcome.summary.measures_written)
     return outcome
 
 

@@ -157,7 +157,9 @@ def computed_students(session: Session) -> pd.Index:
     session or submission. A student with none has nothing to measure (no data is not no
     engagement) and is left out, so loading student records alone changes nobody's results."""
     sid = Student.student_id
-    models = (DailyActivity, Enrolment, EventExpectedStudent, Submission)
+    # the small tables first: most students are enrolled, so their probe of the daily rows' index
+    # (9M rows at 40,000 students: 0.5 s of reads on PostgreSQL) is never made
+    models = (Enrolment, Submission, EventExpectedStudent, DailyActivity)
     known = or_(*(exists().where(model.student_id == sid) for model in models))
     return pd.Index(session.scalars(select(sid).where(known).order_by(sid)))
 

@@ -174,6 +174,14 @@ def _day(value) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
+def _earliest(session: Session, model, day, loads: list[int]) -> date | None:
+    """The earliest day (or due date) of these loads' rows: load by load, each the first entry of
+    its (load_id, day) index (over a range of load ids both stores read every new row's entry)."""
+    days = [session.scalar(select(func.min(day)).where(model.load_id == load)) for load in loads]
+    known = [d for d in map(_day, days) if d is not None]
+    return min(known) if known else None
+
+
 def _changes(session: Session, state: EngineState) -> Changes:
     """What changed since the last compute: cheap queries (no grouping per student)."""
     marks = (
@@ -184,13 +192,12 @@ def _changes(session: Session, state: EngineState) -> Changes:
     sources = set(session.scalars(select(Load.source).where(Load.id > since)))
     if sources & STRUCTURAL_SOURCES:
         return Changes(since, marks, True, None, [])
-    # min(coalesce(x, x)), not min(x): SQLite would walk the whole index on x for a bare min(x)
-    # rather than the new rows' range of the (load_id, x) index
-    days = [
-        _day(session.scalar(select(func.min(func.coalesce(day, day))).where(model.load_id > since)))
+    loads = list(session.scalars(select(Load.id).where(Load.id > since)))
+    known = [
+        d
         for model, day in ((DailyActivity, DailyActivity.day), (Submission, Submission.due_at))
+        if (d := _earliest(session, model, day, loads)) is not None
     ]
-    known = [d for d in days if d is not None]
     exempted = (Exemption.load_id > since) | (Exemption.id > state.exemption_id)
     students = list(session.scalars(select(Exemption.student_id).where(exempted)))
     students += session.scalars(select(Student.student_id).where(Student.load_id > since))

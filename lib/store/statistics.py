@@ -9,27 +9,35 @@ from sqlalchemy.orm import Session
 # 40,000 students, Home's worklist query took 1.83 s before ANALYZE and 0.54 s after);
 # autovacuum would analyze too, but up to a minute later and in its own order.
 BIG_LOAD_ROWS = 50_000
-# The tables that loads and computes fill in bulk, by their store names.
-BULK_TABLES = (
-    "students",
-    "daily_activity",
-    "weekly_activity",
-    "weekly_measures",
-    "weekly_measures_other",
-    "flags",
-)
+# The tables that loads fill in bulk, and those a compute rewrites, by their store names.
+LOADED_TABLES = ("students", "daily_activity", "weekly_activity")
+COMPUTED_TABLES = ("weekly_measures", "weekly_measures_other", "flags")
+BULK_TABLES = LOADED_TABLES + COMPUTED_TABLES
 
 
-def refresh_after_load(session: Session, rows_loaded: int, *, at_least: int | None = None) -> bool:
-    """ANALYZE the bulk tables on PostgreSQL after a load of at least `at_least` (BIG_LOAD_ROWS) rows (SQLite's
+def _analyze(session: Session, rows: int, at_least: int | None, tables: tuple[str, ...]) -> bool:
+    """ANALYZE these tables on PostgreSQL when `rows` reach `at_least` (BIG_LOAD_ROWS) (SQLite's
     planner keeps no statistics unless asked and plans these queries by their indexes); True when
     it ran. Commits first: ANALYZE sees only committed rows."""
     if (
-        rows_loaded < (BIG_LOAD_ROWS if at_least is None else at_least)
+        rows < (BIG_LOAD_ROWS if at_least is None else at_least)
         or session.get_bind().dialect.name != "postgresql"
     ):
         return False
     session.commit()
-    session.execute(text(f"ANALYZE {', '.join(BULK_TABLES)}"))
+    session.execute(text(f"ANALYZE {', '.join(tables)}"))
     session.commit()
     return True
+
+
+def refresh_after_load(session: Session, rows_loaded: int, *, at_least: int | None = None) -> bool:
+    """After a big load, before its compute: the loaded tables' statistics (with none for a new
+    load id, PostgreSQL planned the compute's min(day) of that load as a scan of its 528k rows
+    rather than one index entry)."""
+    return _analyze(session, rows_loaded, at_least, LOADED_TABLES)
+
+
+def refresh_after_compute(session: Session, rows_written: int | None) -> bool:
+    """After a compute that wrote many measure rows: the results tables' statistics (the pages'
+    reads)."""
+    return _analyze(session, rows_written or 0, None, COMPUTED_TABLES)
