@@ -37,6 +37,7 @@ from lib.store.models import (
     WeeklyMeasureOther,
 )
 from lib.store.packed import pack, unpack
+from lib.store.pgcopy import binary_copy
 
 MEASURE_CHUNK_ROWS = 100_000  # student-weeks of measures built at once (bounded memory)
 WRITE_ROWS = 10_000  # measure rows per write transaction: SQLite has one writer, app writes wait
@@ -264,8 +265,9 @@ def _driver_rows(columns: dict[str, np.ndarray], names: list[str], dialect: str)
     return list(zip(*(_cells(columns[name], dialect) for name in names), strict=True))
 
 
-def _insert(session: Session, table: str, names: list[str], rows: list[tuple]) -> None:
-    """Insert driver rows bare (executemany on SQLite, binary COPY on PostgreSQL), uncommitted."""
+def _insert(session: Session, table: str, names: list[str], part: dict[str, np.ndarray]) -> int:
+    """Insert these columns' rows bare (executemany on SQLite, a binary COPY built from the
+    columns at once on PostgreSQL), uncommitted; returns the row count."""
     dialect = session.get_bind().dialect.name
     raw = session.connection().connection.dbapi_connection
     assert raw is not None  # a connection checked out of the pool
@@ -274,14 +276,15 @@ def _insert(session: Session, table: str, names: list[str], rows: list[tuple]) -
     try:
         if dialect == "sqlite":
             marks = ", ".join("?" for _ in names)
+            rows = _driver_rows(part, names, dialect)
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
         else:
+            stream = binary_copy([part[n] for n in names], copy_types(table, names))
             with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(copy_types(table, names))
-                for row in rows:
-                    copy.write_row(row)
+                copy.write(stream)
     finally:
         cursor.close()
+    return len(part[names[0]])
 
 
 def _write_measures(
@@ -289,7 +292,6 @@ def _write_measures(
 ) -> int:
     """Insert the measure rows of these students from week `first` on under `version` (one wide
     row per student-week, other sources beside), committed per WRITE_ROWS rows."""
-    dialect = session.get_bind().dialect.name
     wide, other = wide_measures(inp, res, sel, first)
     rows = 0
     for table, columns, names in (
@@ -300,10 +302,8 @@ def _write_measures(
         columns["v_from"] = np.full(n, version, np.int64)
         for i in range(0, n, WRITE_ROWS):
             part = {c: columns[c][i : i + WRITE_ROWS] for c in names}
-            batch = _driver_rows(part, names, dialect)
-            _before_write(session)  # building the rows counted towards an owed pause
-            _insert(session, table, names, batch)
-            rows += len(batch)
+            _before_write(session)
+            rows += _insert(session, table, names, part)
             _commit(session)
     return rows
 
