@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from lib.compute.sql import Window, days, moments, raw_frame, week_sql
 from lib.compute.totals import weekly_totals
+from lib.engagement.codes import recode
 from lib.engagement.measures import Inputs, build_inputs
 from lib.engagement.weekly import EXPECTED_COLUMNS, SUBMISSION_COLUMNS
 from lib.ingest.limits import clip_periods, stored_days
@@ -68,22 +69,30 @@ def _weekly_expected(session: Session, dialect: str, window: Window = None) -> p
     enrolled["academic_year"] = enrolled["academic_year"].astype(np.int64)
     # one row per enrolment and session week (millions at university scale): texts as categories
     # (sorted: they order as the texts do), numbers as numbers, never Python objects
-    texts = {
-        column: pd.CategoricalDtype(
-            sorted({str(v) for f in frames for v in f[column].unique() if v is not None})
-        )
-        for column, frames in (
-            ("student_id", (explicit, enrolled)),
-            ("module_code", (explicit, sessions, enrolled)),
-        )
-    }
-    typed = {**texts, "week": np.int64, "online": bool, "sessions": np.int64}
+    for column, frames in (
+        ("student_id", (explicit, enrolled)),
+        ("module_code", (explicit, sessions, enrolled)),
+    ):
+        _as_sorted_categories(frames, column)
+    numbers = {"week": np.int64, "online": bool, "sessions": np.int64}
     for frame in (explicit, sessions, enrolled):
-        for column, dtype in typed.items():
+        for column, dtype in numbers.items():
             if column in frame:
                 frame[column] = frame[column].astype(dtype)
     expected = pd.concat([explicit, _cohort(enrolled, sessions)], ignore_index=True)
     return expected[EXPECTED_COLUMNS]
+
+
+def _as_sorted_categories(frames: tuple[pd.DataFrame, ...], column: str) -> None:
+    """A text column of these frames as one categorical, its categories sorted: each frame's
+    column hashed once (pd.factorize), only the distinct texts sorted and looked up."""
+    factored = [pd.factorize(frame[column], use_na_sentinel=True) for frame in frames]
+    distinct = {str(v) for _, values in factored for v in values}
+    vocabulary = pd.Index(sorted(distinct), dtype=object)
+    dtype = pd.CategoricalDtype(vocabulary)
+    for frame, (codes, values) in zip(frames, factored, strict=True):
+        recoded = recode(np.asarray(codes, np.int64), np.asarray(values, dtype=str), vocabulary)
+        frame[column] = pd.Categorical.from_codes(recoded, dtype=dtype)
 
 
 def _cohort(enrolled: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP
 from lib.engagement.explain import explain_end
 from lib.engagement.measures import Inputs
 from lib.engagement.snapshot import Snapshot, dumps, loads
-from lib.store.db import PAUSE_SECONDS
+from lib.store import writers
 from lib.store.measures import OTHER_COLUMNS, WIDE_COLUMNS, copy_types
 from lib.store.models import (
     DataQualityEvent,
@@ -38,19 +38,21 @@ from lib.store.models import (
 )
 from lib.store.packed import pack, unpack
 from lib.store.pgcopy import binary_copy
+from lib.store.writers import PAUSE_SECONDS
 
 MEASURE_CHUNK_ROWS = 100_000  # student-weeks of measures built at once (bounded memory)
 WRITE_ROWS = 10_000  # measure rows per write transaction: SQLite has one writer, app writes wait
 # SQLite: writing this long before leaving the lock free for PAUSE_SECONDS (longer than a waiting
-# writer's poll interval, lib.store.db): an app write arriving at a spell's start waits about this
-# plus one poll (bench/write_wait.py: <= 1 s). The work between two write transactions counts
-# towards the pause, so it sleeps only for what is left of it.
+# writer's poll interval) when an app write announced itself (lib.store.writers): one arriving at
+# a spell's start waits about this plus one poll (bench/write_wait.py: <= 1 s). The work between
+# two write transactions counts towards the pause, so it sleeps only for what is left of it.
 SPELL_SECONDS = 0.5
 SNAPSHOT_WEEKS = 6  # weekly engine states kept: a load changing up to 6 weeks back resumes
 FLAG_KEYS = ["student_id", "kind", "week_start", "explanation"]
 _UNPUBLISHED = "results.unpublished"  # session.info: (version written, whether it replaces all)
 _SPELL = "results.spell_started"  # session.info: when the current spell of writes started
 _PAUSE = "results.pause_owed"  # session.info: the end of the spell that owes a pause
+_ASKED = "results.writers_asked"  # session.info: when the last pause began (writers.now())
 
 
 def _commit(session: Session) -> None:
@@ -65,15 +67,21 @@ def _commit(session: Session) -> None:
 
 
 def _before_write(session: Session) -> None:
-    """Before a write transaction: leave the lock free for what is left of an owed pause (the
-    time since the last commit counts: no writer waits longer than a spell and one poll)."""
+    """Before a write transaction: when an app write announced itself since the last pause
+    began (lib.store.writers), leave the lock free for what is left of an owed pause (the time
+    since the last commit counts: no writer waits longer than a spell and one poll)."""
     owed = session.info.pop(_PAUSE, None)
-    session.info.setdefault(_SPELL, time.perf_counter())
-    if owed is not None:
+    if _SPELL not in session.info:
+        session.info[_SPELL] = time.perf_counter()
+        session.info[_ASKED] = writers.now() - 1.0  # a write that announced as the series began
+    if owed is None:
+        return
+    if writers.writer_waiting(session, session.info[_ASKED]):
+        session.info[_ASKED] = writers.now()
         rest = PAUSE_SECONDS - (time.perf_counter() - owed)
         if rest > 0:
             time.sleep(rest)
-        session.info[_SPELL] = time.perf_counter()
+    session.info[_SPELL] = time.perf_counter()
 
 
 def _version_row(session: Session) -> ResultVersion:

@@ -37,6 +37,7 @@ from lib.engagement.measures import (
 )
 from lib.engagement.weekly import RATE_SOURCES
 from lib.store.models import DailyActivity, Exemption, Load, Setting, Student, Submission
+from lib.store.writers import writing_in_series
 
 CONFIG_KEY = "engine_config"
 STATE_KEY = "engine_state"
@@ -486,6 +487,13 @@ def _compute_resumed(
 
 
 def compute(session: Session, full: bool = False) -> ComputeSummary:
+    """Bring weekly measures, baselines, flags and data-quality events up to date with the store
+    (`_compute`); its writes are a series that pauses for app writes (lib.store.writers)."""
+    with writing_in_series():
+        return _compute(session, full)
+
+
+def _compute(session: Session, full: bool = False) -> ComputeSummary:
     """Bring weekly measures, baselines, flags and data-quality events up to date with the store.
 
     A load changing only the last SNAPSHOT_WEEKS weeks computed or later days (the weekly load,

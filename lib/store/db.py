@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -12,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from lib.store import writers
 from lib.store.append_only import register_sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,7 @@ def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
+        writers.listen(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     return engine
@@ -87,24 +88,3 @@ def init_db(url: str | None = None) -> None:
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["url"] = url or database_url()
     command.upgrade(config, "head")
-
-
-# SQLite has one writer; a writer that finds the store locked polls (every 100 ms once it has
-# waited a while), so a long series of short write transactions must leave the lock free for
-# longer than that now and then, or an app write could keep missing the gaps between them.
-WRITE_SPELL_SECONDS = 0.3  # writing in short transactions this long at most before a pause
-PAUSE_SECONDS = 0.12  # longer than the busy handler's longest poll interval (100 ms)
-_SPELL = "store.write_spell_started"
-
-
-def commit_and_yield(session: Session) -> None:
-    """Commit one short transaction of a long series (a compute's or a load's writes); on SQLite,
-    pause after each WRITE_SPELL_SECONDS of writing so that waiting app writes get the lock."""
-    session.commit()
-    if session.get_bind().dialect.name != "sqlite":
-        return
-    now = time.perf_counter()
-    started = session.info.setdefault(_SPELL, now)
-    if now - started >= WRITE_SPELL_SECONDS:
-        time.sleep(PAUSE_SECONDS)
-        session.info[_SPELL] = time.perf_counter()

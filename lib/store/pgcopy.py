@@ -1,5 +1,6 @@
-"""PostgreSQL's binary COPY stream built from numpy columns at once, not row by row: rows of one
-layout (which cells are NULL, how long each text is) are packed as one numpy record array."""
+"""PostgreSQL's binary COPY stream built from numpy columns at once, not row by row: every row
+packed at its widest as one numpy record array, then the bytes of NULL payloads and of texts'
+padding left out."""
 
 from __future__ import annotations
 
@@ -45,55 +46,32 @@ def _fixed(values: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
 def binary_copy(columns: list[np.ndarray], kinds: list[str]) -> bytes:
     """The whole COPY ... FROM STDIN (FORMAT BINARY) stream of these columns (NaN, NaT and None
-    as NULL), signature and trailer included: rows are grouped by layout, so their order in the
-    stream is not the columns' order."""
+    as NULL), signature and trailer included."""
     if not columns:
         return SIGNATURE + TRAILER
     n = len(columns[0])
-    cells: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []  # lengths: texts only
-    for column, kind in zip(columns, kinds, strict=True):
+    fields: list[tuple[str, str]] = [("n", ">i2")]
+    cells = []  # (field name, present, payload, byte count of each row's payload)
+    for c, (column, kind) in enumerate(zip(columns, kinds, strict=True)):
         if kind not in TYPES:
             raise ValueError(f"no binary encoding for {kind}")
         if kind == "text":
-            cells.append(_text(np.asarray(column, dtype=object)))
+            present, payload, sizes = _text(np.asarray(column, dtype=object))
         else:
-            cells.append((*_fixed(column, kind), None))
-    # a row's layout: which cells are present, and each text's length
-    key = np.zeros(n, np.int64)
-    parts = []
-    for present, _, lengths in cells:
-        parts.append(present.astype(np.int64))
-        if lengths is not None:
-            parts.append(lengths)
-    layout = np.stack(parts, axis=1) if n else np.zeros((0, len(parts)), np.int64)
-    shapes, key = np.unique(layout, axis=0, return_inverse=True)
-    key = key.reshape(-1)
-    out = [SIGNATURE]
-    field_count = np.array(len(cells), ">i2")
-    for g, shape in enumerate(shapes):
-        rows = np.flatnonzero(key == g)
-        fields: list[tuple[str, str]] = [("n", ">i2")]
-        values: dict[str, np.ndarray] = {"n": field_count}
-        p = 0
-        for c, (_present, payload, lengths) in enumerate(cells):
-            on = bool(shape[p])
-            p += 1
-            size = payload.dtype.itemsize
-            if lengths is not None:
-                size = int(shape[p])
-                p += 1
-            fields.append((f"l{c}", ">i4"))
-            values[f"l{c}"] = np.array(size if on else -1, ">i4")
-            if on and size:
-                if lengths is not None:
-                    fields.append((f"v{c}", f"S{size}"))
-                    values[f"v{c}"] = payload[rows].astype(f"S{size}")
-                else:
-                    fields.append((f"v{c}", payload.dtype.str))
-                    values[f"v{c}"] = payload[rows]
-        record = np.zeros(len(rows), dtype=np.dtype(fields))
-        for name, column in values.items():
-            record[name] = column
-        out.append(record.tobytes())
-    out.append(TRAILER)
-    return b"".join(out)
+            present, payload = _fixed(column, kind)
+            sizes = np.full(n, payload.dtype.itemsize, np.int64)
+        fields += [(f"l{c}", ">i4"), (f"v{c}", payload.dtype.str)]
+        cells.append((f"v{c}", present, payload, np.where(present, sizes, 0)))
+    # every row at its widest (a NULL's payload, a text's padding), then those bytes left out
+    dtype = np.dtype(fields)
+    record = np.zeros(n, dtype=dtype)
+    record["n"] = len(cells)
+    keep = np.ones((n, dtype.itemsize), bool)
+    offsets = {name: spec[1] for name, spec in (dtype.fields or {}).items()}
+    for name, present, payload, sizes in cells:
+        record[f"l{name[1:]}"] = np.where(present, sizes, -1)
+        record[name] = payload
+        start, width = offsets[name], payload.dtype.itemsize
+        keep[:, start : start + width] = np.arange(width) < sizes[:, None]
+    rows = record.view(np.uint8).reshape(n, dtype.itemsize)[keep]
+    return SIGNATURE + rows.tobytes() + TRAILER
