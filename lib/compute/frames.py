@@ -194,10 +194,11 @@ def read_frames(session: Session, window: Window = None, students: pd.Index | No
     horizon = session.scalar(
         select(func.max(DailyActivity.day)).where(days(DailyActivity.day, stored_days(None)))
     )
+    records = student_records(session)
     return {
         "students": students,
-        "groups": student_groups(session),
-        "spans": student_spans(session),
+        "groups": student_groups(records),
+        "spans": student_spans(records),
         "activity": weekly_totals(session, window),
         "expected": _weekly_expected(session, dialect, window),
         "submissions": _weekly_submissions(session, dialect, window),
@@ -207,33 +208,43 @@ def read_frames(session: Session, window: Window = None, students: pd.Index | No
     }
 
 
-def student_spans(session: Session) -> pd.DataFrame:
+def student_records(session: Session) -> pd.DataFrame:
+    """The student records the engine uses, read once: id, start, status, status date, school,
+    course and year of study."""
+    st = Student
+    return raw_frame(
+        session,
+        select(
+            st.student_id,
+            st.start_date,
+            st.status,
+            st.status_date,
+            st.school,
+            st.course_code,
+            st.year_of_study,
+        ),
+        ["student_id", "start", "status", "status_date", "school", "course", "year"],
+    )
+
+
+def student_spans(records: pd.DataFrame) -> pd.DataFrame:
     """student_id, start, end: when each student started, and left (the status date of a status
     that ends their studies), for the engine not to measure them outside it."""
-    frame = raw_frame(
-        session,
-        select(Student.student_id, Student.start_date, Student.status, Student.status_date),
-        ["student_id", "start", "status", "status_date"],
-    )
-    left = frame["status"].astype(str).str.lower().isin(LEFT_STATUSES)
-    frame["end"] = frame["status_date"].where(left)
-    return frame[["student_id", "start", "end"]]
+    left = records["status"].astype(str).str.lower().isin(LEFT_STATUSES)
+    frame = records[["student_id", "start"]].copy()
+    frame["end"] = records["status_date"].where(left)
+    return frame
 
 
-def student_groups(session: Session) -> pd.DataFrame:
+def student_groups(records: pd.DataFrame) -> pd.DataFrame:
     """student_id, group: each student's school, course and year of study (who normally appear
     together, for the engine's group-level systemic drops)."""
-    frame = raw_frame(
-        session,
-        select(Student.student_id, Student.school, Student.course_code, Student.year_of_study),
-        ["student_id", "school", "course", "year"],
-    )
     parts = [
         pd.DataFrame(
-            {"student_id": frame["student_id"], "group": f"{label} " + frame[c].astype(str)}
+            {"student_id": records["student_id"], "group": f"{label} " + records[c].astype(str)}
         )
         for c, label in (("school", "school"), ("course", "course"), ("year", "year"))
-        if len(frame)
+        if len(records)
     ]
     if not parts:
         return pd.DataFrame(columns=["student_id", "group"])
