@@ -37,7 +37,7 @@ from lib.store.models import (
     WeeklyMeasureOther,
 )
 from lib.store.packed import pack, unpack
-from lib.store.pgcopy import binary_copy
+from lib.store.pgcopy import SIGNATURE, TRAILER, binary_rows
 from lib.store.writers import PAUSE_SECONDS
 
 MEASURE_CHUNK_ROWS = 100_000  # student-weeks of measures built at once (bounded memory)
@@ -273,34 +273,49 @@ def _driver_rows(columns: dict[str, np.ndarray], names: list[str], dialect: str)
     return list(zip(*(_cells(columns[name], dialect) for name in names), strict=True))
 
 
-def _insert(session: Session, table: str, names: list[str], part: dict[str, np.ndarray]) -> int:
-    """Insert these columns' rows bare (executemany on SQLite, a binary COPY built from the
-    columns at once on PostgreSQL), uncommitted; returns the row count."""
-    dialect = session.get_bind().dialect.name
+def _executemany(session: Session, table: str, names: list[str], part: dict) -> int:
+    """Insert these columns' rows bare on SQLite (executemany), uncommitted; returns the count."""
     raw = session.connection().connection.dbapi_connection
     assert raw is not None  # a connection checked out of the pool
-    columns = ", ".join(names)
+    marks = ", ".join("?" for _ in names)
     cursor = raw.cursor()
     try:
-        if dialect == "sqlite":
-            marks = ", ".join("?" for _ in names)
-            rows = _driver_rows(part, names, dialect)
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
-        else:
-            stream = binary_copy([part[n] for n in names], copy_types(table, names))
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(stream)
+        rows = _driver_rows(part, names, "sqlite")
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)
     finally:
         cursor.close()
     return len(part[names[0]])
+
+
+def _copy(session: Session, table: str, names: list[str], columns: dict) -> int:
+    """Insert these columns' rows on PostgreSQL in one binary COPY, uncommitted: the stream is
+    built WRITE_ROWS rows at a time and sent as built, so the server stores each part while the
+    next is built (one part per COPY left the server idle while Python built the next)."""
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None  # a connection checked out of the pool
+    kinds = copy_types(table, names)
+    n = len(columns[names[0]])
+    cursor = raw.cursor()
+    try:
+        sql = f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+        with cursor.copy(sql) as copy:
+            copy.write(SIGNATURE)
+            for i in range(0, n, WRITE_ROWS):
+                copy.write(binary_rows([columns[c][i : i + WRITE_ROWS] for c in names], kinds))
+            copy.write(TRAILER)
+    finally:
+        cursor.close()
+    return n
 
 
 def _write_measures(
     session: Session, inp: Inputs, res: Results, sel: np.ndarray, first: int, version: int
 ) -> int:
     """Insert the measure rows of these students from week `first` on under `version` (one wide
-    row per student-week, other sources beside), committed per WRITE_ROWS rows."""
+    row per student-week, other sources beside): on SQLite committed per WRITE_ROWS rows (it has
+    one writer: app writes wait), on PostgreSQL one COPY per table."""
     wide, other = wide_measures(inp, res, sel, first)
+    sqlite = session.get_bind().dialect.name == "sqlite"
     rows = 0
     for table, columns, names in (
         (WeeklyMeasure.__tablename__, wide, WIDE_COLUMNS),
@@ -308,10 +323,14 @@ def _write_measures(
     ):
         n = len(columns["student_id"])
         columns["v_from"] = np.full(n, version, np.int64)
+        if not sqlite:
+            rows += _copy(session, table, names, columns) if n else 0
+            _commit(session)
+            continue
         for i in range(0, n, WRITE_ROWS):
             part = {c: columns[c][i : i + WRITE_ROWS] for c in names}
             _before_write(session)
-            rows += _insert(session, table, names, part)
+            rows += _executemany(session, table, names, part)
             _commit(session)
     return rows
 

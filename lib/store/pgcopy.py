@@ -44,11 +44,11 @@ def _fixed(values: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     return np.ones(len(values), bool), ints.astype(big)
 
 
-def binary_copy(columns: list[np.ndarray], kinds: list[str]) -> bytes:
-    """The whole COPY ... FROM STDIN (FORMAT BINARY) stream of these columns (NaN, NaT and None
-    as NULL), signature and trailer included."""
+def binary_rows(columns: list[np.ndarray], kinds: list[str]) -> bytes:
+    """The rows of these columns (NaN, NaT and None as NULL) as a COPY ... FROM STDIN (FORMAT
+    BINARY) stream carries them: the stream is SIGNATURE, any number of such parts, TRAILER."""
     if not columns:
-        return SIGNATURE + TRAILER
+        return b""
     n = len(columns[0])
     fields: list[tuple[str, str]] = [("n", ">i2")]
     cells = []  # (field name, present, payload, byte count of each row's payload)
@@ -73,5 +73,4 @@ def binary_copy(columns: list[np.ndarray], kinds: list[str]) -> bytes:
         record[name] = payload
         start, width = offsets[name], payload.dtype.itemsize
         keep[:, start : start + width] = np.arange(width) < sizes[:, None]
-    rows = record.view(np.uint8).reshape(n, dtype.itemsize)[keep]
-    return SIGNATURE + rows.tobytes() + TRAILER
+    return record.view(np.uint8).reshape(n, dtype.itemsize)[keep].tobytes()
