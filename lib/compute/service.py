@@ -176,10 +176,10 @@ def _day(value) -> date | None:
 
 
 def _earliest(session: Session, model, day, loads: list[int]) -> date | None:
-    """The earliest day (or due date) of these loads' rows: load by load, each the first entry of
-    its (load_id, day) index (over a range of load ids both stores read every new row's entry)."""
-    # ORDER BY ... LIMIT 1, not min(): PostgreSQL planned min() of a load id its statistics do
-    # not know yet (a new load) as a scan of all its rows (528k: 0.2 s)
+    """The earliest day (or due date) of these loads' rows: load by load, the first entry of the
+    (load_id, day) index. Not min() over `load_id > since`, which both stores answer by reading
+    every new row's entry; and ORDER BY ... LIMIT 1, not min(): PostgreSQL planned min() for a
+    load id its statistics did not know yet as a scan of all its rows (528k: 0.2 s)."""
     first = select(day).where(day.is_not(None)).order_by(day).limit(1)
     days = [session.scalar(first.where(model.load_id == load)) for load in loads]
     known = [d for d in map(_day, days) if d is not None]

@@ -12,7 +12,6 @@ BIG_LOAD_ROWS = 50_000
 # The tables that loads fill in bulk, and those a compute rewrites, by their store names.
 LOADED_TABLES = ("students", "daily_activity", "weekly_activity")
 COMPUTED_TABLES = ("weekly_measures", "weekly_measures_other", "flags")
-BULK_TABLES = LOADED_TABLES + COMPUTED_TABLES
 
 
 def _analyze(session: Session, rows: int, at_least: int | None, tables: tuple[str, ...]) -> bool:
@@ -31,9 +30,8 @@ def _analyze(session: Session, rows: int, at_least: int | None, tables: tuple[st
 
 
 def refresh_after_load(session: Session, rows_loaded: int, *, at_least: int | None = None) -> bool:
-    """After a big load, before its compute: the loaded tables' statistics (with none for a new
-    load id, PostgreSQL planned the compute's min(day) of that load as a scan of its 528k rows
-    rather than one index entry)."""
+    """After a big load, before its compute: the loaded tables' statistics (with none for the new
+    load id, PostgreSQL plans the compute's queries on that load as if it held one row)."""
     return _analyze(session, rows_loaded, at_least, LOADED_TABLES)
 
 
