@@ -128,3 +128,38 @@ def test_module_groups_of_resumed_weeks_come_from_the_snapshot_not_rereading_ear
         events, whole_events[whole_events["week_start"] >= weeks[split]].reset_index(drop=True)
     )
     assert flag_records(after.state).empty
+
+
+def test_packed_arrays_round_trip_every_kind_stored():
+    from lib.engagement.snapshot import pack_arrays, unpack_arrays
+
+    grid = np.arange(12, dtype=np.int32).reshape(3, 4)
+    arrays = {
+        "scalar": np.array(7),
+        "empty": np.zeros(0, float),
+        "texts": np.array(["B000001", "Ω-student", ""], dtype=str),
+        "days": np.array(["2025-09-22", "NaT"], dtype="datetime64[D]"),
+        "flags": np.array([[True, False], [False, True]]),
+        "column": grid[:, 1],  # not contiguous
+        "nan": np.array([np.nan, 1.5]),
+    }
+    back = unpack_arrays(pack_arrays(arrays))
+    assert list(back) == list(arrays)
+    for name, value in arrays.items():
+        assert back[name].dtype == value.dtype and back[name].shape == value.shape
+        np.testing.assert_array_equal(back[name], value)
+    back["flags"][0, 0] = False  # the engine updates its state in place
+    assert int(back["scalar"]) == 7
+
+
+def test_packed_arrays_refuse_objects_and_damage():
+    from lib.engagement.snapshot import loads, pack_arrays, unpack_arrays
+
+    with pytest.raises(TypeError, match="object"):
+        pack_arrays({"names": np.array(["a", None], dtype=object)})
+    blob = pack_arrays({"format": np.array(5), "values": np.arange(1000.0)})
+    with pytest.raises(ValueError, match="'values' runs past its end"):
+        unpack_arrays(blob[:-8])
+    assert loads(blob[:-8]) is None  # a damaged snapshot: the compute passes over every week
+    assert loads(b"PK\x03\x04 an .npz of an older format") is None
+    assert unpack_arrays(b"PK\x03\x04") is None
