@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from lib.compute.sql import Window, days, moments, raw_frame, week_sql
 from lib.compute.totals import weekly_totals
-from lib.engagement.codes import recode
+from lib.engagement.codes import factor, recode
 from lib.engagement.measures import Inputs, build_inputs
 from lib.engagement.weekly import EXPECTED_COLUMNS, SUBMISSION_COLUMNS
 from lib.ingest.limits import clip_periods, stored_days
@@ -85,14 +85,14 @@ def _weekly_expected(session: Session, dialect: str, window: Window = None) -> p
 
 def _as_sorted_categories(frames: tuple[pd.DataFrame, ...], column: str) -> None:
     """A text column of these frames as one categorical, its categories sorted: each frame's
-    column hashed once (pd.factorize), only the distinct texts sorted and looked up."""
-    factored = [pd.factorize(frame[column], use_na_sentinel=True) for frame in frames]
-    distinct = {str(v) for _, values in factored for v in values}
+    column hashed once (`factor`: its distinct texts as one object array, not iterated out of
+    arrow one by one), only the distinct texts sorted and looked up."""
+    factored = [factor(frame[column]) for frame in frames]
+    distinct = {text for _, values in factored for text in values}
     vocabulary = pd.Index(sorted(distinct), dtype=object)
     dtype = pd.CategoricalDtype(vocabulary)
     for frame, (codes, values) in zip(frames, factored, strict=True):
-        recoded = recode(np.asarray(codes, np.int64), np.asarray(values, dtype=str), vocabulary)
-        frame[column] = pd.Categorical.from_codes(recoded, dtype=dtype)
+        frame[column] = pd.Categorical.from_codes(recode(codes, values, vocabulary), dtype=dtype)
 
 
 def _cohort(enrolled: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
