@@ -321,3 +321,46 @@ def test_engine_snapshots_are_stored_packed_and_not_compressed_again_on_postgres
     assert session.scalars(used).all() == [None]
     newest = max(session.scalars(text("SELECT key FROM engine_snapshots")))
     assert load_snapshot(session, date.fromisoformat(newest)) is not None  # read back
+
+
+def test_weekly_loads_take_the_enrolments_kept_with_the_snapshot_while_the_store_keeps_them(
+    any_sample_session, demo_dir, tmp_path, monkeypatch
+):
+    """A snapshot keeps the enrolments its compute read, with the store's key of them: a weekly
+    load resumes without reading the enrolments again while the key is the same, and reads them
+    again (keeping the new ones) once it differs."""
+    from lib.compute import service
+    from lib.compute.frames import enrolments_key
+    from lib.store.models import Enrolment
+
+    session = any_sample_session
+    last_week = session.query(func.max(WeeklyMeasure.week_start)).scalar()
+    kept = load_snapshot(session, last_week).enrolled
+    assert kept is not None and kept.key == enrolments_key(session)
+    assert len(kept.s) == session.query(Enrolment).count() > 0
+    ids = pd.read_csv(demo_dir / "students.csv", dtype=str)["student_id"].tolist()
+    reads: list[int] = []
+    real = service.enrolled_frame
+    monkeypatch.setattr(service, "enrolled_frame", lambda s: reads.append(1) or real(s))
+
+    def next_week(monday: date) -> str:
+        path = tmp_path / f"week_{monday}.csv"
+        rows = [f"{sid},vle,{monday + timedelta(days=d)},3,,\n" for sid in ids for d in (0, 4)]
+        path.write_text(
+            "student_id,source,occurred_at,quantity,minutes,module_code\n" + "".join(rows)
+        )
+        (report,) = load_files(session, "events", [path], loaded_by="test")
+        assert report.status != "rejected", report.as_text()
+        return compute(session).mode
+
+    assert next_week(last_week + timedelta(days=7)) == "new_weeks_resumed"
+    assert reads == []  # taken from the snapshot
+    # an enrolment removed without a load (as an erasure would): the key differs, read again
+    session.delete(session.scalars(select(Enrolment).order_by(Enrolment.id).limit(1)).one())
+    session.commit()
+    assert enrolments_key(session) != kept.key
+    assert next_week(last_week + timedelta(days=14)) == "new_weeks_resumed"
+    assert reads == [1]
+    newest = load_snapshot(session, last_week + timedelta(days=14)).enrolled
+    assert newest is not None and newest.key == enrolments_key(session)
+    assert len(newest.s) == len(kept.s) - 1

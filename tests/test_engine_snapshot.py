@@ -163,3 +163,40 @@ def test_packed_arrays_refuse_objects_and_damage():
     assert loads(blob[:-8]) is None  # a damaged snapshot: the compute passes over every week
     assert loads(b"PK\x03\x04 an .npz of an older format") is None
     assert unpack_arrays(b"PK\x03\x04") is None
+
+
+def test_kept_enrolments_round_trip_by_position_and_refuse_damage():
+    from lib.engagement.snapshot import Enrolled, pack_arrays, unpack_arrays
+
+    ids, frames, cfg = scenario_frames(students=4, attendance=usual_attendance, vle=usual_vle)
+    students = pd.Index(ids)
+    weeks = np.array(WEEKS, dtype="datetime64[D]")
+    inp = build_inputs(students, *frames, cfg, weeks=weeks[:3])
+    res = run(inp, cfg)
+    frame = pd.DataFrame(
+        {
+            "student_id": [ids[2], ids[0], ids[2]],
+            "module_code": ["MOD2", "MOD1", "MOD1"],
+            "academic_year": [2025, 2025, 2024],
+        }
+    )
+    enrolled = Enrolled.of(frame, students, "3:9:12:")
+    snap = Snapshot(students, inp.sources, weeks[2], res.state, inp.carry(), enrolled)
+    back = loads(dumps(snap))
+    assert back is not None and back.enrolled is not None and back.enrolled.key == "3:9:12:"
+    again = back.enrolled.frame(back.student_ids)
+    assert again["student_id"].astype(str).tolist() == frame["student_id"].tolist()
+    assert again["module_code"].astype(str).tolist() == frame["module_code"].tolist()
+    assert again["academic_year"].tolist() == [2025, 2025, 2024]
+    # an enrolment of a student the engine does not compute: nothing kept (read every time)
+    stranger = frame.assign(student_id=["nobody", ids[0], ids[2]])
+    assert Enrolled.of(stranger, students, "k") is None
+    # positions past the students: the snapshot is damaged, not used
+    arrays = unpack_arrays(dumps(snap))
+    assert arrays is not None
+    arrays = {**arrays, "enrolled_s": np.array([0, 1, 99], np.int32)}
+    assert loads(pack_arrays(arrays)) is None
+    assert (
+        loads(dumps(Snapshot(students, inp.sources, weeks[2], res.state, inp.carry()))).enrolled
+        is None
+    )

@@ -36,12 +36,44 @@ def query_frame(session: Session, statement, columns: list[str]) -> pd.DataFrame
     return pd.DataFrame({c: list(v) for c, v in zip(columns, zip(*rows, strict=True), strict=True)})
 
 
-def _weekly_expected(session: Session, dialect: str, window: Window = None) -> pd.DataFrame:
+def enrolled_frame(session: Session) -> pd.DataFrame:
+    """Every enrolment: student_id, module_code, academic_year."""
+    en = Enrolment
+    return raw_frame(
+        session,
+        select(en.student_id, en.module_code, en.academic_year),
+        ["student_id", "module_code", "academic_year"],
+    )
+
+
+def enrolments_key(session: Session) -> str:
+    """What the stored enrolments are, in one cheap aggregate: any load, purge or erasure that
+    adds, removes or replaces a row changes the count, the ids or the loads' ids (a row's id may
+    be taken again after a delete, its load id not)."""
+    en = Enrolment
+    row = session.execute(
+        select(
+            func.count(),
+            func.max(en.id),
+            func.sum(en.id),
+            func.max(en.load_id),
+            func.sum(en.load_id),
+            func.sum(en.academic_year),
+            func.sum(func.length(en.module_code)),
+        )
+    ).one()
+    return ":".join("" if value is None else str(int(value)) for value in row)
+
+
+def _weekly_expected(
+    session: Session, dialect: str, window: Window = None, enrolled: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Expected sessions per (student, module, week, online): an event's explicit list, else the
     cohort enrolled on its module in the event's academic year (as expected_students_frame). The
     cohort side is counted per module week in SQL and spread over the enrolments in pandas (a join
-    in SQL would carry one row per student and session)."""
-    te, ees, en = TimetableEvent, EventExpectedStudent, Enrolment
+    in SQL would carry one row per student and session). `enrolled`: the enrolments (as
+    `enrolled_frame`) when the caller has them."""
+    te, ees = TimetableEvent, EventExpectedStudent
     week = week_sql("timetable_events.start_at", dialect).label("week")
     explicit = raw_frame(
         session,
@@ -60,11 +92,8 @@ def _weekly_expected(session: Session, dialect: str, window: Window = None) -> p
         .group_by(te.module_code, year, week, te.online),
         ["module_code", "academic_year", "week", "online", "sessions"],
     )
-    enrolled = raw_frame(
-        session,
-        select(en.student_id, en.module_code, en.academic_year),
-        ["student_id", "module_code", "academic_year"],
-    )
+    # a shallow copy: the columns recoded below are the copy's, the caller's frame is kept
+    enrolled = (enrolled_frame(session) if enrolled is None else enrolled).copy(deep=False)
     sessions["academic_year"] = sessions["academic_year"].astype(np.int64)
     enrolled["academic_year"] = enrolled["academic_year"].astype(np.int64)
     # one row per enrolment and session week (millions at university scale): texts as categories
@@ -173,11 +202,17 @@ def computed_students(session: Session) -> pd.Index:
     return pd.Index(session.scalars(select(sid).where(known).order_by(sid)))
 
 
-def read_frames(session: Session, window: Window = None, students: pd.Index | None = None) -> dict:
+def read_frames(
+    session: Session,
+    window: Window = None,
+    students: pd.Index | None = None,
+    enrolled: pd.DataFrame | None = None,
+) -> dict:
     """Everything loaded (activity, expected sessions and submissions of the window's days only,
     when given), as the weekly frames `build_inputs` takes (keyword names match): the store
     aggregates days to weeks (GROUP BY), so only weekly rows cross into Python. `students`: the
-    computed_students the caller read already."""
+    computed_students the caller read already; `enrolled`: the enrolments it has (as
+    `enrolled_frame`)."""
     dialect = session.get_bind().dialect.name
     window = stored_days(window)  # implausible stored days are never computed on
     students = computed_students(session) if students is None else students
@@ -200,7 +235,7 @@ def read_frames(session: Session, window: Window = None, students: pd.Index | No
         "groups": student_groups(records),
         "spans": student_spans(records),
         "activity": weekly_totals(session, window),
-        "expected": _weekly_expected(session, dialect, window),
+        "expected": _weekly_expected(session, dialect, window, enrolled),
         "submissions": _weekly_submissions(session, dialect, window),
         "calendar": clip_periods(calendar, window),
         "exemptions": clip_periods(exemptions, window),

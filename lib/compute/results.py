@@ -25,7 +25,7 @@ from lib.compute.measure_rows import wide_measures
 from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP, Results, State
 from lib.engagement.explain import explain_end
 from lib.engagement.measures import Inputs
-from lib.engagement.snapshot import Snapshot, dumps, loads
+from lib.engagement.snapshot import Enrolled, Snapshot, dumps, loads
 from lib.store import writers
 from lib.store.measures import OTHER_COLUMNS, WIDE_COLUMNS, copy_types
 from lib.store.models import (
@@ -585,7 +585,12 @@ def next_flag_id(session: Session) -> int:
 
 
 def save_snapshots(
-    session: Session, inp: Inputs, states: list[tuple[int, State]], version: int, every: bool
+    session: Session,
+    inp: Inputs,
+    states: list[tuple[int, State]],
+    version: int,
+    every: bool,
+    enrolled: Enrolled | None = None,
 ) -> None:
     """Publish this compute's results, then keep the engine state after each of these weeks,
     replacing the snapshots of those weeks and later (`every`: all snapshots), and only the last
@@ -606,7 +611,8 @@ def save_snapshots(
     now = datetime.now().replace(microsecond=0)
     sources = list(inp.sources)
     for t, st in states:
-        blob = pack(dumps(Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t))))
+        snapshot = Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t), enrolled)
+        blob = pack(dumps(snapshot))
         values = {"key": str(inp.weeks[t]), "version": version, "saved_at": now, "data": blob}
         _before_write(session)
         session.execute(insert(EngineSnapshot).values(**values))

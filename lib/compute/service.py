@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib.compute.frames import computed_students, read_frames, read_inputs
+from lib.compute.frames import computed_students, enrolled_frame, enrolments_key, read_frames
 from lib.compute.results import (
     SNAPSHOT_WEEKS,
     load_snapshot,
@@ -35,6 +35,7 @@ from lib.engagement.measures import (
     build_inputs,
     complete_through,
 )
+from lib.engagement.snapshot import Enrolled
 from lib.engagement.weekly import RATE_SOURCES
 from lib.store.models import DailyActivity, Exemption, Load, Setting, Student, Submission
 from lib.store.writers import writing_in_series
@@ -357,13 +358,20 @@ def _timings(t0: float, t_read: float, t_engine: float, t_measures: float) -> di
 
 
 def _keep_snapshots(
-    session: Session, inp: Inputs, flags, first_id: int, states, version: int, every: bool
+    session: Session,
+    inp: Inputs,
+    flags,
+    first_id: int,
+    states,
+    version: int,
+    every: bool,
+    enrolled: Enrolled | None,
 ) -> None:
     """Store the kept weekly states, their open flags named by stored ids (none when a flag
-    could not be named: later loads then pass over every week)."""
+    could not be named: later loads then pass over every week), with the enrolments read."""
     if not snapshot_open_ids(session, flags, first_id, states):
         states = []
-    save_snapshots(session, inp, states, version, every=every or not states)
+    save_snapshots(session, inp, states, version, every=every or not states, enrolled=enrolled)
 
 
 def _compute_all(
@@ -376,7 +384,8 @@ def _compute_all(
     t0: float,
 ) -> ComputeSummary:
     """compute() by a pass over every week (writing only what changed, see `_plan`)."""
-    inp = read_inputs(session, config)
+    key, enrolled = enrolments_key(session), enrolled_frame(session)
+    inp = build_inputs(**read_frames(session, enrolled=enrolled), config=config)
     t_read = time.perf_counter()
     res, states = run_keeping(inp, config, keep=SNAPSHOT_WEEKS)
     flags = engine_flags(inp, res, config)
@@ -393,7 +402,8 @@ def _compute_all(
     counts = write_flags(session, flag_rows, flag_scope)
     write_dq(session, dq)
     version = _save_state(session, state, inp, res, config, marks)
-    _keep_snapshots(session, inp, flags, 0, states, version, every=True)
+    kept = Enrolled.of(enrolled, inp.student_ids, key)
+    _keep_snapshots(session, inp, flags, 0, states, version, every=True, enrolled=kept)
     rewritten = len(inp.weeks) - first_week if students is not None else len(inp.weeks)
     return ComputeSummary(
         mode=mode,
@@ -449,7 +459,14 @@ def _compute_resumed(
         )
     # module groups are inferred from the attendance of the weeks before too: the snapshot
     # carries it (Carry.module_weeks), so only the new weeks' days are read
-    frames = read_frames(session, (start, last), students)
+    # the enrolments as the snapshot kept them, while the store's are the same
+    key, kept = enrolments_key(session), snap.enrolled
+    if kept is None or kept.key != key:
+        enrolled = enrolled_frame(session)
+        kept = Enrolled.of(enrolled, students, key)
+    else:
+        enrolled = kept.frame(students)
+    frames = read_frames(session, (start, last), students, enrolled=enrolled)
     weeks = week_range(start, last)
     inp = build_inputs(**frames, config=config, weeks=weeks, sources=snap.sources, carry=snap.carry)
     if inp.sources != snap.sources or (inp.timetabled & ~snap.carry.timetabled).any():
@@ -470,7 +487,7 @@ def _compute_resumed(
     priors = _priors(inp, res, ((state.priors or {}).get("weeks") or [])[:before])
     span = [state.weeks[0], str(inp.weeks[-1])]
     version = _save_state(session, state, inp, res, config, changes.marks, span=span, priors=priors)
-    _keep_snapshots(session, inp, flags, first_id, states, version, every=False)
+    _keep_snapshots(session, inp, flags, first_id, states, version, every=False, enrolled=kept)
     appended = str(start) > state.weeks[1]
     return ComputeSummary(
         mode="new_weeks_resumed" if appended else "resumed_from_week",

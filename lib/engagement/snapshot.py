@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lib.engagement.codes import factor, positions
 from lib.engagement.engine import State
 from lib.engagement.measures import MODULE_RATE_COLUMNS, MODULE_WEEK_COLUMNS, Carry
 
@@ -22,14 +23,70 @@ _KINDS = set("biufUM")
 
 
 @dataclass
+class Enrolled:
+    """The enrolments a compute spread the cohort's sessions over (student by position in the
+    snapshot's students, module by code, academic year), and the store's key of them when read
+    (lib.compute.frames.enrolments_key): a later compute whose key is the same takes them from
+    here rather than reading 160,000 rows again at 40,000 students."""
+
+    key: str
+    s: np.ndarray  # int32: positions in Snapshot.student_ids
+    module: np.ndarray  # int32: codes of `modules`
+    modules: np.ndarray  # the module codes (fixed-width text)
+    year: np.ndarray  # int64: academic year
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, students: pd.Index, key: str) -> Enrolled | None:
+        """These enrolments (student_id, module_code, academic_year) by position (None when one
+        is of a student the engine does not compute, or has no module: then nothing is kept)."""
+        s = positions(frame["student_id"], students)
+        codes, modules = factor(frame["module_code"])
+        if (s < 0).any() or (codes < 0).any():
+            return None
+        return cls(
+            key,
+            s.astype(np.int32),
+            codes.astype(np.int32),
+            np.asarray(modules, dtype=str),
+            frame["academic_year"].to_numpy(np.int64),
+        )
+
+    def valid(self, students: int) -> bool:
+        """Whether every row names a student of `students` and a module, in equal columns."""
+        n = len(self.s)
+        if len(self.module) != n or len(self.year) != n:
+            return False
+        return not n or (
+            int(self.s.min()) >= 0
+            and int(self.s.max()) < students
+            and int(self.module.min()) >= 0
+            and int(self.module.max()) < len(self.modules)
+        )
+
+    def frame(self, students: pd.Index) -> pd.DataFrame:
+        """student_id, module_code (categorical: no text per row), academic_year."""
+        ids = pd.Index(np.asarray(students, dtype=object), dtype=object)
+        modules = pd.Index(self.modules.astype(object), dtype=object)
+        return pd.DataFrame(
+            {
+                "student_id": pd.Categorical.from_codes(self.s, categories=ids),
+                "module_code": pd.Categorical.from_codes(self.module, categories=modules),
+                "academic_year": self.year,
+            }
+        )
+
+
+@dataclass
 class Snapshot:
-    """Engine state and input carry after `last_week`, for these students and sources."""
+    """Engine state and input carry after `last_week`, for these students and sources (and the
+    enrolments read, when kept)."""
 
     student_ids: pd.Index
     sources: list[str]
     last_week: np.datetime64  # the Monday of the last week computed
     state: State
     carry: Carry
+    enrolled: Enrolled | None = None
 
 
 def dumps(snapshot: Snapshot) -> bytes:
@@ -62,6 +119,15 @@ def dumps(snapshot: Snapshot) -> bytes:
         "recent_modules": np.asarray(modules, dtype=str),
         "recent_weeks": recent["weeks"].to_numpy(np.uint8),
     }
+    if snapshot.enrolled is not None:
+        en = snapshot.enrolled
+        arrays |= {
+            "enrolled_key": np.array(en.key, dtype=str),
+            "enrolled_s": en.s,
+            "enrolled_module": en.module,
+            "enrolled_modules": en.modules,
+            "enrolled_year": en.year,
+        }
     return pack_arrays(arrays)
 
 
@@ -110,12 +176,25 @@ def _from_arrays(data: dict[str, np.ndarray]) -> Snapshot:
         rates,
         recent,
     )
+    students = pd.Index(data["student_ids"].astype(object), name="student_id")
+    enrolled = None
+    if "enrolled_key" in data:
+        enrolled = Enrolled(
+            str(data["enrolled_key"]),
+            data["enrolled_s"],
+            data["enrolled_module"],
+            data["enrolled_modules"],
+            data["enrolled_year"],
+        )
+        if not enrolled.valid(len(students)):
+            raise ValueError("a stored snapshot's enrolments point past its students or modules")
     return Snapshot(
-        pd.Index(data["student_ids"].astype(object), name="student_id"),
+        students,
         [str(s) for s in data["sources"]],
         data["last_week"].astype("datetime64[D]")[()],
         state,
         carry,
+        enrolled,
     )
 
 
