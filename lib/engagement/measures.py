@@ -118,7 +118,7 @@ class Groups:
         """Each (student, group) pair once, with its running count of active weeks (column j:
         weeks before week position first + j): a pair is a member in week t when it was active
         in one of the GROUP_LOOKBACK_WEEKS weeks before."""
-        S, n_static = self.static.shape
+        n_static = self.static.shape[1]
         M = max(len(self.names) - n_static, 1)
         key = self.rows_s * M + (self.rows_g - n_static)
         # pairs by sorting (distinct_keys), not a table of S * M slots: its first touch (64 MB
