@@ -39,39 +39,39 @@ def relative_heatmap(
         if not is_teaching and week in grid.columns:
             grid[week] = float("nan")
     y = [labels.get(s, s) for s in students]
-    fig = go.Figure(
-        go.Heatmap(
-            z=grid.to_numpy(dtype=float),
-            x=week_keys,
-            y=y,
-            zmin=0,
-            zmax=2,
-            colorscale=[[0, "#b2182b"], [0.35, "#f4a582"], [0.5, "#f7f7f7"], [1, "#2166ac"]],
-            colorbar={"title": "vs own<br>baseline", "tickvals": [0, 0.5, 1, 1.5, 2]},
-            hovertemplate="%{y}<br>week %{x}<br>%{z:.0%} of own baseline<extra></extra>",
-            xgap=1,
-            ygap=1,
-        )
-    )
-    for week, is_teaching in teaching.items():
-        if not is_teaching:
-            fig.add_vrect(
-                x0=_shift(week, -0.5),
-                x1=_shift(week, 0.5),
-                fillcolor=GREY,
-                opacity=0.8,
-                line_width=0,
-                layer="below",
-            )
-    fig.update_layout(
-        height=max(260, 22 * len(students) + 120),
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        plot_bgcolor=GREY,
-        yaxis={"autorange": "reversed", "type": "category"},
-        xaxis={"type": "category", "title": "week starting"},
-        title="Engagement relative to own baseline (grey: non-teaching week or no data)",
-    )
-    return fig
+    heatmap = {
+        "type": "heatmap",
+        "z": grid.to_numpy(dtype=float),
+        "x": week_keys,
+        "y": y,
+        "zmin": 0,
+        "zmax": 2,
+        "colorscale": [[0, "#b2182b"], [0.35, "#f4a582"], [0.5, "#f7f7f7"], [1, "#2166ac"]],
+        "colorbar": {"title": {"text": "vs own<br>baseline"}, "tickvals": [0, 0.5, 1, 1.5, 2]},
+        "hovertemplate": "%{y}<br>week %{x}<br>%{z:.0%} of own baseline<extra></extra>",
+        "xgap": 1,
+        "ygap": 1,
+    }
+    shapes = [
+        _across(_shift(week, -0.5), _shift(week, 0.5))
+        | {"fillcolor": GREY, "opacity": 0.8, "line": {"width": 0}, "layer": "below"}
+        for week, is_teaching in teaching.items()
+        if not is_teaching
+    ]
+    layout = {
+        "height": max(260, 22 * len(students) + 120),
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "plot_bgcolor": GREY,
+        "yaxis": {"autorange": "reversed", "type": "category"},
+        "xaxis": {"type": "category", "title": {"text": "week starting"}},
+        "title": {
+            "text": "Engagement relative to own baseline (grey: non-teaching week or no data)"
+        },
+    }
+    if shapes:
+        layout["shapes"] = shapes
+    # one spec validated once: each add_vrect/update_layout validated the whole figure again
+    return go.Figure(data=[heatmap], layout=layout)
 
 
 def _shift(week_iso: str, weeks: float) -> str:
@@ -79,32 +79,47 @@ def _shift(week_iso: str, weeks: float) -> str:
 
 
 def flag_counts_bar(counts: pd.DataFrame) -> go.Figure:
-    """Students with a flag in force, by kind and severity."""
-    fig = go.Figure()
+    """Students with a flag in force, by kind and severity (one spec, validated once)."""
     colours = {"high": "#b2182b", "medium": "#ef8a62", "low": "#fddbc7"}
+    data = []
     for severity in ("high", "medium", "low"):
         part = counts[counts["severity"] == severity]
-        fig.add_bar(
-            x=part["kind"], y=part["students"], name=severity, marker_color=colours[severity]
+        data.append(
+            {
+                "type": "bar",
+                "x": part["kind"],
+                "y": part["students"],
+                "name": severity,
+                "marker": {"color": colours[severity]},
+            }
         )
-    fig.update_layout(
-        barmode="stack",
-        height=280,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        title="Students flagged, by kind",
-    )
-    return fig
+    layout = {
+        "barmode": "stack",
+        "height": 280,
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "title": {"text": "Students flagged, by kind"},
+    }
+    return go.Figure(data=data, layout=layout)
 
 
 def flag_trend(trend: pd.DataFrame) -> go.Figure:
-    """New flags per week by kind over the year."""
-    fig = go.Figure()
-    for kind, part in trend.groupby("kind"):
-        fig.add_scatter(x=part["week_start"], y=part["students"], mode="lines+markers", name=kind)
-    fig.update_layout(
-        height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="New flags per week"
-    )
-    return fig
+    """New flags per week by kind over the year (one spec, validated once)."""
+    data = [
+        {
+            "type": "scatter",
+            "x": part["week_start"],
+            "y": part["students"],
+            "mode": "lines+markers",
+            "name": kind,
+        }
+        for kind, part in trend.groupby("kind")
+    ]
+    layout = {
+        "height": 280,
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "title": {"text": "New flags per week"},
+    }
+    return go.Figure(data=data, layout=layout)
 
 
 @dataclass(frozen=True)
