@@ -152,6 +152,26 @@ def test_packed_arrays_round_trip_every_kind_stored():
         back["flags"][0, 0] = False
 
 
+def test_a_snapshot_packed_from_its_parts_reads_back_as_read_only_views():
+    from lib.engagement.snapshot import dump_parts
+    from lib.store.packed import pack_parts, unpack_view
+
+    ids, frames, cfg = scenario_frames(students=4, attendance=usual_attendance, vle=usual_vle)
+    students = pd.Index(ids)
+    weeks = np.array(WEEKS, dtype="datetime64[D]")
+    inp = build_inputs(students, *frames, cfg, weeks=weeks[:3])
+    res = run(inp, cfg)
+    snap = Snapshot(students, inp.sources, weeks[2], res.state, inp.carry())
+    assert b"".join(bytes(memoryview(p).cast("B")) for p in dump_parts(snap)) == dumps(snap)
+    back = loads(unpack_view(pack_parts(dump_parts(snap))))
+    assert back is not None and list(back.student_ids) == list(students)
+    for name in back.state.ARRAYS:
+        np.testing.assert_array_equal(getattr(back.state, name), getattr(res.state, name))
+    first = getattr(back.state, back.state.ARRAYS[0])
+    with pytest.raises(ValueError, match="read-only"):  # views of the decompressed buffer
+        first.flat[0] = 0
+
+
 def test_packed_arrays_refuse_objects_and_damage():
     from lib.engagement.snapshot import loads, pack_arrays, unpack_arrays
 

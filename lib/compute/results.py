@@ -25,7 +25,7 @@ from lib.compute.measure_rows import wide_measures
 from lib.engagement.engine import INDEX_DROP, MISSED, NO_ENGAGEMENT, SOURCE_DROP, Results, State
 from lib.engagement.explain import explain_end
 from lib.engagement.measures import Inputs
-from lib.engagement.snapshot import Enrolled, Snapshot, dumps, loads
+from lib.engagement.snapshot import Enrolled, Snapshot, dump_parts, loads
 from lib.store import writers
 from lib.store.measures import OTHER_COLUMNS, WIDE_COLUMNS, copy_types
 from lib.store.models import (
@@ -36,7 +36,7 @@ from lib.store.models import (
     WeeklyMeasure,
     WeeklyMeasureOther,
 )
-from lib.store.packed import pack, unpack
+from lib.store.packed import pack_parts, unpack_view
 from lib.store.pgcopy import SIGNATURE, TRAILER, binary_rows
 from lib.store.writers import PAUSE_SECONDS
 
@@ -612,7 +612,7 @@ def save_snapshots(
     sources = list(inp.sources)
     for t, st in states:
         snapshot = Snapshot(inp.student_ids, sources, inp.weeks[t], st, inp.carry(t), enrolled)
-        blob = pack(dumps(snapshot))
+        blob = pack_parts(dump_parts(snapshot))
         values = {"key": str(inp.weeks[t]), "version": version, "saved_at": now, "data": blob}
         _before_write(session)
         session.execute(insert(EngineSnapshot).values(**values))
@@ -629,4 +629,4 @@ def load_snapshot(session: Session, week: date) -> Snapshot | None:
     """The engine state after this week (None when not kept)."""
     query = select(EngineSnapshot.data).where(EngineSnapshot.key == str(week))
     blob = session.scalar(query)
-    return loads(unpack(blob)) if blob is not None else None
+    return loads(unpack_view(blob)) if blob is not None else None

@@ -155,12 +155,14 @@ def _groups(
     static = np.zeros((S, 0), bool)
     if groups is not None and len(groups):
         s = positions(groups["student_id"], students)
-        names = groups["group"].astype(str).to_numpy()
-        ok = s >= 0
-        static_names = sorted(set(names[ok]))
-        g = pd.Index(static_names).get_indexer(names[ok])
+        code, names = factor(groups["group"])  # a categorical column: its own codes
+        ok = (s >= 0) & (code >= 0)
+        present = np.flatnonzero(np.bincount(code[ok], minlength=len(names)))
+        static_names = sorted(str(name) for name in names[present])
+        lookup = np.zeros(len(names), np.int64)
+        lookup[present] = pd.Index(static_names).get_indexer(names[present].astype(str))
         static = np.zeros((S, len(static_names)), bool)
-        static[s[ok], g] = True
+        static[s[ok], lookup[code[ok]]] = True
     m, w, s = rate["m"], rate["w"], rate["s"]
     if carried is not None and len(carried):  # the weeks before, oldest first
         bits = carried["weeks"].to_numpy(np.uint8)
@@ -183,7 +185,9 @@ def _groups(
         order = np.argsort(w, kind="stable")
         m, w, s = m[order], w[order], s[order]
     used = np.flatnonzero(np.bincount(m, minlength=len(modules)))
-    g = np.searchsorted(used, m)  # `modules` are sorted: so are the module groups
+    number = np.zeros(len(modules), np.int64)
+    number[used] = np.arange(len(used))  # `modules` are sorted: so are the module groups
+    g = number[m]
     return Groups(
         static_names + [f"module {name}" for name in modules[used]],
         static,
