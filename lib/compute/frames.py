@@ -278,7 +278,9 @@ def student_groups(records: pd.DataFrame) -> pd.DataFrame:
     if not len(records):
         return pd.DataFrame(columns=["student_id", "group"])
     student, ids = pd.factorize(records["student_id"])
-    rows, codes, labels = [], [], []
+    rows: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    labels: list[str] = []
     for column, label in (("school", "school"), ("course", "course"), ("year", "year")):
         code, values = pd.factorize(records[column])  # missing: -1
         names = [f"{label} {value}" for value in values]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-import numpy as np
 import pyarrow as pa
+from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
 
 MAGIC = b"SEDzstd1"  # an .npz archive (a zip file) starts with "PK": values stored bare read as they are
 _SIZE = struct.Struct("<Q")
@@ -21,7 +21,7 @@ def pack(data: bytes) -> bytes:
     return MAGIC + _SIZE.pack(len(data)) + _CODEC.compress(data, asbytes=True)
 
 
-def pack_parts(parts: Iterable[bytes | memoryview | np.ndarray]) -> bytes:
+def pack_parts(parts: Iterable[Buffer]) -> bytes:
     """`pack` of these parts joined, compressed as they come (one zstd frame, which `unpack`
     reads as it reads any): the joined copy of a 38 MB snapshot cost more than compressing it,
     its first touch of fresh memory included."""
