@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from _plotly_utils.basevalidators import copy_to_readonly_numpy_array
+from _plotly_utils.utils import convert_to_base64
 
 from lib.access import AUTHORISED_ABSENCE
 
@@ -15,6 +20,55 @@ FLAG_COLOUR = "rgba(214, 39, 40, 0.18)"
 VACATION_COLOUR = "rgba(127, 127, 127, 0.15)"
 EXEMPTION_COLOUR = "rgba(31, 119, 180, 0.15)"
 NON_TEACHING_KINDS = ("vacation", "reading_week", "exam", "bank_holiday")
+Chart = tuple[list[dict], dict]  # a figure's traces and layout, as plain specs
+_ARRAYS = (pd.Series, pd.Index, np.ndarray)
+
+
+def figure_spec(chart: Chart) -> dict[str, Any]:
+    """What `go.Figure(data=..., layout=...).to_plotly_json()` gives for these specs (the same
+    JSON: tests/test_ui_figure.py) without Plotly validating every property of every trace (the
+    Student page's five charts spent more CPU there than in all their reads): each array as its
+    validator copies it, numbers packed as Figure.to_dict packs them, and the default template."""
+    data, layout = chart
+    spec = {
+        "data": [
+            {
+                k: copy_to_readonly_numpy_array(v) if isinstance(v, _ARRAYS) else v
+                for k, v in t.items()
+            }
+            for t in data
+        ],
+        "layout": {**layout, **_default_template()},
+    }
+    convert_to_base64(spec)
+    return spec
+
+
+def _array(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
+    """A trace's array as Plotly's validator copies it (copy_to_readonly_numpy_array): numbers
+    and naive dates, the columns of these charts, without its per-call conversion machinery;
+    anything else through it."""
+    if isinstance(values, pd.Series | pd.Index):
+        if not (isinstance(values.dtype, np.dtype) and values.dtype.kind in "uifM"):
+            return copy_to_readonly_numpy_array(values)
+        values = values.to_numpy()
+    if values.dtype.kind not in "uifM":
+        return copy_to_readonly_numpy_array(values)
+    out = np.array(values, copy=True, order="C")
+    out.flags.writeable = False
+    return out
+
+
+@cache
+def _default_template() -> dict[str, Any]:
+    """The template a new Figure's layout carries (only read: specs share it)."""
+    layout = go.Figure().to_plotly_json()["layout"]
+    return {"template": layout["template"]} if "template" in layout else {}
+
+
+def _figure(chart: Chart) -> go.Figure:
+    data, layout = chart
+    return go.Figure(data=data, layout=layout)
 
 
 def relative_heatmap(
@@ -23,6 +77,19 @@ def relative_heatmap(
     """Students × weeks, coloured by engagement relative to each student's own baseline.
 
     Non-teaching weeks are greyed (no colour) and missing weeks stay blank."""
+    return _figure(_relative_heatmap(rel, students, weeks, labels))
+
+
+def relative_heatmap_spec(
+    rel: pd.DataFrame, students: list[str], weeks: list[date], labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """`relative_heatmap` as its spec (`figure_spec`)."""
+    return figure_spec(_relative_heatmap(rel, students, weeks, labels))
+
+
+def _relative_heatmap(
+    rel: pd.DataFrame, students: list[str], weeks: list[date], labels: dict[str, str] | None
+) -> Chart:
     labels = labels or {}
     week_keys = [w.isoformat() for w in weeks]
     grid = pd.DataFrame(index=students, columns=week_keys, dtype=float)
@@ -70,8 +137,8 @@ def relative_heatmap(
     }
     if shapes:
         layout["shapes"] = shapes
-    # one spec validated once: each add_vrect/update_layout validated the whole figure again
-    return go.Figure(data=[heatmap], layout=layout)
+    # one spec: each add_vrect/update_layout validated the whole figure again
+    return [heatmap], layout
 
 
 def _shift(week_iso: str, weeks: float) -> str:
@@ -79,7 +146,16 @@ def _shift(week_iso: str, weeks: float) -> str:
 
 
 def flag_counts_bar(counts: pd.DataFrame) -> go.Figure:
-    """Students with a flag in force, by kind and severity (one spec, validated once)."""
+    """Students with a flag in force, by kind and severity."""
+    return _figure(_flag_counts_bar(counts))
+
+
+def flag_counts_bar_spec(counts: pd.DataFrame) -> dict[str, Any]:
+    """`flag_counts_bar` as its spec (`figure_spec`)."""
+    return figure_spec(_flag_counts_bar(counts))
+
+
+def _flag_counts_bar(counts: pd.DataFrame) -> Chart:
     colours = {"high": "#b2182b", "medium": "#ef8a62", "low": "#fddbc7"}
     data = []
     for severity in ("high", "medium", "low"):
@@ -99,11 +175,20 @@ def flag_counts_bar(counts: pd.DataFrame) -> go.Figure:
         "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
         "title": {"text": "Students flagged, by kind"},
     }
-    return go.Figure(data=data, layout=layout)
+    return data, layout
 
 
 def flag_trend(trend: pd.DataFrame) -> go.Figure:
-    """New flags per week by kind over the year (one spec, validated once)."""
+    """New flags per week by kind over the year."""
+    return _figure(_flag_trend(trend))
+
+
+def flag_trend_spec(trend: pd.DataFrame) -> dict[str, Any]:
+    """`flag_trend` as its spec (`figure_spec`)."""
+    return figure_spec(_flag_trend(trend))
+
+
+def _flag_trend(trend: pd.DataFrame) -> Chart:
     data = [
         {
             "type": "scatter",
@@ -119,7 +204,7 @@ def flag_trend(trend: pd.DataFrame) -> go.Figure:
         "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
         "title": {"text": "New flags per week"},
     }
-    return go.Figure(data=data, layout=layout)
+    return data, layout
 
 
 @dataclass(frozen=True)
@@ -164,12 +249,23 @@ def week_axis_range(measures: pd.DataFrame) -> tuple[date, date] | None:
     return weeks.min().date() - timedelta(days=3), weeks.max().date() + timedelta(days=7)
 
 
-def _source_rows(measures: pd.DataFrame, source: str) -> tuple[pd.DataFrame, bool]:
-    """One source's weeks to draw, and whether it is measured by a count rather than a rate.
+def by_source(measures: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each source's rows of one student's measures, by week: split once for all the charts and
+    summaries of a page (a comparison of the arrow-backed source column per chart cost more)."""
+    ordered = measures.sort_values("week_start", kind="stable")
+    return {str(source): part for source, part in ordered.groupby("source", sort=False)}
+
+
+def _source_part(measures: pd.DataFrame, source: str) -> pd.DataFrame:
+    return measures[measures["source"] == source].sort_values("week_start")
+
+
+def _source_rows(part: pd.DataFrame, source: str) -> tuple[pd.DataFrame, bool]:
+    """Of one source's rows (by week), the weeks to draw, and whether it is measured by a count
+    rather than a rate.
 
     A rate source (submissions, sessions) is measured only in weeks with something due or
     timetabled: its baseline is drawn in those weeks alone, as the explanation quotes it."""
-    part = measures[measures["source"] == source].sort_values("week_start")
     expected = pd.to_numeric(part["expected"], errors="coerce")
     by_count = source in COUNT_LABELS and not (expected > 0).any()
     if source == "submission" or (source in COUNT_LABELS and not by_count):
@@ -177,8 +273,20 @@ def _source_rows(measures: pd.DataFrame, source: str) -> tuple[pd.DataFrame, boo
     return part, by_count
 
 
-def student_timeline(
-    measures: pd.DataFrame,
+def student_timeline(measures: pd.DataFrame, source: str, **options: Any) -> go.Figure:
+    """One source's weekly values with the baseline band, flagged weeks, vacations, exemptions and
+    the student's case contacts and ladder steps (`markers`: when, label), on a shared week axis
+    (the options of `_timeline`)."""
+    return _figure(_timeline(_source_part(measures, source), source, **options))
+
+
+def student_timeline_spec(part: pd.DataFrame, source: str, **options: Any) -> dict[str, Any]:
+    """`student_timeline` as its spec (`figure_spec`), of one source's rows (`by_source`)."""
+    return figure_spec(_timeline(part, source, **options))
+
+
+def _timeline(
+    rows: pd.DataFrame,
     source: str,
     *,
     flags: pd.DataFrame | None = None,
@@ -187,13 +295,10 @@ def student_timeline(
     median: pd.DataFrame | None = None,
     markers: pd.DataFrame | None = None,
     x_range: tuple[date, date] | None = None,
-) -> go.Figure:
-    """One source's weekly values with the baseline band, flagged weeks, vacations, exemptions and
-    the student's case contacts and ladder steps (`markers`: when, label), on a shared week axis.
-
-    Built as one spec and validated once (Plotly's add_*/update_* calls each re-validate the
-    figure: four times the CPU, on every Student page a server renders)."""
-    part, by_count = _source_rows(measures, source)
+) -> Chart:
+    """One spec (Plotly's add_*/update_* calls each re-validate the figure: four times the CPU,
+    on every Student page a server renders)."""
+    part, by_count = _source_rows(rows, source)
     label = source_label(source, by_count)
     x = pd.to_datetime(part["week_start"])
     usual = pd.to_numeric(part["baseline"], errors="coerce")
@@ -281,7 +386,7 @@ def student_timeline(
         layout["shapes"] = shapes
     if annotations:
         layout["annotations"] = annotations
-    return go.Figure(data=data, layout=layout)
+    return data, layout
 
 
 def _contact_marks(markers: pd.DataFrame, shapes: list[dict]) -> dict:
@@ -306,16 +411,21 @@ def _contact_marks(markers: pd.DataFrame, shapes: list[dict]) -> dict:
     }
 
 
-def timeline_summary(
-    measures: pd.DataFrame,
+def timeline_summary(measures: pd.DataFrame, source: str, **options: Any) -> str:
+    """A short text alternative of one chart: what it shows, the latest week against the usual
+    level, the lowest week, flagged weeks and the contacts marked (`flags`, `markers`)."""
+    return source_summary(_source_part(measures, source), source, **options)
+
+
+def source_summary(
+    rows: pd.DataFrame,
     source: str,
     *,
     flags: pd.DataFrame | None = None,
     markers: pd.DataFrame | None = None,
 ) -> str:
-    """A short text alternative of one chart: what it shows, the latest week against the usual
-    level, the lowest week, flagged weeks and the contacts marked."""
-    part, by_count = _source_rows(measures, source)
+    """`timeline_summary` of one source's rows (`by_source`)."""
+    part, by_count = _source_rows(rows, source)
     label = source_label(source, by_count)
     part = part[pd.to_numeric(part["value"], errors="coerce").notna()]
     if part.empty:

@@ -65,12 +65,13 @@ def _by_id(session: Session, session_id: str) -> LoginSession | None:
     return session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(session_id)))
 
 
-def _record(session: Session, token: str | None, key: str) -> LoginSession | None:
-    """The session record a token names, when its signature, claims and record agree."""
+def named(token: str | None, key: str) -> tuple[str, str] | None:
+    """(the stored hash of the session id, the username) a signed token names, None when its
+    signature or claims do not hold; whether that session is live is the store's to say."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     try:
-        claims = jwt.decode(  # expiry is checked against the caller's clock below
+        claims = jwt.decode(  # expiry is checked against the caller's clock
             token,
             key,
             algorithms=[ALGORITHM],
@@ -78,8 +79,26 @@ def _record(session: Session, token: str | None, key: str) -> LoginSession | Non
         )
     except jwt.PyJWTError:
         return None
-    record = _by_id(session, str(claims["sid"]))
-    if record is None or record.username != claims["sub"]:
+    return _hash(str(claims["sid"])), str(claims["sub"])
+
+
+def live(token_hash: str, username: str, now: datetime):
+    """The WHERE clause of a live session record: this id and user, not revoked, not expired."""
+    return (
+        (LoginSession.token_hash == token_hash)
+        & (LoginSession.username == username)
+        & LoginSession.revoked_at.is_(None)
+        & (LoginSession.expires_at > now)
+    )
+
+
+def _record(session: Session, token: str | None, key: str) -> LoginSession | None:
+    """The session record a token names, when its signature, claims and record agree."""
+    claims = named(token, key)
+    if claims is None:
+        return None
+    record = session.scalar(select(LoginSession).where(LoginSession.token_hash == claims[0]))
+    if record is None or record.username != claims[1]:
         return None
     return record
 

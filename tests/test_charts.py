@@ -149,3 +149,19 @@ def test_visa_team_sees_its_own_track_markers_only(seeded):
             "Visa & Immigration · visa contact 1 · contact · University e-mail · No response",
         ]
         assert NOTE not in json.dumps(figure) and "Welfare" not in json.dumps(figure)
+
+
+def test_the_weekly_table_is_a_row_per_week_newest_first_and_a_column_per_source():
+    from lib.views.student import weekly_values
+
+    measures = _measures()
+    measures.loc[measures["week_start"] == FIRST_WEEK, "value"] = None  # a week with no value
+    table = weekly_values(measures)
+    reference = measures.pivot_table(
+        index="week_start", columns="source", values="value", aggfunc="first"
+    ).sort_index(ascending=False)
+    pd.testing.assert_frame_equal(table, reference)
+    assert list(table.columns) == ["submission", "vle"]
+    assert FIRST_WEEK not in table.index and table.index[0] == FIRST_WEEK + timedelta(weeks=5)
+    only_vle = measures.assign(value=measures["value"].where(measures["source"] == "vle"))
+    assert list(weekly_values(only_vle).columns) == ["vle"]  # a source with no value: no column

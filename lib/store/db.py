@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from lib.store import writers
 from lib.store.append_only import register_sqlite
@@ -51,6 +52,32 @@ def _postgres_session(dbapi_connection, record) -> None:
     dbapi_connection.autocommit = autocommit
 
 
+IDLE_PING_SECONDS = 5.0  # a pooled PostgreSQL connection idle this long is pinged before use
+_CHECKED_IN = "checked_in_at"  # connection record info: when it went back to the pool
+
+
+def _returned(dbapi_connection, record) -> None:
+    record.info[_CHECKED_IN] = time.monotonic()
+
+
+def _ping_after_idle(dbapi_connection, record, proxy) -> None:
+    """Ping a pooled connection that has been idle (a database restarted or a connection cut
+    since it was used) and have the pool replace it when dead; one just used is not pinged: a
+    ping on every checkout cost a round trip per cached read of a page (6% of the replicas' CPU
+    under bench/load.py), and a connection that died since shows as an error the page catches."""
+    returned = record.info.get(_CHECKED_IN)
+    if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+        return
+    autocommit = dbapi_connection.autocommit
+    try:
+        dbapi_connection.autocommit = True  # no transaction left open by the ping
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_connection.autocommit = autocommit
+    except Exception as error:
+        raise exc.DisconnectionError(f"a pooled connection no longer answers: {error}") from error
+
+
 def get_engine(url: str | None = None) -> Engine:
     """One engine per URL for the process (DATABASE_URL is read on every call, not cached)."""
     return _engine_for(url or database_url())
@@ -63,14 +90,17 @@ def _engine_for(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         writers.listen(engine)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url)
         event.listen(engine, "connect", _postgres_session)
+        event.listen(engine, "checkin", _returned)
+        event.listen(engine, "checkout", _ping_after_idle)
     return engine
 
 
 def forget_engines() -> None:
     """Drop the cached engines (tests that create and drop stores)."""
     _engine_for.cache_clear()
+    _autocommit.cache_clear()
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
@@ -89,6 +119,44 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class ReadOnlyScopeError(RuntimeError):
+    """A write attempted in a read_scope session."""
+
+
+@contextmanager
+def read_scope(url: str | None = None) -> Iterator[Session]:
+    """A session for reads alone (a page's cached reads, the per-run login check). On PostgreSQL
+    without a transaction around them: psycopg sends BEGIN before a transaction's first query
+    and the scope's end sent COMMIT, two round trips more per read; each statement still sees
+    what was committed when it started, as in the store's READ COMMITTED transactions. A write
+    in it raises ReadOnlyScopeError, on either store."""
+    engine = get_engine(url)
+    if engine.dialect.name == "postgresql":
+        engine = _autocommit(engine)
+    session = Session(engine, expire_on_commit=False)
+    event.listen(session, "before_flush", _refuse_flush)
+    event.listen(session, "do_orm_execute", _refuse_writes)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@lru_cache(maxsize=8)
+def _autocommit(engine: Engine) -> Engine:
+    """The engine's autocommit twin (the same pool of connections)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _refuse_flush(session: Session, context, instances) -> None:
+    raise ReadOnlyScopeError("a read_scope session does not write: use session_scope")
+
+
+def _refuse_writes(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlyScopeError("a read_scope session does not write: use session_scope")
 
 
 def init_db(url: str | None = None) -> None:

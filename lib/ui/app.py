@@ -9,7 +9,7 @@ from lib import auth, login_guard, sessions
 from lib.access import PAGES, User, pages_for, scope_description
 from lib.audit import log_access
 from lib.safe_markdown import escape_markdown
-from lib.store.db import session_scope
+from lib.store.db import read_scope, session_scope
 from lib.ui import session_cookie
 from lib.ui.recovery import finish_pending_compute
 from lib.ui.state import Keys, StateKeys
@@ -100,8 +100,8 @@ def _password_user(key: str) -> User | None:
         token = session_cookie.read()
     if token is None:
         return None
-    with session_scope() as session:
-        staff = auth.get_user(session, sessions.check(session, token, key))
+    with read_scope() as session:
+        staff = auth.signed_in_user(session, token, key)
         user = User.from_staff(staff) if staff is not None else None
     if user is None:
         st.session_state.pop(StateKeys.SESSION_TOKEN, None)
@@ -217,10 +217,15 @@ def _sidebar(user: User, key: str, sso: bool) -> None:
 
 
 def _current_user(key: str) -> User | None:
-    """The logged-in user of this session, or None (then the login is shown)."""
-    if _sso_configured():
-        return _sso_user()
-    return _password_user(key)
+    """The logged-in user of this session, or None (then the login is shown). The first read of
+    a run: a pooled connection cut since its last use fails it once, and the pool replaces its
+    connections (lib.store.db pings only those idle a while), so it is read again once."""
+    try:
+        return _sso_user() if _sso_configured() else _password_user(key)
+    except OperationalError as error:
+        if not error.connection_invalidated:
+            raise
+    return _sso_user() if _sso_configured() else _password_user(key)
 
 
 def _remember_login(user: User) -> None:

@@ -16,7 +16,7 @@ import streamlit as st
 from lib import charts
 from lib.access import User
 from lib.compute.service import load_engine_config
-from lib.store.db import session_scope
+from lib.store.db import read_scope
 from lib.views import admin, cohort, common, filters, home, student
 from lib.views.filters import CohortFilters
 
@@ -50,7 +50,7 @@ def by_scope(cached: F) -> F:
 
 def version() -> str:
     """The current data version (cheap: a few max() lookups)."""
-    with session_scope() as session:
+    with read_scope() as session:
         return common.data_version(session)
 
 
@@ -61,27 +61,27 @@ def clear() -> None:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def week_range(data_version: str) -> tuple:
-    with session_scope() as session:
+    with read_scope() as session:
         return common.week_range(session)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def default_weeks(data_version: str) -> tuple:
-    with session_scope() as session:
+    with read_scope() as session:
         return common.default_weeks(session)
 
 
 @by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def filter_options(data_version: str, user: User) -> dict:
-    with session_scope() as session:
+    with read_scope() as session:
         return filters.filter_options(session, user)
 
 
 @by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def cohort_summary(data_version: str, user: User, f: CohortFilters) -> dict:
-    with session_scope() as session:
+    with read_scope() as session:
         return {
             "size": cohort.cohort_size(session, user, f),
             "counts": cohort.flag_counts(session, user, f),
@@ -93,7 +93,7 @@ def cohort_summary(data_version: str, user: User, f: CohortFilters) -> dict:
 @by_scope
 @st.cache_data(show_spinner=False, max_entries=512)
 def heatmap_page(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> dict:
-    with session_scope() as session:
+    with read_scope() as session:
         ids, total = cohort.heatmap_students(session, user, f, limit=size, offset=page * size)
         rel = pd.DataFrame()
         if ids and f.week_from and f.week_to:
@@ -104,27 +104,27 @@ def heatmap_page(data_version: str, user: User, f: CohortFilters, page: int, siz
 @by_scope
 @st.cache_data(show_spinner=False, max_entries=512)
 def flagged_page(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> tuple:
-    with session_scope() as session:
+    with read_scope() as session:
         return cohort.flagged_list(session, user, f, limit=size, offset=page * size)
 
 
 @by_scope
 @st.cache_data(show_spinner=False, max_entries=128)
 def dq_events(data_version: str, user: User, week_from, week_to) -> pd.DataFrame:
-    with session_scope() as session:
+    with read_scope() as session:
         return cohort.data_quality_events(session, user, week_from, week_to)
 
 
 @by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def my_students(data_version: str, user: User, page: int, size: int) -> tuple:
-    with session_scope() as session:
+    with read_scope() as session:
         return home.my_students(session, user, limit=size, offset=page * size)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def risk_order(data_version: str) -> dict:
-    with session_scope() as session:
+    with read_scope() as session:
         return home.risk_order(session)
 
 
@@ -132,7 +132,7 @@ def risk_order(data_version: str) -> dict:
 @st.cache_data(show_spinner=False, max_entries=256)
 def student_bundle(data_version: str, user: User, student_id: str) -> dict | None:
     _, as_of = default_weeks(data_version)
-    with session_scope() as session:
+    with read_scope() as session:
         bundle = student.student_page(session, user, student_id, as_of)
     if bundle is None:
         return None
@@ -142,19 +142,19 @@ def student_bundle(data_version: str, user: User, student_id: str) -> dict | Non
 @by_scope
 @st.cache_data(show_spinner=False, max_entries=128)
 def cohort_median(data_version: str, user: User, student_id: str) -> pd.DataFrame:
-    with session_scope() as session:
+    with read_scope() as session:
         return student.cohort_median(session, user, student_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def coverage(data_version: str) -> pd.DataFrame:
-    with session_scope() as session:
+    with read_scope() as session:
         return admin.coverage_frame(session)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def calendar(data_version: str) -> pd.DataFrame:
-    with session_scope() as session:
+    with read_scope() as session:
         return common.calendar_periods(session)
 
 
@@ -167,9 +167,9 @@ def cohort_figures(data_version: str, user: User, f: CohortFilters) -> dict:
     summary = cohort_summary(data_version, user, f)
     out = {}
     if not summary["counts"].empty:
-        out["counts"] = charts.flag_counts_bar(summary["counts"]).to_plotly_json()
+        out["counts"] = charts.flag_counts_bar_spec(summary["counts"])
     if not summary["trend"].empty:
-        out["trend"] = charts.flag_trend(summary["trend"]).to_plotly_json()
+        out["trend"] = charts.flag_trend_spec(summary["trend"])
     return out
 
 
@@ -178,7 +178,7 @@ def cohort_figures(data_version: str, user: User, f: CohortFilters) -> dict:
 def heatmap_figure(data_version: str, user: User, f: CohortFilters, page: int, size: int) -> dict:
     heat = heatmap_page(data_version, user, f, page, size)
     weeks = common.week_list(f.week_from, f.week_to) if f.week_from and f.week_to else []
-    figure = charts.relative_heatmap(heat["rel"], heat["ids"], weeks).to_plotly_json()
+    figure = charts.relative_heatmap_spec(heat["rel"], heat["ids"], weeks)
     return {"ids": heat["ids"], "total": heat["total"], "figure": figure}
 
 
@@ -207,12 +207,13 @@ def student_figures(
     if as_of is not None and not flags.empty:
         flags = flags[flags["week_start"] <= as_of]
     overlay = cohort_median(data_version, user, student_id) if median else None
-    sources = sorted(measures["source"].unique(), key=lambda s: (s != "index", s))
+    parts = charts.by_source(measures)
+    sources = sorted(parts, key=lambda s: (s != "index", s))
     x_range = charts.week_axis_range(measures)
     return {
         source: {
-            "figure": charts.student_timeline(
-                measures,
+            "figure": charts.student_timeline_spec(
+                parts[source],
                 source,
                 flags=flags,
                 calendar=bundle["calendar"],
@@ -220,8 +221,8 @@ def student_figures(
                 median=overlay,
                 markers=markers,
                 x_range=x_range,
-            ).to_plotly_json(),
-            "summary": charts.timeline_summary(measures, source, flags=flags, markers=markers),
+            ),
+            "summary": charts.source_summary(parts[source], source, flags=flags, markers=markers),
         }
         for source in sources
     }
@@ -238,46 +239,45 @@ def weekly_table(data_version: str, user: User, student_id: str) -> pd.DataFrame
     measures = bundle["measures"]
     _, as_of = default_weeks(data_version)
     shown = measures if as_of is None else measures[measures["week_start"] <= as_of]
-    table = shown.pivot_table(index="week_start", columns="source", values="value", aggfunc="first")
-    return table.sort_index(ascending=False)
+    return student.weekly_values(shown)
 
 
 # --- not cached: the Data and Access log pages' tables change without a new data version --------
 
 
 def loads(data_version: str) -> pd.DataFrame:
-    with session_scope() as session:
+    with read_scope() as session:
         return admin.loads_frame(session)
 
 
 def quarantined_rows(data_version: str, load_id: int) -> pd.DataFrame:
-    with session_scope() as session:
+    with read_scope() as session:
         return admin.quarantined_rows(session, load_id)
 
 
 def users(data_version: str) -> pd.DataFrame:
-    with session_scope() as session:
+    with read_scope() as session:
         return admin.users_frame(session)
 
 
 def engine_config(data_version: str) -> dict:
-    with session_scope() as session:
+    with read_scope() as session:
         return load_engine_config(session)
 
 
 def search_students(data_version: str, user: User, text: str) -> pd.DataFrame:
-    with session_scope() as session:
+    with read_scope() as session:
         return student.search_students(session, user, text)
 
 
 def probed_students(user: User, text: str) -> list[str]:
     """Students outside the user's scope that a search names (to log the refusal); not cached."""
-    with session_scope() as session:
+    with read_scope() as session:
         return student.probed_students(session, user, text)
 
 
 def access_log(
     user: User, username: str | None, student_id: str | None
 ) -> tuple[int, pd.DataFrame]:
-    with session_scope() as session:
+    with read_scope() as session:
         return admin.access_log(session, user, username=username, student_id=student_id)

@@ -16,7 +16,7 @@ from lib.access import PAGES, NotAllowed, User, can_on_track, visible_tracks
 from lib.cases import ladder, service, views, worklists
 from lib.cases.service import CaseInputError, Contact
 from lib.safe_markdown import escape_markdown
-from lib.store.db import session_scope
+from lib.store.db import read_scope, session_scope
 from lib.ui.cache import by_scope
 from lib.ui.case_mail import message_templates
 from lib.ui.widgets import log_view
@@ -40,14 +40,14 @@ def md(text: object) -> str:
 
 
 def cases_version() -> str:
-    with session_scope() as session:
+    with read_scope() as session:
         return worklists.cases_version(session)
 
 
 @by_scope  # users of one scope share the cached read
 @st.cache_data(show_spinner=False, max_entries=256)
 def _worklist(data_version: str, case_version: str, user: User, today: date) -> dict:
-    with session_scope() as session:
+    with read_scope() as session:
         return worklists.worklist(session, user, today)
 
 
@@ -478,7 +478,7 @@ def case_page(user: User) -> None:
         st.warning("That case number is not valid.")
         return
     case_id = int(raw)
-    with session_scope() as session:
+    with read_scope() as session:
         view = views.case_view(session, user, case_id)
     if view is None:
         st.warning(f"No case {case_id} among the cases you may see.")
@@ -504,7 +504,7 @@ def case_page(user: User) -> None:
 
 def _case_list(user: User) -> None:
     st.info("Open a case from Home, from a student's page, or pick one below.")
-    with session_scope() as session:
+    with read_scope() as session:
         frame = worklists.case_rows(session, user, open_only=True)  # scoped in SQL
     frame = frame[frame["state"] != "closed"].sort_values(["next_due", "case_id"]).head(200)
     if frame.empty:
@@ -529,7 +529,7 @@ def student_case_section(user: User, student_id: str) -> None:
         return
     _follow_opened_case()
     st.subheader("Cases")
-    with session_scope() as session:
+    with read_scope() as session:
         frame = views.student_cases(session, user, student_id)
         flag_id = views.open_flag_id(session, student_id)
     if frame is None:

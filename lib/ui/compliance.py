@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.compliance.review import DECISION_LABELS, student_decisions
-from lib.store.db import session_scope
+from lib.store.db import read_scope
 from lib.ui.widgets import current_user
 
 
@@ -14,7 +14,7 @@ def withdrawal_review_section(student_id: str) -> None:
     user = current_user()
     if user is None:
         return
-    with session_scope() as session:
+    with read_scope() as session:
         decisions = student_decisions(session, user, student_id)
     st.subheader("Assumed-withdrawal review")
     if decisions.empty:

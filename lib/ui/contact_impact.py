@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from lib.access import User, can
 from lib.cases import ladder
 from lib.cases.impact import CAVEAT, MIN_WEEKS, WINDOW_WEEKS, contact_impact
-from lib.store.db import session_scope
+from lib.store.db import read_scope
 from lib.store.models import CaseEntry
 from lib.ui import cache
 
@@ -25,7 +25,7 @@ COLUMN_NAMES = {
 @cache.by_scope  # users of one scope share the cached read
 @st.cache_data(show_spinner=False, max_entries=64)
 def _impact(data_version: str, entries_version: int, user: User) -> dict[str, pd.DataFrame]:
-    with session_scope() as session:
+    with read_scope() as session:
         return contact_impact(session, user)
 
 
@@ -51,7 +51,7 @@ def contact_impact_section(user: User, data_version: str | None = None) -> None:
         f"(the contact's own week in neither; cases need {MIN_WEEKS} measured weeks on each side). "
         + CAVEAT
     )
-    with session_scope() as session:
+    with read_scope() as session:
         entries_version = session.scalar(select(func.max(CaseEntry.id))) or 0
     result = _impact(data_version or cache.version(), entries_version, user)
     overall = result["overall"]

@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib.access import User
 from lib.charts import source_label
-from lib.store.db import session_scope
+from lib.store.db import read_scope
 from lib.ui.cache import by_scope
 from lib.views.data_quality import events_for_user
 
@@ -16,7 +16,7 @@ from lib.views.data_quality import events_for_user
 @by_scope
 @st.cache_data(show_spinner=False, max_entries=256)
 def _events(data_version: str, user: User, week_from, week_to) -> pd.DataFrame:
-    with session_scope() as session:
+    with read_scope() as session:
         return events_for_user(session, user, week_from, week_to)
 
 

@@ -8,14 +8,14 @@ import streamlit as st
 
 from lib.access import User
 from lib.cases.markers import case_markers
-from lib.store.db import session_scope
+from lib.store.db import read_scope
 from lib.ui import cache
 from lib.ui.figure import prepared
 
 
 def student_charts(version: str, user: User, student_id: str, show_median: bool) -> None:
     """Render the student's charts (index first), each followed by its caption summary."""
-    with session_scope() as session:
+    with read_scope() as session:
         markers = case_markers(session, user, student_id)
     marks = tuple(
         (pd.Timestamp(when).isoformat(), str(label))

@@ -101,6 +101,15 @@ def _measures(session: Session, student_id: str) -> pd.DataFrame:
     return read_measures(session, students=[student_id])[MEASURE_COLUMNS]
 
 
+def weekly_values(measures: pd.DataFrame) -> pd.DataFrame:
+    """One student's values as a row per week (newest first) and a column per source, weeks
+    and sources with no value left out (pivot_table's table, at half its cost: one value per
+    week and source)."""
+    table = measures.set_index(["week_start", "source"])["value"].unstack("source")
+    table = table.dropna(how="all").dropna(axis=1, how="all")
+    return table.sort_index(ascending=False)
+
+
 FLAG_COLUMNS = [
     "week_start",
     "ended_week",
