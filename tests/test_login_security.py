@@ -127,6 +127,36 @@ def test_a_new_password_or_a_disabled_account_ends_its_sessions(staff):
     assert sessions.check(staff, second.token, COOKIE_KEY) is None
 
 
+def test_the_per_run_login_check_gives_the_user_of_a_live_session_only(staff):
+    """auth.signed_in_user (one query) allows exactly what sessions.check then get_user allow."""
+    live = sessions.start(staff, "tut_a", COOKIE_KEY, timedelta(hours=9), now=T0)
+    revoked = sessions.start(staff, "tut_a", COOKIE_KEY, timedelta(hours=9), now=T0)
+    sessions.revoke(staff, revoked.token, COOKIE_KEY, now=T0)
+    disabled = sessions.start(staff, "wb", COOKIE_KEY, timedelta(hours=9), now=T0)
+    staff.commit()
+    claims = jwt.decode(live.token, COOKIE_KEY, algorithms=["HS256"], options={"verify_exp": False})
+    as_admin = jwt.encode({**claims, "sub": "admin1"}, COOKIE_KEY, algorithm="HS256")
+    other_key = jwt.encode(claims, secrets.token_urlsafe(48), algorithm="HS256")
+    later = T0 + timedelta(hours=1)
+    cases = [
+        (live.token, later, "tut_a"),
+        (live.token, T0 + timedelta(hours=9), None),  # expired
+        (revoked.token, later, None),
+        (as_admin, later, None),  # another user's name on this session
+        (other_key, later, None),
+        ("", later, None),
+        ("x" * 5000, later, None),
+        (disabled.token, later, "wb"),
+    ]
+    for token, now, expected in cases:
+        user = auth.signed_in_user(staff, token, COOKIE_KEY, now=now)
+        assert (user.username if user else None) == expected, (token[:20], now)
+        assert sessions.check(staff, token, COOKIE_KEY, now=now) == expected
+    auth.set_active(staff, "wb", False)
+    staff.commit()
+    assert auth.signed_in_user(staff, disabled.token, COOKIE_KEY, now=later) is None
+
+
 def _identity(nonce: str, signed_in: datetime = T0) -> dict[str, object]:
     """What st.user holds after a sign-in at the provider (the ID token's claims)."""
     return {
