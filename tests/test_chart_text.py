@@ -30,3 +30,35 @@ def test_heatmap_gives_its_size_and_value_range():
 
 def test_empty_figure_says_so():
     assert describe(go.Figure()) == f"{PREFIX} no data."
+
+
+def test_the_cohort_charts_as_sent_are_described_with_their_values():
+    """The charts as the pages send them: numeric arrays packed as typed arrays (base64)."""
+    from datetime import date, timedelta
+
+    import pandas as pd
+
+    from lib import charts
+
+    counts = pd.DataFrame(
+        {"kind": ["index_drop", "missed"], "severity": ["high", "low"], "students": [3, 1]}
+    )
+    spec = charts.flag_counts_bar_spec(counts)
+    assert "bdata" in spec["data"][0]["y"]  # what the words are read from
+    text = describe(spec)
+    assert "high: index_drop: 3" in text and "low: missed: 1" in text and "dtype" not in text
+    weeks = [date(2025, 9, 29) + timedelta(weeks=w) for w in range(3)]
+    rel = pd.DataFrame(
+        {
+            "student_id": ["S1", "S2", "S2"],
+            "week_start": [weeks[0], weeks[1], weeks[2]],
+            "ratio": [0.4, 1.25, 0.9],
+            "teaching": [True, True, True],
+        }
+    )
+    text = describe(charts.relative_heatmap_spec(rel, ["S1", "S2"], weeks))
+    assert "a grid of 2 rows by 3 columns, values 0.4 to 1.25" in text
+    trend = pd.DataFrame(
+        {"week_start": weeks[:2], "kind": ["index_drop", "index_drop"], "students": [2, 5]}
+    )
+    assert "index_drop: 2025-09-29: 2; 2025-10-06: 5" in describe(charts.flag_trend_spec(trend))

@@ -38,21 +38,30 @@ def _upstream(front: str, route: str | None) -> tuple[str, str]:
 
 
 def _routes_per_replica(front: str) -> dict[str, str]:
-    """A route cookie value that lands on each replica (found by asking nginx)."""
+    """The route cookie nginx names each replica by (found by asking it as new browsers)."""
     found: dict[str, str] = {}
-    for n in range(200):
-        upstream, _ = _upstream(front, f"probe{n}")
-        found.setdefault(upstream, f"probe{n}")
+    for _ in range(10):
+        upstream, route = _upstream(front, None)
+        found[upstream] = route
         if len(found) == 2:
             break
     return found
 
 
-def test_nginx_hands_out_a_route_and_keeps_each_browser_on_its_replica(cluster):
+def test_nginx_hands_out_replicas_in_turn_and_keeps_each_browser_on_its_own(cluster):
     replicas = {base.removeprefix("http://") for _, base in cluster.replicas}
-    upstream, route = _upstream(cluster.front, None)
-    assert upstream in replicas and len(route) == 32  # a fresh random route key
-    assert {_upstream(cluster.front, route)[0] for _ in range(10)} == {upstream}
+    first = [_upstream(cluster.front, None) for _ in range(4)]  # four new browsers
+    upstreams = [upstream for upstream, _ in first]
+    assert set(upstreams) == replicas
+    assert upstreams[0] != upstreams[1] and upstreams[:2] == upstreams[2:]  # in turn: 2 and 2
+    routes = dict(first)
+    assert sorted(routes.values()) == ["r0", "r1"]
+    for upstream, route in routes.items():
+        assert {_upstream(cluster.front, route)[0] for _ in range(10)} == {upstream}
+        assert {_upstream(cluster.front, route)[1] for _ in range(3)} == {route}
+    # a cookie naming no replica (an old or forged one) is served, and renamed
+    upstream, route = _upstream(cluster.front, "x" * 40)
+    assert routes[upstream] == route
     assert set(_routes_per_replica(cluster.front)) == replicas
 
 

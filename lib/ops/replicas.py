@@ -1,9 +1,12 @@
 """App replicas behind nginx: the nginx configuration (sticky sessions, websockets) and a launcher.
 
-Each browser gets a `dashboard_route` cookie on its first response; nginx hashes it to pick the
-replica, so the page, its websocket and its uploads all reach the replica holding the session.
-Open-source nginx has no `sticky` directive, and `ip_hash` would send every user behind one proxy
-(or every test client on loopback) to the same replica."""
+A browser's first request goes to the next replica in turn (round robin), and its response sets
+a `dashboard_route` cookie naming that replica (r0, r1, ...); later requests follow the cookie, so
+the page, its websocket and its uploads all reach the replica holding the session. Open-source
+nginx has no `sticky` directive; `ip_hash` would send every user behind one proxy (or every test
+client on loopback) to the same replica, and hashing a random cookie split 30 sessions 17/13 where
+turns split them 15/15 (each replica runs its sessions' pages on one core: the busier one sets the
+waits)."""
 
 from __future__ import annotations
 
@@ -33,6 +36,12 @@ CSP = (
 def nginx_config(listen_port: int, upstream_ports: list[int], folder: Path) -> str:
     """An nginx.conf serving the replicas on loopback (no TLS: see the README for production)."""
     servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=0;" for p in upstream_ports)
+    pinned = "\n".join(
+        f"  upstream replica_{n} {{ server 127.0.0.1:{p} max_fails=0; }}"
+        for n, p in enumerate(upstream_ports)
+    )
+    by_cookie = " ".join(f"r{n} replica_{n};" for n in range(len(upstream_ports)))
+    by_address = " ".join(f'"127.0.0.1:{p}" r{n};' for n, p in enumerate(upstream_ports))
     temp = folder / "nginx_tmp"
     temp.mkdir(parents=True, exist_ok=True)
     return f"""
@@ -49,16 +58,18 @@ http {{
   uwsgi_temp_path {temp / "uwsgi"};
   scgi_temp_path {temp / "scgi"};
   map $http_upgrade $connection_upgrade {{ default upgrade; "" close; }}
-  # sticky sessions: a random route key on the first request, kept in a cookie afterwards
-  map $cookie_{ROUTE_COOKIE} $route_key {{ "" $request_id; default $cookie_{ROUTE_COOKIE}; }}
+  # sticky sessions: a request without a (known) route cookie goes to the next replica in turn,
+  # and the response names that replica in the cookie; a request with one goes to its replica
   upstream dashboard {{
-    hash $route_key consistent;
 {servers}
   }}
+{pinned}
+  map $cookie_{ROUTE_COOKIE} $route_pool {{ default dashboard; {by_cookie} }}
+  map $upstream_addr $served_route {{ default ""; {by_address} }}
   server {{
     listen 127.0.0.1:{listen_port};
     client_max_body_size 200m;
-    add_header Set-Cookie "{ROUTE_COOKIE}=$route_key; Path=/; HttpOnly; SameSite=Lax" always;
+    add_header Set-Cookie "{ROUTE_COOKIE}=$served_route; Path=/; HttpOnly; SameSite=Lax" always;
     add_header X-Upstream $upstream_addr always;
     # security headers (tested with the app in chromium: no CSP violation). The components'
     # iframes are served by the app itself, hence frame-ancestors/X-Frame-Options same origin.
@@ -67,7 +78,7 @@ http {{
     add_header X-Content-Type-Options nosniff always;
     add_header Referrer-Policy same-origin always;
     location / {{
-      proxy_pass http://dashboard;
+      proxy_pass http://$route_pool;
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;

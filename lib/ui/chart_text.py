@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import math
 
+import numpy as np
 import streamlit as st
 
 from lib.ui.figure import prepared
@@ -22,11 +24,20 @@ def _number(value) -> str:
     return f"{number:.3g}"
 
 
-def _values(trace: dict, axis: str) -> list:
-    values = trace.get(axis)
+def _plain(values) -> list:
+    """A trace's array as a list: Plotly sends numeric arrays as typed arrays ({"dtype",
+    "bdata", "shape"}, base64), which read as their keys when iterated."""
     if values is None:
         return []
-    return [v for v in list(values) if v is not None]
+    if isinstance(values, dict) and "bdata" in values:
+        flat = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        shape = [int(n) for n in str(values.get("shape", len(flat))).split(",")]
+        return flat.reshape(shape).tolist()
+    return list(values)
+
+
+def _values(trace: dict, axis: str) -> list:
+    return [v for v in _plain(trace.get(axis)) if v is not None]
 
 
 def _trace_words(trace: dict) -> str:
@@ -34,7 +45,7 @@ def _trace_words(trace: dict) -> str:
     if trace.get("type") == "heatmap":
         rows = _values(trace, "y")
         cols = _values(trace, "x")
-        cells = [v for row in (trace.get("z") or []) for v in row if v is not None]
+        cells = [v for row in _plain(trace.get("z")) for v in row if v is not None]
         numbers = [float(v) for v in cells if isinstance(v, int | float) and not math.isnan(v)]
         span = f", values {_number(min(numbers))} to {_number(max(numbers))}" if numbers else ""
         return f"a grid of {len(rows)} rows by {len(cols)} columns{span}"
