@@ -627,6 +627,15 @@ def save_snapshots(
 
 def load_snapshot(session: Session, week: date) -> Snapshot | None:
     """The engine state after this week (None when not kept)."""
-    query = select(EngineSnapshot.data).where(EngineSnapshot.key == str(week))
-    blob = session.scalar(query)
+    return snapshot_of(stored_snapshot(session, week))
+
+
+def stored_snapshot(session: Session, week: date) -> bytes | None:
+    """The stored bytes of the engine state after this week (None when not kept)."""
+    return session.scalar(select(EngineSnapshot.data).where(EngineSnapshot.key == str(week)))
+
+
+def snapshot_of(blob: bytes | None) -> Snapshot | None:
+    """The snapshot stored as these bytes (None for none, another format or damage); no store
+    access (decompressing releases the GIL: a caller may read the store meanwhile)."""
     return loads(unpack_view(blob)) if blob is not None else None
