@@ -32,11 +32,7 @@ def figure_spec(chart: Chart) -> dict[str, Any]:
     data, layout = chart
     spec = {
         "data": [
-            {
-                k: copy_to_readonly_numpy_array(v) if isinstance(v, _ARRAYS) else v
-                for k, v in t.items()
-            }
-            for t in data
+            {k: _array(v) if isinstance(v, _ARRAYS) else v for k, v in t.items()} for t in data
         ],
         "layout": {**layout, **_default_template()},
     }
