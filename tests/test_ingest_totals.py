@@ -186,6 +186,29 @@ def test_demo_loads_weekly_totals_equal_the_sql_fold(any_sample_session):
     assert len(assert_weeks_equal_sql(any_sample_session)) > 10
 
 
+def test_a_week_folded_as_an_npz_archive_before_reads_as_the_raw_arrays_do(any_sample_session):
+    """Weeks folded before the raw-array form (an .npz archive of the same arrays) still read,
+    equal to the form written now: no refold needed after an upgrade."""
+    import io
+
+    from lib.engagement.snapshot import unpack_arrays
+    from lib.store.packed import pack, unpack_view
+
+    week, blob = any_sample_session.execute(
+        select(WeeklyActivity.week, WeeklyActivity.data).order_by(WeeklyActivity.rows.desc())
+    ).first()
+    arrays = unpack_arrays(unpack_view(blob))
+    assert arrays is not None and int(arrays["format"]) == compute_totals.FORMAT
+    archive = io.BytesIO()
+    np.savez(archive, **arrays)
+    older = pack(archive.getvalue())
+    assert unpack_view(older)[:2] == b"PK"
+    now, before = _decoded(blob, week), _decoded(older, week)
+    assert len(now[0]) + len(now[1]) > 0
+    for mine, theirs in zip(now, before, strict=True):
+        pd.testing.assert_frame_equal(mine, theirs, check_exact=True)
+
+
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_week_totals_equal_the_engines_weekly_sums(shuffle: bool):
     """Against lib.engagement.weekly.weekly_activity; rows in the key's order or not."""
