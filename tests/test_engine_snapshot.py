@@ -152,15 +152,20 @@ def test_packed_arrays_round_trip_every_kind_stored():
         back["flags"][0, 0] = False
 
 
-def test_a_snapshot_packed_from_its_parts_reads_back_as_read_only_views():
-    from lib.engagement.snapshot import dump_parts
-    from lib.store.packed import pack_parts, unpack_view
-
+def _four_students_three_weeks():
+    """(ids, students, weeks, inputs, results) of a small usual cohort's first three weeks."""
     ids, frames, cfg = scenario_frames(students=4, attendance=usual_attendance, vle=usual_vle)
     students = pd.Index(ids)
     weeks = np.array(WEEKS, dtype="datetime64[D]")
     inp = build_inputs(students, *frames, cfg, weeks=weeks[:3])
-    res = run(inp, cfg)
+    return ids, students, weeks, inp, run(inp, cfg)
+
+
+def test_a_snapshot_packed_from_its_parts_reads_back_as_read_only_views():
+    from lib.engagement.snapshot import dump_parts
+    from lib.store.packed import pack_parts, unpack_view
+
+    ids, students, weeks, inp, res = _four_students_three_weeks()
     snap = Snapshot(students, inp.sources, weeks[2], res.state, inp.carry())
     assert b"".join(bytes(memoryview(p).cast("B")) for p in dump_parts(snap)) == dumps(snap)
     back = loads(unpack_view(pack_parts(dump_parts(snap))))
@@ -188,11 +193,7 @@ def test_packed_arrays_refuse_objects_and_damage():
 def test_kept_enrolments_round_trip_by_position_and_refuse_damage():
     from lib.engagement.snapshot import Enrolled, pack_arrays, unpack_arrays
 
-    ids, frames, cfg = scenario_frames(students=4, attendance=usual_attendance, vle=usual_vle)
-    students = pd.Index(ids)
-    weeks = np.array(WEEKS, dtype="datetime64[D]")
-    inp = build_inputs(students, *frames, cfg, weeks=weeks[:3])
-    res = run(inp, cfg)
+    ids, students, weeks, inp, res = _four_students_three_weeks()
     frame = pd.DataFrame(
         {
             "student_id": [ids[2], ids[0], ids[2]],
