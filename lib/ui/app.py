@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -220,12 +222,13 @@ def _current_user(key: str) -> User | None:
     """The logged-in user of this session, or None (then the login is shown). The first read of
     a run: a pooled connection cut since its last use fails it once, and the pool replaces its
     connections (lib.store.db pings only those idle a while), so it is read again once."""
+    read = _sso_user if _sso_configured() else partial(_password_user, key)
     try:
-        return _sso_user() if _sso_configured() else _password_user(key)
+        return read()
     except OperationalError as error:
         if not error.connection_invalidated:
             raise
-    return _sso_user() if _sso_configured() else _password_user(key)
+    return read()
 
 
 def _remember_login(user: User) -> None:
