@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import json
 
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from lib.access import PAGES, ROLE_PAGES, ROLES
 from lib.safe_markdown import escape_markdown
 from lib.store.models import AccessLogEntry, Exemption, Flag, StaffUser
+from lib.ui.chart_text import typed_array
 from tests import app_fixtures
 from tests.app_fixtures import COOKIE_KEY, FIRST_WEEK, ROOT, STAFF, login, new_app, open_page
 
@@ -34,9 +34,7 @@ def texts(at) -> str:
 def plotly_array(value) -> np.ndarray:
     """A Plotly JSON array, plain or typed ({"dtype", "bdata", "shape"}), as numpy."""
     if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
-        return flat.reshape(shape)
+        return typed_array(value)
     return np.array(value, dtype=float)
 
 

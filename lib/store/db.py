@@ -45,10 +45,15 @@ def _postgres_session(dbapi_connection, record) -> None:
     """No JIT compilation on the store's connections: PostgreSQL compiles a query whose estimated
     cost passes jit_above_cost, and for the short reads of a compute or a page that took longer
     than the query (the computed students' EXISTS probes: 210 ms of JIT for 110 ms of work)."""
+    _outside_transaction(dbapi_connection, "SET jit = off")  # a session setting
+
+
+def _outside_transaction(dbapi_connection, statement: str) -> None:
+    """Run one statement on a raw psycopg connection without leaving a transaction open."""
     autocommit = dbapi_connection.autocommit
-    dbapi_connection.autocommit = True  # a session setting, outside any transaction
+    dbapi_connection.autocommit = True
     with dbapi_connection.cursor() as cursor:
-        cursor.execute("SET jit = off")
+        cursor.execute(statement)
     dbapi_connection.autocommit = autocommit
 
 
@@ -68,12 +73,8 @@ def _ping_after_idle(dbapi_connection, record, proxy) -> None:
     returned = record.info.get(_CHECKED_IN)
     if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
         return
-    autocommit = dbapi_connection.autocommit
     try:
-        dbapi_connection.autocommit = True  # no transaction left open by the ping
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        dbapi_connection.autocommit = autocommit
+        _outside_transaction(dbapi_connection, "SELECT 1")
     except Exception as error:
         raise exc.DisconnectionError(f"a pooled connection no longer answers: {error}") from error
 
@@ -150,13 +151,16 @@ def _autocommit(engine: Engine) -> Engine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+_READ_ONLY = "a read_scope session does not write: use session_scope"
+
+
 def _refuse_flush(session: Session, context, instances) -> None:
-    raise ReadOnlyScopeError("a read_scope session does not write: use session_scope")
+    raise ReadOnlyScopeError(_READ_ONLY)
 
 
 def _refuse_writes(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
-        raise ReadOnlyScopeError("a read_scope session does not write: use session_scope")
+        raise ReadOnlyScopeError(_READ_ONLY)
 
 
 def init_db(url: str | None = None) -> None:

@@ -24,15 +24,19 @@ def _number(value) -> str:
     return f"{number:.3g}"
 
 
+def typed_array(values: dict) -> np.ndarray:
+    """A Plotly typed array ({"dtype", "bdata", "shape"}, base64: how numeric arrays are sent)
+    as numpy."""
+    flat = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+    return flat.reshape([int(n) for n in str(values.get("shape", len(flat))).split(",")])
+
+
 def _plain(values) -> list:
-    """A trace's array as a list: Plotly sends numeric arrays as typed arrays ({"dtype",
-    "bdata", "shape"}, base64), which read as their keys when iterated."""
+    """A trace's array as a list (a typed array reads as its keys when iterated)."""
     if values is None:
         return []
     if isinstance(values, dict) and "bdata" in values:
-        flat = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
-        shape = [int(n) for n in str(values.get("shape", len(flat))).split(",")]
-        return flat.reshape(shape).tolist()
+        return typed_array(values).tolist()
     return list(values)
 
 
